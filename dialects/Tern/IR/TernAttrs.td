@@ -1,0 +1,67 @@
+//===- TernAttrs.td - Tern attributes and enums ------------*- tablegen -*-===//
+
+#ifndef TERN_ATTRS
+#define TERN_ATTRS
+
+include "TernDialect.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def Tern_RopeStyle : I32EnumAttr<"RopeStyle", "which dimensions RoPE rotates together", [
+    I32EnumAttrCase<"HalfSplit", 0, "half_split">,
+    I32EnumAttrCase<"Interleaved", 1, "interleaved">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::tern";
+}
+def Tern_RopeStyleAttr : EnumAttr<Tern_Dialect, Tern_RopeStyle, "rope_style"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Tern_GluActivation : I32EnumAttr<"GluActivation", "gate activation of a GLU feed-forward block", [
+    I32EnumAttrCase<"Relu2", 0, "relu2">,
+    I32EnumAttrCase<"Silu", 1, "silu">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::tern";
+}
+def Tern_GluActivationAttr : EnumAttr<Tern_Dialect, Tern_GluActivation, "activation"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Tern_PackedLayout : I32EnumAttr<"PackedLayout", "byte layout of packed ternary weights", [
+    I32EnumAttrCase<"I2", 0, "i2">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::tern";
+}
+
+//===----------------------------------------------------------------------===//
+// #tern.packed
+//===----------------------------------------------------------------------===//
+
+def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
+  let mnemonic = "packed";
+  let summary = "physical layout of a packed ternary weight tensor";
+  let description = [{
+    A tensor encoding for `tensor<N x K x !tern.trit, #tern.packed<...>>`: the
+    logical shape stays `[N, K]` (output features, input features) while the
+    data is a byte blob in the named layout.
+
+    * `i2`: 2-bit codes `c = t + 1` (0, 1, 2), four per byte along K, low bits
+      first; row `n` occupies `ceil(K / 4)` bytes, rows are contiguous. The
+      portable layout every target can read.
+
+    ```mlir
+    tensor<64x256x!tern.trit, #tern.packed<i2>>
+    ```
+  }];
+  let parameters = (ins EnumParameter<Tern_PackedLayout>:$layout);
+  let assemblyFormat = "`<` $layout `>`";
+  let extraClassDeclaration = [{
+    /// Bytes the packed data of an [n, k] weight occupies in this layout.
+    int64_t getNumBytes(int64_t n, int64_t k) const;
+  }];
+}
+
+#endif // TERN_ATTRS

@@ -1,0 +1,29 @@
+//===- TernDialect.h - Tern dialect, types and attributes -------*- C++ -*-===//
+
+#ifndef TERN_IR_TERNDIALECT_H
+#define TERN_IR_TERNDIALECT_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+
+#include "Tern/IR/TernOpsDialect.h.inc"
+#include "Tern/IR/TernEnums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "Tern/IR/TernAttrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "Tern/IR/TernOpsTypes.h.inc"
+
+namespace mlir::tern {
+
+/// True for tensor<... x !tern.trit> with or without a packed encoding.
+bool isTernaryTensor(Type type);
+
+/// The #tern.packed encoding of `type`, or null when it is not packed.
+PackedAttr getPackedEncoding(Type type);
+
+} // namespace mlir::tern
+
+#endif // TERN_IR_TERNDIALECT_H

@@ -1,0 +1,265 @@
+//===- TernOps.cpp - Tern operation verifiers -----------------------------===//
+//
+// Verifiers name the offending operand (by weight name where there is one)
+// and print the shapes involved, so that a frontend bug or a hand-edited IR
+// file points straight at the tensor that is wrong.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Tern/IR/TernOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::tern;
+
+#define GET_OP_CLASSES
+#include "Tern/IR/TernOps.cpp.inc"
+
+namespace {
+
+/// "weight 'q_proj'" for values made by tern.weight, `role` otherwise.
+std::string describe(Value value, StringRef role) {
+  if (auto weight = value.getDefiningOp<WeightOp>())
+    return (role + " (weight '" + weight.getName() + "')").str();
+  return role.str();
+}
+
+bool sameDim(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+std::string dimStr(int64_t d) {
+  return ShapedType::isDynamic(d) ? "?" : std::to_string(d);
+}
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+/// Checks that `result` is [tokens of `input`, n].
+LogicalResult verifyRows(Operation *op, Value input, Value result, int64_t n,
+                         StringRef what) {
+  auto in = tensorType(input), out = tensorType(result);
+  if (!sameDim(in.getDimSize(0), out.getDimSize(0)))
+    return op->emitOpError() << "result has " << dimStr(out.getDimSize(0))
+                             << " tokens but the input has "
+                             << dimStr(in.getDimSize(0));
+  if (!sameDim(out.getDimSize(1), n))
+    return op->emitOpError() << "result has " << dimStr(out.getDimSize(1))
+                             << " features but " << what << " gives "
+                             << dimStr(n);
+  return success();
+}
+
+/// Checks that an [n, k] weight fits an input of `k` features.
+LogicalResult verifyWeightK(Operation *op, Value input, Value weight,
+                            StringRef role) {
+  int64_t k = tensorType(input).getDimSize(1);
+  int64_t wk = tensorType(weight).getDimSize(1);
+  if (!sameDim(k, wk))
+    return op->emitOpError()
+           << describe(weight, role) << " has " << dimStr(wk)
+           << " input features but the input has " << dimStr(k);
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// WeightOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  auto resultType = cast<RankedTensorType>(getResult().getType());
+  auto valueType = cast<ShapedType>(getValue().getType());
+  if (!resultType.hasStaticShape())
+    return emitOpError() << "weight '" << getName()
+                         << "' must have a static shape, got " << resultType;
+  if (PackedAttr packed = getPackedEncoding(resultType)) {
+    if (!isa<TritType>(resultType.getElementType()) || resultType.getRank() != 2)
+      return emitOpError() << "weight '" << getName()
+                           << "': a packed encoding needs a 2-D !tern.trit "
+                              "tensor, got "
+                           << resultType;
+    int64_t bytes = packed.getNumBytes(resultType.getDimSize(0),
+                                       resultType.getDimSize(1));
+    if (valueType.getRank() != 1 || !valueType.getElementType().isInteger(8) ||
+        valueType.getNumElements() != bytes)
+      return emitOpError() << "weight '" << getName() << "': layout "
+                           << stringifyPackedLayout(packed.getLayout())
+                           << " needs tensor<" << bytes
+                           << "xi8> of packed bytes, got " << valueType;
+    return success();
+  }
+  if (resultType.getEncoding())
+    return emitOpError() << "weight '" << getName()
+                         << "' has an unknown encoding "
+                         << resultType.getEncoding();
+  // Unpacked trits are stored one per byte.
+  Type storedElement = isa<TritType>(resultType.getElementType())
+                           ? IntegerType::get(getContext(), 8)
+                           : resultType.getElementType();
+  if (valueType.getShape() != resultType.getShape() ||
+      valueType.getElementType() != storedElement)
+    return emitOpError() << "weight '" << getName() << "' of type "
+                         << resultType << " cannot hold data of type "
+                         << valueType;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Model-level ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbeddingOp::verify() {
+  auto table = tensorType(getTable());
+  if (!sameDim(tensorType(getIds()).getDimSize(0),
+               tensorType(getResult()).getDimSize(0)))
+    return emitOpError() << "result has "
+                         << dimStr(tensorType(getResult()).getDimSize(0))
+                         << " tokens but there are "
+                         << dimStr(tensorType(getIds()).getDimSize(0))
+                         << " ids";
+  if (!sameDim(table.getDimSize(1), tensorType(getResult()).getDimSize(1)))
+    return emitOpError() << "result has "
+                         << dimStr(tensorType(getResult()).getDimSize(1))
+                         << " features but " << describe(getTable(), "table")
+                         << " rows have " << dimStr(table.getDimSize(1));
+  return success();
+}
+
+LogicalResult RMSNormOp::verify() {
+  int64_t d = tensorType(getInput()).getDimSize(1);
+  int64_t g = tensorType(getGamma()).getDimSize(0);
+  if (!sameDim(d, g))
+    return emitOpError() << describe(getGamma(), "gamma") << " has " << dimStr(g)
+                         << " elements but the input has " << dimStr(d)
+                         << " features";
+  if (!(getEpsilon().convertToFloat() > 0.0f))
+    return emitOpError() << "epsilon must be positive, got "
+                         << getEpsilon().convertToFloat();
+  return success();
+}
+
+LogicalResult BitLinearOp::verify() {
+  auto weight = tensorType(getWeight());
+  if (failed(verifyWeightK(*this, getInput(), getWeight(), "weight")) ||
+      failed(verifyRows(*this, getInput(), getResult(), weight.getDimSize(0),
+                        describe(getWeight(), "the weight"))))
+    return failure();
+  bool ternary = isa<TritType>(weight.getElementType());
+  std::optional<float> scale;
+  if (auto attr = getScaleAttr())
+    scale = attr.getValue().convertToFloat();
+  if (ternary && !scale)
+    return emitOpError() << "ternary " << describe(getWeight(), "weight")
+                         << " needs a 'scale'";
+  if (!ternary && scale)
+    return emitOpError() << "latent float " << describe(getWeight(), "weight")
+                         << " must not have a 'scale' (tern-quantize-weights "
+                            "computes it)";
+  if (scale && !(std::isfinite(*scale) && *scale > 0.0f))
+    return emitOpError() << "scale of " << describe(getWeight(), "weight")
+                         << " must be positive and finite, got " << *scale;
+  return success();
+}
+
+LogicalResult RopeOp::verify() {
+  int64_t headDim = getHeadDim();
+  int64_t d = tensorType(getInput()).getDimSize(1);
+  if (headDim <= 0 || headDim % 2 != 0)
+    return emitOpError() << "head_dim must be positive and even, got "
+                         << headDim;
+  if (!ShapedType::isDynamic(d) && d % headDim != 0)
+    return emitOpError() << "input has " << d
+                         << " features, not a multiple of head_dim " << headDim;
+  if (!sameDim(tensorType(getPositions()).getDimSize(0),
+               tensorType(getInput()).getDimSize(0)))
+    return emitOpError() << "positions and input disagree on the token count";
+  if (!(getTheta().convertToFloat() > 0.0f))
+    return emitOpError() << "theta must be positive, got "
+                         << getTheta().convertToFloat();
+  return success();
+}
+
+LogicalResult AttentionOp::verify() {
+  int64_t h = getNumHeads(), hkv = getNumKvHeads(), d = getHeadDim();
+  if (h <= 0 || hkv <= 0 || d <= 0)
+    return emitOpError() << "num_heads (" << h << "), num_kv_heads (" << hkv
+                         << ") and head_dim (" << d << ") must be positive";
+  if (h % hkv != 0)
+    return emitOpError() << "num_heads " << h
+                         << " is not a multiple of num_kv_heads " << hkv;
+  if (getLayer() < 0)
+    return emitOpError() << "layer must be non-negative, got " << getLayer();
+  auto check = [&](Value v, StringRef role, int64_t heads) -> LogicalResult {
+    int64_t f = tensorType(v).getDimSize(1);
+    if (!sameDim(f, heads * d))
+      return emitOpError() << role << " has " << dimStr(f)
+                           << " features, expected " << heads << " heads x "
+                           << d << " = " << heads * d;
+    if (!sameDim(tensorType(v).getDimSize(0),
+                 tensorType(getQuery()).getDimSize(0)))
+      return emitOpError() << role << " and query disagree on the token count";
+    return success();
+  };
+  return success(succeeded(check(getQuery(), "query", h)) &&
+                 succeeded(check(getKey(), "key", hkv)) &&
+                 succeeded(check(getValue(), "value", hkv)) &&
+                 succeeded(check(getResult(), "result", h)));
+}
+
+LogicalResult LMHeadOp::verify() {
+  auto table = tensorType(getTable());
+  if (failed(verifyWeightK(*this, getInput(), getTable(), "table")))
+    return failure();
+  return verifyRows(*this, getInput(), getResult(), table.getDimSize(0),
+                    describe(getTable(), "the table"));
+}
+
+//===----------------------------------------------------------------------===//
+// Quantized-level ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult ActQuantOp::verify() {
+  auto in = tensorType(getInput()), q = tensorType(getQuantized());
+  if (!sameDim(in.getDimSize(0), q.getDimSize(0)) ||
+      !sameDim(in.getDimSize(1), q.getDimSize(1)))
+    return emitOpError() << "quantized result " << q
+                         << " does not match the input shape " << in;
+  if (!sameDim(in.getDimSize(0), tensorType(getScale()).getDimSize(0)))
+    return emitOpError() << "scale has "
+                         << dimStr(tensorType(getScale()).getDimSize(0))
+                         << " entries for " << dimStr(in.getDimSize(0))
+                         << " tokens";
+  return success();
+}
+
+LogicalResult TernaryMatmulOp::verify() {
+  size_t n = getWeights().size();
+  if (n == 0)
+    return emitOpError() << "needs at least one weight";
+  if (getResults().size() != n || getScales().size() != n)
+    return emitOpError() << "has " << n << " weights, "
+                         << getResults().size() << " results and "
+                         << getScales().size()
+                         << " scales; the three counts must match";
+  if (!sameDim(tensorType(getInput()).getDimSize(0),
+               tensorType(getScale()).getDimSize(0)))
+    return emitOpError() << "scale and input disagree on the token count";
+  for (size_t i = 0; i < n; ++i) {
+    Value w = getWeights()[i];
+    std::string role = "weight #" + std::to_string(i);
+    if (failed(verifyWeightK(*this, getInput(), w, role)) ||
+        failed(verifyRows(*this, getInput(), getResults()[i],
+                          tensorType(w).getDimSize(0), describe(w, role))))
+      return failure();
+    float s = getScales()[i];
+    if (!(std::isfinite(s) && s > 0.0f))
+      return emitOpError() << "scale of " << describe(w, role)
+                           << " must be positive and finite, got " << s;
+  }
+  return success();
+}

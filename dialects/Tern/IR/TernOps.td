@@ -1,0 +1,255 @@
+//===- TernOps.td - Tern operations ------------------------*- tablegen -*-===//
+
+#ifndef TERN_OPS
+#define TERN_OPS
+
+include "TernDialect.td"
+include "TernTypes.td"
+include "TernAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def Tern_Trit : Type<CPred<"::llvm::isa<::mlir::tern::TritType>($_self)">,
+                     "ternary", "::mlir::tern::TritType">;
+// [tokens, features] activations.
+def Tern_Activations : TensorRankOf<[F32], [2]>;
+def Tern_QuantActivations : TensorRankOf<[I8], [2]>;
+def Tern_TokenVector : TensorRankOf<[F32], [1]>;
+def Tern_TokenIds : TensorRankOf<[I32], [1]>;
+def Tern_FloatTable : TensorRankOf<[F32, F16, BF16], [2]>;
+// A BitLinear weight: latent floats, ternary, or packed ternary.
+def Tern_LinearWeight : TensorRankOf<[F32, F16, BF16, Tern_Trit], [2]>;
+def Tern_TernaryWeight : TensorRankOf<[Tern_Trit], [2]>;
+
+//===----------------------------------------------------------------------===//
+// Weights
+//===----------------------------------------------------------------------===//
+
+def Tern_WeightOp : Tern_Op<"weight", [Pure]> {
+  let summary = "a named model weight backed by a resource blob";
+  let description = [{
+    Materializes one tensor of the model. `name` is the tensor's name in the
+    source file, used in diagnostics and for symbol names in the executable.
+    `value` holds the data, normally a `dense_resource` blob that views the
+    mapped input file or a blob written by a pass.
+
+    The result type is the logical tensor. Ternary tensors store one trit per
+    `i8`; packed ternary tensors (`#tern.packed<...>` encoding) store the bytes
+    of their layout as a flat `i8` blob.
+
+    ```mlir
+    %e = tern.weight "model.embed_tokens.weight" = dense_resource<embed> : tensor<256x64xf32> -> tensor<256x64xf32>
+    %w = tern.weight "q_proj" = dense_resource<q> : tensor<1024xi8> -> tensor<64x64x!tern.trit, #tern.packed<i2>>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, ElementsAttr:$value);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$name `=` $value attr-dict `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Model-level ops
+//===----------------------------------------------------------------------===//
+
+def Tern_EmbeddingOp : Tern_Op<"embedding", [Pure]> {
+  let summary = "look up token embeddings";
+  let description = [{
+    Row `ids[t]` of `table` for each token `t`, converted to `f32`. Ids must
+    be in `[0, V)`; the runtime checks them before the model runs.
+
+    ```mlir
+    %h = tern.embedding %table[%ids] : tensor<256x64xf32>, tensor<?xi32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_FloatTable:$table, Tern_TokenIds:$ids);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = [{
+    $table `[` $ids `]` attr-dict `:` type($table) `,` type($ids) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_RMSNormOp : Tern_Op<"rms_norm", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "RMS normalization over the feature dimension";
+  let description = [{
+    `y = gamma * (x / sqrt(mean(x^2) + epsilon))` per token, in `f32`.
+
+    ```mlir
+    %y = tern.rms_norm %x, %g {epsilon = 1.0e-05 : f32} : tensor<?x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_TokenVector:$gamma,
+                       F32Attr:$epsilon);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = "$input `,` $gamma attr-dict `:` type($input) `,` type($gamma)";
+  let hasVerifier = 1;
+}
+
+def Tern_BitLinearOp : Tern_Op<"bitlinear", [Pure]> {
+  let summary = "BitNet b1.58 linear layer (float in, float out)";
+  let description = [{
+    `y = x @ W_eff^T` where the input is quantized per token to `i8` (absmax)
+    and `W_eff = T * scale` with ternary `T`. The weight `[N, K]` is one of:
+
+    * latent floats (`f32`/`f16`/`bf16`, no `scale`): `tern-quantize-weights`
+      makes it ternary with the absmean rule and sets `scale`;
+    * ternary or packed ternary, with `scale` = the multiplier of the integer
+      result (frontends turn a checkpoint's divisor into a multiplier).
+
+    ```mlir
+    %y = tern.bitlinear %x, %w {scale = 2.0e-02 : f32} : tensor<?x64xf32>, tensor<32x64x!tern.trit> -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_LinearWeight:$weight,
+                       OptionalAttr<F32Attr>:$scale);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_RopeOp : Tern_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "rotary position embedding of each head";
+  let description = [{
+    Rotates every `head_dim`-wide head of `input` by angles
+    `positions[t] / theta^(2i / head_dim)`. `half_split` pairs dimension `i`
+    with `i + head_dim/2` (Hugging Face / NEOX); `interleaved` pairs `2i` with
+    `2i + 1`.
+
+    ```mlir
+    %q2 = tern.rope %q, %pos {head_dim = 16 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32} : tensor<?x64xf32>, tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_TokenIds:$positions,
+                       I64Attr:$head_dim, F32Attr:$theta, Tern_RopeStyleAttr:$style);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = "$input `,` $positions attr-dict `:` type($input) `,` type($positions)";
+  let hasVerifier = 1;
+}
+
+def Tern_AttentionOp : Tern_Op<"attention"> {
+  let summary = "causal grouped-query attention over the KV cache";
+  let description = [{
+    Appends this call's `k` and `v` rows to layer `layer`'s KV cache at
+    `positions`, then computes `softmax(q K^T / sqrt(head_dim) + causal) V` per
+    head in `f32`. Query head `h` reads KV head `h / (num_heads / num_kv_heads)`.
+    The cache itself is implicit here and made explicit by memory planning.
+
+    ```mlir
+    %o = tern.attention %q, %k, %v, %pos {head_dim = 16 : i64, layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64}
+        : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?xi32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$query, Tern_Activations:$key,
+                       Tern_Activations:$value, Tern_TokenIds:$positions,
+                       I64Attr:$layer, I64Attr:$num_heads, I64Attr:$num_kv_heads,
+                       I64Attr:$head_dim);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $positions attr-dict `:` type($query) `,`
+    type($key) `,` type($value) `,` type($positions) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_GluOp : Tern_Op<"glu", [Pure, AllTypesMatch<["gate", "up", "result"]>]> {
+  let summary = "gated feed-forward product act(gate) * up";
+  let description = [{
+    `relu2`: `max(gate, 0)^2 * up` (BitNet 2B4T); `silu`:
+    `gate / (1 + exp(-gate)) * up` (1bitLLM). Always `f32`.
+
+    ```mlir
+    %m = tern.glu %g, %u {activation = #tern.activation<relu2>} : tensor<?x128xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$gate, Tern_Activations:$up,
+                       Tern_GluActivationAttr:$activation);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+def Tern_AddOp : Tern_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {
+  let summary = "elementwise sum (residual connection)";
+  let description = [{
+    ```mlir
+    %h2 = tern.add %h, %y : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$lhs, Tern_Activations:$rhs);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def Tern_LMHeadOp : Tern_Op<"lm_head", [Pure]> {
+  let summary = "full-precision output projection to vocabulary logits";
+  let description = [{
+    `logits[t, v] = sum_d x[t, d] * table[v, d]` with `f32` accumulation. The
+    table is often the (tied) embedding table.
+
+    ```mlir
+    %l = tern.lm_head %x, %table : tensor<?x64xf32>, tensor<256x64xf32> -> tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_FloatTable:$table);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = [{
+    $input `,` $table attr-dict `:` type($input) `,` type($table) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Quantized-level ops
+//===----------------------------------------------------------------------===//
+
+def Tern_ActQuantOp : Tern_Op<"act_quant", [Pure]> {
+  let summary = "per-token absmax quantization of activations to int8";
+  let description = [{
+    For each token row `x`: `amax = max(max|x|, 1e-5)`, `s = 127 / amax`,
+    `q = clamp(round_half_even(x * s), -128, 127)`. Returns `q` and the
+    per-token scale `s` (so that `x ~= q / s`).
+
+    ```mlir
+    %q, %s = tern.act_quant %x : tensor<?x64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input);
+  let results = (outs Tern_QuantActivations:$quantized, Tern_TokenVector:$scale);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($quantized) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure]> {
+  let summary = "int8 activations times ternary weights, scaled to f32";
+  let description = [{
+    For each weight `W_i` (`[N_i, K]`, ternary or packed) with scale
+    `scales[i]`: `acc = sum_k q[t, k] * W_i[n, k]` in `i32`, then
+    `y_i[t, n] = acc / s[t] * scales[i]` in `f32`. Several weights reading
+    the same quantized input (q/k/v, gate/up) share one op.
+
+    ```mlir
+    %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 2.0e-02>}
+        : tensor<?x64xi8>, tensor<?xf32>, tensor<32x64x!tern.trit> -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Tern_QuantActivations:$input, Tern_TokenVector:$scale,
+                       Variadic<Tern_TernaryWeight>:$weights,
+                       DenseF32ArrayAttr:$scales);
+  let results = (outs Variadic<Tern_Activations>:$results);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $weights attr-dict `:` type($input) `,` type($scale)
+    `,` type($weights) `->` type($results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // TERN_OPS

@@ -1,0 +1,73 @@
+//===- PackWeights.cpp - ternary weights -> packed byte layouts -----------===//
+
+#include "Tern/Transforms/Passes.h"
+#include "Tern/Transforms/WeightData.h"
+
+namespace mlir::tern {
+#define GEN_PASS_DEF_TERNPACKWEIGHTS
+#include "Tern/Transforms/Passes.h.inc"
+} // namespace mlir::tern
+
+using namespace mlir;
+using namespace mlir::tern;
+
+namespace {
+
+/// i2: code t+1 in bits 2*(k%4) of byte k/4 of row n (see #tern.packed).
+void packI2(ArrayRef<char> trits, int64_t n, int64_t k,
+            MutableArrayRef<char> out) {
+  int64_t rowBytes = llvm::divideCeil(k, 4);
+  std::fill(out.begin(), out.end(), 0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      uint8_t code = uint8_t(trits[r * k + c] + 1);
+      out[r * rowBytes + c / 4] |= char(code << (2 * (c % 4)));
+    }
+}
+
+struct PackWeightsPass : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    std::optional<PackedLayout> kind = symbolizePackedLayout(layout);
+    if (!kind) {
+      getOperation().emitError()
+          << "tern-pack-weights: unknown layout '" << layout
+          << "' (known: i2)";
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    auto packedAttr = PackedAttr::get(ctx, *kind);
+    SmallVector<WeightOp> todo;
+    getOperation().walk([&](WeightOp op) {
+      if (isTernaryTensor(op.getType()) && !getPackedEncoding(op.getType()))
+        todo.push_back(op);
+    });
+    for (WeightOp op : todo) {
+      auto type = cast<RankedTensorType>(op.getType());
+      FailureOr<ArrayRef<char>> trits = getWeightBytes(op);
+      if (failed(trits))
+        return signalPassFailure();
+      for (size_t i = 0; i < trits->size(); ++i)
+        if ((*trits)[i] < -1 || (*trits)[i] > 1) {
+          op.emitOpError() << "weight '" << op.getName() << "' element " << i
+                           << " is " << int((*trits)[i])
+                           << ", not a ternary value (-1, 0 or +1)";
+          return signalPassFailure();
+        }
+      int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+      int64_t bytes = packedAttr.getNumBytes(n, k);
+      auto result = RankedTensorType::get(type.getShape(), type.getElementType(),
+                                          packedAttr);
+      auto storage = RankedTensorType::get({bytes}, IntegerType::get(ctx, 8));
+      OpBuilder builder(op);
+      WeightOp packed = createWeight(
+          builder, op.getLoc(), op.getName(), result, storage,
+          [&](MutableArrayRef<char> out) { packI2(*trits, n, k, out); });
+      op.replaceAllUsesWith(packed.getResult());
+      op.erase();
+    }
+  }
+};
+
+} // namespace

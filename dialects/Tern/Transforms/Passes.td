@@ -1,0 +1,57 @@
+//===- Passes.td - Tern target-independent passes ----------*- tablegen -*-===//
+//
+// Kept in alphabetical order; each pass does one job.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_TRANSFORMS_PASSES
+#define TERN_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def TernFuseProjections : Pass<"tern-fuse-projections", "func::FuncOp"> {
+  let summary = "Share one act_quant per input and one ternary_matmul per act_quant";
+  let description = [{
+    Merges `tern.act_quant` ops that quantize the same value, then merges the
+    `tern.ternary_matmul` ops that read the same quantized input into one op
+    with several weights (q/k/v, gate/up). Each weight keeps its own scale.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def TernLowerBitLinear : Pass<"tern-lower-bitlinear", "func::FuncOp"> {
+  let summary = "Split tern.bitlinear into act_quant + ternary_matmul";
+  let description = [{
+    Rewrites each `tern.bitlinear` with a ternary weight into a per-token
+    `tern.act_quant` of its input and a one-weight `tern.ternary_matmul`.
+    Latent float weights must have been quantized first.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def TernPackWeights : Pass<"tern-pack-weights", "ModuleOp"> {
+  let summary = "Re-encode ternary weights into a packed byte layout";
+  let description = [{
+    Replaces every unpacked ternary `tern.weight` with one whose result carries
+    a `#tern.packed<layout>` encoding and whose blob holds the packed bytes.
+    Fails, naming the weight, if a value is not -1, 0 or +1.
+  }];
+  let options = [
+    Option<"layout", "layout", "std::string", /*default=*/"\"i2\"",
+           "packed layout to produce (i2)">
+  ];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+def TernQuantizeWeights : Pass<"tern-quantize-weights", "ModuleOp"> {
+  let summary = "Absmean-quantize latent float BitLinear weights to ternary";
+  let description = [{
+    For each `tern.bitlinear` whose weight is latent `f32`/`f16`/`bf16`:
+    `m = max(mean|W|, 1e-5)`, `T = clamp(round_half_even(W / m), -1, 1)`
+    (SPEC §2.1). The weight becomes a ternary `tern.weight` and the op's
+    `scale` becomes `m`.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
+#endif // TERN_TRANSFORMS_PASSES

@@ -1,0 +1,84 @@
+//===- WeightData.cpp - Reading and writing tern.weight data --------------===//
+
+#include "Tern/Transforms/WeightData.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::tern;
+
+FailureOr<ArrayRef<char>> mlir::tern::getWeightBytes(WeightOp op) {
+  Attribute value = op.getValue();
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
+    if (AsmResourceBlob *blob = resource.getRawHandle().getBlob())
+      return blob->getData();
+    return op.emitOpError() << "weight '" << op.getName()
+                            << "': its resource blob has no data";
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
+    if (!dense.isSplat())
+      return dense.getRawData();
+    return op.emitOpError() << "weight '" << op.getName()
+                            << "': splat constants are not supported, use a "
+                               "full dense or resource value";
+  }
+  return op.emitOpError() << "weight '" << op.getName()
+                          << "': unsupported data attribute " << value;
+}
+
+static float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000 | (mant << 13); // inf / nan
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else { // subnormal half: renormalize
+    exp = 113;
+    while (!(mant & 0x400)) {
+      mant <<= 1;
+      --exp;
+    }
+    bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+void mlir::tern::convertToF32(Type type, const char *data, size_t count,
+                              float *out) {
+  if (type.isF32()) {
+    std::memcpy(out, data, count * 4);
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    uint16_t h;
+    std::memcpy(&h, data + 2 * i, 2);
+    if (type.isBF16()) {
+      uint32_t bits = uint32_t(h) << 16;
+      std::memcpy(&out[i], &bits, 4);
+    } else {
+      out[i] = halfToFloat(h);
+    }
+  }
+}
+
+WeightOp mlir::tern::createWeight(OpBuilder &builder, Location loc,
+                                  StringRef name, RankedTensorType resultType,
+                                  RankedTensorType storageType,
+                                  function_ref<void(MutableArrayRef<char>)> fill) {
+  int64_t bits = storageType.getNumElements() *
+                 storageType.getElementTypeBitWidth();
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bits / 8, /*align=*/64);
+  fill(blob.getMutableData());
+  auto value = DenseResourceElementsAttr::get(storageType, name, std::move(blob));
+  return builder.create<WeightOp>(loc, resultType, builder.getStringAttr(name),
+                                  value);
+}

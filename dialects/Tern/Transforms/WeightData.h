@@ -1,0 +1,35 @@
+//===- WeightData.h - Reading and writing tern.weight data ------*- C++ -*-===//
+//
+// Passes that re-encode weights (quantize, pack) read a weight's bytes in
+// place and write the result into a new heap blob: never a dense attribute.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_TRANSFORMS_WEIGHTDATA_H
+#define TERN_TRANSFORMS_WEIGHTDATA_H
+
+#include "Tern/IR/TernOps.h"
+#include "mlir/IR/Builders.h"
+
+#include <vector>
+
+namespace mlir::tern {
+
+/// The stored bytes of `op`'s data, viewed in place. Emits an error naming the
+/// weight and fails when the data is not available as raw bytes.
+FailureOr<ArrayRef<char>> getWeightBytes(WeightOp op);
+
+/// Converts `count` stored elements of float type `type` (f32, f16, bf16) at
+/// `data` to f32.
+void convertToF32(Type type, const char *data, size_t count, float *out);
+
+/// Builds a tern.weight named `name` of `resultType` whose data, of shape and
+/// element type `storageType`, is a new 64-byte aligned resource blob that
+/// `fill` writes in place.
+WeightOp createWeight(OpBuilder &builder, Location loc, StringRef name,
+                      RankedTensorType resultType, RankedTensorType storageType,
+                      function_ref<void(MutableArrayRef<char>)> fill);
+
+} // namespace mlir::tern
+
+#endif // TERN_TRANSFORMS_WEIGHTDATA_H

@@ -1,0 +1,19 @@
+//===- Import.h - Reading a model into tern IR ------------------*- C++ -*-===//
+
+#ifndef TERN_FRONTEND_IMPORT_H
+#define TERN_FRONTEND_IMPORT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace mlir::tern {
+
+/// Reads the model at `path` with the frontend its format needs and returns
+/// a module at the import phase. Reports what is wrong (naming the file) and
+/// returns null on failure.
+mlir::OwningOpRef<mlir::ModuleOp> importModel(llvm::StringRef path,
+                                              mlir::MLIRContext &context);
+
+} // namespace mlir::tern
+
+#endif // TERN_FRONTEND_IMPORT_H

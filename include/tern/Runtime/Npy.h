@@ -1,0 +1,19 @@
+//===- Npy.h - Writing .npy files -------------------------------*- C++ -*-===//
+
+#ifndef TERN_RUNTIME_NPY_H
+#define TERN_RUNTIME_NPY_H
+
+#include <cstdint>
+#include <string>
+
+namespace tern::rt {
+
+/// Writes a C-order float32 array of shape [rows, cols] as a NumPy .npy file
+/// (format 1.0). Writes to a temporary name and renames, so a failure never
+/// leaves a partial file. Returns false and sets `error` on failure.
+bool writeNpyF32(const std::string &path, const float *data, int64_t rows,
+                 int64_t cols, std::string &error);
+
+} // namespace tern::rt
+
+#endif // TERN_RUNTIME_NPY_H

@@ -1,0 +1,36 @@
+//===- Options.h - Command line of emitted executables ----------*- C++ -*-===//
+
+#ifndef TERN_RUNTIME_OPTIONS_H
+#define TERN_RUNTIME_OPTIONS_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tern::rt {
+
+struct Options {
+  std::vector<int32_t> prompt; ///< --tokens
+  int64_t generate = 16;       ///< -n
+  int64_t context = 0;         ///< -c, 0 = the model's context length
+  int threads = 0;             ///< -t, 0 = all cores
+  float temperature = 0.8f;    ///< --temp, 0 = greedy
+  int topK = 40;               ///< --top-k, 0 = off
+  uint64_t seed = 0;           ///< --seed, 0 = from the clock
+  bool seedSet = false;
+  std::string dumpLogits;      ///< --dump-logits FILE.npy
+  std::string dumpTokens;      ///< --dump-tokens FILE
+  bool quiet = false;          ///< -q: no timings
+};
+
+/// Parses argv. On a bad flag, writes the reason to `error` and returns
+/// false; `--help` sets `help`.
+bool parseOptions(int argc, char **argv, Options &options, bool &help,
+                  std::string &error);
+
+/// The --help text.
+const char *usage();
+
+} // namespace tern::rt
+
+#endif // TERN_RUNTIME_OPTIONS_H

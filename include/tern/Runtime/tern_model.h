@@ -1,0 +1,50 @@
+/*===- tern_model.h - C interface of a model compiled by Tern -------------===*
+ *
+ * Link with the library written by `ternc --emit=lib`. Buffers follow MLIR's
+ * memref descriptor layout: base pointers, offset, sizes, strides.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef TERN_MODEL_H
+#define TERN_MODEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A vector of token ids or positions. */
+typedef struct {
+  int32_t *allocated;
+  int32_t *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} tern_i32_vector;
+
+/* A row-major [tokens, vocab] matrix of logits. */
+typedef struct {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[2];
+  int64_t strides[2];
+} tern_f32_matrix;
+
+/* Runs the model on `ids` at `positions` (same length) and writes one row of
+ * logits per token into `logits` ([n, tern_vocab_size()]). */
+void _mlir_ciface_tern_forward(tern_i32_vector *ids, tern_i32_vector *positions,
+                               tern_f32_matrix *logits);
+
+/* Number of logits per token. */
+int64_t tern_vocab_size(void);
+
+/* Largest position the model supports (its context length). */
+int64_t tern_context_length(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TERN_MODEL_H */

@@ -1,0 +1,38 @@
+//===- Emit.h - LLVM IR, objects, executables and libraries -----*- C++ -*-===//
+
+#ifndef TERN_TARGET_EMIT_H
+#define TERN_TARGET_EMIT_H
+
+#include "tern/Target/Target.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+namespace mlir::tern {
+
+/// Name of the object-file section that holds the packed weights.
+inline constexpr const char *kWeightsSection = ".tern_weights";
+
+/// Translates a module in the LLVM dialect to LLVM IR for `target`, places the
+/// weight globals in kWeightsSection and runs LLVM's -O pipeline.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
+                     const ResolvedTarget &target, unsigned optLevel);
+
+/// Writes assembly (`assembly` = true) or an object file for `module`.
+llvm::Error emitMachineCode(llvm::Module &module, const ResolvedTarget &target,
+                            bool assembly, llvm::raw_pwrite_stream &os);
+
+/// Links `objectPath` with the Tern runtime into an executable at `output`.
+llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
+                           const ResolvedTarget &target,
+                           llvm::StringRef argv0);
+
+/// Writes a static library (`output`, .a) holding `objectPath`, and a C
+/// header beside it (`output` with .h) declaring the model entry points.
+llvm::Error writeLibrary(llvm::StringRef objectPath, llvm::StringRef output);
+
+} // namespace mlir::tern
+
+#endif // TERN_TARGET_EMIT_H

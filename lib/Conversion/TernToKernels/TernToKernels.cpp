@@ -1,0 +1,451 @@
+//===- TernToKernels.cpp - tern ops on tensors -> loops on memrefs --------===//
+//
+//   func @forward(ids, positions) -> logits          (tensors, tern ops)
+//        |  tern-lower-to-kernels
+//        v
+//   func @tern_forward(ids, positions, logits_out)   (memrefs, scf/arith/math)
+//   memref.global "private" constant @tern_weight_*  (weights, resource blobs)
+//
+// The model function is straight-line code, so the lowering walks it once in
+// order and emits, for each tern op, output buffers plus the loops that fill
+// them. These are the generic (scalar) kernels: every target can run them
+// and they are the reference the specialised kernels are checked against.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Conversion/Passes.h"
+
+#include "Tern/IR/TernOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::tern {
+#define GEN_PASS_DEF_TERNLOWERTOKERNELS
+#include "tern/Conversion/Passes.h.inc"
+} // namespace mlir::tern
+
+using namespace mlir;
+using namespace mlir::tern;
+
+namespace {
+
+/// The memref type a tern tensor value is stored in.
+MemRefType storageType(Type type) {
+  auto tensor = cast<RankedTensorType>(type);
+  auto i8 = IntegerType::get(type.getContext(), 8);
+  if (PackedAttr packed = getPackedEncoding(tensor))
+    return MemRefType::get(
+        {packed.getNumBytes(tensor.getDimSize(0), tensor.getDimSize(1))}, i8);
+  Type element = isa<TritType>(tensor.getElementType())
+                     ? Type(i8)
+                     : tensor.getElementType();
+  return MemRefType::get(tensor.getShape(), element);
+}
+
+/// Emits the kernels of one model function.
+class KernelEmitter {
+public:
+  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module)
+      : b(b), module(module), symbols(module) {}
+
+  LogicalResult lower(Operation *op);
+  void freeBuffers() {
+    for (Value buffer : buffers)
+      b.create<memref::DeallocOp>(buffer);
+  }
+
+  IRMapping map;
+
+private:
+  // --- small builders ---
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value f32(float v) {
+    return b.create<arith::ConstantFloatOp>(APFloat(v), b.getF32Type());
+  }
+  Value i32(int32_t v) { return b.create<arith::ConstantIntOp>(v, 32); }
+  Value dim(Value memref, int64_t d) {
+    return b.createOrFold<memref::DimOp>(memref, d);
+  }
+  Value toF32(Value v) {
+    return v.getType().isF32() ? v : b.create<arith::ExtFOp>(b.getF32Type(), v);
+  }
+
+  void forEach(Value ub, function_ref<void(Value)> body) {
+    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVar());
+  }
+  Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
+    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    b.create<scf::YieldOp>(body(loop.getInductionVar(), loop.getRegionIterArg(0)));
+    return loop.getResult(0);
+  }
+
+  /// A new buffer for `result`, as many tokens as `like` has rows.
+  Value alloc(Value result, Value like) {
+    MemRefType type = storageType(result.getType());
+    SmallVector<Value> sizes;
+    if (type.isDynamicDim(0))
+      sizes.push_back(dim(like, 0));
+    Value buffer = b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
+    buffers.push_back(buffer);
+    map.map(result, buffer);
+    return buffer;
+  }
+  Value in(Value v) { return map.lookup(v); }
+
+  // --- op lowerings ---
+  LogicalResult lowerWeight(WeightOp op);
+  void lowerEmbedding(EmbeddingOp op);
+  void lowerRMSNorm(RMSNormOp op);
+  void lowerActQuant(ActQuantOp op);
+  void lowerTernaryMatmul(TernaryMatmulOp op);
+  void lowerRope(RopeOp op);
+  void lowerGlu(GluOp op);
+  void lowerAdd(AddOp op);
+  void lowerLMHead(LMHeadOp op);
+
+  ImplicitLocOpBuilder &b;
+  ModuleOp module;
+  SymbolTable symbols;
+  SmallVector<Value> buffers;
+};
+
+LogicalResult KernelEmitter::lower(Operation *op) {
+  return TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](WeightOp w) { return lowerWeight(w); })
+      .Case([&](EmbeddingOp o) { return lowerEmbedding(o), success(); })
+      .Case([&](RMSNormOp o) { return lowerRMSNorm(o), success(); })
+      .Case([&](ActQuantOp o) { return lowerActQuant(o), success(); })
+      .Case([&](TernaryMatmulOp o) { return lowerTernaryMatmul(o), success(); })
+      .Case([&](RopeOp o) { return lowerRope(o), success(); })
+      .Case([&](GluOp o) { return lowerGlu(o), success(); })
+      .Case([&](AddOp o) { return lowerAdd(o), success(); })
+      .Case([&](LMHeadOp o) { return lowerLMHead(o), success(); })
+      .Case([&](BitLinearOp o) {
+        return o.emitOpError()
+               << "must be lowered to act_quant + ternary_matmul before "
+                  "kernels (run tern-lower-bitlinear)";
+      })
+      .Default([&](Operation *o) {
+        return o->emitOpError() << "has no kernel lowering yet";
+      });
+}
+
+LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
+  auto type = storageType(op.getType());
+  auto valueType = cast<ShapedType>(op.getValue().getType());
+  if (valueType.getShape() != type.getShape() ||
+      valueType.getElementType() != type.getElementType())
+    return op.emitOpError() << "data of type " << valueType
+                            << " does not match its storage type " << type;
+  std::string name = "tern_weight_";
+  for (char c : op.getName())
+    name += llvm::isAlnum(c) ? c : '_';
+  memref::GlobalOp global;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToEnd(module.getBody());
+    global = b.create<memref::GlobalOp>(
+        name, b.getStringAttr("private"), type, op.getValue(),
+        /*constant=*/true, b.getI64IntegerAttr(64));
+    symbols.insert(global); // renames on collision
+  }
+  map.map(op.getResult(),
+          b.create<memref::GetGlobalOp>(type, global.getSymName()));
+  return success();
+}
+
+void KernelEmitter::lowerEmbedding(EmbeddingOp op) {
+  Value table = in(op.getTable()), ids = in(op.getIds());
+  Value out = alloc(op.getResult(), ids);
+  Value d = dim(out, 1);
+  forEach(dim(ids, 0), [&](Value t) {
+    Value row = b.create<arith::IndexCastOp>(
+        b.getIndexType(), b.create<memref::LoadOp>(ids, ValueRange{t}));
+    forEach(d, [&](Value j) {
+      Value v = toF32(b.create<memref::LoadOp>(table, ValueRange{row, j}));
+      b.create<memref::StoreOp>(v, out, ValueRange{t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
+  Value x = in(op.getInput()), g = in(op.getGamma());
+  Value out = alloc(op.getResult(), x);
+  Value d = dim(x, 1);
+  Value dF = b.create<arith::UIToFPOp>(
+      b.getF32Type(), b.create<arith::IndexCastOp>(b.getI64Type(), d));
+  Value eps = f32(op.getEpsilon().convertToFloat());
+  forEach(dim(x, 0), [&](Value t) {
+    Value ss = reduce(d, f32(0), [&](Value j, Value acc) {
+      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
+      return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(v, v));
+    });
+    Value inv = b.create<math::RsqrtOp>(
+        b.create<arith::AddFOp>(b.create<arith::DivFOp>(ss, dF), eps));
+    forEach(d, [&](Value j) {
+      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
+      Value gj = b.create<memref::LoadOp>(g, ValueRange{j});
+      Value y = b.create<arith::MulFOp>(b.create<arith::MulFOp>(v, inv), gj);
+      b.create<memref::StoreOp>(y, out, ValueRange{t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerActQuant(ActQuantOp op) {
+  Value x = in(op.getInput());
+  Value q = alloc(op.getQuantized(), x), s = alloc(op.getScale(), x);
+  Value k = dim(x, 1);
+  forEach(dim(x, 0), [&](Value t) {
+    Value amax = reduce(k, f32(0), [&](Value j, Value acc) {
+      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
+      return b.create<arith::MaximumFOp>(acc, b.create<math::AbsFOp>(v));
+    });
+    amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
+    Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
+    b.create<memref::StoreOp>(scale, s, ValueRange{t});
+    forEach(k, [&](Value j) {
+      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
+      Value r = b.create<math::RoundEvenOp>(b.create<arith::MulFOp>(v, scale));
+      r = b.create<arith::MinimumFOp>(b.create<arith::MaximumFOp>(r, f32(-128)),
+                                      f32(127));
+      b.create<memref::StoreOp>(b.create<arith::FPToSIOp>(b.getI8Type(), r), q,
+                                ValueRange{t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
+  Value q = in(op.getInput()), s = in(op.getScale());
+  Value k = dim(q, 1);
+  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
+    Value w = in(weight), out = alloc(op.getResult(i), q);
+    PackedAttr packed = getPackedEncoding(weight.getType());
+    int64_t kStatic = cast<RankedTensorType>(weight.getType()).getDimSize(1);
+    Value rowBytes = idx(llvm::divideCeil(kStatic, 4));
+    Value wScale = f32(op.getScales()[i]);
+    // The trit W[n, j] as i32.
+    auto trit = [&](Value n, Value j) -> Value {
+      if (!packed)
+        return b.create<arith::ExtSIOp>(
+            b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{n, j}));
+      // i2: code = (byte >> 2*(j%4)) & 3, trit = code - 1.
+      Value byteIdx = b.create<arith::AddIOp>(
+          b.create<arith::MulIOp>(n, rowBytes),
+          b.create<arith::DivUIOp>(j, idx(4)));
+      Value byte = b.create<arith::ExtUIOp>(
+          b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
+      Value shift = b.create<arith::IndexCastOp>(
+          b.getI32Type(),
+          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(j, idx(4)), idx(2)));
+      Value code = b.create<arith::AndIOp>(
+          b.create<arith::ShRUIOp>(byte, shift), i32(3));
+      return b.create<arith::SubIOp>(code, i32(1));
+    };
+    forEach(dim(q, 0), [&](Value t) {
+      Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
+      forEach(dim(out, 1), [&](Value n) {
+        Value acc = reduce(k, i32(0), [&](Value j, Value acc) {
+          Value qv = b.create<arith::ExtSIOp>(
+              b.getI32Type(), b.create<memref::LoadOp>(q, ValueRange{t, j}));
+          return b.create<arith::AddIOp>(acc,
+                                         b.create<arith::MulIOp>(qv, trit(n, j)));
+        });
+        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
+        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+        b.create<memref::StoreOp>(y, out, ValueRange{t, n});
+      });
+    });
+  }
+}
+
+void KernelEmitter::lowerRope(RopeOp op) {
+  Value x = in(op.getInput()), pos = in(op.getPositions());
+  Value out = alloc(op.getResult(), x);
+  int64_t headDim = op.getHeadDim(), half = headDim / 2;
+  bool halfSplit = op.getStyle() == RopeStyle::HalfSplit;
+  Value theta = f32(op.getTheta().convertToFloat());
+  Value heads = b.create<arith::DivUIOp>(dim(x, 1), idx(headDim));
+  forEach(dim(x, 0), [&](Value t) {
+    Value p = b.create<arith::SIToFPOp>(
+        b.getF32Type(), b.create<memref::LoadOp>(pos, ValueRange{t}));
+    forEach(idx(half), [&](Value i) {
+      // inv_freq = 1 / theta^(2i / head_dim), all in f32 as in HF.
+      Value twoI = b.create<arith::UIToFPOp>(
+          b.getF32Type(), b.create<arith::IndexCastOp>(
+                              b.getI64Type(), b.create<arith::MulIOp>(i, idx(2))));
+      Value invFreq = b.create<arith::DivFOp>(
+          f32(1), b.create<math::PowFOp>(
+                      theta, b.create<arith::DivFOp>(twoI, f32(headDim))));
+      Value angle = b.create<arith::MulFOp>(p, invFreq);
+      Value cos = b.create<math::CosOp>(angle), sin = b.create<math::SinOp>(angle);
+      forEach(heads, [&](Value h) {
+        Value base = b.create<arith::MulIOp>(h, idx(headDim));
+        Value ia = halfSplit ? b.create<arith::AddIOp>(base, i)
+                             : b.create<arith::AddIOp>(
+                                   base, b.create<arith::MulIOp>(i, idx(2)));
+        Value ib = b.create<arith::AddIOp>(ia, idx(halfSplit ? half : 1));
+        Value a = b.create<memref::LoadOp>(x, ValueRange{t, ia});
+        Value c = b.create<memref::LoadOp>(x, ValueRange{t, ib});
+        Value ra = b.create<arith::SubFOp>(b.create<arith::MulFOp>(a, cos),
+                                           b.create<arith::MulFOp>(c, sin));
+        Value rb = b.create<arith::AddFOp>(b.create<arith::MulFOp>(c, cos),
+                                           b.create<arith::MulFOp>(a, sin));
+        b.create<memref::StoreOp>(ra, out, ValueRange{t, ia});
+        b.create<memref::StoreOp>(rb, out, ValueRange{t, ib});
+      });
+    });
+  });
+}
+
+void KernelEmitter::lowerGlu(GluOp op) {
+  Value g = in(op.getGate()), u = in(op.getUp());
+  Value out = alloc(op.getResult(), g);
+  bool relu2 = op.getActivation() == GluActivation::Relu2;
+  forEach(dim(g, 0), [&](Value t) {
+    forEach(dim(g, 1), [&](Value j) {
+      Value gv = b.create<memref::LoadOp>(g, ValueRange{t, j});
+      Value uv = b.create<memref::LoadOp>(u, ValueRange{t, j});
+      Value act;
+      if (relu2) {
+        Value r = b.create<arith::MaximumFOp>(gv, f32(0));
+        act = b.create<arith::MulFOp>(r, r);
+      } else { // silu(g) = g / (1 + exp(-g))
+        Value e = b.create<math::ExpOp>(b.create<arith::NegFOp>(gv));
+        act = b.create<arith::DivFOp>(gv, b.create<arith::AddFOp>(f32(1), e));
+      }
+      b.create<memref::StoreOp>(b.create<arith::MulFOp>(act, uv), out,
+                                ValueRange{t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerAdd(AddOp op) {
+  Value l = in(op.getLhs()), r = in(op.getRhs());
+  Value out = alloc(op.getResult(), l);
+  forEach(dim(l, 0), [&](Value t) {
+    forEach(dim(l, 1), [&](Value j) {
+      Value sum = b.create<arith::AddFOp>(
+          b.create<memref::LoadOp>(l, ValueRange{t, j}),
+          b.create<memref::LoadOp>(r, ValueRange{t, j}));
+      b.create<memref::StoreOp>(sum, out, ValueRange{t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerLMHead(LMHeadOp op) {
+  Value x = in(op.getInput()), table = in(op.getTable());
+  Value out = alloc(op.getResult(), x);
+  Value d = dim(x, 1);
+  forEach(dim(x, 0), [&](Value t) {
+    forEach(dim(out, 1), [&](Value v) {
+      Value acc = reduce(d, f32(0), [&](Value j, Value acc) {
+        Value e = toF32(b.create<memref::LoadOp>(table, ValueRange{v, j}));
+        Value xv = b.create<memref::LoadOp>(x, ValueRange{t, j});
+        return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));
+      });
+      b.create<memref::StoreOp>(acc, out, ValueRange{t, v});
+    });
+  });
+}
+
+/// Checks the model function's contract: (ids, positions) -> logits.
+LogicalResult checkSignature(func::FuncOp func) {
+  FunctionType type = func.getFunctionType();
+  auto isIds = [](Type t) {
+    auto tensor = dyn_cast<RankedTensorType>(t);
+    return tensor && tensor.getRank() == 1 &&
+           tensor.getElementType().isInteger(32);
+  };
+  auto logits = type.getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(type.getResult(0))
+                    : nullptr;
+  if (type.getNumInputs() != 2 || !isIds(type.getInput(0)) ||
+      !isIds(type.getInput(1)) || !logits || logits.getRank() != 2 ||
+      !logits.getElementType().isF32() || logits.isDynamicDim(1))
+    return func.emitOpError()
+           << "model function must be (tensor<?xi32> ids, tensor<?xi32> "
+              "positions) -> tensor<?xVxf32> logits, got "
+           << type;
+  return success();
+}
+
+LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
+  if (failed(checkSignature(func)))
+    return failure();
+  MLIRContext *ctx = module.getContext();
+  ImplicitLocOpBuilder b(func.getLoc(), ctx);
+  b.setInsertionPoint(func);
+
+  SmallVector<Type> args;
+  for (Type t : func.getArgumentTypes())
+    args.push_back(storageType(t));
+  for (Type t : func.getResultTypes())
+    args.push_back(storageType(t));
+  auto kernel = b.create<func::FuncOp>("tern_forward", b.getFunctionType(args, {}));
+  kernel->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+  Block *entry = kernel.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+
+  KernelEmitter emitter(b, module);
+  for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
+    emitter.map.map(from, to);
+  for (Operation &op : func.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands()))
+        b.create<memref::CopyOp>(emitter.map.lookup(v),
+                                 entry->getArgument(func.getNumArguments() + i));
+      break;
+    }
+    if (failed(emitter.lower(&op)))
+      return failure();
+  }
+  emitter.freeBuffers();
+  b.create<func::ReturnOp>();
+
+  // tern_vocab_size() lets the runtime size the logits buffer.
+  b.setInsertionPointAfter(kernel);
+  int64_t vocab = cast<RankedTensorType>(func.getResultTypes()[0]).getDimSize(1);
+  auto vocabFn = b.create<func::FuncOp>("tern_vocab_size",
+                                        b.getFunctionType({}, {b.getI64Type()}));
+  b.setInsertionPointToStart(vocabFn.addEntryBlock());
+  b.create<func::ReturnOp>(
+      ValueRange{b.create<arith::ConstantIntOp>(vocab, 64)});
+
+  // tern_context_length(): the model's largest position (module attribute
+  // tern.context_length, set by the frontend from the model's config).
+  int64_t context = 2048;
+  if (auto attr = module->getAttrOfType<IntegerAttr>("tern.context_length"))
+    context = attr.getInt();
+  b.setInsertionPointAfter(vocabFn);
+  auto contextFn = b.create<func::FuncOp>(
+      "tern_context_length", b.getFunctionType({}, {b.getI64Type()}));
+  b.setInsertionPointToStart(contextFn.addEntryBlock());
+  b.create<func::ReturnOp>(
+      ValueRange{b.create<arith::ConstantIntOp>(context, 64)});
+  func.erase();
+  return success();
+}
+
+struct LowerToKernelsPass
+    : mlir::tern::impl::TernLowerToKernelsBase<LowerToKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward) {
+      module.emitError() << "no model function: expected func.func @forward";
+      return signalPassFailure();
+    }
+    if (failed(lowerModel(module, forward)))
+      signalPassFailure();
+  }
+};
+
+} // namespace

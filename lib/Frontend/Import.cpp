@@ -1,0 +1,59 @@
+//===- Import.cpp - frontend dispatch by input format ---------------------===//
+//
+// Tern IR files (.mlir, text or bytecode) are read as they are. The file
+// format frontends (safetensors checkpoints, GGUF, ONNX) plug in here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Frontend/Import.h"
+
+#include "Tern/IR/TernOps.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace mlir;
+
+namespace {
+
+OwningOpRef<ModuleOp> fail(StringRef path, const Twine &message) {
+  llvm::errs() << "error: " << path << ": " << message << "\n";
+  return nullptr;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path, MLIRContext &context) {
+  if (path != "-" && !llvm::sys::fs::exists(path))
+    return fail(path, "no such file or directory");
+  StringRef ext = llvm::sys::path::extension(path);
+  if (llvm::sys::fs::is_directory(path) || ext == ".safetensors")
+    return fail(path, "Hugging Face checkpoints are not supported yet; this "
+                      "version of Tern reads tern IR (.mlir) files");
+  if (ext == ".gguf" || ext == ".onnx")
+    return fail(path, ext.drop_front() +
+                          " files are not supported yet; this version of "
+                          "Tern reads tern IR (.mlir) files");
+  if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
+    return fail(path, "unknown model format '" + ext +
+                          "' (expected a .mlir file)");
+
+  // The source manager must outlive diagnostics that point into the file,
+  // which are all emitted while parsing and verifying here.
+  llvm::SourceMgr sourceMgr;
+  std::string error;
+  auto file = mlir::openInputFile(path, &error);
+  if (!file)
+    return fail(path, error);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return nullptr;
+  if (!module->lookupSymbol<func::FuncOp>("forward"))
+    return fail(path, "no model function: expected func.func @forward");
+  return module;
+}

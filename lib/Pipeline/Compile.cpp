@@ -1,0 +1,287 @@
+//===- Compile.cpp - the ternc driver as a library ------------------------===//
+//
+// Reads a model, runs one pass manager per phase (so that every phase can be
+// dumped and timed), then translates, generates code and links. Progress
+// lines go to stderr; outputs are written to temporary files and renamed
+// into place only on success.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Pipeline/Pipeline.h"
+#include "tern/Frontend/Import.h"
+#include "tern/Target/Emit.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::tern;
+
+namespace {
+
+/// One-line descriptions of what each phase does, for progress lines.
+StringRef describePhase(Phase phase) {
+  switch (phase) {
+  case Phase::Import:
+    return "read the model";
+  case Phase::Tern:
+    return "verify and simplify model ops";
+  case Phase::Quantized:
+    return "quantize weights, split BitLinear, share activation quantization";
+  case Phase::Packed:
+    return "pack ternary weights";
+  case Phase::Kernels:
+    return "lower to kernels";
+  case Phase::LLVM:
+    return "lower to the LLVM dialect";
+  case Phase::LLVMIR:
+    return "translate to LLVM IR and optimize";
+  case Phase::Asm:
+    return "generate assembly";
+  case Phase::Obj:
+    return "generate machine code";
+  case Phase::Exe:
+    return "link the executable";
+  case Phase::Lib:
+    return "write the static library and C header";
+  }
+  llvm_unreachable("unknown phase");
+}
+
+/// Prints "[i/n] phase  what (0.12 s)" lines unless quiet.
+class Progress {
+public:
+  Progress(bool quiet, int total) : quiet(quiet), total(total) {}
+  template <typename Fn> auto run(Phase phase, Fn &&fn) {
+    auto start = std::chrono::steady_clock::now();
+    auto result = fn();
+    double seconds = std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - start)
+                         .count();
+    ++done;
+    if (!quiet && ok(result))
+      llvm::errs() << llvm::format("[%d/%d] %-9s %s (%.2f s)\n", done, total,
+                                   phaseName(phase).str().c_str(),
+                                   describePhase(phase).str().c_str(), seconds);
+    return result;
+  }
+
+private:
+  static bool ok(LogicalResult result) { return succeeded(result); }
+  static bool ok(llvm::Error &error) { return !error; }
+  template <typename T> static bool ok(llvm::Expected<T> &value) {
+    return bool(value);
+  }
+  static bool ok(OwningOpRef<ModuleOp> &module) { return bool(module); }
+  bool quiet;
+  int total, done = 0;
+};
+
+std::string defaultOutput(const CompileOptions &options) {
+  SmallString<128> stem(llvm::sys::path::stem(options.inputName));
+  if (stem.empty() || stem == "-")
+    stem = "model";
+  switch (options.compileTo) {
+  case Phase::Exe:
+    return stem.str().str();
+  case Phase::Lib:
+    return (stem + ".a").str();
+  case Phase::LLVMIR:
+    return (stem + ".ll").str();
+  case Phase::Asm:
+    return (stem + ".s").str();
+  case Phase::Obj:
+    return (stem + ".o").str();
+  default:
+    return (stem + "." + phaseName(options.compileTo) + ".mlir").str();
+  }
+}
+
+LogicalResult reportError(llvm::Error error) {
+  llvm::errs() << "error: " << llvm::toString(std::move(error)) << "\n";
+  return failure();
+}
+
+/// Writes `print` into `path` atomically ("-" is stdout).
+LogicalResult writeText(StringRef path,
+                        llvm::function_ref<void(llvm::raw_ostream &)> print) {
+  std::string error;
+  std::unique_ptr<llvm::ToolOutputFile> file = openOutputFile(path, &error);
+  if (!file) {
+    llvm::errs() << "error: " << error << "\n";
+    return failure();
+  }
+  print(file->os());
+  file->keep();
+  return success();
+}
+
+/// The dump file of `phase` in `dir`: 03-packed.mlir, 06-llvm-ir.ll, ...
+std::string dumpPath(StringRef dir, Phase phase, StringRef extension) {
+  SmallString<128> path(dir);
+  llvm::sys::path::append(
+      path, llvm::formatv("{0:02}-{1}.{2}", static_cast<int>(phase),
+                          phaseName(phase), extension)
+                .str());
+  return path.str().str();
+}
+
+} // namespace
+
+LogicalResult mlir::tern::compileFile(MLIRContext &context,
+                                const CompileOptions &options) {
+  // Resolve the target first: a bad flag should fail before any work.
+  llvm::Expected<ResolvedTarget> target =
+      resolveTarget(options.target, llvm::errs());
+  if (!target)
+    return reportError(target.takeError());
+
+  Phase last = options.compileTo;
+  // Steps: import, each MLIR phase, then llvm-ir, codegen, link/archive.
+  int total = 1 + static_cast<int>(std::min(last, Phase::LLVM));
+  if (last >= Phase::LLVMIR)
+    total += 1;
+  if (last >= Phase::Asm)
+    total += 1;
+  if (last >= Phase::Exe)
+    total += 1;
+  Progress progress(options.quiet, total);
+
+  if (!options.dumpDir.empty())
+    if (std::error_code ec =
+            llvm::sys::fs::create_directories(options.dumpDir)) {
+      llvm::errs() << "error: cannot create --dump-phases-to directory '"
+                   << options.dumpDir << "': " << ec.message() << "\n";
+      return failure();
+    }
+  auto dumpMLIR = [&](ModuleOp module, Phase phase) {
+    if (options.dumpDir.empty())
+      return success();
+    return writeText(dumpPath(options.dumpDir, phase, "mlir"),
+                     [&](llvm::raw_ostream &os) { module.print(os); });
+  };
+
+  OwningOpRef<ModuleOp> module = progress.run(
+      Phase::Import, [&] { return importModel(options.inputName, context); });
+  if (!module || failed(dumpMLIR(*module, Phase::Import)))
+    return failure();
+
+  DefaultTimingManager timing;
+  applyDefaultTimingManagerCLOptions(timing);
+  TimingScope rootTimer = timing.getRootScope();
+
+  for (int p = static_cast<int>(Phase::Tern);
+       p <= static_cast<int>(std::min(last, Phase::LLVM)); ++p) {
+    Phase phase = static_cast<Phase>(p);
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return failure();
+    TimingScope phaseTimer = rootTimer.nest(phaseName(phase));
+    pm.enableTiming(phaseTimer);
+    populatePhasePasses(pm, phase, options.pipeline);
+    if (failed(progress.run(phase, [&] { return pm.run(*module); })) ||
+        failed(dumpMLIR(*module, phase)))
+      return failure();
+  }
+
+  std::string output =
+      options.output.empty() ? defaultOutput(options) : options.output;
+  if (isMLIRPhase(last))
+    return writeText(output, [&](llvm::raw_ostream &os) { module->print(os); });
+
+  // LLVM IR.
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = progress.run(Phase::LLVMIR, [&] {
+    return translateAndOptimize(*module, llvmContext, *target,
+                                options.target.optLevel);
+  });
+  if (!llvmModule)
+    return reportError(llvmModule.takeError());
+  auto printIR = [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); };
+  if (!options.dumpDir.empty() &&
+      failed(writeText(dumpPath(options.dumpDir, Phase::LLVMIR, "ll"), printIR)))
+    return failure();
+  if (last == Phase::LLVMIR)
+    return writeText(output, printIR);
+
+  // Assembly goes straight to the output; objects go to a temporary file
+  // when they are only a step towards an executable or a library.
+  if (last == Phase::Asm || last == Phase::Obj) {
+    std::string error;
+    auto file = openOutputFile(output, &error);
+    if (!file) {
+      llvm::errs() << "error: " << error << "\n";
+      return failure();
+    }
+    llvm::Error emitted = progress.run(last, [&] {
+      return emitMachineCode(**llvmModule, *target, last == Phase::Asm,
+                             file->os());
+    });
+    if (emitted)
+      return reportError(std::move(emitted));
+    file->keep();
+    return success();
+  }
+
+  SmallString<128> objectPath;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("tern-model", "o", objectPath)) {
+    llvm::errs() << "error: cannot create a temporary object file: "
+                 << ec.message() << "\n";
+    return failure();
+  }
+  llvm::FileRemover removeObject(objectPath);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objectPath, ec);
+    if (ec) {
+      llvm::errs() << "error: cannot write " << objectPath << ": "
+                   << ec.message() << "\n";
+      return failure();
+    }
+    if (llvm::Error error = progress.run(Phase::Obj, [&] {
+          return emitMachineCode(**llvmModule, *target, false, os);
+        }))
+      return reportError(std::move(error));
+  }
+
+  // Link into a temporary name beside the output, then rename: a failed or
+  // interrupted link never leaves a half-written executable.
+  std::string staging = output + ".tern-partial";
+  llvm::FileRemover removeStaging(staging);
+  llvm::Error linked = progress.run(last, [&] {
+    return last == Phase::Lib
+               ? writeLibrary(objectPath, staging)
+               : linkExecutable(objectPath, staging, *target, options.argv0);
+  });
+  if (linked)
+    return reportError(std::move(linked));
+  if (last == Phase::Lib) {
+    // writeLibrary put the header beside the staging name.
+    SmallString<128> stagedHeader(staging), header(output);
+    llvm::sys::path::replace_extension(stagedHeader, "h");
+    llvm::sys::path::replace_extension(header, "h");
+    if (std::error_code ec = llvm::sys::fs::rename(stagedHeader, header)) {
+      llvm::errs() << "error: cannot write " << header << ": " << ec.message()
+                   << "\n";
+      return failure();
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(staging, output)) {
+    llvm::errs() << "error: cannot write " << output << ": " << ec.message()
+                 << "\n";
+    return failure();
+  }
+  return success();
+}

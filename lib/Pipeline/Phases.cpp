@@ -1,0 +1,124 @@
+//===- Phases.cpp - Tern's phase list and pass pipeline -------------------===//
+
+#include "tern/Pipeline/Pipeline.h"
+
+#include "Tern/IR/TernOps.h"
+#include "Tern/Transforms/Passes.h"
+#include "tern/Conversion/Passes.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+
+namespace {
+constexpr const char *kPhaseNames[] = {
+    "import", "tern", "quantized", "packed", "kernels", "llvm",
+    "llvm-ir", "asm", "obj", "exe", "lib"};
+} // namespace
+
+StringRef mlir::tern::phaseName(Phase phase) {
+  return kPhaseNames[static_cast<int>(phase)];
+}
+
+std::optional<mlir::tern::Phase> mlir::tern::parsePhase(StringRef name) {
+  for (auto [i, phaseName] : llvm::enumerate(kPhaseNames))
+    if (name == phaseName)
+      return static_cast<Phase>(i);
+  return std::nullopt;
+}
+
+std::string mlir::tern::phaseNames() {
+  return llvm::join(std::begin(kPhaseNames), std::end(kPhaseNames), ", ");
+}
+
+void mlir::tern::populateTernPasses(OpPassManager &pm) {
+  // Frontends emit straightforward IR; fold and dedupe it once up front.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::tern::populateQuantizedPasses(OpPassManager &pm) {
+  // Latent weights become ternary first: everything after reads trits.
+  pm.addPass(mlir::tern::createTernQuantizeWeights());
+  // Expose the activation quantization so that it can be shared.
+  pm.addNestedPass<func::FuncOp>(mlir::tern::createTernLowerBitLinear());
+  // One act_quant per normalized input, one matmul per act_quant (q/k/v).
+  pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseProjections());
+}
+
+void mlir::tern::populatePackedPasses(OpPassManager &pm,
+                                const PipelineOptions &options) {
+  // Last step before kernels: layouts are what the kernels will read.
+  mlir::tern::TernPackWeightsOptions pack;
+  pack.layout = options.packedLayout;
+  pm.addPass(mlir::tern::createTernPackWeights(pack));
+}
+
+void mlir::tern::populateKernelsPasses(OpPassManager &pm) {
+  pm.addPass(mlir::tern::createTernLowerToKernels());
+  // The loop builders leave repeated constants and dims behind.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
+void mlir::tern::populateLLVMPasses(OpPassManager &pm) {
+  // The standard MLIR-to-LLVM sequence (TOOLCHAIN.md); order matters:
+  // structured control flow and math first, memrefs before their users.
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
+                               const PipelineOptions &options) {
+  switch (phase) {
+  case Phase::Tern:
+    return populateTernPasses(pm);
+  case Phase::Quantized:
+    return populateQuantizedPasses(pm);
+  case Phase::Packed:
+    return populatePackedPasses(pm, options);
+  case Phase::Kernels:
+    return populateKernelsPasses(pm);
+  case Phase::LLVM:
+    return populateLLVMPasses(pm);
+  default:
+    llvm_unreachable("not an MLIR pass phase");
+  }
+}
+
+void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
+  registry.insert<mlir::tern::TernDialect, func::FuncDialect,
+                  arith::ArithDialect, math::MathDialect,
+                  memref::MemRefDialect, scf::SCFDialect,
+                  cf::ControlFlowDialect, affine::AffineDialect,
+                  LLVM::LLVMDialect>();
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+}
+
+void mlir::tern::registerAllTernPasses() {
+  mlir::tern::registerTernPasses();
+  mlir::tern::registerTernConversionPasses();
+}

@@ -1,0 +1,152 @@
+//===- Main.cpp - main() of executables emitted by ternc ------------------===//
+//
+// Prefill the prompt in one call, then decode one token per call, with the
+// positions the model's KV cache expects. The model math is the generated
+// _mlir_ciface_tern_forward; this file only moves tokens and timings.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Runtime/Npy.h"
+#include "tern/Runtime/Options.h"
+#include "tern/Runtime/tern_model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+using namespace tern::rt;
+
+namespace {
+
+int fail(const std::string &message) {
+  std::fprintf(stderr, "error: %s\n", message.c_str());
+  return 1;
+}
+
+/// Runs the model on `ids` starting at position `start`; returns the logits
+/// ([ids.size(), vocab], row-major).
+std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
+                           int64_t vocab) {
+  int64_t n = int64_t(ids.size());
+  std::vector<int32_t> positions(n);
+  for (int64_t i = 0; i < n; ++i)
+    positions[i] = int32_t(start + i);
+  std::vector<float> logits(size_t(n * vocab));
+  tern_i32_vector idsRef = {ids.data(), ids.data(), 0, {n}, {1}};
+  tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
+  tern_f32_matrix out = {logits.data(), logits.data(), 0, {n, vocab}, {vocab, 1}};
+  _mlir_ciface_tern_forward(&idsRef, &posRef, &out);
+  return logits;
+}
+
+/// Picks the next token from one row of logits.
+int32_t sample(const float *logits, int64_t vocab, const Options &o,
+               std::mt19937_64 &rng) {
+  if (o.temperature <= 0)
+    return int32_t(std::max_element(logits, logits + vocab) - logits);
+  std::vector<int32_t> order(vocab);
+  for (int64_t i = 0; i < vocab; ++i)
+    order[i] = int32_t(i);
+  int64_t k = (o.topK > 0 && o.topK < vocab) ? o.topK : vocab;
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::vector<double> weights(k);
+  double top = logits[order[0]];
+  for (int64_t i = 0; i < k; ++i)
+    weights[i] = std::exp((logits[order[i]] - top) / o.temperature);
+  std::discrete_distribution<int64_t> pick(weights.begin(), weights.end());
+  return order[pick(rng)];
+}
+
+double seconds(std::chrono::steady_clock::time_point a,
+               std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  bool help = false;
+  std::string error;
+  if (!parseOptions(argc, argv, o, help, error))
+    return fail(error);
+  if (help) {
+    std::fputs(usage(), stdout);
+    return 0;
+  }
+  int64_t vocab = tern_vocab_size();
+  int64_t context = o.context ? o.context : tern_context_length();
+  if (context > tern_context_length())
+    return fail("-c " + std::to_string(context) +
+                " exceeds the model's context length " +
+                std::to_string(tern_context_length()));
+  if (o.prompt.empty())
+    return fail("empty prompt: give the prompt as token ids with --tokens "
+                "1,2,3 (text prompts need a tokenizer, not yet supported)");
+  for (int32_t id : o.prompt)
+    if (id < 0 || id >= vocab)
+      return fail("token id " + std::to_string(id) +
+                  " is outside the vocabulary [0, " + std::to_string(vocab) +
+                  ")");
+  int64_t total = int64_t(o.prompt.size()) + o.generate;
+  if (total > context)
+    return fail("prompt (" + std::to_string(o.prompt.size()) + ") + -n (" +
+                std::to_string(o.generate) + ") tokens exceed the context of " +
+                std::to_string(context) + " (use -c or a shorter prompt)");
+
+  std::mt19937_64 rng(o.seedSet ? o.seed
+                                : uint64_t(std::chrono::steady_clock::now()
+                                               .time_since_epoch()
+                                               .count()));
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<int32_t> prompt = o.prompt;
+  std::vector<float> logits = forward(prompt, 0, vocab);
+  auto t1 = std::chrono::steady_clock::now();
+  if (!o.dumpLogits.empty() &&
+      !writeNpyF32(o.dumpLogits, logits.data(), int64_t(prompt.size()), vocab,
+                   error))
+    return fail(error);
+
+  std::vector<int32_t> generated;
+  const float *last = logits.data() + (prompt.size() - 1) * vocab;
+  int64_t position = int64_t(prompt.size());
+  for (int64_t i = 0; i < o.generate; ++i) {
+    int32_t next = sample(last, vocab, o, rng);
+    generated.push_back(next);
+    std::printf("%s%d", i ? " " : "", next);
+    std::fflush(stdout);
+    if (i + 1 == o.generate)
+      break;
+    std::vector<int32_t> one = {next};
+    logits = forward(one, position++, vocab);
+    last = logits.data();
+  }
+  if (o.generate)
+    std::printf("\n");
+  auto t2 = std::chrono::steady_clock::now();
+
+  if (!o.dumpTokens.empty()) {
+    FILE *f = std::fopen(o.dumpTokens.c_str(), "w");
+    if (!f)
+      return fail("cannot write '" + o.dumpTokens + "'");
+    for (int32_t id : generated)
+      std::fprintf(f, "%d\n", id);
+    if (std::fclose(f) != 0)
+      return fail("cannot write '" + o.dumpTokens + "'");
+  }
+  if (!o.quiet) {
+    double pp = seconds(t0, t1), tg = seconds(t1, t2);
+    std::fprintf(stderr,
+                 "prompt: %zu tokens in %.3f s (%.1f tokens/s)\n"
+                 "generation: %zu tokens in %.3f s (%.1f tokens/s)\n",
+                 prompt.size(), pp, pp > 0 ? prompt.size() / pp : 0.0,
+                 generated.size(), tg,
+                 tg > 0 && generated.size() > 1 ? (generated.size() - 1) / tg
+                                                : 0.0);
+  }
+  return 0;
+}

@@ -1,0 +1,128 @@
+//===- Options.cpp - Command line of emitted executables ------------------===//
+//
+// Spelled like llama.cpp's where a flag exists there.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Runtime/Options.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+using namespace tern::rt;
+
+const char *tern::rt::usage() {
+  return "usage: MODEL [options]\n"
+         "\n"
+         "  --tokens IDS        prompt as comma-separated token ids (required)\n"
+         "  -n N                tokens to generate (default 16)\n"
+         "  -c N                context size (default: the model's)\n"
+         "  -t N                threads (default: all cores)\n"
+         "  --temp T            sampling temperature, 0 = greedy (default 0.8)\n"
+         "  --greedy            same as --temp 0\n"
+         "  --top-k K           sample among the K most likely (default 40)\n"
+         "  --seed S            random seed (default: from the clock)\n"
+         "  --dump-logits FILE  write prompt logits as float32 .npy [n, vocab]\n"
+         "  --dump-tokens FILE  write generated token ids, one per line\n"
+         "  -q                  do not print timings\n"
+         "  -h, --help          this text\n";
+}
+
+namespace {
+
+bool parseInt(const char *text, int64_t lo, int64_t hi, int64_t &out) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text, &end, 10);
+  if (errno || end == text || *end || v < lo || v > hi)
+    return false;
+  out = v;
+  return true;
+}
+
+bool parseIds(const std::string &text, std::vector<int32_t> &out) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma - start);
+    int64_t v;
+    if (!parseInt(item.c_str(), INT32_MIN, INT32_MAX, v))
+      return false;
+    out.push_back(int32_t(v));
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return true;
+}
+
+} // namespace
+
+bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
+                            std::string &error) {
+  help = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "-h" || flag == "--help") {
+      help = true;
+      return true;
+    }
+    if (flag == "--greedy") {
+      o.temperature = 0;
+      continue;
+    }
+    if (flag == "-q") {
+      o.quiet = true;
+      continue;
+    }
+    static const char *valued[] = {"--tokens", "-n",     "-c",
+                                   "-t",       "--temp", "--top-k",
+                                   "--seed",   "--dump-logits",
+                                   "--dump-tokens"};
+    bool known = false;
+    for (const char *v : valued)
+      known |= flag == v;
+    if (!known) {
+      error = "unknown option '" + flag + "' (see --help)";
+      return false;
+    }
+    if (i + 1 >= argc) {
+      error = "option '" + flag + "' needs a value";
+      return false;
+    }
+    std::string value = argv[++i];
+    int64_t n = 0;
+    bool ok = true;
+    if (flag == "--tokens") {
+      ok = parseIds(value, o.prompt);
+    } else if (flag == "-n") {
+      ok = parseInt(value.c_str(), 0, INT32_MAX, n) && (o.generate = n, true);
+    } else if (flag == "-c") {
+      ok = parseInt(value.c_str(), 1, INT32_MAX, n) && (o.context = n, true);
+    } else if (flag == "-t") {
+      ok = parseInt(value.c_str(), 1, 4096, n) && (o.threads = int(n), true);
+    } else if (flag == "--top-k") {
+      ok = parseInt(value.c_str(), 0, INT32_MAX, n) && (o.topK = int(n), true);
+    } else if (flag == "--seed") {
+      ok = parseInt(value.c_str(), 0, INT64_MAX, n);
+      o.seed = uint64_t(n);
+      o.seedSet = true;
+    } else if (flag == "--temp") {
+      char *end = nullptr;
+      double t = std::strtod(value.c_str(), &end);
+      ok = end != value.c_str() && !*end && std::isfinite(t) && t >= 0;
+      o.temperature = float(t);
+    } else if (flag == "--dump-logits") {
+      o.dumpLogits = value;
+    } else if (flag == "--dump-tokens") {
+      o.dumpTokens = value;
+    }
+    if (!ok) {
+      error = "invalid value '" + value + "' for option '" + flag + "'";
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,51 @@
+//===- Emit.cpp - LLVM dialect -> LLVM IR -> assembly / object ------------===//
+
+#include "tern/Target/Emit.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Verifier.h"
+
+using namespace llvm;
+
+Expected<std::unique_ptr<Module>>
+mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
+                           const ResolvedTarget &target, unsigned optLevel) {
+  std::unique_ptr<Module> llvmModule =
+      mlir::translateModuleToLLVMIR(module, context, "tern_model");
+  if (!llvmModule)
+    return createStringError(inconvertibleErrorCode(),
+                             "translation to LLVM IR failed");
+  llvmModule->setTargetTriple(target.triple);
+  llvmModule->setDataLayout(target.machine->createDataLayout());
+  // Weights get their own read-only section: the loader maps them straight
+  // from the executable file, and tools can find and measure them.
+  for (GlobalVariable &global : llvmModule->globals())
+    if (global.getName().starts_with("tern_weight_")) {
+      global.setSection(kWeightsSection);
+      global.setAlignment(Align(64));
+    }
+  if (verifyModule(*llvmModule, &errs()))
+    return createStringError(inconvertibleErrorCode(),
+                             "internal error: invalid LLVM IR was produced");
+  auto optimize =
+      mlir::makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, target.machine.get());
+  if (Error error = optimize(llvmModule.get()))
+    return std::move(error);
+  return llvmModule;
+}
+
+Error mlir::tern::emitMachineCode(Module &module, const ResolvedTarget &target,
+                            bool assembly, raw_pwrite_stream &os) {
+  legacy::PassManager pm;
+  if (target.machine->addPassesToEmitFile(
+          pm, os, nullptr,
+          assembly ? CodeGenFileType::AssemblyFile
+                   : CodeGenFileType::ObjectFile))
+    return createStringError(inconvertibleErrorCode(),
+                             "target " + target.triple +
+                                 " cannot emit this file type");
+  pm.run(module);
+  return Error::success();
+}

@@ -1,0 +1,108 @@
+//===- Link.cpp - objects -> executables and static libraries -------------===//
+//
+// Executables are linked by clang-19 driving lld, which knows where the C
+// runtime start files and libraries are; Tern adds its runtime archive.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Target/Emit.h"
+
+#include "llvm/Object/ArchiveWriter.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace llvm;
+
+#include "ModelHeader.inc"
+
+namespace {
+
+Error fail(const Twine &message) {
+  return createStringError(inconvertibleErrorCode(), message);
+}
+
+/// libTernRuntime.a next to ternc: <prefix>/bin/ternc -> <prefix>/lib/.
+Expected<std::string> findRuntime(StringRef argv0) {
+  std::string exe = sys::fs::getMainExecutable(
+      argv0.str().c_str(), reinterpret_cast<void *>(&findRuntime));
+  SmallString<256> path(sys::path::parent_path(sys::path::parent_path(exe)));
+  sys::path::append(path, "lib", "libTernRuntime.a");
+  if (!sys::fs::exists(path))
+    return fail("Tern runtime library not found at " + path +
+                " (is this ternc from a complete build or install?)");
+  return path.str().str();
+}
+
+Expected<std::string> findLinkerDriver() {
+  for (StringRef name : {"clang++-19", "clang++"}) {
+    ErrorOr<std::string> found = sys::findProgramByName(name);
+    if (found)
+      return *found;
+  }
+  if (sys::fs::exists("/usr/lib/llvm-19/bin/clang++"))
+    return std::string("/usr/lib/llvm-19/bin/clang++");
+  return fail("cannot link: clang++-19 not found on PATH (apt-get install "
+              "clang-19 lld-19)");
+}
+
+} // namespace
+
+Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
+                           const ResolvedTarget &target, StringRef argv0) {
+  if (!target.isHost)
+    return fail("linking an executable for " + target.triple +
+                " is not supported yet; use --emit=obj or --emit=asm");
+  Expected<std::string> runtime = findRuntime(argv0);
+  if (!runtime)
+    return runtime.takeError();
+  Expected<std::string> driver = findLinkerDriver();
+  if (!driver)
+    return driver.takeError();
+
+  SmallString<128> log;
+  if (std::error_code ec = sys::fs::createTemporaryFile("tern-link", "log", log))
+    return fail("cannot create a temporary file: " + ec.message());
+  FileRemover removeLog(log);
+  std::string out = output.str();
+  SmallVector<StringRef> args = {*driver, "-fuse-ld=lld", "-o", out,
+                                 objectPath, *runtime, "-lm", "-lpthread"};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
+                                          StringRef(log)};
+  std::string error;
+  int rc = sys::ExecuteAndWait(*driver, args, std::nullopt, redirects, 0, 0,
+                               &error);
+  if (rc != 0) {
+    auto text = MemoryBuffer::getFile(log);
+    return fail("link failed (" + *driver + "): " +
+                (error.empty() && text ? (*text)->getBuffer().trim() : error));
+  }
+  return Error::success();
+}
+
+Error mlir::tern::writeLibrary(StringRef objectPath, StringRef output) {
+  Expected<NewArchiveMember> member =
+      NewArchiveMember::getFile(objectPath, /*Deterministic=*/true);
+  if (!member)
+    return member.takeError();
+  member->MemberName = "tern_model.o";
+  std::vector<NewArchiveMember> members;
+  members.push_back(std::move(*member));
+  if (Error error = writeArchive(output, members,
+                                 SymtabWritingMode::NormalSymtab,
+                                 object::Archive::K_GNU,
+                                 /*Deterministic=*/true, /*Thin=*/false))
+    return error;
+  SmallString<256> header(output);
+  sys::path::replace_extension(header, "h");
+  std::error_code ec;
+  ToolOutputFile file(header, ec, sys::fs::OF_Text);
+  if (ec)
+    return fail("cannot write " + header + ": " + ec.message());
+  file.os() << kModelHeader;
+  file.keep();
+  return Error::success();
+}

@@ -1,0 +1,144 @@
+//===- ternc.cpp - the Tern compiler driver -------------------------------===//
+//
+// Parses flags and calls lib/Pipeline; no compiler logic lives here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Pipeline/Pipeline.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+
+using namespace llvm;
+namespace tern = mlir::tern;
+
+namespace {
+
+cl::OptionCategory phaseCategory("Phases and outputs");
+cl::OptionCategory targetCategory("Target selection");
+cl::OptionCategory mlirCategory("MLIR pass manager, IR printing and timing");
+
+cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model>"),
+                               cl::init("-"));
+cl::opt<std::string> outputPath("o", cl::desc("Output file (default: from the "
+                                              "input name and phase)"),
+                                cl::value_desc("path"), cl::cat(phaseCategory));
+cl::opt<std::string> compileTo(
+    "compile-to",
+    cl::desc("Stop after this phase: import, tern, quantized, packed, "
+             "kernels, llvm, llvm-ir, asm, obj, exe (default) or lib"),
+    cl::value_desc("phase"), cl::cat(phaseCategory));
+cl::opt<std::string>
+    emit("emit",
+         cl::desc("Output kind: mlir (at --compile-to, default the llvm "
+                  "phase), llvm-ir, asm, obj, exe (default) or lib"),
+         cl::value_desc("kind"), cl::cat(phaseCategory));
+cl::opt<std::string> dumpPhasesTo(
+    "dump-phases-to",
+    cl::desc("Write the IR after every phase into DIR as NN-phase.mlir"),
+    cl::value_desc("dir"), cl::cat(phaseCategory));
+cl::opt<bool> quiet("q", cl::desc("Do not print progress lines"),
+                    cl::cat(phaseCategory));
+
+cl::opt<std::string> targetTriple("target",
+                                  cl::desc("Target triple, or 'host'"),
+                                  cl::value_desc("triple"), cl::init("host"),
+                                  cl::cat(targetCategory));
+cl::opt<std::string>
+    mcpu("mcpu", cl::desc("Target CPU: host, generic or any LLVM CPU name"),
+         cl::value_desc("cpu"), cl::cat(targetCategory));
+cl::opt<std::string>
+    mattr("mattr", cl::desc("Target features, e.g. +avx2,-avx512f"),
+          cl::value_desc("features"), cl::cat(targetCategory));
+cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
+                           cl::Prefix, cl::init(2), cl::cat(targetCategory));
+cl::opt<bool> listTargets("list-targets",
+                          cl::desc("List supported targets and the host CPU"),
+                          cl::cat(targetCategory));
+
+/// Turns --compile-to and --emit into one final phase.
+std::optional<tern::Phase> finalPhase() {
+  std::optional<tern::Phase> to;
+  if (!compileTo.empty() && !(to = tern::parsePhase(compileTo))) {
+    errs() << "error: unknown phase '" << compileTo
+           << "' for --compile-to (phases: " << tern::phaseNames() << ")\n";
+    return std::nullopt;
+  }
+  if (emit.empty())
+    return to.value_or(tern::Phase::Exe);
+  if (emit == "mlir") {
+    if (to && !tern::isMLIRPhase(*to)) {
+      errs() << "error: --emit=mlir needs an MLIR phase for --compile-to "
+                "(import .. llvm), not '"
+             << compileTo << "'\n";
+      return std::nullopt;
+    }
+    return to.value_or(tern::Phase::LLVM);
+  }
+  std::optional<tern::Phase> kind = tern::parsePhase(emit);
+  if (!kind || tern::isMLIRPhase(*kind)) {
+    errs() << "error: unknown --emit kind '" << emit
+           << "' (kinds: mlir, llvm-ir, asm, obj, exe, lib)\n";
+    return std::nullopt;
+  }
+  if (to && *to != *kind) {
+    errs() << "error: --emit=" << emit << " contradicts --compile-to="
+           << compileTo << "\n";
+    return std::nullopt;
+  }
+  return kind;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
+  tern::registerAllTernPasses();
+  // MLIR's own flags (--mlir-print-ir-after-all, --mlir-timing, ...) get a
+  // group of their own; LLVM's internal flags stay out of --help.
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.getKey().starts_with("mlir-"))
+      entry.getValue()->addCategory(mlirCategory);
+  cl::HideUnrelatedOptions({&phaseCategory, &targetCategory, &mlirCategory},
+                           cl::SubCommand::getTopLevel());
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "ternc: compile a ternary (BitNet b1.58) model to a native executable\n\n"
+      "  ternc model.mlir -o model          # executable for this machine\n"
+      "  ternc model.mlir --emit=mlir --compile-to=packed\n"
+      "  ternc model.mlir --dump-phases-to=ir/\n");
+
+  if (listTargets) {
+    tern::printTargets(outs());
+    return 0;
+  }
+  std::optional<tern::Phase> last = finalPhase();
+  if (!last)
+    return 1;
+
+  tern::CompileOptions options;
+  options.compileTo = *last;
+  options.output = outputPath;
+  options.dumpDir = dumpPhasesTo;
+  options.quiet = quiet;
+  options.inputName = inputPath;
+  options.argv0 = argv[0];
+  options.target.triple = targetTriple;
+  options.target.cpu = mcpu;
+  options.target.features = mattr;
+  options.target.optLevel = optLevel;
+
+  mlir::DialectRegistry registry;
+  tern::registerAllTernDialects(registry);
+  mlir::MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  return mlir::failed(tern::compileFile(context, options)) ? 1 : 0;
+}
