@@ -167,7 +167,7 @@ LogicalResult BitLinearOp::verify() {
 }
 
 LogicalResult RopeOp::verify() {
-  int64_t headDim = getHeadDim();
+  int64_t headDim = getHeadDimAttr().getInt();
   int64_t d = tensorType(getInput()).getDimSize(1);
   if (headDim <= 0 || headDim % 2 != 0)
     return emitOpError() << "head_dim must be positive and even, got "
@@ -185,15 +185,17 @@ LogicalResult RopeOp::verify() {
 }
 
 LogicalResult AttentionOp::verify() {
-  int64_t h = getNumHeads(), hkv = getNumKvHeads(), d = getHeadDim();
+  // Read the attributes as signed: a negative value must be reported.
+  int64_t h = getNumHeadsAttr().getInt(), hkv = getNumKvHeadsAttr().getInt(),
+          d = getHeadDimAttr().getInt(), layer = getLayerAttr().getInt();
   if (h <= 0 || hkv <= 0 || d <= 0)
     return emitOpError() << "num_heads (" << h << "), num_kv_heads (" << hkv
                          << ") and head_dim (" << d << ") must be positive";
   if (h % hkv != 0)
     return emitOpError() << "num_heads " << h
                          << " is not a multiple of num_kv_heads " << hkv;
-  if (getLayer() < 0)
-    return emitOpError() << "layer must be non-negative, got " << getLayer();
+  if (layer < 0)
+    return emitOpError() << "layer must be non-negative, got " << layer;
   auto check = [&](Value v, StringRef role, int64_t heads) -> LogicalResult {
     int64_t f = tensorType(v).getDimSize(1);
     if (!sameDim(f, heads * d))

@@ -48,8 +48,9 @@ MemRefType storageType(Type type) {
 /// Emits the kernels of one model function.
 class KernelEmitter {
 public:
-  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module)
-      : b(b), module(module), symbols(module) {}
+  /// Weight globals are created, in order, just before `kernel`.
+  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *kernel)
+      : b(b), kernel(kernel), symbols(module) {}
 
   LogicalResult lower(Operation *op);
   void freeBuffers() {
@@ -112,7 +113,7 @@ private:
   void lowerLMHead(LMHeadOp op);
 
   ImplicitLocOpBuilder &b;
-  ModuleOp module;
+  Operation *kernel;
   SymbolTable symbols;
   SmallVector<Value> buffers;
 };
@@ -151,7 +152,7 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
   memref::GlobalOp global;
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToEnd(module.getBody());
+    b.setInsertionPoint(kernel);
     global = b.create<memref::GlobalOp>(
         name, b.getStringAttr("private"), type, op.getValue(),
         /*constant=*/true, b.getI64IntegerAttr(64));
@@ -394,7 +395,7 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
-  KernelEmitter emitter(b, module);
+  KernelEmitter emitter(b, module, kernel);
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     emitter.map.map(from, to);
   for (Operation &op : func.getBody().front()) {

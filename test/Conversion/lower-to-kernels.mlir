@@ -1,0 +1,93 @@
+// RUN: tern-opt %s -tern-lower-to-kernels -split-input-file -verify-diagnostics | FileCheck %s
+
+// CHECK: memref.global "private" constant @tern_weight_embed : memref<16x8xf32> = dense<{{.*}}> {alignment = 64 : i64}
+// CHECK: memref.global "private" constant @tern_weight_w : memref<16xi8> = dense<{{.*}}> {alignment = 64 : i64}
+// CHECK-LABEL: func.func @tern_forward
+// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[OUT:.*]]: memref<?x16xf32>)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK: memref.get_global @tern_weight_embed
+// embedding: one row per id
+// CHECK: scf.for
+// CHECK: arith.index_cast
+// act_quant: absmax, 127 / amax, round half to even, clamp, i8
+// CHECK: math.absf
+// CHECK: arith.divf
+// CHECK: math.roundeven
+// CHECK: arith.fptosi %{{.*}} : f32 to i8
+// ternary_matmul on i2 codes: shift, mask, minus one, i32 multiply-add
+// CHECK: arith.shrui
+// CHECK: arith.andi
+// CHECK: arith.subi
+// CHECK: arith.muli %{{.*}} : i32
+// CHECK: arith.sitofp
+// CHECK: memref.copy %{{.*}}, %[[OUT]]
+// CHECK: memref.dealloc
+// CHECK: return
+// CHECK-LABEL: func.func @tern_vocab_size() -> i64
+// CHECK: arith.constant 16 : i64
+// CHECK-LABEL: func.func @tern_context_length() -> i64
+// CHECK: arith.constant 128 : i64
+// CHECK-NOT: @forward
+module attributes {tern.context_length = 128 : i64} {
+  func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32> {
+    %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+    %w = tern.weight "w" = dense<85> : tensor<16xi8> -> tensor<8x8x!tern.trit, #tern.packed<i2>>
+    %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+    %q, %s = tern.act_quant %h : tensor<?x8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+    %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<8x8x!tern.trit, #tern.packed<i2>> -> tensor<?x8xf32>
+    %l = tern.lm_head %y, %e : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+    return %l : tensor<?x16xf32>
+  }
+}
+
+// -----
+
+// Without the attribute the context length defaults to 2048.
+// CHECK-LABEL: func.func @tern_context_length() -> i64
+// CHECK: arith.constant 2048 : i64
+func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  %l = tern.lm_head %h, %e : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+  return %l : tensor<?x16xf32>
+}
+
+// -----
+
+// expected-error @+1 {{no model function: expected func.func @forward}}
+module {
+  func.func @other() {
+    return
+  }
+}
+
+// -----
+
+// expected-error @+1 {{model function must be (tensor<?xi32> ids, tensor<?xi32> positions) -> tensor<?xVxf32> logits, got '(tensor<?xi32>) -> tensor<?x16xf32>'}}
+func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  %l = tern.lm_head %h, %e : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+  return %l : tensor<?x16xf32>
+}
+
+// -----
+
+func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x8xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  // expected-error @+1 {{'tern.attention' op has no kernel lowering yet}}
+  %o = tern.attention %h, %h, %h, %pos {head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  return %o : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x4xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+  %w = tern.weight "w" = dense<1> : tensor<4x8xi8> -> tensor<4x8x!tern.trit>
+  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  // expected-error @+1 {{must be lowered to act_quant + ternary_matmul before kernels (run tern-lower-bitlinear)}}
+  %y = tern.bitlinear %h, %w {scale = 1.0 : f32} : tensor<?x8xf32>, tensor<4x8x!tern.trit> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}

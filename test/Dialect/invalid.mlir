@@ -1,0 +1,308 @@
+// RUN: tern-opt %s -split-input-file -verify-diagnostics
+
+func.func @weight_dynamic() {
+  // expected-error @+1 {{weight 'w' must have a static shape, got 'tensor<?x4xf32>'}}
+  %w = tern.weight "w" = dense<1.0> : tensor<4x4xf32> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_wrong_data() {
+  // expected-error @+1 {{weight 'w' of type 'tensor<4x4xf32>' cannot hold data of type 'tensor<4x4xf16>'}}
+  %w = tern.weight "w" = dense<1.0> : tensor<4x4xf16> -> tensor<4x4xf32>
+  return
+}
+
+// -----
+
+func.func @weight_trit_storage() {
+  // expected-error @+1 {{weight 't' of type 'tensor<4x4x!tern.trit>' cannot hold data of type 'tensor<4x4xi32>'}}
+  %w = tern.weight "t" = dense<1> : tensor<4x4xi32> -> tensor<4x4x!tern.trit>
+  return
+}
+
+// -----
+
+func.func @weight_packed_size() {
+  // expected-error @+1 {{weight 'p': layout i2 needs tensor<8xi8> of packed bytes, got 'tensor<16xi8>'}}
+  %w = tern.weight "p" = dense<0> : tensor<16xi8> -> tensor<4x8x!tern.trit, #tern.packed<i2>>
+  return
+}
+
+// -----
+
+func.func @weight_packed_float() {
+  // expected-error @+1 {{weight 'p': a packed encoding needs a 2-D !tern.trit tensor, got 'tensor<4x8xf32, #tern.packed<i2>>'}}
+  %w = tern.weight "p" = dense<0> : tensor<8xi8> -> tensor<4x8xf32, #tern.packed<i2>>
+  return
+}
+
+// -----
+
+func.func @weight_unknown_encoding() {
+  // expected-error @+1 {{weight 'e' has an unknown encoding "foo"}}
+  %w = tern.weight "e" = dense<1.0> : tensor<4xf32> -> tensor<4xf32, "foo">
+  return
+}
+
+// -----
+
+func.func @embedding_tokens(%t: tensor<8x4xf32>, %ids: tensor<3xi32>) {
+  // expected-error @+1 {{result has 2 tokens but there are 3 ids}}
+  %h = tern.embedding %t[%ids] : tensor<8x4xf32>, tensor<3xi32> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_width(%ids: tensor<?xi32>) {
+  %t = tern.weight "embed" = dense<1.0> : tensor<8x4xf32> -> tensor<8x4xf32>
+  // expected-error @+1 {{result has 5 features but table (weight 'embed') rows have 4}}
+  %h = tern.embedding %t[%ids] : tensor<8x4xf32>, tensor<?xi32> -> tensor<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_gamma(%x: tensor<?x8xf32>) {
+  %g = tern.weight "norm" = dense<1.0> : tensor<4xf32> -> tensor<4xf32>
+  // expected-error @+1 {{gamma (weight 'norm') has 4 elements but the input has 8 features}}
+  %y = tern.rms_norm %x, %g {epsilon = 1.0e-05 : f32} : tensor<?x8xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @rms_norm_eps(%x: tensor<?x4xf32>, %g: tensor<4xf32>) {
+  // expected-error @+1 {{epsilon must be positive, got 0}}
+  %y = tern.rms_norm %x, %g {epsilon = 0.0 : f32} : tensor<?x4xf32>, tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_k(%x: tensor<?x8xf32>) {
+  %w = tern.weight "q_proj" = dense<1> : tensor<4x6xi8> -> tensor<4x6x!tern.trit>
+  // expected-error @+1 {{weight (weight 'q_proj') has 6 input features but the input has 8}}
+  %y = tern.bitlinear %x, %w {scale = 1.0 : f32} : tensor<?x8xf32>, tensor<4x6x!tern.trit> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_n(%x: tensor<?x8xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{result has 5 features but the weight gives 4}}
+  %y = tern.bitlinear %x, %w {scale = 1.0 : f32} : tensor<?x8xf32>, tensor<4x8x!tern.trit> -> tensor<?x5xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_tokens(%x: tensor<3x8xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{result has 2 tokens but the input has 3}}
+  %y = tern.bitlinear %x, %w {scale = 1.0 : f32} : tensor<3x8xf32>, tensor<4x8x!tern.trit> -> tensor<2x4xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_missing_scale(%x: tensor<?x8xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{ternary weight needs a 'scale'}}
+  %y = tern.bitlinear %x, %w : tensor<?x8xf32>, tensor<4x8x!tern.trit> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_latent_scale(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) {
+  // expected-error @+1 {{latent float weight must not have a 'scale' (tern-quantize-weights computes it)}}
+  %y = tern.bitlinear %x, %w {scale = 1.0 : f32} : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_bad_scale(%x: tensor<?x8xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{scale of weight must be positive and finite, got -1}}
+  %y = tern.bitlinear %x, %w {scale = -1.0 : f32} : tensor<?x8xf32>, tensor<4x8x!tern.trit> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @bitlinear_type(%x: tensor<?x8xf32>, %w: tensor<4x8xi8>) {
+  // expected-error @+1 {{operand #1 must be 2D tensor of 32-bit float or 16-bit float or bfloat16 type or ternary values}}
+  %y = tern.bitlinear %x, %w : tensor<?x8xf32>, tensor<4x8xi8> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @rope_head_dim(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{head_dim must be positive and even, got 3}}
+  %y = tern.rope %x, %p {head_dim = 3 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32} : tensor<?x8xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @rope_multiple(%x: tensor<?x12xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{input has 12 features, not a multiple of head_dim 8}}
+  %y = tern.rope %x, %p {head_dim = 8 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32} : tensor<?x12xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @rope_tokens(%x: tensor<3x8xf32>, %p: tensor<2xi32>) {
+  // expected-error @+1 {{positions and input disagree on the token count}}
+  %y = tern.rope %x, %p {head_dim = 8 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32} : tensor<3x8xf32>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @rope_theta(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{theta must be positive, got 0}}
+  %y = tern.rope %x, %p {head_dim = 8 : i64, style = #tern.rope_style<half_split>, theta = 0.0 : f32} : tensor<?x8xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @attention_gqa(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{num_heads 3 is not a multiple of num_kv_heads 2}}
+  %o = tern.attention %q, %k, %k, %p {head_dim = 4 : i64, layer = 0 : i64, num_heads = 3 : i64, num_kv_heads = 2 : i64} : tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @attention_positive(%q: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{num_heads (0), num_kv_heads (1) and head_dim (4) must be positive}}
+  %o = tern.attention %q, %q, %q, %p {head_dim = 4 : i64, layer = 0 : i64, num_heads = 0 : i64, num_kv_heads = 1 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_layer(%q: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{layer must be non-negative, got -1}}
+  %o = tern.attention %q, %q, %q, %p {head_dim = 4 : i64, layer = -1 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_key_width(%q: tensor<?x8xf32>, %k: tensor<?x6xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{key has 6 features, expected 1 heads x 4 = 4}}
+  %o = tern.attention %q, %k, %k, %p {head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64} : tensor<?x8xf32>, tensor<?x6xf32>, tensor<?x6xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @attention_tokens(%q: tensor<3x8xf32>, %k: tensor<2x8xf32>, %p: tensor<3xi32>) {
+  // expected-error @+1 {{key and query disagree on the token count}}
+  %o = tern.attention %q, %k, %k, %p {head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64} : tensor<3x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<3xi32> -> tensor<3x8xf32>
+  return
+}
+
+// -----
+
+func.func @glu_types(%g: tensor<?x8xf32>, %u: tensor<?x4xf32>) {
+  // expected-error @+1 {{all of {gate, up, result} have same type}}
+  %m = "tern.glu"(%g, %u) {activation = #tern.activation<relu2>} : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @add_types(%a: tensor<?x8xf32>, %b: tensor<?x4xf32>) {
+  // expected-error @+1 {{requires the same type for all operands and results}}
+  %r = "tern.add"(%a, %b) : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_vocab(%x: tensor<?x8xf32>) {
+  %e = tern.weight "embed" = dense<1.0> : tensor<16x8xf32> -> tensor<16x8xf32>
+  // expected-error @+1 {{result has 15 features but the table (weight 'embed') gives 16}}
+  %l = tern.lm_head %x, %e : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x15xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_width(%x: tensor<?x8xf32>, %e: tensor<16x4xf32>) {
+  // expected-error @+1 {{table has 4 input features but the input has 8}}
+  %l = tern.lm_head %x, %e : tensor<?x8xf32>, tensor<16x4xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @act_quant_shape(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{quantized result 'tensor<?x4xi8>' does not match the input shape 'tensor<?x8xf32>'}}
+  %q, %s = tern.act_quant %x : tensor<?x8xf32> -> tensor<?x4xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @act_quant_scale(%x: tensor<3x8xf32>) {
+  // expected-error @+1 {{scale has 2 entries for 3 tokens}}
+  %q, %s = tern.act_quant %x : tensor<3x8xf32> -> tensor<3x8xi8>, tensor<2xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_counts(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{has 1 weights, 1 results and 2 scales; the three counts must match}}
+  %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0, 2.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_none(%q: tensor<?x8xi8>, %s: tensor<?xf32>) {
+  // expected-error @+1 {{needs at least one weight}}
+  "tern.ternary_matmul"(%q, %s) {scales = array<f32>} : (tensor<?x8xi8>, tensor<?xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @matmul_k(%q: tensor<?x8xi8>, %s: tensor<?xf32>) {
+  %w = tern.weight "down" = dense<85> : tensor<8xi8> -> tensor<4x6x!tern.trit, #tern.packed<i2>>
+  // expected-error @+1 {{weight #0 (weight 'down') has 6 input features but the input has 8}}
+  %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x6x!tern.trit, #tern.packed<i2>> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_scale(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{scale of weight #0 must be positive and finite, got 0}}
+  %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 0.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit> -> tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_tokens(%q: tensor<3x8xi8>, %s: tensor<2xf32>, %w: tensor<4x8x!tern.trit>) {
+  // expected-error @+1 {{scale and input disagree on the token count}}
+  %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<3x8xi8>, tensor<2xf32>, tensor<4x8x!tern.trit> -> tensor<3x4xf32>
+  return
+}
+
+// -----
+
+// expected-error @+2 {{expected ::mlir::tern::PackedLayout to be one of: i2}}
+// expected-error @+1 {{failed to parse Tern_PackedAttr parameter 'layout'}}
+func.func @bad_layout(%w: tensor<4x8x!tern.trit, #tern.packed<i3>>) {
+  return
+}

@@ -1,0 +1,23 @@
+// RUN: tern-opt %s -tern-pack-weights -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: not tern-opt %s -tern-pack-weights=layout=i7 2>&1 | FileCheck %s --check-prefix=LAYOUT
+
+// Row 0 codes (t+1) 2 1 0 2 | 1 -> bytes 0x86 0x01; row 1: 0 0 0 0 | 1 -> 0x00 0x01.
+// CHECK-LABEL: func.func @i2
+// CHECK: %[[W:.*]] = tern.weight "w" = dense_resource<w> : tensor<4xi8> -> tensor<2x5x!tern.trit, #tern.packed<i2>>
+// CHECK: tern.ternary_matmul %{{.*}}, %{{.*}}, %[[W]]
+// CHECK: w: "0x4000000086010001"
+func.func @i2(%q: tensor<?x5xi8>, %s: tensor<?xf32>) -> tensor<?x2xf32> {
+  %w = tern.weight "w" = dense<[[1, 0, -1, 1, 0], [-1, -1, -1, -1, 0]]> : tensor<2x5xi8> -> tensor<2x5x!tern.trit>
+  %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x5xi8>, tensor<?xf32>, tensor<2x5x!tern.trit> -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
+}
+
+// -----
+
+func.func @not_ternary() {
+  // expected-error @+1 {{weight 'bad' element 3 is 2, not a ternary value (-1, 0 or +1)}}
+  %w = tern.weight "bad" = dense<[[1, 0, -1, 2]]> : tensor<1x4xi8> -> tensor<1x4x!tern.trit>
+  return
+}
+
+// LAYOUT: error: tern-pack-weights: unknown layout 'i7' (known: i2)
