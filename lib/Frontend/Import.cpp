@@ -26,7 +26,9 @@ OwningOpRef<ModuleOp> fail(StringRef path, const Twine &message) {
 
 } // namespace
 
-OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path, MLIRContext &context) {
+OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
+                                              MLIRContext &context,
+                                              llvm::SourceMgr &sourceMgr) {
   if (path != "-" && !llvm::sys::fs::exists(path))
     return fail(path, "no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
@@ -41,15 +43,11 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path, MLIRContext &conte
     return fail(path, "unknown model format '" + ext +
                           "' (expected a .mlir file)");
 
-  // The source manager must outlive diagnostics that point into the file,
-  // which are all emitted while parsing and verifying here.
-  llvm::SourceMgr sourceMgr;
   std::string error;
   auto file = mlir::openInputFile(path, &error);
   if (!file)
     return fail(path, error);
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return nullptr;

@@ -12,6 +12,7 @@
 #include "tern/Target/Emit.h"
 
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
@@ -172,8 +173,12 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
                      [&](llvm::raw_ostream &os) { module.print(os); });
   };
 
-  OwningOpRef<ModuleOp> module = progress.run(
-      Phase::Import, [&] { return importModel(options.inputName, context); });
+  // Diagnostics of every phase quote the input file where they can.
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = progress.run(Phase::Import, [&] {
+    return importModel(options.inputName, context, sourceMgr);
+  });
   if (!module || failed(dumpMLIR(*module, Phase::Import)))
     return failure();
 

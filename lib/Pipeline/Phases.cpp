@@ -119,6 +119,9 @@ void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
 }
 
 void mlir::tern::registerAllTernPasses() {
+  // Upstream passes the pipeline uses, so that --mlir-print-ir-after and
+  // friends can name them too.
+  registerTransformsPasses();
   mlir::tern::registerTernPasses();
   mlir::tern::registerTernConversionPasses();
 }

@@ -108,7 +108,8 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
       out.cpu = sys::getHostCPUName().str();
       out.features = hostFeatures();
     } else {
-      out.cpu = "generic";
+      // NVPTX has no "generic" CPU; an empty name gives its default.
+      out.cpu = Triple(out.triple).isNVPTX() ? "" : "generic";
       warnings << "warning: no CPU chosen for target " << out.triple
                << "; generating code for a generic CPU. Add --mcpu=<cpu> to "
                   "tune it (e.g. --mcpu="
@@ -123,7 +124,7 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
 
   std::unique_ptr<MCSubtargetInfo> sti(
       target->createMCSubtargetInfo(out.triple, "", ""));
-  if (out.cpu != "generic" && !sti->isCPUStringValid(out.cpu))
+  if (!out.cpu.empty() && !sti->isCPUStringValid(out.cpu))
     return fail("unknown CPU '" + out.cpu + "' for target " + out.triple +
                 closest(out.cpu, sti->getAllProcessorDescriptions()));
 

@@ -97,11 +97,13 @@ std::optional<tern::Phase> finalPhase() {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // Passes first: --mlir-print-ir-after=PASS looks names up when the pass
+  // manager's options are registered.
+  tern::registerAllTernPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
-  tern::registerAllTernPasses();
   // MLIR's own flags (--mlir-print-ir-after-all, --mlir-timing, ...) get a
   // group of their own; LLVM's internal flags stay out of --help.
   for (auto &entry : cl::getRegisteredOptions())

@@ -5,14 +5,17 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/SourceMgr.h"
 
 namespace mlir::tern {
 
 /// Reads the model at `path` with the frontend its format needs and returns
-/// a module at the import phase. Reports what is wrong (naming the file) and
-/// returns null on failure.
+/// a module at the import phase. Text inputs are added to `sourceMgr`, so
+/// that later diagnostics can quote them. Reports what is wrong (naming the
+/// file) and returns null on failure.
 mlir::OwningOpRef<mlir::ModuleOp> importModel(llvm::StringRef path,
-                                              mlir::MLIRContext &context);
+                                              mlir::MLIRContext &context,
+                                              llvm::SourceMgr &sourceMgr);
 
 } // namespace mlir::tern
 
