@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Tern needs on Debian 12 (apt + a Python venv), idempotently
+# and quietly when everything is already there. Run as root (or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 lld-19
+  cmake ninja-build ccache libgtest-dev
+  python3 python3-venv python3-numpy
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
+
+# Test references run in a venv made from Debian's Python so that Debian's
+# numpy (and later torch) are visible (TOOLCHAIN.md).
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import numpy" 2>/dev/null; then
+  echo "setup: creating .venv"
+  rm -rf .venv
+  /usr/bin/python3 -m venv --system-site-packages .venv
+fi
+
+for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py; do
+  command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
+done
+.venv/bin/python -c "import numpy" || { echo "setup: numpy is not importable in .venv" >&2; exit 1; }
