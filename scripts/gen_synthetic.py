@@ -41,12 +41,14 @@ def main():
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--context", type=int, default=256)
     p.add_argument("--eps", type=float, default=1e-5)
+    p.add_argument("--embed-std", type=float, default=1.0,
+                   help="standard deviation of the embedding table")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     rng = np.random.default_rng(a.seed)
     V, D, F, L = a.vocab, a.hidden, a.intermediate, a.layers
 
-    weights = {"model.embed_tokens.weight": rng.normal(0, 1.0, (V, D))}
+    weights = {"model.embed_tokens.weight": rng.normal(0, a.embed_std, (V, D))}
     for l in range(L):
         pre = f"model.layers.{l}."
         weights[pre + "post_attention_layernorm.weight"] = 1 + rng.normal(0, 0.05, D)

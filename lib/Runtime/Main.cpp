@@ -125,8 +125,10 @@ int main(int argc, char **argv) {
     logits = forward(one, position++, vocab);
     last = logits.data();
   }
-  if (o.generate)
+  if (o.generate) {
     std::printf("\n");
+    std::fflush(stdout); // before the timings on stderr
+  }
   auto t2 = std::chrono::steady_clock::now();
 
   if (!o.dumpTokens.empty()) {

@@ -19,7 +19,7 @@ const char *tern::rt::usage() {
          "  --tokens IDS        prompt as comma-separated token ids (required)\n"
          "  -n N                tokens to generate (default 16)\n"
          "  -c N                context size (default: the model's)\n"
-         "  -t N                threads (default: all cores)\n"
+         "  -t N                threads (accepted; the generic kernels run on one)\n"
          "  --temp T            sampling temperature, 0 = greedy (default 0.8)\n"
          "  --greedy            same as --temp 0\n"
          "  --top-k K           sample among the K most likely (default 40)\n"
