@@ -40,8 +40,8 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
                           " files are not supported yet; this version of "
                           "Tern reads tern IR (.mlir) files");
   if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
-    return fail(path, "unknown model format '" + ext +
-                          "' (expected a .mlir file)");
+    return fail(path,
+                "unknown model format '" + ext + "' (expected a .mlir file)");
 
   std::string error;
   auto file = mlir::openInputFile(path, &error);

@@ -7,8 +7,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tern/Pipeline/Pipeline.h"
 #include "tern/Frontend/Import.h"
+#include "tern/Pipeline/Pipeline.h"
 #include "tern/Target/Emit.h"
 
 #include "mlir/IR/AsmState.h"
@@ -67,9 +67,9 @@ public:
   template <typename Fn> auto run(Phase phase, Fn &&fn) {
     auto start = std::chrono::steady_clock::now();
     auto result = fn();
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     ++done;
     if (!quiet && ok(result))
       llvm::errs() << llvm::format("[%d/%d] %-9s %s (%.2f s)\n", done, total,
@@ -131,17 +131,17 @@ LogicalResult writeText(StringRef path,
 /// The dump file of `phase` in `dir`: 03-packed.mlir, 06-llvm-ir.ll, ...
 std::string dumpPath(StringRef dir, Phase phase, StringRef extension) {
   SmallString<128> path(dir);
-  llvm::sys::path::append(
-      path, llvm::formatv("{0:02}-{1}.{2}", static_cast<int>(phase),
-                          phaseName(phase), extension)
-                .str());
+  llvm::sys::path::append(path, llvm::formatv("{0:02}-{1}.{2}",
+                                              static_cast<int>(phase),
+                                              phaseName(phase), extension)
+                                    .str());
   return path.str().str();
 }
 
 } // namespace
 
 LogicalResult mlir::tern::compileFile(MLIRContext &context,
-                                const CompileOptions &options) {
+                                      const CompileOptions &options) {
   // Resolve the target first: a bad flag should fail before any work.
   llvm::Expected<ResolvedTarget> target =
       resolveTarget(options.target, llvm::errs());
@@ -213,9 +213,12 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   });
   if (!llvmModule)
     return reportError(llvmModule.takeError());
-  auto printIR = [&](llvm::raw_ostream &os) { (*llvmModule)->print(os, nullptr); };
+  auto printIR = [&](llvm::raw_ostream &os) {
+    (*llvmModule)->print(os, nullptr);
+  };
   if (!options.dumpDir.empty() &&
-      failed(writeText(dumpPath(options.dumpDir, Phase::LLVMIR, "ll"), printIR)))
+      failed(
+          writeText(dumpPath(options.dumpDir, Phase::LLVMIR, "ll"), printIR)))
     return failure();
   if (last == Phase::LLVMIR)
     return writeText(output, printIR);

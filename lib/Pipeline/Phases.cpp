@@ -26,9 +26,9 @@
 using namespace mlir;
 
 namespace {
-constexpr const char *kPhaseNames[] = {
-    "import", "tern", "quantized", "packed", "kernels", "llvm",
-    "llvm-ir", "asm", "obj", "exe", "lib"};
+constexpr const char *kPhaseNames[] = {"import",  "tern", "quantized", "packed",
+                                       "kernels", "llvm", "llvm-ir",   "asm",
+                                       "obj",     "exe",  "lib"};
 } // namespace
 
 StringRef mlir::tern::phaseName(Phase phase) {
@@ -62,7 +62,7 @@ void mlir::tern::populateQuantizedPasses(OpPassManager &pm) {
 }
 
 void mlir::tern::populatePackedPasses(OpPassManager &pm,
-                                const PipelineOptions &options) {
+                                      const PipelineOptions &options) {
   // Last step before kernels: layouts are what the kernels will read.
   mlir::tern::TernPackWeightsOptions pack;
   pack.layout = options.packedLayout;
@@ -91,7 +91,7 @@ void mlir::tern::populateLLVMPasses(OpPassManager &pm) {
 }
 
 void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
-                               const PipelineOptions &options) {
+                                     const PipelineOptions &options) {
   switch (phase) {
   case Phase::Tern:
     return populateTernPasses(pm);
@@ -110,10 +110,9 @@ void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
 
 void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
   registry.insert<mlir::tern::TernDialect, func::FuncDialect,
-                  arith::ArithDialect, math::MathDialect,
-                  memref::MemRefDialect, scf::SCFDialect,
-                  cf::ControlFlowDialect, affine::AffineDialect,
-                  LLVM::LLVMDialect>();
+                  arith::ArithDialect, math::MathDialect, memref::MemRefDialect,
+                  scf::SCFDialect, cf::ControlFlowDialect,
+                  affine::AffineDialect, LLVM::LLVMDialect>();
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
 }

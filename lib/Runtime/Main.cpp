@@ -37,7 +37,8 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
   std::vector<float> logits(size_t(n * vocab));
   tern_i32_vector idsRef = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
-  tern_f32_matrix out = {logits.data(), logits.data(), 0, {n, vocab}, {vocab, 1}};
+  tern_f32_matrix out = {
+      logits.data(), logits.data(), 0, {n, vocab}, {vocab, 1}};
   _mlir_ciface_tern_forward(&idsRef, &posRef, &out);
   return logits;
 }
@@ -51,8 +52,9 @@ int32_t sample(const float *logits, int64_t vocab, const Options &o,
   for (int64_t i = 0; i < vocab; ++i)
     order[i] = int32_t(i);
   int64_t k = (o.topK > 0 && o.topK < vocab) ? o.topK : vocab;
-  std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                    [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::partial_sort(
+      order.begin(), order.begin() + k, order.end(),
+      [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
   std::vector<double> weights(k);
   double top = logits[order[0]];
   for (int64_t i = 0; i < k; ++i)
@@ -98,10 +100,11 @@ int main(int argc, char **argv) {
                 std::to_string(o.generate) + ") tokens exceed the context of " +
                 std::to_string(context) + " (use -c or a shorter prompt)");
 
-  std::mt19937_64 rng(o.seedSet ? o.seed
-                                : uint64_t(std::chrono::steady_clock::now()
-                                               .time_since_epoch()
-                                               .count()));
+  std::mt19937_64 rng(
+      o.seedSet
+          ? o.seed
+          : uint64_t(
+                std::chrono::steady_clock::now().time_since_epoch().count()));
   auto t0 = std::chrono::steady_clock::now();
   std::vector<int32_t> prompt = o.prompt;
   std::vector<float> logits = forward(prompt, 0, vocab);
@@ -142,13 +145,12 @@ int main(int argc, char **argv) {
   }
   if (!o.quiet) {
     double pp = seconds(t0, t1), tg = seconds(t1, t2);
-    std::fprintf(stderr,
-                 "prompt: %zu tokens in %.3f s (%.1f tokens/s)\n"
-                 "generation: %zu tokens in %.3f s (%.1f tokens/s)\n",
-                 prompt.size(), pp, pp > 0 ? prompt.size() / pp : 0.0,
-                 generated.size(), tg,
-                 tg > 0 && generated.size() > 1 ? (generated.size() - 1) / tg
-                                                : 0.0);
+    std::fprintf(
+        stderr,
+        "prompt: %zu tokens in %.3f s (%.1f tokens/s)\n"
+        "generation: %zu tokens in %.3f s (%.1f tokens/s)\n",
+        prompt.size(), pp, pp > 0 ? prompt.size() / pp : 0.0, generated.size(),
+        tg, tg > 0 && generated.size() > 1 ? (generated.size() - 1) / tg : 0.0);
   }
   return 0;
 }

@@ -16,15 +16,19 @@ using namespace tern::rt;
 const char *tern::rt::usage() {
   return "usage: MODEL [options]\n"
          "\n"
-         "  --tokens IDS        prompt as comma-separated token ids (required)\n"
+         "  --tokens IDS        prompt as comma-separated token ids "
+         "(required)\n"
          "  -n N                tokens to generate (default 16)\n"
          "  -c N                context size (default: the model's)\n"
-         "  -t N                threads (accepted; the generic kernels run on one)\n"
-         "  --temp T            sampling temperature, 0 = greedy (default 0.8)\n"
+         "  -t N                threads (accepted; the generic kernels run on "
+         "one)\n"
+         "  --temp T            sampling temperature, 0 = greedy (default "
+         "0.8)\n"
          "  --greedy            same as --temp 0\n"
          "  --top-k K           sample among the K most likely (default 40)\n"
          "  --seed S            random seed (default: from the clock)\n"
-         "  --dump-logits FILE  write prompt logits as float32 .npy [n, vocab]\n"
+         "  --dump-logits FILE  write prompt logits as float32 .npy [n, "
+         "vocab]\n"
          "  --dump-tokens FILE  write generated token ids, one per line\n"
          "  -q                  do not print timings\n"
          "  -h, --help          this text\n";
@@ -77,10 +81,10 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
       o.quiet = true;
       continue;
     }
-    static const char *valued[] = {"--tokens", "-n",     "-c",
-                                   "-t",       "--temp", "--top-k",
-                                   "--seed",   "--dump-logits",
-                                   "--dump-tokens"};
+    static const char *valued[] = {
+        "--tokens",     "-n",      "-c",     "-t",
+        "--temp",       "--top-k", "--seed", "--dump-logits",
+        "--dump-tokens"};
     bool known = false;
     for (const char *v : valued)
       known |= flag == v;

@@ -137,28 +137,26 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
       return fail("--mattr entry '" + f +
                   "' must be +feature or -feature (e.g. --mattr=+avx2)");
     StringRef name = f.drop_front();
-    bool known = llvm::any_of(sti->getAllProcessorFeatures(),
-                              [&](const SubtargetFeatureKV &kv) {
-                                return name == kv.Key;
-                              });
+    bool known = llvm::any_of(
+        sti->getAllProcessorFeatures(),
+        [&](const SubtargetFeatureKV &kv) { return name == kv.Key; });
     if (!known)
       return fail("unknown feature '" + name + "' for target " + out.triple +
                   closest(name, sti->getAllProcessorFeatures()));
   }
   if (!options.features.empty())
-    out.features = out.features.empty()
-                       ? options.features
-                       : out.features + "," + options.features;
+    out.features = out.features.empty() ? options.features
+                                        : out.features + "," + options.features;
 
   if (options.optLevel > 3)
-    return fail("-O" + Twine(options.optLevel) + " is not an optimization "
+    return fail("-O" + Twine(options.optLevel) +
+                " is not an optimization "
                 "level; use -O0, -O1, -O2 or -O3");
   CodeGenOptLevel level = static_cast<CodeGenOptLevel>(options.optLevel);
   llvm::TargetOptions targetOptions;
-  out.machine.reset(target->createTargetMachine(out.triple, out.cpu,
-                                                out.features, targetOptions,
-                                                Reloc::PIC_, std::nullopt,
-                                                level));
+  out.machine.reset(target->createTargetMachine(
+      out.triple, out.cpu, out.features, targetOptions, Reloc::PIC_,
+      std::nullopt, level));
   if (!out.machine)
     return fail("LLVM could not create a target machine for " + out.triple);
   return out;
@@ -176,9 +174,9 @@ void mlir::tern::printTargets(raw_ostream &os) {
   SmallVector<std::string> simd;
   for (const auto &kv : sys::getHostCPUFeatures()) {
     StringRef name = kv.getKey();
-    if (kv.getValue() && (name.starts_with("avx") || name == "fma" || name == "f16c" ||
-               name.starts_with("neon") || name == "dotprod" ||
-               name == "i8mm"))
+    if (kv.getValue() &&
+        (name.starts_with("avx") || name == "fma" || name == "f16c" ||
+         name.starts_with("neon") || name == "dotprod" || name == "i8mm"))
       simd.push_back(name.str());
   }
   llvm::sort(simd);

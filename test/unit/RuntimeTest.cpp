@@ -16,9 +16,8 @@ using tern::rt::Options;
 bool parse(std::vector<const char *> args, Options &o, std::string &error) {
   args.insert(args.begin(), "model");
   bool help = false;
-  return tern::rt::parseOptions(int(args.size()),
-                                const_cast<char **>(args.data()), o, help,
-                                error);
+  return tern::rt::parseOptions(
+      int(args.size()), const_cast<char **>(args.data()), o, help, error);
 }
 
 TEST(RuntimeOptions, ParsesFlags) {
@@ -39,9 +38,14 @@ TEST(RuntimeOptions, ParsesFlags) {
 
 TEST(RuntimeOptions, RejectsBadValues) {
   for (std::vector<const char *> bad :
-       {std::vector<const char *>{"--tokens", "1,,2"}, {"-n", "-3"},
-        {"-c", "0"}, {"--temp", "nan"}, {"--top-k", "x"}, {"-t", "0"},
-        {"--bogus"}, {"-n"}}) {
+       {std::vector<const char *>{"--tokens", "1,,2"},
+        {"-n", "-3"},
+        {"-c", "0"},
+        {"--temp", "nan"},
+        {"--top-k", "x"},
+        {"-t", "0"},
+        {"--bogus"},
+        {"-n"}}) {
     Options o;
     std::string error;
     EXPECT_FALSE(parse(bad, o, error)) << bad[0];

@@ -25,8 +25,8 @@ TEST(WeightData, ConvertsHalfAndBFloat) {
   EXPECT_TRUE(std::isinf(out[4]));
   // bf16: the top 16 bits of an f32.
   const uint16_t bf16[] = {0x3f80, 0xbe00};
-  mlir::tern::convertToF32(b.getBF16Type(), reinterpret_cast<const char *>(bf16),
-                           2, out);
+  mlir::tern::convertToF32(b.getBF16Type(),
+                           reinterpret_cast<const char *>(bf16), 2, out);
   EXPECT_EQ(out[0], 1.0f);
   EXPECT_EQ(out[1], -0.125f);
 }

@@ -24,8 +24,9 @@ cl::OptionCategory mlirCategory("MLIR pass manager, IR printing and timing");
 
 cl::opt<std::string> inputPath(cl::Positional, cl::desc("<model>"),
                                cl::init("-"));
-cl::opt<std::string> outputPath("o", cl::desc("Output file (default: from the "
-                                              "input name and phase)"),
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output file (default: from the "
+                                         "input name and phase)"),
                                 cl::value_desc("path"), cl::cat(phaseCategory));
 cl::opt<std::string> compileTo(
     "compile-to",
@@ -51,9 +52,9 @@ cl::opt<std::string> targetTriple("target",
 cl::opt<std::string>
     mcpu("mcpu", cl::desc("Target CPU: host, generic or any LLVM CPU name"),
          cl::value_desc("cpu"), cl::cat(targetCategory));
-cl::opt<std::string>
-    mattr("mattr", cl::desc("Target features, e.g. +avx2,-avx512f"),
-          cl::value_desc("features"), cl::cat(targetCategory));
+cl::opt<std::string> mattr("mattr",
+                           cl::desc("Target features, e.g. +avx2,-avx512f"),
+                           cl::value_desc("features"), cl::cat(targetCategory));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(2), cl::cat(targetCategory));
 cl::opt<bool> listTargets("list-targets",
@@ -86,8 +87,8 @@ std::optional<tern::Phase> finalPhase() {
     return std::nullopt;
   }
   if (to && *to != *kind) {
-    errs() << "error: --emit=" << emit << " contradicts --compile-to="
-           << compileTo << "\n";
+    errs() << "error: --emit=" << emit
+           << " contradicts --compile-to=" << compileTo << "\n";
     return std::nullopt;
   }
   return kind;

@@ -9,8 +9,8 @@
 using namespace mlir;
 using namespace mlir::tern;
 
-#include "Tern/IR/TernOpsDialect.cpp.inc"
 #include "Tern/IR/TernEnums.cpp.inc"
+#include "Tern/IR/TernOpsDialect.cpp.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "Tern/IR/TernAttrs.cpp.inc"

@@ -7,8 +7,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
 
-#include "Tern/IR/TernOpsDialect.h.inc"
 #include "Tern/IR/TernEnums.h.inc"
+#include "Tern/IR/TernOpsDialect.h.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "Tern/IR/TernAttrs.h.inc"

@@ -43,13 +43,13 @@ LogicalResult verifyRows(Operation *op, Value input, Value result, int64_t n,
                          StringRef what) {
   auto in = tensorType(input), out = tensorType(result);
   if (!sameDim(in.getDimSize(0), out.getDimSize(0)))
-    return op->emitOpError() << "result has " << dimStr(out.getDimSize(0))
-                             << " tokens but the input has "
-                             << dimStr(in.getDimSize(0));
+    return op->emitOpError()
+           << "result has " << dimStr(out.getDimSize(0))
+           << " tokens but the input has " << dimStr(in.getDimSize(0));
   if (!sameDim(out.getDimSize(1), n))
-    return op->emitOpError() << "result has " << dimStr(out.getDimSize(1))
-                             << " features but " << what << " gives "
-                             << dimStr(n);
+    return op->emitOpError()
+           << "result has " << dimStr(out.getDimSize(1)) << " features but "
+           << what << " gives " << dimStr(n);
   return success();
 }
 
@@ -78,13 +78,14 @@ LogicalResult WeightOp::verify() {
     return emitOpError() << "weight '" << getName()
                          << "' must have a static shape, got " << resultType;
   if (PackedAttr packed = getPackedEncoding(resultType)) {
-    if (!isa<TritType>(resultType.getElementType()) || resultType.getRank() != 2)
+    if (!isa<TritType>(resultType.getElementType()) ||
+        resultType.getRank() != 2)
       return emitOpError() << "weight '" << getName()
                            << "': a packed encoding needs a 2-D !tern.trit "
                               "tensor, got "
                            << resultType;
-    int64_t bytes = packed.getNumBytes(resultType.getDimSize(0),
-                                       resultType.getDimSize(1));
+    int64_t bytes =
+        packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1));
     if (valueType.getRank() != 1 || !valueType.getElementType().isInteger(8) ||
         valueType.getNumElements() != bytes)
       return emitOpError() << "weight '" << getName() << "': layout "
@@ -134,9 +135,9 @@ LogicalResult RMSNormOp::verify() {
   int64_t d = tensorType(getInput()).getDimSize(1);
   int64_t g = tensorType(getGamma()).getDimSize(0);
   if (!sameDim(d, g))
-    return emitOpError() << describe(getGamma(), "gamma") << " has " << dimStr(g)
-                         << " elements but the input has " << dimStr(d)
-                         << " features";
+    return emitOpError() << describe(getGamma(), "gamma") << " has "
+                         << dimStr(g) << " elements but the input has "
+                         << dimStr(d) << " features";
   if (!(getEpsilon().convertToFloat() > 0.0f))
     return emitOpError() << "epsilon must be positive, got "
                          << getEpsilon().convertToFloat();
@@ -244,9 +245,8 @@ LogicalResult TernaryMatmulOp::verify() {
   if (n == 0)
     return emitOpError() << "needs at least one weight";
   if (getResults().size() != n || getScales().size() != n)
-    return emitOpError() << "has " << n << " weights, "
-                         << getResults().size() << " results and "
-                         << getScales().size()
+    return emitOpError() << "has " << n << " weights, " << getResults().size()
+                         << " results and " << getScales().size()
                          << " scales; the three counts must match";
   if (!sameDim(tensorType(getInput()).getDimSize(0),
                tensorType(getScale()).getDimSize(0)))

@@ -12,7 +12,8 @@ using namespace mlir::tern;
 
 namespace {
 
-struct LowerBitLinearPass : mlir::tern::impl::TernLowerBitLinearBase<LowerBitLinearPass> {
+struct LowerBitLinearPass
+    : mlir::tern::impl::TernLowerBitLinearBase<LowerBitLinearPass> {
   void runOnOperation() override {
     WalkResult walk = getOperation().walk([&](BitLinearOp op) {
       if (!isTernaryTensor(op.getWeight().getType())) {
@@ -22,11 +23,12 @@ struct LowerBitLinearPass : mlir::tern::impl::TernLowerBitLinearBase<LowerBitLin
       }
       OpBuilder builder(op);
       auto inType = cast<RankedTensorType>(op.getInput().getType());
-      auto qType = RankedTensorType::get(inType.getShape(), builder.getI8Type());
-      auto sType = RankedTensorType::get({inType.getDimSize(0)},
-                                         builder.getF32Type());
-      auto quant = builder.create<ActQuantOp>(op.getLoc(), qType, sType,
-                                              op.getInput());
+      auto qType =
+          RankedTensorType::get(inType.getShape(), builder.getI8Type());
+      auto sType =
+          RankedTensorType::get({inType.getDimSize(0)}, builder.getF32Type());
+      auto quant =
+          builder.create<ActQuantOp>(op.getLoc(), qType, sType, op.getInput());
       auto matmul = builder.create<TernaryMatmulOp>(
           op.getLoc(), TypeRange{op.getType()}, quant.getQuantized(),
           quant.getScale(), ValueRange{op.getWeight()},

@@ -25,15 +25,15 @@ void packI2(ArrayRef<char> trits, int64_t n, int64_t k,
     }
 }
 
-struct PackWeightsPass : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> {
+struct PackWeightsPass
+    : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     std::optional<PackedLayout> kind = symbolizePackedLayout(layout);
     if (!kind) {
       getOperation().emitError()
-          << "tern-pack-weights: unknown layout '" << layout
-          << "' (known: i2)";
+          << "tern-pack-weights: unknown layout '" << layout << "' (known: i2)";
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
@@ -57,8 +57,8 @@ struct PackWeightsPass : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> 
         }
       int64_t n = type.getDimSize(0), k = type.getDimSize(1);
       int64_t bytes = packedAttr.getNumBytes(n, k);
-      auto result = RankedTensorType::get(type.getShape(), type.getElementType(),
-                                          packedAttr);
+      auto result = RankedTensorType::get(type.getShape(),
+                                          type.getElementType(), packedAttr);
       auto storage = RankedTensorType::get({bytes}, IntegerType::get(ctx, 8));
       OpBuilder builder(op);
       WeightOp packed = createWeight(

@@ -83,8 +83,8 @@ struct QuantizeWeightsPass
         it = done.try_emplace(latent, *q).first;
       }
       op.getWeightMutable().assign(it->second.weight.getResult());
-      op.setScaleAttr(FloatAttr::get(Float32Type::get(op.getContext()),
-                                     it->second.scale));
+      op.setScaleAttr(
+          FloatAttr::get(Float32Type::get(op.getContext()), it->second.scale));
       return WalkResult::advance();
     });
     if (walk.wasInterrupted())

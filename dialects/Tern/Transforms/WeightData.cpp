@@ -16,8 +16,8 @@ FailureOr<ArrayRef<char>> mlir::tern::getWeightBytes(WeightOp op) {
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(value)) {
     if (AsmResourceBlob *blob = resource.getRawHandle().getBlob())
       return blob->getData();
-    return op.emitOpError() << "weight '" << op.getName()
-                            << "': its resource blob has no data";
+    return op.emitOpError()
+           << "weight '" << op.getName() << "': its resource blob has no data";
   }
   if (auto dense = dyn_cast<DenseElementsAttr>(value)) {
     if (!dense.isSplat())
@@ -70,15 +70,17 @@ void mlir::tern::convertToF32(Type type, const char *data, size_t count,
   }
 }
 
-WeightOp mlir::tern::createWeight(OpBuilder &builder, Location loc,
-                                  StringRef name, RankedTensorType resultType,
-                                  RankedTensorType storageType,
-                                  function_ref<void(MutableArrayRef<char>)> fill) {
-  int64_t bits = storageType.getNumElements() *
-                 storageType.getElementTypeBitWidth();
+WeightOp
+mlir::tern::createWeight(OpBuilder &builder, Location loc, StringRef name,
+                         RankedTensorType resultType,
+                         RankedTensorType storageType,
+                         function_ref<void(MutableArrayRef<char>)> fill) {
+  int64_t bits =
+      storageType.getNumElements() * storageType.getElementTypeBitWidth();
   AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bits / 8, /*align=*/64);
   fill(blob.getMutableData());
-  auto value = DenseResourceElementsAttr::get(storageType, name, std::move(blob));
+  auto value =
+      DenseResourceElementsAttr::get(storageType, name, std::move(blob));
   return builder.create<WeightOp>(loc, resultType, builder.getStringAttr(name),
                                   value);
 }

@@ -61,11 +61,11 @@ void populatePhasePasses(mlir::OpPassManager &pm, Phase phase,
 /// Everything the driver needs besides the input module.
 struct CompileOptions {
   Phase compileTo = Phase::Exe;
-  std::string output;      ///< "-" for stdout (text phases only)
-  std::string dumpDir;     ///< --dump-phases-to, empty for none
-  bool quiet = false;      ///< no progress lines
-  std::string inputName;   ///< for progress lines
-  std::string argv0;       ///< to find the runtime library
+  std::string output;    ///< "-" for stdout (text phases only)
+  std::string dumpDir;   ///< --dump-phases-to, empty for none
+  bool quiet = false;    ///< no progress lines
+  std::string inputName; ///< for progress lines
+  std::string argv0;     ///< to find the runtime library
   TargetOptions target;
   PipelineOptions pipeline;
 };

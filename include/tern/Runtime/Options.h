@@ -18,9 +18,9 @@ struct Options {
   int topK = 40;               ///< --top-k, 0 = off
   uint64_t seed = 0;           ///< --seed, 0 = from the clock
   bool seedSet = false;
-  std::string dumpLogits;      ///< --dump-logits FILE.npy
-  std::string dumpTokens;      ///< --dump-tokens FILE
-  bool quiet = false;          ///< -q: no timings
+  std::string dumpLogits; ///< --dump-logits FILE.npy
+  std::string dumpTokens; ///< --dump-tokens FILE
+  bool quiet = false;     ///< -q: no timings
 };
 
 /// Parses argv. On a bad flag, writes the reason to `error` and returns

@@ -26,8 +26,7 @@ llvm::Error emitMachineCode(llvm::Module &module, const ResolvedTarget &target,
 
 /// Links `objectPath` with the Tern runtime into an executable at `output`.
 llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
-                           const ResolvedTarget &target,
-                           llvm::StringRef argv0);
+                           const ResolvedTarget &target, llvm::StringRef argv0);
 
 /// Writes a static library (`output`, .a) holding `objectPath`, and a C
 /// header beside it (`output` with .h) declaring the model entry points.

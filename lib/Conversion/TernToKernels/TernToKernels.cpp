@@ -17,8 +17,8 @@
 
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -84,7 +84,8 @@ private:
     auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    b.create<scf::YieldOp>(body(loop.getInductionVar(), loop.getRegionIterArg(0)));
+    b.create<scf::YieldOp>(
+        body(loop.getInductionVar(), loop.getRegionIterArg(0)));
     return loop.getResult(0);
   }
 
@@ -94,7 +95,8 @@ private:
     SmallVector<Value> sizes;
     if (type.isDynamicDim(0))
       sizes.push_back(dim(like, 0));
-    Value buffer = b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
+    Value buffer =
+        b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
     buffers.push_back(buffer);
     map.map(result, buffer);
     return buffer;
@@ -238,9 +240,9 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
         return b.create<arith::ExtSIOp>(
             b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{n, j}));
       // i2: code = (byte >> 2*(j%4)) & 3, trit = code - 1.
-      Value byteIdx = b.create<arith::AddIOp>(
-          b.create<arith::MulIOp>(n, rowBytes),
-          b.create<arith::DivUIOp>(j, idx(4)));
+      Value byteIdx =
+          b.create<arith::AddIOp>(b.create<arith::MulIOp>(n, rowBytes),
+                                  b.create<arith::DivUIOp>(j, idx(4)));
       Value byte = b.create<arith::ExtUIOp>(
           b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
       Value shift = b.create<arith::IndexCastOp>(
@@ -256,8 +258,8 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
         Value acc = reduce(k, i32(0), [&](Value j, Value acc) {
           Value qv = b.create<arith::ExtSIOp>(
               b.getI32Type(), b.create<memref::LoadOp>(q, ValueRange{t, j}));
-          return b.create<arith::AddIOp>(acc,
-                                         b.create<arith::MulIOp>(qv, trit(n, j)));
+          return b.create<arith::AddIOp>(
+              acc, b.create<arith::MulIOp>(qv, trit(n, j)));
         });
         Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
         y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
@@ -280,13 +282,15 @@ void KernelEmitter::lowerRope(RopeOp op) {
     forEach(idx(half), [&](Value i) {
       // inv_freq = 1 / theta^(2i / head_dim), all in f32 as in HF.
       Value twoI = b.create<arith::UIToFPOp>(
-          b.getF32Type(), b.create<arith::IndexCastOp>(
-                              b.getI64Type(), b.create<arith::MulIOp>(i, idx(2))));
+          b.getF32Type(),
+          b.create<arith::IndexCastOp>(b.getI64Type(),
+                                       b.create<arith::MulIOp>(i, idx(2))));
       Value invFreq = b.create<arith::DivFOp>(
           f32(1), b.create<math::PowFOp>(
                       theta, b.create<arith::DivFOp>(twoI, f32(headDim))));
       Value angle = b.create<arith::MulFOp>(p, invFreq);
-      Value cos = b.create<math::CosOp>(angle), sin = b.create<math::SinOp>(angle);
+      Value cos = b.create<math::CosOp>(angle),
+            sin = b.create<math::SinOp>(angle);
       forEach(heads, [&](Value h) {
         Value base = b.create<arith::MulIOp>(h, idx(headDim));
         Value ia = halfSplit ? b.create<arith::AddIOp>(base, i)
@@ -390,7 +394,8 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
     args.push_back(storageType(t));
   for (Type t : func.getResultTypes())
     args.push_back(storageType(t));
-  auto kernel = b.create<func::FuncOp>("tern_forward", b.getFunctionType(args, {}));
+  auto kernel =
+      b.create<func::FuncOp>("tern_forward", b.getFunctionType(args, {}));
   kernel->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -401,8 +406,9 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   for (Operation &op : func.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
-        b.create<memref::CopyOp>(emitter.map.lookup(v),
-                                 entry->getArgument(func.getNumArguments() + i));
+        b.create<memref::CopyOp>(
+            emitter.map.lookup(v),
+            entry->getArgument(func.getNumArguments() + i));
       break;
     }
     if (failed(emitter.lower(&op)))
@@ -413,9 +419,10 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
 
   // tern_vocab_size() lets the runtime size the logits buffer.
   b.setInsertionPointAfter(kernel);
-  int64_t vocab = cast<RankedTensorType>(func.getResultTypes()[0]).getDimSize(1);
-  auto vocabFn = b.create<func::FuncOp>("tern_vocab_size",
-                                        b.getFunctionType({}, {b.getI64Type()}));
+  int64_t vocab =
+      cast<RankedTensorType>(func.getResultTypes()[0]).getDimSize(1);
+  auto vocabFn = b.create<func::FuncOp>(
+      "tern_vocab_size", b.getFunctionType({}, {b.getI64Type()}));
   b.setInsertionPointToStart(vocabFn.addEntryBlock());
   b.create<func::ReturnOp>(
       ValueRange{b.create<arith::ConstantIntOp>(vocab, 64)});

@@ -11,7 +11,8 @@ using namespace llvm;
 
 Expected<std::unique_ptr<Module>>
 mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
-                           const ResolvedTarget &target, unsigned optLevel) {
+                                 const ResolvedTarget &target,
+                                 unsigned optLevel) {
   std::unique_ptr<Module> llvmModule =
       mlir::translateModuleToLLVMIR(module, context, "tern_model");
   if (!llvmModule)
@@ -29,20 +30,20 @@ mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
   if (verifyModule(*llvmModule, &errs()))
     return createStringError(inconvertibleErrorCode(),
                              "internal error: invalid LLVM IR was produced");
-  auto optimize =
-      mlir::makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, target.machine.get());
+  auto optimize = mlir::makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
+                                                  target.machine.get());
   if (Error error = optimize(llvmModule.get()))
     return std::move(error);
   return llvmModule;
 }
 
 Error mlir::tern::emitMachineCode(Module &module, const ResolvedTarget &target,
-                            bool assembly, raw_pwrite_stream &os) {
+                                  bool assembly, raw_pwrite_stream &os) {
   legacy::PassManager pm;
-  if (target.machine->addPassesToEmitFile(
-          pm, os, nullptr,
-          assembly ? CodeGenFileType::AssemblyFile
-                   : CodeGenFileType::ObjectFile))
+  if (target.machine->addPassesToEmitFile(pm, os, nullptr,
+                                          assembly
+                                              ? CodeGenFileType::AssemblyFile
+                                              : CodeGenFileType::ObjectFile))
     return createStringError(inconvertibleErrorCode(),
                              "target " + target.triple +
                                  " cannot emit this file type");

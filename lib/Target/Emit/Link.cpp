@@ -52,7 +52,8 @@ Expected<std::string> findLinkerDriver() {
 } // namespace
 
 Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
-                           const ResolvedTarget &target, StringRef argv0) {
+                                 const ResolvedTarget &target,
+                                 StringRef argv0) {
   if (!target.isHost)
     return fail("linking an executable for " + target.triple +
                 " is not supported yet; use --emit=obj or --emit=asm");
@@ -64,17 +65,19 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
     return driver.takeError();
 
   SmallString<128> log;
-  if (std::error_code ec = sys::fs::createTemporaryFile("tern-link", "log", log))
+  if (std::error_code ec =
+          sys::fs::createTemporaryFile("tern-link", "log", log))
     return fail("cannot create a temporary file: " + ec.message());
   FileRemover removeLog(log);
   std::string out = output.str();
-  SmallVector<StringRef> args = {*driver, "-fuse-ld=lld", "-o", out,
-                                 objectPath, *runtime, "-lm", "-lpthread"};
+  SmallVector<StringRef> args = {*driver, "-fuse-ld=lld", "-o",
+                                 out,     objectPath,     *runtime,
+                                 "-lm",   "-lpthread"};
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
                                           StringRef(log)};
   std::string error;
-  int rc = sys::ExecuteAndWait(*driver, args, std::nullopt, redirects, 0, 0,
-                               &error);
+  int rc =
+      sys::ExecuteAndWait(*driver, args, std::nullopt, redirects, 0, 0, &error);
   if (rc != 0) {
     auto text = MemoryBuffer::getFile(log);
     return fail("link failed (" + *driver + "): " +
@@ -91,10 +94,10 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef output) {
   member->MemberName = "tern_model.o";
   std::vector<NewArchiveMember> members;
   members.push_back(std::move(*member));
-  if (Error error = writeArchive(output, members,
-                                 SymtabWritingMode::NormalSymtab,
-                                 object::Archive::K_GNU,
-                                 /*Deterministic=*/true, /*Thin=*/false))
+  if (Error error =
+          writeArchive(output, members, SymtabWritingMode::NormalSymtab,
+                       object::Archive::K_GNU,
+                       /*Deterministic=*/true, /*Thin=*/false))
     return error;
   SmallString<256> header(output);
   sys::path::replace_extension(header, "h");
