@@ -24,3 +24,9 @@ tool_dirs = [config.tern_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["tern-opt", "ternc"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.tern_tools_dir, append_path=True)
+
+# The end-to-end tests need numpy; say how to get it rather than fail oddly.
+if not os.path.exists(config.python_executable):
+    lit_config.fatal(
+        "test Python %s not found: run scripts/setup.sh (it makes .venv), "
+        "then reconfigure" % config.python_executable)

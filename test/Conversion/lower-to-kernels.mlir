@@ -91,3 +91,13 @@ func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x4xf32> 
   %y = tern.bitlinear %h, %w {scale = 1.0 : f32} : tensor<?x8xf32>, tensor<4x8x!tern.trit> -> tensor<?x4xf32>
   return %y : tensor<?x4xf32>
 }
+
+// -----
+
+func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+  // expected-error @+1 {{result type 'tensor<?x?xf32>' has a dynamic feature dimension; kernels need static sizes for every dimension but the tokens}}
+  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x?xf32>
+  %l = tern.lm_head %h, %e : tensor<?x?xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+  return %l : tensor<?x16xf32>
+}

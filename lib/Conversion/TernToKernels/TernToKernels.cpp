@@ -121,6 +121,16 @@ private:
 };
 
 LogicalResult KernelEmitter::lower(Operation *op) {
+  // Buffers are sized by the token count alone: every other size must be
+  // known at compile time.
+  for (Value result : op->getResults())
+    if (auto type = dyn_cast<RankedTensorType>(result.getType()))
+      for (int64_t d = 1; d < type.getRank(); ++d)
+        if (type.isDynamicDim(d))
+          return op->emitOpError()
+                 << "result type " << type
+                 << " has a dynamic feature dimension; kernels need static "
+                    "sizes for every dimension but the tokens";
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](WeightOp w) { return lowerWeight(w); })
       .Case([&](EmbeddingOp o) { return lowerEmbedding(o), success(); })
