@@ -57,7 +57,9 @@ void mlir::tern::populateQuantizedPasses(OpPassManager &pm) {
   pm.addPass(mlir::tern::createTernQuantizeWeights());
   // Expose the activation quantization so that it can be shared.
   pm.addNestedPass<func::FuncOp>(mlir::tern::createTernLowerBitLinear());
-  // One act_quant per normalized input, one matmul per act_quant (q/k/v).
+  // One act_quant per normalized input (act_quant is pure: CSE merges it),
+  // then one matmul per act_quant (q/k/v, gate/up).
+  pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseProjections());
 }
 

@@ -1,4 +1,4 @@
-// RUN: tern-opt %s -tern-lower-bitlinear -tern-fuse-projections | FileCheck %s
+// RUN: tern-opt %s -tern-lower-bitlinear -cse -tern-fuse-projections | FileCheck %s
 
 // q, k and v read one normalized input: one act_quant, one matmul, three
 // scales in order; o reads another input and stays on its own.

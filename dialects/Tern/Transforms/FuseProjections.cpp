@@ -1,8 +1,9 @@
-//===- FuseProjections.cpp - share act_quant and ternary_matmul -----------===//
+//===- FuseProjections.cpp - one ternary_matmul per quantized input -------===//
 //
 // q/k/v read one normalized input, and so do gate/up (SPEC §10.5: four
-// quantizations per layer, not seven). Merging them quantizes each input once
-// and lets a kernel stream several weights over the same int8 row.
+// quantizations per layer, not seven). Once CSE has merged their equal
+// act_quant ops, merging the matmuls lets a kernel stream several weights over
+// the same int8 row.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,18 +20,6 @@ using namespace mlir;
 using namespace mlir::tern;
 
 namespace {
-
-/// Replaces act_quant ops of the same input by the first one.
-void shareActQuant(Block &block) {
-  llvm::DenseMap<Value, ActQuantOp> first;
-  for (auto op : llvm::make_early_inc_range(block.getOps<ActQuantOp>())) {
-    auto [it, inserted] = first.try_emplace(op.getInput(), op);
-    if (inserted)
-      continue;
-    op.replaceAllUsesWith(it->second.getResults());
-    op.erase();
-  }
-}
 
 /// Merges the ternary_matmul ops of `group` (same input, same block) into one
 /// placed at the first of them.
@@ -77,7 +66,6 @@ struct FuseProjectionsPass
     : mlir::tern::impl::TernFuseProjectionsBase<FuseProjectionsPass> {
   void runOnOperation() override {
     getOperation().walk([&](Block *block) {
-      shareActQuant(*block);
       llvm::MapVector<std::pair<Value, Value>, SmallVector<TernaryMatmulOp>>
           groups;
       for (auto op : block->getOps<TernaryMatmulOp>())

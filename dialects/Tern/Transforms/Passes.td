@@ -10,11 +10,11 @@
 include "mlir/Pass/PassBase.td"
 
 def TernFuseProjections : Pass<"tern-fuse-projections", "func::FuncOp"> {
-  let summary = "Share one act_quant per input and one ternary_matmul per act_quant";
+  let summary = "Merge ternary_matmul ops that read the same quantized input";
   let description = [{
-    Merges `tern.act_quant` ops that quantize the same value, then merges the
-    `tern.ternary_matmul` ops that read the same quantized input into one op
-    with several weights (q/k/v, gate/up). Each weight keeps its own scale.
+    Merges the `tern.ternary_matmul` ops that read the same quantized input
+    into one op with several weights (q/k/v, gate/up); each weight keeps its
+    own scale. Run `cse` first so that equal `tern.act_quant` ops are one.
   }];
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
