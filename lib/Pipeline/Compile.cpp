@@ -149,6 +149,17 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
     return reportError(target.takeError());
 
   Phase last = options.compileTo;
+  std::string output =
+      options.output.empty() ? defaultOutput(options) : options.output;
+  // Check the output's directory before any work, so that a typo in -o does
+  // not surface as an error about a temporary file after a long compile.
+  StringRef outputDir = llvm::sys::path::parent_path(output);
+  if (output != "-" && !outputDir.empty() &&
+      !llvm::sys::fs::is_directory(outputDir)) {
+    llvm::errs() << "error: cannot write " << output << ": directory '"
+                 << outputDir << "' does not exist\n";
+    return failure();
+  }
   // Steps: import, each MLIR phase, then llvm-ir, codegen, link/archive.
   int total = 1 + static_cast<int>(std::min(last, Phase::LLVM));
   if (last >= Phase::LLVMIR)
@@ -200,8 +211,6 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       return failure();
   }
 
-  std::string output =
-      options.output.empty() ? defaultOutput(options) : options.output;
   if (isMLIRPhase(last))
     return writeText(output, [&](llvm::raw_ostream &os) { module->print(os); });
 
@@ -268,24 +277,15 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   // interrupted link never leaves a half-written executable.
   std::string staging = output + ".tern-partial";
   llvm::FileRemover removeStaging(staging);
+  SmallString<128> header(output);
+  llvm::sys::path::replace_extension(header, "h");
   llvm::Error linked = progress.run(last, [&] {
     return last == Phase::Lib
-               ? writeLibrary(objectPath, staging)
+               ? writeLibrary(objectPath, staging, header)
                : linkExecutable(objectPath, staging, *target, options.argv0);
   });
   if (linked)
     return reportError(std::move(linked));
-  if (last == Phase::Lib) {
-    // writeLibrary put the header beside the staging name.
-    SmallString<128> stagedHeader(staging), header(output);
-    llvm::sys::path::replace_extension(stagedHeader, "h");
-    llvm::sys::path::replace_extension(header, "h");
-    if (std::error_code ec = llvm::sys::fs::rename(stagedHeader, header)) {
-      llvm::errs() << "error: cannot write " << header << ": " << ec.message()
-                   << "\n";
-      return failure();
-    }
-  }
   if (std::error_code ec = llvm::sys::fs::rename(staging, output)) {
     llvm::errs() << "error: cannot write " << output << ": " << ec.message()
                  << "\n";

@@ -28,9 +28,11 @@ llvm::Error emitMachineCode(llvm::Module &module, const ResolvedTarget &target,
 llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
                            const ResolvedTarget &target, llvm::StringRef argv0);
 
-/// Writes a static library (`output`, .a) holding `objectPath`, and a C
-/// header beside it (`output` with .h) declaring the model entry points.
-llvm::Error writeLibrary(llvm::StringRef objectPath, llvm::StringRef output);
+/// Writes a static library at `archivePath` holding `objectPath`, then the C
+/// header declaring the model entry points at `headerPath`.
+llvm::Error writeLibrary(llvm::StringRef objectPath,
+                         llvm::StringRef archivePath,
+                         llvm::StringRef headerPath);
 
 } // namespace mlir::tern
 

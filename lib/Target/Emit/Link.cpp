@@ -86,7 +86,8 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
   return Error::success();
 }
 
-Error mlir::tern::writeLibrary(StringRef objectPath, StringRef output) {
+Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
+                               StringRef headerPath) {
   Expected<NewArchiveMember> member =
       NewArchiveMember::getFile(objectPath, /*Deterministic=*/true);
   if (!member)
@@ -95,16 +96,15 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef output) {
   std::vector<NewArchiveMember> members;
   members.push_back(std::move(*member));
   if (Error error =
-          writeArchive(output, members, SymtabWritingMode::NormalSymtab,
+          writeArchive(archivePath, members, SymtabWritingMode::NormalSymtab,
                        object::Archive::K_GNU,
                        /*Deterministic=*/true, /*Thin=*/false))
-    return error;
-  SmallString<256> header(output);
-  sys::path::replace_extension(header, "h");
+    return fail("cannot write " + archivePath + ": " +
+                toString(std::move(error)));
   std::error_code ec;
-  ToolOutputFile file(header, ec, sys::fs::OF_Text);
+  ToolOutputFile file(headerPath, ec, sys::fs::OF_Text);
   if (ec)
-    return fail("cannot write " + header + ": " + ec.message());
+    return fail("cannot write " + headerPath + ": " + ec.message());
   file.os() << kModelHeader;
   file.keep();
   return Error::success();
