@@ -6,10 +6,13 @@
 
 #include "tern/Runtime/Options.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <type_traits>
 
 using namespace tern::rt;
 
@@ -81,14 +84,47 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
       o.quiet = true;
       continue;
     }
-    static const char *valued[] = {
-        "--tokens",     "-n",      "-c",     "-t",
-        "--temp",       "--top-k", "--seed", "--dump-logits",
-        "--dump-tokens"};
-    bool known = false;
-    for (const char *v : valued)
-      known |= flag == v;
-    if (!known) {
+    // Flags that take a value: each parses its value into `o`.
+    auto setInt = [](auto &field, int64_t lo, int64_t hi) {
+      return [&field, lo, hi](const std::string &v) {
+        int64_t n;
+        if (!parseInt(v.c_str(), lo, hi, n))
+          return false;
+        field = std::remove_reference_t<decltype(field)>(n);
+        return true;
+      };
+    };
+    const std::pair<const char *, std::function<bool(const std::string &)>>
+        valued[] = {
+            {"--tokens",
+             [&](const std::string &v) {
+               o.prompt.clear();
+               return parseIds(v, o.prompt);
+             }},
+            {"-n", setInt(o.generate, 0, INT32_MAX)},
+            {"-c", setInt(o.context, 1, INT32_MAX)},
+            {"-t", setInt(o.threads, 1, 4096)},
+            {"--top-k", setInt(o.topK, 0, INT32_MAX)},
+            {"--seed",
+             [&](const std::string &v) {
+               o.seedSet = true;
+               return setInt(o.seed, 0, INT64_MAX)(v);
+             }},
+            {"--temp",
+             [&](const std::string &v) {
+               char *end = nullptr;
+               double t = std::strtod(v.c_str(), &end);
+               o.temperature = float(t);
+               return end != v.c_str() && !*end && std::isfinite(t) && t >= 0;
+             }},
+            {"--dump-logits",
+             [&](const std::string &v) { return o.dumpLogits = v, true; }},
+            {"--dump-tokens",
+             [&](const std::string &v) { return o.dumpTokens = v, true; }},
+        };
+    auto it = std::find_if(std::begin(valued), std::end(valued),
+                           [&](const auto &e) { return flag == e.first; });
+    if (it == std::end(valued)) {
       error = "unknown option '" + flag + "' (see --help)";
       return false;
     }
@@ -97,32 +133,7 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
       return false;
     }
     std::string value = argv[++i];
-    int64_t n = 0;
-    bool ok = true;
-    if (flag == "--tokens") {
-      ok = parseIds(value, o.prompt);
-    } else if (flag == "-n") {
-      ok = parseInt(value.c_str(), 0, INT32_MAX, n) && (o.generate = n, true);
-    } else if (flag == "-c") {
-      ok = parseInt(value.c_str(), 1, INT32_MAX, n) && (o.context = n, true);
-    } else if (flag == "-t") {
-      ok = parseInt(value.c_str(), 1, 4096, n) && (o.threads = int(n), true);
-    } else if (flag == "--top-k") {
-      ok = parseInt(value.c_str(), 0, INT32_MAX, n) && (o.topK = int(n), true);
-    } else if (flag == "--seed") {
-      ok = parseInt(value.c_str(), 0, INT64_MAX, n);
-      o.seed = uint64_t(n);
-      o.seedSet = true;
-    } else if (flag == "--temp") {
-      char *end = nullptr;
-      double t = std::strtod(value.c_str(), &end);
-      ok = end != value.c_str() && !*end && std::isfinite(t) && t >= 0;
-      o.temperature = float(t);
-    } else if (flag == "--dump-logits") {
-      o.dumpLogits = value;
-    } else if (flag == "--dump-tokens") {
-      o.dumpTokens = value;
-    }
+    bool ok = it->second(value);
     if (!ok) {
       error = "invalid value '" + value + "' for option '" + flag + "'";
       return false;
