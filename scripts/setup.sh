@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 lld-19
   cmake ninja-build ccache libgtest-dev
-  python3 python3-venv python3-numpy
+  python3 python3-venv python3-numpy python3-torch
 )
 
 missing=()
@@ -22,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Test references run in a venv made from Debian's Python so that Debian's
-# numpy (and later torch) are visible (TOOLCHAIN.md).
+# numpy and torch are visible (TOOLCHAIN.md).
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import numpy" 2>/dev/null; then
   echo "setup: creating .venv"
   rm -rf .venv
@@ -32,4 +32,4 @@ fi
 for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
-.venv/bin/python -c "import numpy" || { echo "setup: numpy is not importable in .venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch" || { echo "setup: numpy or torch is not importable in .venv" >&2; exit 1; }

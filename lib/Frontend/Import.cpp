@@ -1,7 +1,8 @@
 //===- Import.cpp - frontend dispatch by input format ---------------------===//
 //
-// Tern IR files (.mlir, text or bytecode) are read as they are. The file
-// format frontends (safetensors checkpoints, GGUF, ONNX) plug in here.
+// Tern IR files (.mlir, text or bytecode) are read as they are; checkpoint
+// directories and .safetensors files go to the safetensors frontend. GGUF and
+// ONNX frontends plug in here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,15 +34,16 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
     return fail(path, "no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
   if (llvm::sys::fs::is_directory(path) || ext == ".safetensors")
-    return fail(path, "Hugging Face checkpoints are not supported yet; this "
-                      "version of Tern reads tern IR (.mlir) files");
+    return importCheckpoint(path, context);
   if (ext == ".gguf" || ext == ".onnx")
     return fail(path, ext.drop_front() +
                           " files are not supported yet; this version of "
-                          "Tern reads tern IR (.mlir) files");
+                          "Tern reads Hugging Face checkpoints and tern IR "
+                          "(.mlir) files");
   if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
-    return fail(path,
-                "unknown model format '" + ext + "' (expected a .mlir file)");
+    return fail(path, "unknown model format '" + ext +
+                          "' (expected a checkpoint directory, a "
+                          ".safetensors file or a .mlir file)");
 
   std::string error;
   auto file = mlir::openInputFile(path, &error);

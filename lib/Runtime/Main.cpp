@@ -26,10 +26,10 @@ int fail(const std::string &message) {
   return 1;
 }
 
-/// Runs the model on `ids` starting at position `start`; returns the logits
-/// ([ids.size(), vocab], row-major).
+/// Runs the model on `ids` starting at position `start`, appending to the KV
+/// cache; returns the logits ([ids.size(), vocab], row-major).
 std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
-                           int64_t vocab) {
+                           std::vector<float> &cache, int64_t vocab) {
   int64_t n = int64_t(ids.size());
   std::vector<int32_t> positions(n);
   for (int64_t i = 0; i < n; ++i)
@@ -37,9 +37,11 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
   std::vector<float> logits(size_t(n * vocab));
   tern_i32_vector idsRef = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
+  tern_f32_vector cacheRef = {
+      cache.data(), cache.data(), 0, {int64_t(cache.size())}, {1}};
   tern_f32_matrix out = {
       logits.data(), logits.data(), 0, {n, vocab}, {vocab, 1}};
-  _mlir_ciface_tern_forward(&idsRef, &posRef, &out);
+  _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
   return logits;
 }
 
@@ -81,7 +83,12 @@ int main(int argc, char **argv) {
     return 0;
   }
   int64_t vocab = tern_vocab_size();
-  int64_t context = o.context ? o.context : tern_context_length();
+  // Default context: the model's, capped so that the KV cache of a large
+  // model stays a few hundred MB unless -c asks for more.
+  constexpr int64_t kDefaultContextCap = 4096;
+  int64_t context = o.context
+                        ? o.context
+                        : std::min(tern_context_length(), kDefaultContextCap);
   if (context > tern_context_length())
     return fail("-c " + std::to_string(context) +
                 " exceeds the model's context length " +
@@ -105,9 +112,10 @@ int main(int argc, char **argv) {
           ? o.seed
           : uint64_t(
                 std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::vector<float> cache(size_t(tern_kv_floats_per_position() * context));
   auto t0 = std::chrono::steady_clock::now();
   std::vector<int32_t> prompt = o.prompt;
-  std::vector<float> logits = forward(prompt, 0, vocab);
+  std::vector<float> logits = forward(prompt, 0, cache, vocab);
   auto t1 = std::chrono::steady_clock::now();
   if (!o.dumpLogits.empty() &&
       !writeNpyF32(o.dumpLogits, logits.data(), int64_t(prompt.size()), vocab,
@@ -125,7 +133,7 @@ int main(int argc, char **argv) {
     if (i + 1 == o.generate)
       break;
     std::vector<int32_t> one = {next};
-    logits = forward(one, position++, vocab);
+    logits = forward(one, position++, cache, vocab);
     last = logits.data();
   }
   if (o.generate) {

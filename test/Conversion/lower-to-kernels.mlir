@@ -3,7 +3,7 @@
 // CHECK: memref.global "private" constant @tern_weight_embed : memref<16x8xf32> = dense<{{.*}}> {alignment = 64 : i64}
 // CHECK: memref.global "private" constant @tern_weight_w : memref<16xi8> = dense<{{.*}}> {alignment = 64 : i64}
 // CHECK-LABEL: func.func @tern_forward
-// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[OUT:.*]]: memref<?x16xf32>)
+// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<?x16xf32>)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK: memref.get_global @tern_weight_embed
 // embedding: one row per id
@@ -25,6 +25,9 @@
 // CHECK: return
 // CHECK-LABEL: func.func @tern_vocab_size() -> i64
 // CHECK: arith.constant 16 : i64
+// Without attention the KV cache is empty.
+// CHECK-LABEL: func.func @tern_kv_floats_per_position() -> i64
+// CHECK: arith.constant 0 : i64
 // CHECK-LABEL: func.func @tern_context_length() -> i64
 // CHECK: arith.constant 128 : i64
 // CHECK-NOT: @forward
@@ -73,12 +76,32 @@ func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
 
 // -----
 
-func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x8xf32> {
-  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
-  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
-  // expected-error @+1 {{'tern.attention' op has no kernel lowering yet}}
-  %o = tern.attention %h, %h, %h, %pos {head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
-  return %o : tensor<?x8xf32>
+// Attention: the KV cache becomes the third argument; the kernel derives the
+// context from its size (2 layers x K,V x 8 floats per position), appends
+// this call's rows, then runs softmax(q.K * 4^-0.5) . V per head, with query
+// heads 0,1 reading KV head 0 and 2,3 reading KV head 1.
+// CHECK-LABEL: func.func @tern_forward
+// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>
+// CHECK: %[[SIZE:.*]] = memref.dim %[[KV]]
+// CHECK: %[[CTX:.*]] = arith.divui %[[SIZE]], %c32
+// CHECK: memref.store %{{.*}}, %[[KV]]
+// CHECK: memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: arith.constant 5.000000e-01 : f32
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: arith.constant 0xFF800000 : f32
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK-LABEL: func.func @tern_kv_floats_per_position() -> i64
+// CHECK: arith.constant 32 : i64
+func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x16xf32> -> tensor<16x16xf32>
+  %h = tern.embedding %e[%ids] : tensor<16x16xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %kv = tern.weight "kv" = dense<0.25> : tensor<16x8xf32> -> tensor<16x8xf32>
+  %k = tern.embedding %kv[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  %o = tern.attention %h, %k, %k, %pos {head_dim = 4 : i64, layer = 1 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x16xf32>
+  %l = tern.lm_head %o, %e : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
+  return %l : tensor<?x16xf32>
 }
 
 // -----

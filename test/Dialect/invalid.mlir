@@ -24,9 +24,33 @@ func.func @weight_trit_storage() {
 
 // -----
 
+func.func @weight_blob_size() {
+  // expected-error @+1 {{weight 'short': resource 'short' holds 4 bytes, but 'tensor<2x2xf32>' needs 16}}
+  %w = tern.weight "short" = dense_resource<short> : tensor<2x2xf32> -> tensor<2x2xf32>
+  return
+}
+
+{-#
+  dialect_resources: {
+    builtin: {
+      short: "0x0400000000000000"
+    }
+  }
+#-}
+
+// -----
+
 func.func @weight_packed_size() {
   // expected-error @+1 {{weight 'p': layout i2 needs tensor<8xi8> of packed bytes, got 'tensor<16xi8>'}}
   %w = tern.weight "p" = dense<0> : tensor<16xi8> -> tensor<4x8x!tern.trit, #tern.packed<i2>>
+  return
+}
+
+// -----
+
+func.func @weight_hf_rows_count() {
+  // expected-error @+1 {{weight 'h': layout hf_rows needs a row count divisible by 4, got 'tensor<6x8x!tern.trit, #tern.packed<hf_rows>>'}}
+  %w = tern.weight "h" = dense<0> : tensor<16xi8> -> tensor<6x8x!tern.trit, #tern.packed<hf_rows>>
   return
 }
 

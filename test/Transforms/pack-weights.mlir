@@ -14,10 +14,32 @@ func.func @i2(%q: tensor<?x5xi8>, %s: tensor<?xf32>) -> tensor<?x2xf32> {
 
 // -----
 
+// hf_rows (checkpoint packing) is re-encoded as i2. Trits by row:
+// [1, 0], [-1, 1], [0, 0], [1, -1]; hf_rows byte k holds rows 0..3 of column k
+// at bits 1:0, 3:2, 5:4, 7:6: 0x92 (-110) and 0x19 (25).
+// CHECK-LABEL: func.func @from_hf_rows
+// CHECK: tern.weight "h" = dense_resource<h> : tensor<4xi8> -> tensor<4x2x!tern.trit, #tern.packed<i2>>
+// CHECK: h: "0x4000000006080502"
+func.func @from_hf_rows(%q: tensor<?x2xi8>, %s: tensor<?xf32>) -> tensor<?x4xf32> {
+  %w = tern.weight "h" = dense<[-110, 25]> : tensor<2xi8> -> tensor<4x2x!tern.trit, #tern.packed<hf_rows>>
+  %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x2xi8>, tensor<?xf32>, tensor<4x2x!tern.trit, #tern.packed<hf_rows>> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
 func.func @not_ternary() {
   // expected-error @+1 {{weight 'bad' element 3 is 2, not a ternary value (-1, 0 or +1)}}
   %w = tern.weight "bad" = dense<[[1, 0, -1, 2]]> : tensor<1x4xi8> -> tensor<1x4x!tern.trit>
   return
 }
 
-// LAYOUT: error: tern-pack-weights: unknown layout 'i7' (known: i2)
+// -----
+
+func.func @code_three() {
+  // expected-error @+1 {{weight 'c3' element 0 is 2, not a ternary value (-1, 0 or +1)}}
+  %w = tern.weight "c3" = dense<[3, 0]> : tensor<2xi8> -> tensor<4x2x!tern.trit, #tern.packed<hf_rows>>
+  return
+}
+
+// LAYOUT: error: tern-pack-weights: 'i7' is not a kernel layout (known: i2)

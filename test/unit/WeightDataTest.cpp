@@ -1,6 +1,6 @@
 //===- WeightDataTest.cpp - weight data helpers and packed sizes ----------===//
 
-#include "Tern/Transforms/WeightData.h"
+#include "Tern/IR/WeightData.h"
 #include "tern/Pipeline/Pipeline.h"
 
 #include "mlir/IR/MLIRContext.h"

@@ -31,7 +31,8 @@ def Tern_GluActivationAttr : EnumAttr<Tern_Dialect, Tern_GluActivation, "activat
 }
 
 def Tern_PackedLayout : I32EnumAttr<"PackedLayout", "byte layout of packed ternary weights", [
-    I32EnumAttrCase<"I2", 0, "i2">]> {
+    I32EnumAttrCase<"I2", 0, "i2">,
+    I32EnumAttrCase<"HFRows", 1, "hf_rows">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::tern";
 }
@@ -51,6 +52,11 @@ def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
     * `i2`: 2-bit codes `c = t + 1` (0, 1, 2), four per byte along K, low bits
       first; row `n` occupies `ceil(K / 4)` bytes, rows are contiguous. The
       portable layout every target can read.
+    * `hf_rows`: the Hugging Face BitNet checkpoint packing (SPEC 6.1): byte
+      `[r, k]` of a `[N/4, K]` array holds the codes of rows `r`, `N/4 + r`,
+      `N/2 + r` and `3N/4 + r` at bits 1:0, 3:2, 5:4 and 7:6; `N` must be a
+      multiple of 4. Frontends keep checkpoint bytes in it, as mapped;
+      `tern-pack-weights` re-encodes it for the kernels.
 
     ```mlir
     tensor<64x256x!tern.trit, #tern.packed<i2>>

@@ -34,6 +34,8 @@ int64_t PackedAttr::getNumBytes(int64_t n, int64_t k) const {
   switch (getLayout()) {
   case PackedLayout::I2:
     return n * llvm::divideCeil(k, 4);
+  case PackedLayout::HFRows:
+    return llvm::divideCeil(n, 4) * k;
   }
   llvm_unreachable("unknown packed layout");
 }

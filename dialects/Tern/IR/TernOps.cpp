@@ -9,6 +9,8 @@
 #include "Tern/IR/TernOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/OpImplementation.h"
 
 using namespace mlir;
@@ -71,9 +73,28 @@ LogicalResult verifyWeightK(Operation *op, Value input, Value weight,
 // WeightOp
 //===----------------------------------------------------------------------===//
 
+/// A resource blob must hold exactly the bytes its type describes; a short
+/// one would read past its end in every later phase.
+static LogicalResult verifyBlobSize(WeightOp op, ShapedType type) {
+  auto resource = dyn_cast<DenseResourceElementsAttr>(op.getValue());
+  AsmResourceBlob *blob =
+      resource ? resource.getRawHandle().getBlob() : nullptr;
+  if (!blob)
+    return success();
+  int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+  if (int64_t(blob->getData().size()) != bytes)
+    return op.emitOpError() << "weight '" << op.getName() << "': resource '"
+                            << resource.getRawHandle().getKey() << "' holds "
+                            << blob->getData().size() << " bytes, but " << type
+                            << " needs " << bytes;
+  return success();
+}
+
 LogicalResult WeightOp::verify() {
   auto resultType = cast<RankedTensorType>(getResult().getType());
   auto valueType = cast<ShapedType>(getValue().getType());
+  if (failed(verifyBlobSize(*this, valueType)))
+    return failure();
   if (!resultType.hasStaticShape())
     return emitOpError() << "weight '" << getName()
                          << "' must have a static shape, got " << resultType;
@@ -83,6 +104,12 @@ LogicalResult WeightOp::verify() {
       return emitOpError() << "weight '" << getName()
                            << "': a packed encoding needs a 2-D !tern.trit "
                               "tensor, got "
+                           << resultType;
+    if (packed.getLayout() == PackedLayout::HFRows &&
+        resultType.getDimSize(0) % 4 != 0)
+      return emitOpError() << "weight '" << getName()
+                           << "': layout hf_rows needs a row count divisible "
+                              "by 4, got "
                            << resultType;
     int64_t bytes =
         packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1));

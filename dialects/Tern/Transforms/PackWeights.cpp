@@ -1,7 +1,7 @@
 //===- PackWeights.cpp - ternary weights -> packed byte layouts -----------===//
 
+#include "Tern/IR/WeightData.h"
 #include "Tern/Transforms/Passes.h"
-#include "Tern/Transforms/WeightData.h"
 
 namespace mlir::tern {
 #define GEN_PASS_DEF_TERNPACKWEIGHTS
@@ -25,22 +25,35 @@ void packI2(ArrayRef<char> trits, int64_t n, int64_t k,
     }
 }
 
+/// Decodes hf_rows bytes (see #tern.packed) into one trit per byte.
+void unpackHFRows(ArrayRef<char> bytes, int64_t n, int64_t k,
+                  MutableArrayRef<char> trits) {
+  int64_t blockRows = n / 4;
+  for (int64_t r = 0; r < blockRows; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      uint8_t byte = uint8_t(bytes[r * k + c]);
+      for (int64_t i = 0; i < 4; ++i)
+        trits[(i * blockRows + r) * k + c] = char(((byte >> (2 * i)) & 3) - 1);
+    }
+}
+
 struct PackWeightsPass
     : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> {
   using Base::Base;
 
   void runOnOperation() override {
     std::optional<PackedLayout> kind = symbolizePackedLayout(layout);
-    if (!kind) {
-      getOperation().emitError()
-          << "tern-pack-weights: unknown layout '" << layout << "' (known: i2)";
+    if (!kind || *kind != PackedLayout::I2) {
+      getOperation().emitError() << "tern-pack-weights: '" << layout
+                                 << "' is not a kernel layout (known: i2)";
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
     auto packedAttr = PackedAttr::get(ctx, *kind);
     SmallVector<WeightOp> todo;
     getOperation().walk([&](WeightOp op) {
-      if (isTernaryTensor(op.getType()) && !getPackedEncoding(op.getType()))
+      if (isTernaryTensor(op.getType()) &&
+          getPackedEncoding(op.getType()) != packedAttr)
         todo.push_back(op);
     });
     for (WeightOp op : todo) {
@@ -48,6 +61,14 @@ struct PackWeightsPass
       FailureOr<ArrayRef<char>> trits = getWeightBytes(op);
       if (failed(trits))
         return signalPassFailure();
+      int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+      // Other packed layouts are decoded first; one matrix at a time.
+      std::vector<char> decoded;
+      if (getPackedEncoding(type)) {
+        decoded.resize(n * k);
+        unpackHFRows(*trits, n, k, decoded);
+        trits = ArrayRef<char>(decoded);
+      }
       for (size_t i = 0; i < trits->size(); ++i)
         if ((*trits)[i] < -1 || (*trits)[i] > 1) {
           op.emitOpError() << "weight '" << op.getName() << "' element " << i
@@ -55,7 +76,6 @@ struct PackWeightsPass
                            << ", not a ternary value (-1, 0 or +1)";
           return signalPassFailure();
         }
-      int64_t n = type.getDimSize(0), k = type.getDimSize(1);
       int64_t bytes = packedAttr.getNumBytes(n, k);
       auto result = RankedTensorType::get(type.getShape(),
                                           type.getElementType(), packedAttr);

@@ -6,8 +6,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Tern/IR/WeightData.h"
 #include "Tern/Transforms/Passes.h"
-#include "Tern/Transforms/WeightData.h"
 
 #include <cmath>
 

@@ -17,6 +17,12 @@ mlir::OwningOpRef<mlir::ModuleOp> importModel(llvm::StringRef path,
                                               mlir::MLIRContext &context,
                                               llvm::SourceMgr &sourceMgr);
 
+/// Reads a Hugging Face BitNet checkpoint: a directory with config.json and
+/// model.safetensors or sharded safetensors files with their index, or one
+/// .safetensors file in such a directory.
+mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(llvm::StringRef path,
+                                                   mlir::MLIRContext &context);
+
 } // namespace mlir::tern
 
 #endif // TERN_FRONTEND_IMPORT_H

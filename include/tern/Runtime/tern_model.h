@@ -23,6 +23,15 @@ typedef struct {
   int64_t strides[1];
 } tern_i32_vector;
 
+/* A flat buffer of floats (the KV cache). */
+typedef struct {
+  float *allocated;
+  float *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} tern_f32_vector;
+
 /* A row-major [tokens, vocab] matrix of logits. */
 typedef struct {
   float *allocated;
@@ -33,12 +42,19 @@ typedef struct {
 } tern_f32_matrix;
 
 /* Runs the model on `ids` at `positions` (same length) and writes one row of
- * logits per token into `logits` ([n, tern_vocab_size()]). */
+ * logits per token into `logits` ([n, tern_vocab_size()]). `kv_cache` holds
+ * tern_kv_floats_per_position() * C floats for a context of C positions
+ * (every position < C), zero-initialized before the first call; calls append
+ * the keys and values of their positions to it. */
 void _mlir_ciface_tern_forward(tern_i32_vector *ids, tern_i32_vector *positions,
+                               tern_f32_vector *kv_cache,
                                tern_f32_matrix *logits);
 
 /* Number of logits per token. */
 int64_t tern_vocab_size(void);
+
+/* Floats the KV cache needs per position of context (0: no attention). */
+int64_t tern_kv_floats_per_position(void);
 
 /* Largest position the model supports (its context length). */
 int64_t tern_context_length(void);

@@ -3,8 +3,14 @@
 //   func @forward(ids, positions) -> logits          (tensors, tern ops)
 //        |  tern-lower-to-kernels
 //        v
-//   func @tern_forward(ids, positions, logits_out)   (memrefs, scf/arith/math)
+//   func @tern_forward(ids, positions, kv_cache, logits_out)  (memrefs, loops)
 //   memref.global "private" constant @tern_weight_*  (weights, resource blobs)
+//
+// The KV cache that tern.attention implies becomes an argument the runtime
+// allocates for the context it chooses: a flat f32 buffer of
+// tern_kv_floats_per_position() * context floats laid out as
+// [layer][k, v][position][kv_heads * head_dim], so each layer's keys (and
+// values) are contiguous in position.
 //
 // The model function is straight-line code, so the lowering walks it once in
 // order and emits, for each tern op, output buffers plus the loops that fill
@@ -21,6 +27,8 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
 
 namespace mlir::tern {
 #define GEN_PASS_DEF_TERNLOWERTOKERNELS
@@ -51,6 +59,15 @@ public:
   /// Weight globals are created, in order, just before `kernel`.
   KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *kernel)
       : b(b), kernel(kernel), symbols(module) {}
+
+  /// The KV cache argument and the width of one layer's K (or V) row.
+  void setKVCache(Value cache, int64_t layers, int64_t width) {
+    kvCache = cache;
+    kvWidth = width;
+    if (layers) // positions the runtime's buffer holds
+      kvContext =
+          b.create<arith::DivUIOp>(dim(cache, 0), idx(2 * layers * width));
+  }
 
   LogicalResult lower(Operation *op);
   void freeBuffers() {
@@ -110,6 +127,7 @@ private:
   void lowerActQuant(ActQuantOp op);
   void lowerTernaryMatmul(TernaryMatmulOp op);
   void lowerRope(RopeOp op);
+  void lowerAttention(AttentionOp op);
   void lowerGlu(GluOp op);
   void lowerAdd(AddOp op);
   void lowerLMHead(LMHeadOp op);
@@ -118,6 +136,8 @@ private:
   Operation *kernel;
   SymbolTable symbols;
   SmallVector<Value> buffers;
+  Value kvCache, kvContext;
+  int64_t kvWidth = 0;
 };
 
 LogicalResult KernelEmitter::lower(Operation *op) {
@@ -138,6 +158,7 @@ LogicalResult KernelEmitter::lower(Operation *op) {
       .Case([&](ActQuantOp o) { return lowerActQuant(o), success(); })
       .Case([&](TernaryMatmulOp o) { return lowerTernaryMatmul(o), success(); })
       .Case([&](RopeOp o) { return lowerRope(o), success(); })
+      .Case([&](AttentionOp o) { return lowerAttention(o), success(); })
       .Case([&](GluOp o) { return lowerGlu(o), success(); })
       .Case([&](AddOp o) { return lowerAdd(o), success(); })
       .Case([&](LMHeadOp o) { return lowerLMHead(o), success(); })
@@ -320,6 +341,87 @@ void KernelEmitter::lowerRope(RopeOp op) {
   });
 }
 
+void KernelEmitter::lowerAttention(AttentionOp op) {
+  Value q = in(op.getQuery()), k = in(op.getKey()), v = in(op.getValue()),
+        pos = in(op.getPositions());
+  Value out = alloc(op.getResult(), q);
+  int64_t headDim = op.getHeadDim(), width = kvWidth;
+  int64_t group = op.getNumHeads() / op.getNumKvHeads();
+  Value tokens = dim(q, 0);
+  auto rowStart = [&](int64_t kv, Value p) { // cache index of [layer][kv][p]
+    Value plane =
+        b.create<arith::MulIOp>(idx(2 * op.getLayer() + kv),
+                                b.create<arith::MulIOp>(kvContext, idx(width)));
+    return b.create<arith::AddIOp>(plane,
+                                   b.create<arith::MulIOp>(p, idx(width)));
+  };
+  auto position = [&](Value t) {
+    return b.create<arith::IndexCastOp>(
+        b.getIndexType(), b.create<memref::LoadOp>(pos, ValueRange{t}));
+  };
+
+  // Append this call's keys and values first: prompt tokens attend to each
+  // other.
+  forEach(tokens, [&](Value t) {
+    Value p = position(t);
+    Value kRow = rowStart(0, p), vRow = rowStart(1, p);
+    forEach(idx(width), [&](Value j) {
+      b.create<memref::StoreOp>(b.create<memref::LoadOp>(k, ValueRange{t, j}),
+                                kvCache,
+                                ValueRange{b.create<arith::AddIOp>(kRow, j)});
+      b.create<memref::StoreOp>(b.create<memref::LoadOp>(v, ValueRange{t, j}),
+                                kvCache,
+                                ValueRange{b.create<arith::AddIOp>(vRow, j)});
+    });
+  });
+
+  // Per token and head: softmax(q . K[0..p] * D^-0.5) . V[0..p], in f32.
+  Value scores = b.create<memref::AllocOp>(
+      MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      ValueRange{kvContext}, b.getI64IntegerAttr(64));
+  buffers.push_back(scores);
+  Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
+  forEach(tokens, [&](Value t) {
+    Value visible = b.create<arith::AddIOp>(position(t), idx(1));
+    forEach(idx(op.getNumHeads()), [&](Value h) {
+      Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
+      Value kvOff = b.create<arith::MulIOp>(
+          b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
+      Value max = reduce(visible, f32(-INFINITY), [&](Value i, Value m) {
+        Value kRow = b.create<arith::AddIOp>(rowStart(0, i), kvOff);
+        Value dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
+          Value qv = b.create<memref::LoadOp>(
+              q, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+          Value kv = b.create<memref::LoadOp>(
+              kvCache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
+          return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(qv, kv));
+        });
+        Value score = b.create<arith::MulFOp>(dot, scale);
+        b.create<memref::StoreOp>(score, scores, ValueRange{i});
+        return b.create<arith::MaximumFOp>(m, score);
+      });
+      Value sum = reduce(visible, f32(0), [&](Value i, Value acc) {
+        Value e = b.create<math::ExpOp>(b.create<arith::SubFOp>(
+            b.create<memref::LoadOp>(scores, ValueRange{i}), max));
+        b.create<memref::StoreOp>(e, scores, ValueRange{i});
+        return b.create<arith::AddFOp>(acc, e);
+      });
+      forEach(idx(headDim), [&](Value d) {
+        Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
+          Value vRow = b.create<arith::AddIOp>(rowStart(1, i), kvOff);
+          Value vv = b.create<memref::LoadOp>(
+              kvCache, ValueRange{b.create<arith::AddIOp>(vRow, d)});
+          Value a = b.create<memref::LoadOp>(scores, ValueRange{i});
+          return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
+        });
+        b.create<memref::StoreOp>(
+            b.create<arith::DivFOp>(acc, sum), out,
+            ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+      });
+    });
+  });
+}
+
 void KernelEmitter::lowerGlu(GluOp op) {
   Value g = in(op.getGate()), u = in(op.getUp());
   Value out = alloc(op.getResult(), g);
@@ -399,9 +501,28 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   ImplicitLocOpBuilder b(func.getLoc(), ctx);
   b.setInsertionPoint(func);
 
+  // The KV cache: one K and one V row of kv_heads * head_dim per layer and
+  // position. Every attention op must agree on that width.
+  int64_t layers = 0, width = 0;
+  WalkResult walk = func.walk([&](AttentionOp op) {
+    int64_t w = op.getNumKvHeads() * op.getHeadDim();
+    if (width && w != width) {
+      op.emitOpError() << "KV row width " << w
+                       << " differs from another layer's " << width
+                       << "; the KV cache needs one width";
+      return WalkResult::interrupt();
+    }
+    width = w;
+    layers = std::max<int64_t>(layers, op.getLayer() + 1);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+
   SmallVector<Type> args;
   for (Type t : func.getArgumentTypes())
     args.push_back(storageType(t));
+  args.push_back(MemRefType::get({ShapedType::kDynamic}, b.getF32Type()));
   for (Type t : func.getResultTypes())
     args.push_back(storageType(t));
   auto kernel =
@@ -413,12 +534,13 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   KernelEmitter emitter(b, module, kernel);
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     emitter.map.map(from, to);
+  emitter.setKVCache(entry->getArgument(func.getNumArguments()), layers, width);
   for (Operation &op : func.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
         b.create<memref::CopyOp>(
             emitter.map.lookup(v),
-            entry->getArgument(func.getNumArguments() + i));
+            entry->getArgument(func.getNumArguments() + 1 + i));
       break;
     }
     if (failed(emitter.lower(&op)))
@@ -437,12 +559,19 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   b.create<func::ReturnOp>(
       ValueRange{b.create<arith::ConstantIntOp>(vocab, 64)});
 
+  b.setInsertionPointAfter(vocabFn);
+  auto kvFn = b.create<func::FuncOp>("tern_kv_floats_per_position",
+                                     b.getFunctionType({}, {b.getI64Type()}));
+  b.setInsertionPointToStart(kvFn.addEntryBlock());
+  b.create<func::ReturnOp>(
+      ValueRange{b.create<arith::ConstantIntOp>(2 * layers * width, 64)});
+
   // tern_context_length(): the model's largest position (module attribute
   // tern.context_length, set by the frontend from the model's config).
   int64_t context = 2048;
   if (auto attr = module->getAttrOfType<IntegerAttr>("tern.context_length"))
     context = attr.getInt();
-  b.setInsertionPointAfter(vocabFn);
+  b.setInsertionPointAfter(kvFn);
   auto contextFn = b.create<func::FuncOp>(
       "tern_context_length", b.getFunctionType({}, {b.getI64Type()}));
   b.setInsertionPointToStart(contextFn.addEntryBlock());

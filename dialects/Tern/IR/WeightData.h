@@ -5,8 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef TERN_TRANSFORMS_WEIGHTDATA_H
-#define TERN_TRANSFORMS_WEIGHTDATA_H
+#ifndef TERN_IR_WEIGHTDATA_H
+#define TERN_IR_WEIGHTDATA_H
 
 #include "Tern/IR/TernOps.h"
 #include "mlir/IR/Builders.h"
@@ -32,4 +32,4 @@ WeightOp createWeight(OpBuilder &builder, Location loc, StringRef name,
 
 } // namespace mlir::tern
 
-#endif // TERN_TRANSFORMS_WEIGHTDATA_H
+#endif // TERN_IR_WEIGHTDATA_H

@@ -1,6 +1,6 @@
 //===- WeightData.cpp - Reading and writing tern.weight data --------------===//
 
-#include "Tern/Transforms/WeightData.h"
+#include "Tern/IR/WeightData.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinAttributes.h"

@@ -1,0 +1,69 @@
+//===- BitNetModel.h - The BitNet b1.58 graph, for every frontend -*- C++ -*-=//
+//
+// Checkpoint formats differ in how they name, store and describe tensors, not
+// in the model they hold. A frontend reads the hyper-parameters into a
+// BitNetConfig and serves tensors through a WeightSource; buildBitNetModel
+// writes the one graph of SPEC.md section 3 in tern model-level ops.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_FRONTEND_BITNETMODEL_H
+#define TERN_FRONTEND_BITNETMODEL_H
+
+#include "Tern/IR/TernOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::tern {
+
+/// Hyper-parameters of a BitNet b1.58 model (SPEC.md section 1).
+struct BitNetConfig {
+  int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kvHeads = 0,
+          headDim = 0, vocab = 0, maxPositions = 0;
+  float epsilon = 0, ropeTheta = 0;
+  GluActivation activation = GluActivation::Relu2;
+  /// The LM head is the embedding table (no separate lm_head tensor).
+  bool tiedEmbeddings = true;
+  /// Sub-norm tensor names within a layer: "self_attn.attn_sub_norm" and
+  /// "mlp.ffn_sub_norm" (2B4T) or "self_attn.inner_attn_ln" and
+  /// "mlp.ffn_layernorm" (1bitLLM).
+  std::string attnSubNorm, ffnSubNorm;
+};
+
+/// A BitLinear weight as a source stores it.
+struct LinearWeight {
+  Value weight;
+  /// Multiplier of the integer result, for ternary or packed weights; none
+  /// for latent float weights (tern-quantize-weights computes it).
+  std::optional<float> scale;
+};
+
+/// Serves a model's tensors by their Hugging Face names. Each method checks
+/// the stored shape and type against what the graph needs, and on mismatch
+/// reports an error naming the file and tensor and returns failure.
+class WeightSource {
+public:
+  virtual ~WeightSource();
+  /// A linear layer's weight of logical shape [n, k] (out, in).
+  virtual FailureOr<LinearWeight> linear(OpBuilder &b, StringRef name,
+                                         int64_t n, int64_t k) = 0;
+  /// A vector [n] (norm gains) as f32.
+  virtual FailureOr<Value> vector(OpBuilder &b, StringRef name, int64_t n) = 0;
+  /// A float table [rows, cols] (embeddings, LM head) in its stored type.
+  virtual FailureOr<Value> table(OpBuilder &b, StringRef name, int64_t rows,
+                                 int64_t cols) = 0;
+};
+
+/// Builds `func.func @forward(ids, positions) -> logits` for `config` with
+/// weights from `source`. Returns null after `source` reported an error.
+OwningOpRef<ModuleOp> buildBitNetModel(MLIRContext &context,
+                                       const BitNetConfig &config,
+                                       WeightSource &source, Location loc);
+
+} // namespace mlir::tern
+
+#endif // TERN_FRONTEND_BITNETMODEL_H

@@ -1,0 +1,134 @@
+//===- BitNetModel.cpp - SPEC.md section 3 in tern ops --------------------===//
+
+#include "tern/Frontend/BitNetModel.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+using namespace mlir;
+using namespace mlir::tern;
+
+WeightSource::~WeightSource() = default;
+
+namespace {
+
+class GraphBuilder {
+public:
+  GraphBuilder(OpBuilder &b, Location loc, const BitNetConfig &c,
+               WeightSource &src)
+      : b(b), loc(loc), c(c), src(src) {}
+
+  /// [tokens, n] f32 activations.
+  RankedTensorType acts(int64_t n) {
+    return RankedTensorType::get({ShapedType::kDynamic, n}, b.getF32Type());
+  }
+
+  FailureOr<Value> rmsNorm(Value x, StringRef name, int64_t n) {
+    FailureOr<Value> gamma = src.vector(b, name, n);
+    if (failed(gamma))
+      return failure();
+    return b
+        .create<RMSNormOp>(loc, x.getType(), x, *gamma,
+                           b.getF32FloatAttr(c.epsilon))
+        .getResult();
+  }
+
+  FailureOr<Value> bitLinear(Value x, StringRef name, int64_t n, int64_t k) {
+    FailureOr<LinearWeight> w = src.linear(b, name, n, k);
+    if (failed(w))
+      return failure();
+    FloatAttr scale = w->scale ? b.getF32FloatAttr(*w->scale) : FloatAttr();
+    return b.create<BitLinearOp>(loc, acts(n), x, w->weight, scale).getResult();
+  }
+
+  Value rope(Value x, Value positions) {
+    return b.create<RopeOp>(loc, x.getType(), x, positions, c.headDim,
+                            APFloat(c.ropeTheta), RopeStyle::HalfSplit);
+  }
+
+  /// One transformer block (SPEC 3, lines 3-20).
+  FailureOr<Value> layer(int64_t l, Value h, Value positions) {
+    std::string pre = "model.layers." + std::to_string(l) + ".";
+    int64_t d = c.hidden, f = c.intermediate, qDim = c.heads * c.headDim,
+            kvDim = c.kvHeads * c.headDim;
+    FailureOr<Value> x, q, k, v, o, gate, up, m, down;
+    if (failed(x = rmsNorm(h, pre + "input_layernorm.weight", d)) ||
+        failed(q = bitLinear(*x, pre + "self_attn.q_proj.weight", qDim, d)) ||
+        failed(k = bitLinear(*x, pre + "self_attn.k_proj.weight", kvDim, d)) ||
+        failed(v = bitLinear(*x, pre + "self_attn.v_proj.weight", kvDim, d)))
+      return failure();
+    Value attn = b.create<AttentionOp>(loc, acts(qDim), rope(*q, positions),
+                                       rope(*k, positions), *v, positions, l,
+                                       c.heads, c.kvHeads, c.headDim);
+    if (failed(o = rmsNorm(attn, pre + c.attnSubNorm + ".weight", qDim)) ||
+        failed(o = bitLinear(*o, pre + "self_attn.o_proj.weight", d, qDim)))
+      return failure();
+    h = b.create<AddOp>(loc, h, *o);
+
+    if (failed(x = rmsNorm(h, pre + "post_attention_layernorm.weight", d)) ||
+        failed(gate = bitLinear(*x, pre + "mlp.gate_proj.weight", f, d)) ||
+        failed(up = bitLinear(*x, pre + "mlp.up_proj.weight", f, d)))
+      return failure();
+    m = b.create<GluOp>(loc, *gate, *up, c.activation).getResult();
+    if (failed(down = rmsNorm(*m, pre + c.ffnSubNorm + ".weight", f)) ||
+        failed(down = bitLinear(*down, pre + "mlp.down_proj.weight", d, f)))
+      return failure();
+    return b.create<AddOp>(loc, h, *down).getResult();
+  }
+
+  FailureOr<Value> model(Value ids, Value positions) {
+    FailureOr<Value> embed =
+        src.table(b, "model.embed_tokens.weight", c.vocab, c.hidden);
+    if (failed(embed))
+      return failure();
+    Value h = b.create<EmbeddingOp>(loc, acts(c.hidden), *embed, ids);
+    for (int64_t l = 0; l < c.layers; ++l) {
+      FailureOr<Value> next = layer(l, h, positions);
+      if (failed(next))
+        return failure();
+      h = *next;
+    }
+    FailureOr<Value> x = rmsNorm(h, "model.norm.weight", c.hidden);
+    if (failed(x))
+      return failure();
+    FailureOr<Value> head =
+        c.tiedEmbeddings ? embed
+                         : src.table(b, "lm_head.weight", c.vocab, c.hidden);
+    if (failed(head))
+      return failure();
+    return b.create<LMHeadOp>(loc, acts(c.vocab), *x, *head).getResult();
+  }
+
+private:
+  OpBuilder &b;
+  Location loc;
+  const BitNetConfig &c;
+  WeightSource &src;
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> mlir::tern::buildBitNetModel(MLIRContext &context,
+                                                   const BitNetConfig &config,
+                                                   WeightSource &source,
+                                                   Location loc) {
+  context.loadDialect<TernDialect, func::FuncDialect>();
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  OpBuilder b(&context);
+  (*module)->setAttr("tern.context_length",
+                     b.getI64IntegerAttr(config.maxPositions));
+  b.setInsertionPointToEnd(module->getBody());
+  auto ids = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+  auto logits = RankedTensorType::get({ShapedType::kDynamic, config.vocab},
+                                      b.getF32Type());
+  auto func = b.create<func::FuncOp>(loc, "forward",
+                                     b.getFunctionType({ids, ids}, {logits}));
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  GraphBuilder builder(b, loc, config, source);
+  FailureOr<Value> result =
+      builder.model(entry->getArgument(0), entry->getArgument(1));
+  if (failed(result))
+    return nullptr;
+  b.create<func::ReturnOp>(loc, *result);
+  return module;
+}

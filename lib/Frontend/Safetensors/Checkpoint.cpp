@@ -1,0 +1,352 @@
+//===- Checkpoint.cpp - Hugging Face safetensors checkpoints -> tern IR ---===//
+//
+// A checkpoint is a directory with config.json and either model.safetensors
+// or shards listed by model.safetensors.index.json. The files are mapped and
+// every weight becomes a resource blob viewing the mapping: nothing is copied
+// but the small norm vectors (converted to f32).
+//
+// Weight layouts (SPEC.md section 6), told apart by the stored dtype:
+//   U8 [N/4, K] + weight_scale   2B4T packed      -> #tern.packed<hf_rows>
+//   I8 [N, K]   + weight_scale   unpacked ternary -> !tern.trit
+//   F32/F16/BF16 [N, K]          latent weights   (tern-quantize-weights)
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+#include "SafetensorsFile.h"
+#include "tern/Frontend/Import.h"
+
+#include "Tern/IR/TernDialect.h"
+#include "Tern/IR/WeightData.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tern;
+namespace json = llvm::json;
+
+namespace {
+
+void report(const llvm::Twine &message) {
+  llvm::errs() << "error: " << message << "\n";
+}
+
+class SafetensorsSource : public WeightSource {
+public:
+  SafetensorsSource(MLIRContext *ctx, bool scaleMultiplies)
+      : ctx(ctx), scaleMultiplies(scaleMultiplies) {}
+
+  /// Adds the tensors of `file`; fails on a name another shard also has.
+  LogicalResult add(std::unique_ptr<SafetensorsFile> file) {
+    for (const SafetensorsTensor &t : file->getTensors()) {
+      auto [it, inserted] = entries.try_emplace(t.name, Entry{&t, file.get()});
+      if (!inserted) {
+        report(file->getPath() + ": tensor '" + t.name + "' is also in " +
+               it->second.file->getPath());
+        return failure();
+      }
+      order.push_back(t.name);
+    }
+    files.push_back(std::move(file));
+    return success();
+  }
+
+  bool has(StringRef name) const { return entries.count(name); }
+  const SafetensorsFile *fileOf(StringRef name) const {
+    auto it = entries.find(name);
+    return it == entries.end() ? nullptr : it->second.file;
+  }
+
+  /// Reports the first tensors no part of the model asked for.
+  LogicalResult checkAllUsed(StringRef architecture) const {
+    SmallVector<StringRef> unused;
+    for (const std::string &name : order)
+      if (!entries.find(name)->second.used)
+        unused.push_back(name);
+    if (unused.empty())
+      return success();
+    std::string more =
+        unused.size() > 1
+            ? llvm::formatv(" (and {0} more)", unused.size() - 1).str()
+            : "";
+    report(entries.find(unused[0])->second.file->getPath() +
+           ": unexpected tensor '" + unused[0] + "'" + more +
+           ": not part of a " + architecture + " model with this config.json");
+    return failure();
+  }
+
+  FailureOr<LinearWeight> linear(OpBuilder &b, StringRef name, int64_t n,
+                                 int64_t k) override;
+  FailureOr<Value> vector(OpBuilder &b, StringRef name, int64_t n) override;
+  FailureOr<Value> table(OpBuilder &b, StringRef name, int64_t rows,
+                         int64_t cols) override;
+
+private:
+  struct Entry {
+    const SafetensorsTensor *tensor;
+    SafetensorsFile *file;
+    bool used = false;
+  };
+
+  const Entry *find(StringRef name, StringRef role) {
+    auto it = entries.find(name);
+    if (it == entries.end()) {
+      report(llvm::formatv("{0}: missing tensor '{1}' ({2})",
+                           files.front()->getPath(), name, role));
+      return nullptr;
+    }
+    it->second.used = true;
+    return &it->second;
+  }
+  LogicalResult bad(const Entry &e, const llvm::Twine &message) {
+    report(e.file->getPath() + ": tensor '" + e.tensor->name + "': " + message);
+    return failure();
+  }
+  bool isFloat(const Entry &e) {
+    return e.tensor->dtype == SafetensorsDType::F32 ||
+           e.tensor->dtype == SafetensorsDType::F16 ||
+           e.tensor->dtype == SafetensorsDType::BF16;
+  }
+  bool hasShape(const Entry &e, ArrayRef<int64_t> shape) {
+    return ArrayRef<int64_t>(e.tensor->shape) == shape;
+  }
+  static std::string str(ArrayRef<int64_t> shape) {
+    SafetensorsTensor t;
+    t.shape.assign(shape.begin(), shape.end());
+    return t.shapeString();
+  }
+
+  /// A resource blob viewing the tensor's bytes in the mapping, which it
+  /// keeps alive.
+  DenseResourceElementsAttr view(const Entry &e, ShapedType storage) {
+    uintptr_t addr = uintptr_t(e.tensor->data.data());
+    size_t align = std::min<size_t>(64, addr ? (addr & (~addr + 1)) : 64);
+    AsmResourceBlob blob(
+        e.tensor->data, align,
+        [keep = e.file->getBuffer()](void *, size_t, size_t) {},
+        /*dataIsMutable=*/false);
+    return DenseResourceElementsAttr::get(storage, e.tensor->name,
+                                          std::move(blob));
+  }
+  Value weight(OpBuilder &b, const Entry &e, Type result, ShapedType storage) {
+    return b.create<WeightOp>(b.getUnknownLoc(), result, e.tensor->name,
+                              view(e, storage));
+  }
+
+  MLIRContext *ctx;
+  bool scaleMultiplies;
+  std::vector<std::unique_ptr<SafetensorsFile>> files;
+  llvm::StringMap<Entry> entries;
+  std::vector<std::string> order;
+};
+
+FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
+                                                  int64_t n, int64_t k) {
+  const Entry *e = find(name, "a BitLinear weight");
+  if (!e)
+    return failure();
+  const SafetensorsTensor &t = *e->tensor;
+  Type elem = t.elementType(ctx);
+  if (isFloat(*e)) {
+    if (!hasShape(*e, {n, k}))
+      return bad(*e, "shape " + t.shapeString() + " of latent " + t.dtypeName +
+                         " weights, but config.json implies " + str({n, k}));
+    auto type = RankedTensorType::get({n, k}, elem);
+    return LinearWeight{weight(b, *e, type, type), std::nullopt};
+  }
+
+  // Ternary: a packed (U8) or unpacked (I8) matrix plus its scale.
+  Value w;
+  auto trit = TritType::get(ctx);
+  if (t.dtype == SafetensorsDType::U8) {
+    if (n % 4)
+      return bad(*e, llvm::formatv("packed U8 weights need out_features "
+                                   "divisible by 4, but config.json implies "
+                                   "{0}",
+                                   n));
+    if (!hasShape(*e, {n / 4, k}))
+      return bad(*e, "shape " + t.shapeString() +
+                         " of packed U8 weights, but config.json implies " +
+                         str({n / 4, k}) + " (4 rows per byte, SPEC 6.1)");
+    auto type = RankedTensorType::get(
+        {n, k}, trit, PackedAttr::get(ctx, PackedLayout::HFRows));
+    w = weight(b, *e, type, RankedTensorType::get({n / 4 * k}, elem));
+  } else {
+    if (!hasShape(*e, {n, k}))
+      return bad(*e, "shape " + t.shapeString() +
+                         " of I8 ternary weights, but config.json implies " +
+                         str({n, k}));
+    w = weight(b, *e, RankedTensorType::get({n, k}, trit),
+               RankedTensorType::get({n, k}, elem));
+  }
+  std::string scaleName =
+      (name.drop_back(strlen("weight")) + "weight_scale").str();
+  const Entry *s = find(scaleName, ("the scale of " + name).str());
+  if (!s)
+    return failure();
+  if (!isFloat(*s) || s->tensor->numElements() != 1)
+    return bad(*s, "must be one F32, F16 or BF16 value, got " +
+                       s->tensor->dtypeName + " " + s->tensor->shapeString());
+  float value;
+  convertToF32(s->tensor->elementType(ctx), s->tensor->data.data(), 1, &value);
+  if (!std::isfinite(value) || value <= 0)
+    return bad(*s, llvm::formatv("is {0}; a weight scale must be positive "
+                                 "and finite",
+                                 value));
+  return LinearWeight{w, scaleMultiplies ? value : 1.0f / value};
+}
+
+FailureOr<Value> SafetensorsSource::vector(OpBuilder &b, StringRef name,
+                                           int64_t n) {
+  const Entry *e = find(name, "a norm weight");
+  if (!e)
+    return failure();
+  if (!isFloat(*e) || !hasShape(*e, {n}))
+    return bad(*e, "expected a float vector " + str({n}) + ", got " +
+                       e->tensor->dtypeName + " " + e->tensor->shapeString());
+  auto type = RankedTensorType::get({n}, b.getF32Type());
+  return createWeight(b, b.getUnknownLoc(), name, type, type,
+                      [&](MutableArrayRef<char> out) {
+                        convertToF32(e->tensor->elementType(ctx),
+                                     e->tensor->data.data(), n,
+                                     reinterpret_cast<float *>(out.data()));
+                      })
+      .getResult();
+}
+
+FailureOr<Value> SafetensorsSource::table(OpBuilder &b, StringRef name,
+                                          int64_t rows, int64_t cols) {
+  const Entry *e = find(name, "the embedding table");
+  if (!e)
+    return failure();
+  if (!isFloat(*e) || !hasShape(*e, {rows, cols}))
+    return bad(*e, "expected a float table " + str({rows, cols}) + ", got " +
+                       e->tensor->dtypeName + " " + e->tensor->shapeString());
+  auto type = RankedTensorType::get({rows, cols}, e->tensor->elementType(ctx));
+  return weight(b, *e, type, type);
+}
+
+/// Opens the shards named by `indexPath` and checks the index against them.
+LogicalResult openShards(StringRef dir, StringRef indexPath,
+                         SafetensorsSource &source) {
+  auto text = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
+  if (!text) {
+    report(indexPath + ": " + text.getError().message());
+    return failure();
+  }
+  llvm::Expected<json::Value> parsed = json::parse((*text)->getBuffer());
+  if (!parsed) {
+    report(indexPath +
+           ": not valid JSON: " + llvm::toString(parsed.takeError()));
+    return failure();
+  }
+  const json::Object *root = parsed->getAsObject();
+  const json::Object *map = root ? root->getObject("weight_map") : nullptr;
+  if (!map) {
+    report(indexPath + ": no \"weight_map\" object");
+    return failure();
+  }
+  std::vector<std::pair<std::string, std::string>> listed;
+  llvm::SmallVector<std::string> shards;
+  for (const auto &[name, file] : *map) {
+    std::optional<StringRef> shard = file.getAsString();
+    if (!shard || shard->contains('/') || shard->contains('\\')) {
+      report(indexPath + ": weight_map entry '" + name.str() +
+             "' must name a file in the checkpoint directory");
+      return failure();
+    }
+    listed.emplace_back(name.str(), shard->str());
+    if (!llvm::is_contained(shards, *shard))
+      shards.push_back(shard->str());
+  }
+  llvm::sort(shards);
+  for (const std::string &shard : shards) {
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, shard);
+    auto file = SafetensorsFile::open(path);
+    if (!file) {
+      report(llvm::toString(file.takeError()) + " (listed in " + indexPath +
+             ")");
+      return failure();
+    }
+    if (failed(source.add(std::move(*file))))
+      return failure();
+  }
+  for (const auto &[name, shard] : listed) {
+    const SafetensorsFile *file = source.fileOf(name);
+    if (!file || llvm::sys::path::filename(file->getPath()) != shard) {
+      report(indexPath + ": lists tensor '" + name + "' in " + shard +
+             ", which does not contain it");
+      return failure();
+    }
+  }
+  return success();
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
+                                                   MLIRContext &context) {
+  // A directory, or one .safetensors file inside a checkpoint directory.
+  bool isDir = llvm::sys::fs::is_directory(path);
+  llvm::SmallString<256> dir(isDir ? path : llvm::sys::path::parent_path(path));
+  if (dir.empty())
+    dir = ".";
+  auto inDir = [&](StringRef file) {
+    llvm::SmallString<256> p(dir);
+    llvm::sys::path::append(p, file);
+    return std::string(p);
+  };
+  std::string configPath = inDir("config.json");
+  if (!llvm::sys::fs::exists(configPath)) {
+    report(path + ": no config.json beside the weights; a Hugging Face "
+                  "checkpoint directory has config.json and "
+                  "model.safetensors (or model.safetensors.index.json)");
+    return nullptr;
+  }
+  llvm::Expected<CheckpointConfig> config = readConfig(configPath);
+  if (!config) {
+    report(llvm::toString(config.takeError()));
+    return nullptr;
+  }
+
+  SafetensorsSource source(&context, config->scaleMultiplies);
+  std::string single = isDir ? inDir("model.safetensors") : path.str();
+  std::string index = inDir("model.safetensors.index.json");
+  if (llvm::sys::fs::exists(single)) {
+    auto file = SafetensorsFile::open(single);
+    if (!file) {
+      report(llvm::toString(file.takeError()));
+      return nullptr;
+    }
+    if (failed(source.add(std::move(*file))))
+      return nullptr;
+  } else if (llvm::sys::fs::exists(index)) {
+    if (failed(openShards(dir, index, source)))
+      return nullptr;
+  } else {
+    report(path + ": no model.safetensors or model.safetensors.index.json");
+    return nullptr;
+  }
+
+  BitNetConfig &model = config->model;
+  if (!config->tiedKnown)
+    model.tiedEmbeddings = !source.has("lm_head.weight");
+  Location loc = FileLineColLoc::get(&context, configPath, 0, 0);
+  OwningOpRef<ModuleOp> module = buildBitNetModel(context, model, source, loc);
+  if (!module)
+    return nullptr;
+  std::string arch = model.attnSubNorm == "self_attn.attn_sub_norm"
+                         ? "BitNetForCausalLM"
+                         : "BitnetForCausalLM";
+  if (failed(source.checkAllUsed(arch)))
+    return nullptr;
+  return module;
+}

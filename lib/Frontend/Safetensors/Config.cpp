@@ -1,0 +1,192 @@
+//===- Config.cpp - config.json of a Hugging Face BitNet checkpoint -------===//
+//
+// Every hyper-parameter comes from the file (SPEC.md section 1); defaults are
+// only those of the Hugging Face config classes for keys real checkpoints
+// omit. Anything missing, mistyped or contradictory is reported by key.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace mlir;
+using namespace mlir::tern;
+namespace json = llvm::json;
+
+namespace {
+
+struct Family {
+  StringRef architecture, attnSubNorm, ffnSubNorm;
+  float defaultTheta;
+};
+
+// 2B4T (model_type bitnet) and 1bitLLM (model_type llama) name their
+// sub-norms differently (SPEC 1).
+constexpr Family kFamilies[] = {
+    {"BitNetForCausalLM", "self_attn.attn_sub_norm", "mlp.ffn_sub_norm",
+     500000.0f},
+    {"BitnetForCausalLM", "self_attn.inner_attn_ln", "mlp.ffn_layernorm",
+     10000.0f},
+};
+
+class ConfigReader {
+public:
+  ConfigReader(StringRef path, const json::Object &root)
+      : path(path), root(root) {}
+
+  llvm::Error error(const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   path + ": " + message);
+  }
+
+  /// A positive integer; `fallback` when absent (0: required).
+  llvm::Expected<int64_t> integer(StringRef key, int64_t fallback = 0) {
+    const json::Value *v = root.get(key);
+    if (!v || v->kind() == json::Value::Null) {
+      if (fallback)
+        return fallback;
+      return error("missing required key '" + key + "'");
+    }
+    std::optional<int64_t> i = v->getAsInteger();
+    if (!i || *i <= 0)
+      return error("key '" + key + "' must be a positive integer, got " +
+                   llvm::formatv("{0}", *v).str());
+    return *i;
+  }
+
+  llvm::Expected<float> number(StringRef key, std::optional<float> fallback) {
+    const json::Value *v = root.get(key);
+    if (!v || v->kind() == json::Value::Null) {
+      if (fallback)
+        return *fallback;
+      return error("missing required key '" + key + "'");
+    }
+    std::optional<double> d = v->getAsNumber();
+    if (!d || !(*d > 0))
+      return error("key '" + key + "' must be a positive number, got " +
+                   llvm::formatv("{0}", *v).str());
+    return float(*d);
+  }
+
+  StringRef path;
+  const json::Object &root;
+};
+
+} // namespace
+
+llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
+  auto fail = [&](const llvm::Twine &message) -> llvm::Error {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   path + ": " + message);
+  };
+  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!file)
+    return fail(file.getError().message());
+  llvm::Expected<json::Value> parsed = json::parse((*file)->getBuffer());
+  if (!parsed)
+    return fail("not valid JSON: " + llvm::toString(parsed.takeError()));
+  const json::Object *root = parsed->getAsObject();
+  if (!root)
+    return fail("not a JSON object");
+  ConfigReader r(path, *root);
+
+  const json::Array *archs = root->getArray("architectures");
+  std::optional<StringRef> arch =
+      archs && archs->size() == 1 ? (*archs)[0].getAsString() : std::nullopt;
+  if (!arch)
+    return fail("key 'architectures' must be a list with one class name, "
+                "e.g. [\"BitNetForCausalLM\"]");
+  const Family *family = nullptr;
+  for (const Family &f : kFamilies)
+    if (f.architecture == *arch)
+      family = &f;
+  if (!family)
+    return fail("unsupported architecture '" + *arch +
+                "'; Tern compiles BitNetForCausalLM (microsoft/bitnet-b1.58) "
+                "and BitnetForCausalLM (1bitLLM/bitnet_b1_58)");
+
+  CheckpointConfig result;
+  BitNetConfig &c = result.model;
+  c.attnSubNorm = family->attnSubNorm.str();
+  c.ffnSubNorm = family->ffnSubNorm.str();
+  auto take = [](llvm::Expected<int64_t> v, int64_t &out) -> llvm::Error {
+    if (!v)
+      return v.takeError();
+    out = *v;
+    return llvm::Error::success();
+  };
+  if (auto e = take(r.integer("hidden_size"), c.hidden))
+    return std::move(e);
+  if (auto e = take(r.integer("intermediate_size"), c.intermediate))
+    return std::move(e);
+  if (auto e = take(r.integer("num_hidden_layers"), c.layers))
+    return std::move(e);
+  if (auto e = take(r.integer("num_attention_heads"), c.heads))
+    return std::move(e);
+  if (auto e = take(r.integer("num_key_value_heads", c.heads), c.kvHeads))
+    return std::move(e);
+  if (auto e = take(r.integer("vocab_size"), c.vocab))
+    return std::move(e);
+  if (auto e = take(r.integer("max_position_embeddings", 2048), c.maxPositions))
+    return std::move(e);
+  if (c.hidden % c.heads && !root->get("head_dim"))
+    return fail(llvm::formatv("hidden_size {0} is not a multiple of "
+                              "num_attention_heads {1}",
+                              c.hidden, c.heads));
+  if (auto e = take(r.integer("head_dim", c.hidden / c.heads), c.headDim))
+    return std::move(e);
+  if (c.headDim % 2)
+    return fail(llvm::formatv("head_dim {0} is odd; rotary embeddings need "
+                              "pairs",
+                              c.headDim));
+  if (c.heads % c.kvHeads)
+    return fail(llvm::formatv("num_attention_heads {0} is not a multiple of "
+                              "num_key_value_heads {1}",
+                              c.heads, c.kvHeads));
+
+  llvm::Expected<float> eps = r.number("rms_norm_eps", std::nullopt);
+  if (!eps)
+    return eps.takeError();
+  c.epsilon = *eps;
+  llvm::Expected<float> theta = r.number("rope_theta", family->defaultTheta);
+  if (!theta)
+    return theta.takeError();
+  c.ropeTheta = *theta;
+  if (const json::Value *scaling = root->get("rope_scaling");
+      scaling && scaling->kind() != json::Value::Null)
+    return fail("key 'rope_scaling' is set; scaled rotary embeddings are not "
+                "supported");
+
+  std::optional<StringRef> act = root->getString("hidden_act");
+  if (!act)
+    return fail("missing required key 'hidden_act' (\"relu2\" or \"silu\")");
+  if (*act == "relu2")
+    c.activation = GluActivation::Relu2;
+  else if (*act == "silu")
+    c.activation = GluActivation::Silu;
+  else
+    return fail("unsupported hidden_act '" + *act +
+                "' (Tern supports relu2 and silu)");
+
+  if (const json::Value *tie = root->get("tie_word_embeddings")) {
+    std::optional<bool> b = tie->getAsBoolean();
+    if (!b)
+      return fail("key 'tie_word_embeddings' must be true or false");
+    result.tiedKnown = true;
+    c.tiedEmbeddings = *b;
+  }
+
+  // Packed checkpoints: "autobitlinear" multiplies by weight_scale, plain
+  // "bitlinear" (or no class) divides (SPEC 2.4).
+  if (const json::Object *q = root->getObject("quantization_config")) {
+    std::optional<StringRef> cls = q->getString("linear_class");
+    if (cls && *cls != "autobitlinear" && *cls != "bitlinear")
+      return fail("unsupported quantization_config.linear_class '" + *cls +
+                  "' (known: autobitlinear, bitlinear)");
+    result.scaleMultiplies = cls && *cls == "autobitlinear";
+  }
+  return result;
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Writes a synthetic BitNet b1.58 checkpoint in a real Hugging Face layout.
+
+Layouts (SPEC.md section 6):
+  2b4t       microsoft/bitnet-b1.58-2B-4T: uint8 weights packed along the output
+             axis in four row blocks, a bf16 weight_scale per projection,
+             bf16 embeddings and norms, relu2, GQA, rope theta 500000.
+  2b4t-bf16  microsoft/bitnet-b1.58-2B-4T-bf16: the same model with bf16
+             latent weights (absmean-quantized by the compiler).
+  1bitllm    1bitLLM/bitnet_b1_58-*: BitnetForCausalLM, model_type llama, fp16
+             latent weights, SiLU, full MHA, sub-norms inner_attn_ln /
+             ffn_layernorm, rope theta 10000.
+
+Latent weights are seeded N(0, 0.02) (--weight-std) and kept away from the absmean rounding
+boundary (SPEC 5.8); norm weights are near 1. --shards N > 1 writes
+model-0000i-of-0000N.safetensors files plus model.safetensors.index.json.
+--real-2b4t-shape gives the full 2B4T configuration for benchmarks.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+LAYOUTS = ("2b4t", "2b4t-bf16", "1bitllm")
+
+
+def to_bf16(x):
+    """float32 -> bfloat16 bit patterns (uint16), round to nearest even."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    u = u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
+    return (u >> np.uint32(16)).astype(np.uint16)
+
+
+def from_bf16(u):
+    return (u.astype(np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def away_from_boundary(w, store, load):
+    """Latent weights whose stored value has no |w|/mean|w| near 0.5."""
+    for _ in range(8):
+        s = store(w)
+        v = load(s).astype(np.float32)
+        m = max(float(np.abs(v).mean(dtype=np.float64)), 1e-5)
+        r = np.abs(v) / m
+        near = np.abs(r - 0.5) < 0.06
+        if not near.any():
+            return s
+        w = v.copy()
+        w[near] = np.sign(v[near]) * m * np.where(r[near] < 0.5, 0.4, 0.6)
+    return store(w)
+
+
+def random_trits(rng, shape):
+    """Ternary values with the frequencies absmean gives a Gaussian."""
+    u = rng.random(shape, dtype=np.float32)
+    return np.where(u < 0.345, -1, np.where(u < 0.655, 0, 1)).astype(np.int8)
+
+
+def pack_rows(trits):
+    """HF pack_weights: 4 codes per byte along dim 0, row blocks of N/4."""
+    n = trits.shape[0]
+    assert n % 4 == 0, "packed weights need out_features divisible by 4"
+    r = n // 4
+    codes = (trits + 1).astype(np.uint8)
+    packed = np.zeros((r,) + trits.shape[1:], dtype=np.uint8)
+    for i in range(4):
+        packed |= codes[i * r:(i + 1) * r] << np.uint8(2 * i)
+    return packed
+
+
+class Tensor:
+    def __init__(self, dtype, array):
+        self.dtype, self.array = dtype, np.ascontiguousarray(array)
+
+
+def write_safetensors(path, tensors):
+    header, offset = {}, 0
+    for name, t in tensors.items():
+        size = t.array.nbytes
+        header[name] = {"dtype": t.dtype, "shape": list(t.array.shape),
+                        "data_offsets": [offset, offset + size]}
+        offset += size
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little"))
+        f.write(text)
+        for t in tensors.values():
+            f.write(t.array.tobytes())
+
+
+def config_for(a):
+    D, H = a.hidden, a.heads
+    common = {
+        "hidden_size": D, "intermediate_size": a.intermediate,
+        "num_hidden_layers": a.layers, "num_attention_heads": H,
+        "vocab_size": a.vocab, "rms_norm_eps": 1e-5,
+        "max_position_embeddings": a.context, "tie_word_embeddings": True,
+        "bos_token_id": 1, "eos_token_id": 2,
+    }
+    if a.layout == "1bitllm":
+        return dict(common, architectures=["BitnetForCausalLM"],
+                    model_type="llama", hidden_act="silu",
+                    num_key_value_heads=H, rope_theta=a.theta or 10000.0,
+                    torch_dtype="float16", weight_bits=1, input_bits=8)
+    cfg = dict(common, architectures=["BitNetForCausalLM"], model_type="bitnet",
+               hidden_act="relu2", num_key_value_heads=a.kv_heads,
+               rope_theta=a.theta or 500000.0, torch_dtype="bfloat16")
+    if a.layout == "2b4t":
+        cfg["quantization_config"] = {
+            "quant_method": "bitnet", "linear_class": a.linear_class,
+            "quantization_mode": "offline"}
+    return cfg
+
+
+def generate(a):
+    rng = np.random.default_rng(a.seed)
+    D, F, L, V = a.hidden, a.intermediate, a.layers, a.vocab
+    H = a.heads
+    Hkv = H if a.layout == "1bitllm" else a.kv_heads
+    hd = D // H
+    half = a.layout == "1bitllm"
+    fdt, store = ("F16", lambda x: np.asarray(x, np.float16)) if half else \
+        ("BF16", to_bf16)
+    load = (lambda s: s.astype(np.float32)) if half else from_bf16
+
+    def floats(array):
+        return Tensor(fdt, store(array))
+
+    def linear(name, n, k):
+        if a.layout == "2b4t":
+            trits = random_trits(rng, (n, k))
+            scale = np.float32(a.weight_std * 0.798 * (1 + rng.normal(0, 0.05)))
+            if a.linear_class == "bitlinear":
+                scale = np.float32(1) / scale
+            return {name + ".weight": Tensor("U8", pack_rows(trits)),
+                    name + ".weight_scale": Tensor("BF16", to_bf16([scale]))}
+        w = rng.normal(0, a.weight_std, (n, k)).astype(np.float32)
+        return {name + ".weight": Tensor(fdt, away_from_boundary(w, store, load))}
+
+    sub_attn = "self_attn.inner_attn_ln" if half else "self_attn.attn_sub_norm"
+    sub_ffn = "mlp.ffn_layernorm" if half else "mlp.ffn_sub_norm"
+    tensors = {"model.embed_tokens.weight":
+               floats(rng.normal(0, a.embed_std, (V, D)).astype(np.float32))}
+    for l in range(L):
+        pre = f"model.layers.{l}."
+        tensors[pre + "input_layernorm.weight"] = floats(1 + rng.normal(0, 0.05, D))
+        tensors.update(linear(pre + "self_attn.q_proj", H * hd, D))
+        tensors.update(linear(pre + "self_attn.k_proj", Hkv * hd, D))
+        tensors.update(linear(pre + "self_attn.v_proj", Hkv * hd, D))
+        tensors[pre + sub_attn + ".weight"] = floats(1 + rng.normal(0, 0.05, D))
+        tensors.update(linear(pre + "self_attn.o_proj", D, H * hd))
+        tensors[pre + "post_attention_layernorm.weight"] = floats(1 + rng.normal(0, 0.05, D))
+        tensors.update(linear(pre + "mlp.gate_proj", F, D))
+        tensors.update(linear(pre + "mlp.up_proj", F, D))
+        tensors[pre + sub_ffn + ".weight"] = floats(1 + rng.normal(0, 0.05, F))
+        tensors.update(linear(pre + "mlp.down_proj", D, F))
+    tensors["model.norm.weight"] = floats(1 + rng.normal(0, 0.05, D))
+    return tensors
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", required=True, help="checkpoint directory")
+    p.add_argument("--layout", choices=LAYOUTS, default="2b4t")
+    p.add_argument("--vocab", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--intermediate", type=int, default=128)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--context", type=int, default=256)
+    p.add_argument("--theta", type=float, help="rope theta (default: the layout's)")
+    p.add_argument("--linear-class", choices=("autobitlinear", "bitlinear"),
+                   default="autobitlinear", help="2b4t: weight_scale multiplies or divides")
+    p.add_argument("--embed-std", type=float, default=1.0)
+    p.add_argument("--weight-std", type=float, default=0.02,
+                   help="standard deviation of the latent linear weights")
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--real-2b4t-shape", action="store_true",
+                   help="hidden 2560, intermediate 6912, 30 layers, 20/5 heads, vocab 128256")
+    a = p.parse_args()
+    if a.real_2b4t_shape:
+        a.hidden, a.intermediate, a.layers = 2560, 6912, 30
+        a.heads, a.kv_heads, a.vocab, a.context = 20, 5, 128256, 4096
+        a.embed_std = 0.02
+
+    tensors = generate(a)
+    os.makedirs(a.output, exist_ok=True)
+    with open(os.path.join(a.output, "config.json"), "w") as f:
+        json.dump(config_for(a), f, indent=2)
+    if a.shards <= 1:
+        write_safetensors(os.path.join(a.output, "model.safetensors"), tensors)
+        return
+    names = list(tensors)
+    per = -(-len(names) // a.shards)
+    weight_map = {}
+    for i in range(a.shards):
+        file = f"model-{i + 1:05d}-of-{a.shards:05d}.safetensors"
+        part = {n: tensors[n] for n in names[i * per:(i + 1) * per]}
+        write_safetensors(os.path.join(a.output, file), part)
+        weight_map.update({n: file for n in part})
+    with open(os.path.join(a.output, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
