@@ -233,6 +233,25 @@ FailureOr<Value> SafetensorsSource::table(OpBuilder &b, StringRef name,
   return weight(b, *e, type, type);
 }
 
+/// Whether the index at `indexPath` names `file` as one of its shards.
+bool isListedIn(StringRef indexPath, StringRef file) {
+  auto text = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
+  if (!text)
+    return false;
+  llvm::Expected<json::Value> parsed = json::parse((*text)->getBuffer());
+  if (!parsed) {
+    llvm::consumeError(parsed.takeError());
+    return false;
+  }
+  const json::Object *root = parsed->getAsObject();
+  const json::Object *map = root ? root->getObject("weight_map") : nullptr;
+  if (map)
+    for (const auto &entry : *map)
+      if (entry.second.getAsString() == file)
+        return true;
+  return false;
+}
+
 /// Opens the shards named by `indexPath` and checks the index against them.
 LogicalResult openShards(StringRef dir, StringRef indexPath,
                          SafetensorsSource &source) {
@@ -317,19 +336,24 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
     return nullptr;
   }
 
+  // One file, unless it is a shard of an index: then the whole checkpoint.
   SafetensorsSource source(&context, config->scaleMultiplies);
   std::string single = isDir ? inDir("model.safetensors") : path.str();
   std::string index = inDir("model.safetensors.index.json");
-  if (llvm::sys::fs::exists(single)) {
+  bool useIndex =
+      llvm::sys::fs::exists(index) &&
+      (!llvm::sys::fs::exists(single) ||
+       (!isDir && isListedIn(index, llvm::sys::path::filename(single))));
+  if (useIndex) {
+    if (failed(openShards(dir, index, source)))
+      return nullptr;
+  } else if (llvm::sys::fs::exists(single)) {
     auto file = SafetensorsFile::open(single);
     if (!file) {
       report(llvm::toString(file.takeError()));
       return nullptr;
     }
     if (failed(source.add(std::move(*file))))
-      return nullptr;
-  } else if (llvm::sys::fs::exists(index)) {
-    if (failed(openShards(dir, index, source)))
       return nullptr;
   } else {
     report(path + ": no model.safetensors or model.safetensors.index.json");
