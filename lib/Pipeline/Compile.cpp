@@ -11,6 +11,9 @@
 #include "tern/Pipeline/Pipeline.h"
 #include "tern/Target/Emit.h"
 
+#include "Tern/IR/WeightData.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/Pass/PassManager.h"
@@ -222,6 +225,13 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   });
   if (!llvmModule)
     return reportError(llvmModule.takeError());
+  // LLVM has its own copy of the weights now: free the MLIR one (and with
+  // it the input file's mapping) before code generation makes a third.
+  module->walk([](LLVM::GlobalOp global) {
+    if (std::optional<Attribute> value = global.getValue())
+      releaseWeightData(*value);
+  });
+  module = nullptr;
   auto printIR = [&](llvm::raw_ostream &os) {
     (*llvmModule)->print(os, nullptr);
   };

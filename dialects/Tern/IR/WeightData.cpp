@@ -6,6 +6,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 #include <cstring>
 
 using namespace mlir;
@@ -83,4 +85,22 @@ mlir::tern::createWeight(OpBuilder &builder, Location loc, StringRef name,
       DenseResourceElementsAttr::get(storageType, name, std::move(blob));
   return builder.create<WeightOp>(loc, resultType, builder.getStringAttr(name),
                                   value);
+}
+
+void mlir::tern::releaseWeightData(Attribute value) {
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(value))
+    resource.getRawHandle().getResource()->setBlob(AsmResourceBlob());
+}
+
+void mlir::tern::releaseUnusedWeightData(Operation *root,
+                                         ArrayRef<Attribute> dropped) {
+  llvm::DenseSet<void *> used;
+  root->walk([&](WeightOp op) {
+    if (auto r = dyn_cast<DenseResourceElementsAttr>(op.getValue()))
+      used.insert(r.getRawHandle().getResource());
+  });
+  for (Attribute value : dropped)
+    if (auto r = dyn_cast<DenseResourceElementsAttr>(value))
+      if (!used.contains(r.getRawHandle().getResource()))
+        releaseWeightData(r);
 }

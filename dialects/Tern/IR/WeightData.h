@@ -30,6 +30,15 @@ WeightOp createWeight(OpBuilder &builder, Location loc, StringRef name,
                       RankedTensorType resultType, RankedTensorType storageType,
                       function_ref<void(MutableArrayRef<char>)> fill);
 
+/// Frees the data of a resource blob `value` (no-op for other attributes),
+/// once LLVM holds its own copy. The blob's handle stays valid but empty.
+void releaseWeightData(Attribute value);
+
+/// Frees the blobs among `dropped` (data of erased weights) that no
+/// tern.weight under `root` still uses, so that re-encoding weights does not
+/// keep both encodings in memory.
+void releaseUnusedWeightData(Operation *root, ArrayRef<Attribute> dropped);
+
 } // namespace mlir::tern
 
 #endif // TERN_IR_WEIGHTDATA_H

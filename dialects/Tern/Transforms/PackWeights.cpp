@@ -56,6 +56,7 @@ struct PackWeightsPass
           getPackedEncoding(op.getType()) != packedAttr)
         todo.push_back(op);
     });
+    SmallVector<Attribute> dropped;
     for (WeightOp op : todo) {
       auto type = cast<RankedTensorType>(op.getType());
       FailureOr<ArrayRef<char>> trits = getWeightBytes(op);
@@ -85,8 +86,10 @@ struct PackWeightsPass
           builder, op.getLoc(), op.getName(), result, storage,
           [&](MutableArrayRef<char> out) { packI2(*trits, n, k, out); });
       op.replaceAllUsesWith(packed.getResult());
+      dropped.push_back(op.getValue());
       op.erase();
     }
+    releaseUnusedWeightData(getOperation(), dropped);
   }
 };
 

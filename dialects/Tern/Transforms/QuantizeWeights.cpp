@@ -89,9 +89,13 @@ struct QuantizeWeightsPass
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
+    SmallVector<Attribute> dropped;
     for (auto &entry : done)
-      if (entry.first->use_empty())
+      if (entry.first->use_empty()) {
+        dropped.push_back(cast<WeightOp>(entry.first).getValue());
         entry.first->erase();
+      }
+    releaseUnusedWeightData(getOperation(), dropped);
   }
 };
 

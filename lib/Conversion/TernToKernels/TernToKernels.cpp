@@ -23,6 +23,7 @@
 
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
@@ -182,17 +183,31 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
   std::string name = "tern_weight_";
   for (char c : op.getName())
     name += llvm::isAlnum(c) ? c : '_';
+  // Blob data is stored as plain bytes (the same blob, retyped) and viewed
+  // with its element type: LLVM then emits it as one block of bytes rather
+  // than element by element, which matters at gigabytes.
+  ElementsAttr value = op.getValue();
+  MemRefType globalType = type;
+  auto resource = dyn_cast<DenseResourceElementsAttr>(value);
+  if (resource && !type.getElementType().isInteger(8)) {
+    int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    globalType = MemRefType::get({bytes}, b.getI8Type());
+    value = DenseResourceElementsAttr::get(
+        RankedTensorType::get({bytes}, b.getI8Type()), resource.getRawHandle());
+  }
   memref::GlobalOp global;
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(kernel);
     global = b.create<memref::GlobalOp>(
-        name, b.getStringAttr("private"), type, op.getValue(),
+        name, b.getStringAttr("private"), globalType, value,
         /*constant=*/true, b.getI64IntegerAttr(64));
     symbols.insert(global); // renames on collision
   }
-  map.map(op.getResult(),
-          b.create<memref::GetGlobalOp>(type, global.getSymName()));
+  Value data = b.create<memref::GetGlobalOp>(globalType, global.getSymName());
+  if (globalType != type)
+    data = b.create<memref::ViewOp>(type, data, idx(0), ValueRange{});
+  map.map(op.getResult(), data);
   return success();
 }
 
