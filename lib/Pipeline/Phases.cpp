@@ -73,9 +73,11 @@ void mlir::tern::populatePackedPasses(OpPassManager &pm,
 
 void mlir::tern::populateKernelsPasses(OpPassManager &pm) {
   pm.addPass(mlir::tern::createTernLowerToKernels());
-  // The loop builders leave repeated constants and dims behind.
+  // The loop builders leave repeated constants and dims behind; once they
+  // are one value per size, buffers of equal size share planned arenas.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(mlir::tern::createTernPlanMemory());
 }
 
 void mlir::tern::populateLLVMPasses(OpPassManager &pm) {

@@ -43,6 +43,21 @@ def TernPackWeights : Pass<"tern-pack-weights", "ModuleOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def TernPlanMemory : Pass<"tern-plan-memory", "func::FuncOp"> {
+  let summary = "Place a kernel function's buffers in shared arenas by liveness";
+  let description = [{
+    Kernel lowering allocates one buffer per intermediate value. This pass
+    replaces the `memref.alloc`s at the top level of a function body (at most
+    one dynamic dimension, not returned) by `memref.view`s into one arena per
+    size: buffers whose sizes are `n` rows of fixed bytes share an arena of
+    `n * bytes` and reuse offsets once their last user has run, so a forward
+    pass needs the largest set of simultaneously live rows, not the sum of
+    all of them. Offsets are multiples of 64 bytes per row.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def TernQuantizeWeights : Pass<"tern-quantize-weights", "ModuleOp"> {
   let summary = "Absmean-quantize latent float BitLinear weights to ternary";
   let description = [{
