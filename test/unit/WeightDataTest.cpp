@@ -37,6 +37,9 @@ TEST(WeightData, PackedSizes) {
   auto i2 = mlir::tern::PackedAttr::get(&context, mlir::tern::PackedLayout::I2);
   EXPECT_EQ(i2.getNumBytes(2560, 2560), 2560 * 640);
   EXPECT_EQ(i2.getNumBytes(3, 5), 3 * 2); // rows padded to whole bytes
+  auto hf =
+      mlir::tern::PackedAttr::get(&context, mlir::tern::PackedLayout::HFRows);
+  EXPECT_EQ(hf.getNumBytes(6912, 2560), 1728 * 2560); // 4 rows per byte
 }
 
 TEST(Pipeline, PhaseNamesRoundTrip) {
