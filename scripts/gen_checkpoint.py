@@ -98,7 +98,7 @@ def config_for(a):
         "hidden_size": D, "intermediate_size": a.intermediate,
         "num_hidden_layers": a.layers, "num_attention_heads": H,
         "vocab_size": a.vocab, "rms_norm_eps": 1e-5,
-        "max_position_embeddings": a.context, "tie_word_embeddings": True,
+        "max_position_embeddings": a.context, "tie_word_embeddings": not a.untied,
         "bos_token_id": 1, "eos_token_id": 2,
     }
     if a.layout == "1bitllm":
@@ -136,9 +136,14 @@ def generate(a):
             scale = np.float32(a.weight_std * 0.798 * (1 + rng.normal(0, 0.05)))
             if a.linear_class == "bitlinear":
                 scale = np.float32(1) / scale
-            return {name + ".weight": Tensor("U8", pack_rows(trits)),
+            weight = (Tensor("I8", trits) if a.dtype == "I8"
+                      else Tensor("U8", pack_rows(trits)))
+            return {name + ".weight": weight,
                     name + ".weight_scale": Tensor("BF16", to_bf16([scale]))}
         w = rng.normal(0, a.weight_std, (n, k)).astype(np.float32)
+        if a.dtype == "F32":
+            f32 = lambda x: np.asarray(x, np.float32)
+            return {name + ".weight": Tensor("F32", away_from_boundary(w, f32, f32))}
         return {name + ".weight": Tensor(fdt, away_from_boundary(w, store, load))}
 
     sub_attn = "self_attn.inner_attn_ln" if half else "self_attn.attn_sub_norm"
@@ -159,6 +164,8 @@ def generate(a):
         tensors[pre + sub_ffn + ".weight"] = floats(1 + rng.normal(0, 0.05, F))
         tensors.update(linear(pre + "mlp.down_proj", D, F))
     tensors["model.norm.weight"] = floats(1 + rng.normal(0, 0.05, D))
+    if a.untied:
+        tensors["lm_head.weight"] = floats(rng.normal(0, a.embed_std, (V, D)))
     return tensors
 
 
@@ -180,11 +187,18 @@ def main():
     p.add_argument("--embed-std", type=float, default=1.0)
     p.add_argument("--weight-std", type=float, default=0.02,
                    help="standard deviation of the latent linear weights")
+    p.add_argument("--dtype", choices=("I8", "F32"),
+                   help="store linear weights as I8 trits (2b4t) or F32 latent "
+                        "(2b4t-bf16, 1bitllm) instead of the layout's dtype")
+    p.add_argument("--untied", action="store_true",
+                   help="a separate lm_head.weight (tie_word_embeddings false)")
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real-2b4t-shape", action="store_true",
                    help="hidden 2560, intermediate 6912, 30 layers, 20/5 heads, vocab 128256")
     a = p.parse_args()
+    if a.dtype and (a.dtype == "I8") != (a.layout == "2b4t"):
+        p.error(f"--dtype {a.dtype} does not apply to layout {a.layout}")
     if a.real_2b4t_shape:
         a.hidden, a.intermediate, a.layers = 2560, 6912, 30
         a.heads, a.kv_heads, a.vocab, a.context = 20, 5, 128256, 4096
