@@ -1,25 +1,42 @@
 // RUN: tern-opt %s -tern-lower-to-kernels -split-input-file -verify-diagnostics | FileCheck %s
 
+// Each op becomes a call to a kernel function, one per distinct signature;
+// kernels are internal and never inlined. Weights are globals.
 // CHECK: memref.global "private" constant @tern_weight_embed : memref<16x8xf32> = dense<{{.*}}> {alignment = 64 : i64}
 // CHECK: memref.global "private" constant @tern_weight_w : memref<16xi8> = dense<{{.*}}> {alignment = 64 : i64}
-// CHECK-LABEL: func.func @tern_forward
-// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<?x16xf32>)
-// CHECK-SAME: attributes {llvm.emit_c_interface}
-// CHECK: memref.get_global @tern_weight_embed
 // embedding: one row per id
+// CHECK-LABEL: func.func private @tern_kernel_embedding
+// CHECK-SAME: attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]}
 // CHECK: scf.for
 // CHECK: arith.index_cast
 // act_quant: absmax, 127 / amax, round half to even, clamp, i8
+// CHECK-LABEL: func.func private @tern_kernel_act_quant
 // CHECK: math.absf
 // CHECK: arith.divf
 // CHECK: math.roundeven
 // CHECK: arith.fptosi %{{.*}} : f32 to i8
-// ternary_matmul on i2 codes: shift, mask, minus one, i32 multiply-add
+// ternary_matmul on i2 codes: shift, mask, minus one, i32 multiply-add; the
+// weight scale is an argument, so layers of one shape share the kernel.
+// CHECK-LABEL: func.func private @tern_kernel_ternary_matmul
+// CHECK-SAME: %[[WSCALE:[a-z0-9]+]]: f32)
 // CHECK: arith.shrui
 // CHECK: arith.andi
 // CHECK: arith.subi
 // CHECK: arith.muli %{{.*}} : i32
 // CHECK: arith.sitofp
+// CHECK: arith.mulf %{{.*}}, %[[WSCALE]]
+// CHECK-LABEL: func.func private @tern_kernel_lm_head
+// CHECK-LABEL: func.func @tern_forward
+// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<?x16xf32>)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK: %[[T:.*]] = memref.dim %[[IDS]]
+// CHECK: %[[E:.*]] = memref.get_global @tern_weight_embed
+// CHECK: %[[H:.*]] = memref.alloc(%[[T]]) {alignment = 64 : i64} : memref<?x8xf32>
+// CHECK: call @tern_kernel_embedding(%[[E]], %[[IDS]], %[[H]])
+// CHECK: call @tern_kernel_act_quant(%[[H]],
+// CHECK: call @tern_kernel_ternary_matmul({{.*}}, %cst{{.*}}) : ({{.*}}, f32) -> ()
+// CHECK: call @tern_kernel_ternary_matmul({{.*}}, %cst{{.*}}) : ({{.*}}, f32) -> ()
+// CHECK: call @tern_kernel_lm_head
 // CHECK: memref.copy %{{.*}}, %[[OUT]]
 // CHECK: memref.dealloc
 // CHECK: return
@@ -38,7 +55,9 @@ module attributes {tern.context_length = 128 : i64} {
     %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
     %q, %s = tern.act_quant %h : tensor<?x8xf32> -> tensor<?x8xi8>, tensor<?xf32>
     %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<8x8x!tern.trit, #tern.packed<i2>> -> tensor<?x8xf32>
-    %l = tern.lm_head %y, %e : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
+    %q2, %s2 = tern.act_quant %y : tensor<?x8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+    %y2 = tern.ternary_matmul %q2, %s2, %w {scales = array<f32: 2.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<8x8x!tern.trit, #tern.packed<i2>> -> tensor<?x8xf32>
+    %l = tern.lm_head %y2, %e : tensor<?x8xf32>, tensor<16x8xf32> -> tensor<?x16xf32>
     return %l : tensor<?x16xf32>
   }
 }
@@ -80,18 +99,24 @@ func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
 // context from its size (2 layers x K,V x 8 floats per position), appends
 // this call's rows, then runs softmax(q.K * 4^-0.5) . V per head, with query
 // heads 0,1 reading KV head 0 and 2,3 reading KV head 1.
-// CHECK-LABEL: func.func @tern_forward
-// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>
+// CHECK-LABEL: func.func private @tern_kernel_attention
+// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>, %[[LAYER:[a-z0-9]+]]: index)
 // CHECK: %[[SIZE:.*]] = memref.dim %[[KV]]
 // CHECK: %[[CTX:.*]] = arith.divui %[[SIZE]], %c32
+// CHECK: arith.muli %[[LAYER]], %c2
 // CHECK: memref.store %{{.*}}, %[[KV]]
-// CHECK: memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<?xf32>
+// CHECK: %[[SCORES:.*]] = memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<?xf32>
 // CHECK: arith.constant 5.000000e-01 : f32
 // CHECK: arith.divui %{{.*}}, %c2
 // CHECK: arith.constant 0xFF800000 : f32
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: arith.divf
+// CHECK: memref.dealloc %[[SCORES]]
+// CHECK-LABEL: func.func @tern_forward
+// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<?xf32>, %{{.*}}: memref<?x16xf32>)
+// CHECK: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: call @tern_kernel_attention({{.*}}, %[[CACHE]], %[[ONE]])
 // CHECK-LABEL: func.func @tern_kv_floats_per_position() -> i64
 // CHECK: arith.constant 32 : i64
 func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32> {

@@ -9,17 +9,24 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
   let summary = "Lower tern ops on tensors to loops on memrefs";
   let description = [{
     Rewrites the model function `@forward(ids, positions) -> logits` into
-    `@tern_forward(ids, positions, logits_out)` on memrefs with the C
-    interface the runtime calls: weights become constant `memref.global`s
-    (named `tern_weight_*`, placed in the weights section at emission),
-    every tern op becomes `scf`/`arith`/`math` loops with `i32` accumulation
-    for ternary matmuls, and intermediates are allocated and freed in the
-    function. Also emits `@tern_vocab_size()` and `@tern_context_length()`
-    (from the module attribute `tern.context_length`, default 2048).
+    `@tern_forward(ids, positions, kv_cache, logits_out)` on memrefs with the
+    C interface the runtime calls. Weights become constant `memref.global`s
+    (named `tern_weight_*`, stored as bytes and placed in the weights section
+    at emission). Every other tern op becomes a call to a kernel function
+    (`scf`/`arith`/`math` loops, `i32` accumulation for ternary matmuls), one
+    per distinct op signature: layers of the same shape share one kernel and
+    pass what differs (weight scales, the attention layer) as arguments.
+    `tern.attention` appends to and reads the `kv_cache` buffer, laid out
+    `[layer][k, v][position][kv_heads * head_dim]` for as many positions as
+    the runtime allocated. Intermediates are allocated in `@tern_forward`
+    (see `tern-plan-memory`). Also emits `@tern_vocab_size()`,
+    `@tern_kv_floats_per_position()` and `@tern_context_length()` (from the
+    module attribute `tern.context_length`, default 2048).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::LLVM::LLVMDialect"
   ];
 }
 

@@ -13,9 +13,15 @@
 // values) are contiguous in position.
 //
 // The model function is straight-line code, so the lowering walks it once in
-// order and emits, for each tern op, output buffers plus the loops that fill
-// them. These are the generic (scalar) kernels: every target can run them
-// and they are the reference the specialised kernels are checked against.
+// order and emits, for each tern op, its output buffers and a call to a
+// kernel function: one private function per distinct op signature (kind,
+// shapes, static attributes), shared by every layer with that signature.
+// Per-layer values (ternary_matmul scales, the attention layer) are kernel
+// arguments. Code size, and with it LLVM's time, then grows with the number
+// of distinct shapes, not with the number of layers.
+//
+// These are the generic (scalar) kernels: every target can run them and they
+// are the reference the specialised kernels are checked against.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +29,7 @@
 
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -57,17 +64,19 @@ MemRefType storageType(Type type) {
 /// Emits the kernels of one model function.
 class KernelEmitter {
 public:
-  /// Weight globals are created, in order, just before `kernel`.
-  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *kernel)
-      : b(b), kernel(kernel), symbols(module) {}
+  /// Weight globals and kernel functions are created, in order, just before
+  /// `forward` (the function being built).
+  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *forward)
+      : b(b), forward(forward), symbols(module) {}
 
-  /// The KV cache argument and the width of one layer's K (or V) row.
-  void setKVCache(Value cache, int64_t layers, int64_t width) {
+  /// The forward function's KV cache argument, the number of layers it holds
+  /// and the width of one layer's K (or V) row; the token count that sizes
+  /// every activation buffer.
+  void setup(Value cache, int64_t layers, int64_t width, Value tokenCount) {
     kvCache = cache;
+    kvLayers = layers;
     kvWidth = width;
-    if (layers) // positions the runtime's buffer holds
-      kvContext =
-          b.create<arith::DivUIOp>(dim(cache, 0), idx(2 * layers * width));
+    tokens = tokenCount;
   }
 
   LogicalResult lower(Operation *op);
@@ -76,6 +85,7 @@ public:
       b.create<memref::DeallocOp>(buffer);
   }
 
+  /// Values of the forward function.
   IRMapping map;
 
 private:
@@ -107,19 +117,16 @@ private:
     return loop.getResult(0);
   }
 
-  /// A new buffer for `result`, as many tokens as `like` has rows.
-  Value alloc(Value result, Value like) {
-    MemRefType type = storageType(result.getType());
-    SmallVector<Value> sizes;
-    if (type.isDynamicDim(0))
-      sizes.push_back(dim(like, 0));
-    Value buffer =
-        b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
-    buffers.push_back(buffer);
-    map.map(result, buffer);
-    return buffer;
-  }
-  Value in(Value v) { return map.lookup(v); }
+  /// Inside a kernel: the argument holding `v` (an operand of the op being
+  /// lowered), the output argument of `result`, per-call scalars.
+  Value in(Value v) { return local.lookup(v); }
+  Value alloc(Value result, Value) { return local.lookup(result); }
+  Value extra(unsigned i) { return extras[i]; }
+
+  /// Emits `op` as a call to its kernel, creating the kernel on first use.
+  LogicalResult emitCall(Operation *op);
+  /// The kernel's body: the op's loops over its argument buffers.
+  void lowerBody(Operation *op);
 
   // --- op lowerings ---
   LogicalResult lowerWeight(WeightOp op);
@@ -134,11 +141,16 @@ private:
   void lowerLMHead(LMHeadOp op);
 
   ImplicitLocOpBuilder &b;
-  Operation *kernel;
+  Operation *forward;
   SymbolTable symbols;
   SmallVector<Value> buffers;
-  Value kvCache, kvContext;
-  int64_t kvWidth = 0;
+  Value kvCache, tokens;
+  int64_t kvLayers = 0, kvWidth = 0;
+  /// Kernel functions by signature.
+  llvm::StringMap<func::FuncOp> kernels;
+  /// The kernel being built: op values -> its arguments, and its scalars.
+  IRMapping local;
+  SmallVector<Value> extras;
 };
 
 LogicalResult KernelEmitter::lower(Operation *op) {
@@ -154,15 +166,9 @@ LogicalResult KernelEmitter::lower(Operation *op) {
                     "sizes for every dimension but the tokens";
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](WeightOp w) { return lowerWeight(w); })
-      .Case([&](EmbeddingOp o) { return lowerEmbedding(o), success(); })
-      .Case([&](RMSNormOp o) { return lowerRMSNorm(o), success(); })
-      .Case([&](ActQuantOp o) { return lowerActQuant(o), success(); })
-      .Case([&](TernaryMatmulOp o) { return lowerTernaryMatmul(o), success(); })
-      .Case([&](RopeOp o) { return lowerRope(o), success(); })
-      .Case([&](AttentionOp o) { return lowerAttention(o), success(); })
-      .Case([&](GluOp o) { return lowerGlu(o), success(); })
-      .Case([&](AddOp o) { return lowerAdd(o), success(); })
-      .Case([&](LMHeadOp o) { return lowerLMHead(o), success(); })
+      .Case<EmbeddingOp, RMSNormOp, ActQuantOp, TernaryMatmulOp, RopeOp,
+            AttentionOp, GluOp, AddOp, LMHeadOp>(
+          [&](Operation *o) { return emitCall(o); })
       .Case([&](BitLinearOp o) {
         return o.emitOpError()
                << "must be lowered to act_quant + ternary_matmul before "
@@ -171,6 +177,88 @@ LogicalResult KernelEmitter::lower(Operation *op) {
       .Default([&](Operation *o) {
         return o->emitOpError() << "has no kernel lowering yet";
       });
+}
+
+void KernelEmitter::lowerBody(Operation *op) {
+  TypeSwitch<Operation *>(op)
+      .Case([&](EmbeddingOp o) { lowerEmbedding(o); })
+      .Case([&](RMSNormOp o) { lowerRMSNorm(o); })
+      .Case([&](ActQuantOp o) { lowerActQuant(o); })
+      .Case([&](TernaryMatmulOp o) { lowerTernaryMatmul(o); })
+      .Case([&](RopeOp o) { lowerRope(o); })
+      .Case([&](AttentionOp o) { lowerAttention(o); })
+      .Case([&](GluOp o) { lowerGlu(o); })
+      .Case([&](AddOp o) { lowerAdd(o); })
+      .Case([&](LMHeadOp o) { lowerLMHead(o); });
+}
+
+LogicalResult KernelEmitter::emitCall(Operation *op) {
+  // Arguments: the op's operand buffers, its output buffers (allocated here,
+  // [tokens, ...]), then per-call scalars.
+  SmallVector<Value> args;
+  for (Value v : op->getOperands())
+    args.push_back(map.lookup(v));
+  for (Value result : op->getResults()) {
+    MemRefType type = storageType(result.getType());
+    SmallVector<Value> sizes;
+    if (type.isDynamicDim(0))
+      sizes.push_back(tokens);
+    Value buffer =
+        b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
+    buffers.push_back(buffer);
+    map.map(result, buffer);
+    args.push_back(buffer);
+  }
+  // What differs between layers of one shape is passed, not baked in.
+  NamedAttrList attrs(op->getAttrDictionary());
+  if (auto mm = dyn_cast<TernaryMatmulOp>(op)) {
+    for (float scale : mm.getScales())
+      args.push_back(f32(scale));
+    attrs.erase(mm.getScalesAttrName());
+  }
+  if (auto att = dyn_cast<AttentionOp>(op)) {
+    args.push_back(kvCache);
+    args.push_back(idx(att.getLayer()));
+    attrs.erase(att.getLayerAttrName());
+  }
+
+  // The signature: op kind, static attributes, argument types.
+  SmallVector<Type> types;
+  for (Value v : args)
+    types.push_back(v.getType());
+  auto type = b.getFunctionType(types, {});
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << op->getName() << attrs.getDictionary(op->getContext()) << type;
+  func::FuncOp &kernel = kernels[key];
+  if (!kernel) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forward);
+    std::string name = ("tern_kernel_" + op->getName().stripDialect()).str();
+    kernel = b.create<func::FuncOp>(name, type);
+    kernel.setPrivate();
+    // Internal and never inlined: one copy of each kernel however many
+    // layers call it.
+    kernel->setAttr(
+        "llvm.linkage",
+        LLVM::LinkageAttr::get(b.getContext(), LLVM::Linkage::Internal));
+    kernel->setAttr("passthrough",
+                    b.getArrayAttr({b.getStringAttr("noinline")}));
+    symbols.insert(kernel); // tern_kernel_rms_norm_0, ...
+    Block *entry = kernel.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    local.clear();
+    unsigned n = 0;
+    for (Value v : op->getOperands())
+      local.map(v, entry->getArgument(n++));
+    for (Value result : op->getResults())
+      local.map(result, entry->getArgument(n++));
+    extras.assign(entry->args_begin() + n, entry->args_end());
+    lowerBody(op);
+    b.create<func::ReturnOp>();
+  }
+  b.create<func::CallOp>(kernel, args);
+  return success();
 }
 
 LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
@@ -198,7 +286,7 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
   memref::GlobalOp global;
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(kernel);
+    b.setInsertionPoint(forward);
     global = b.create<memref::GlobalOp>(
         name, b.getStringAttr("private"), globalType, value,
         /*constant=*/true, b.getI64IntegerAttr(64));
@@ -279,7 +367,7 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
     PackedAttr packed = getPackedEncoding(weight.getType());
     int64_t kStatic = cast<RankedTensorType>(weight.getType()).getDimSize(1);
     Value rowBytes = idx(llvm::divideCeil(kStatic, 4));
-    Value wScale = f32(op.getScales()[i]);
+    Value wScale = extra(i);
     // The trit W[n, j] as i32.
     auto trit = [&](Value n, Value j) -> Value {
       if (!packed)
@@ -360,13 +448,18 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   Value q = in(op.getQuery()), k = in(op.getKey()), v = in(op.getValue()),
         pos = in(op.getPositions());
   Value out = alloc(op.getResult(), q);
+  Value kvCache = extra(0), layer = extra(1);
   int64_t headDim = op.getHeadDim(), width = kvWidth;
+  // Positions the runtime's cache holds.
+  Value kvContext =
+      b.create<arith::DivUIOp>(dim(kvCache, 0), idx(2 * kvLayers * width));
   int64_t group = op.getNumHeads() / op.getNumKvHeads();
   Value tokens = dim(q, 0);
   auto rowStart = [&](int64_t kv, Value p) { // cache index of [layer][kv][p]
-    Value plane =
-        b.create<arith::MulIOp>(idx(2 * op.getLayer() + kv),
-                                b.create<arith::MulIOp>(kvContext, idx(width)));
+    Value plane = b.create<arith::MulIOp>(
+        b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
+                                idx(kv)),
+        b.create<arith::MulIOp>(kvContext, idx(width)));
     return b.create<arith::AddIOp>(plane,
                                    b.create<arith::MulIOp>(p, idx(width)));
   };
@@ -394,7 +487,6 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   Value scores = b.create<memref::AllocOp>(
       MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
       ValueRange{kvContext}, b.getI64IntegerAttr(64));
-  buffers.push_back(scores);
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
   forEach(tokens, [&](Value t) {
     Value visible = b.create<arith::AddIOp>(position(t), idx(1));
@@ -435,6 +527,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       });
     });
   });
+  b.create<memref::DeallocOp>(scores);
 }
 
 void KernelEmitter::lowerGlu(GluOp op) {
@@ -549,7 +642,8 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   KernelEmitter emitter(b, module, kernel);
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     emitter.map.map(from, to);
-  emitter.setKVCache(entry->getArgument(func.getNumArguments()), layers, width);
+  emitter.setup(entry->getArgument(func.getNumArguments()), layers, width,
+                b.create<memref::DimOp>(entry->getArgument(0), 0));
   for (Operation &op : func.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       for (auto [i, v] : llvm::enumerate(ret.getOperands()))
