@@ -93,7 +93,14 @@ private:
 };
 
 std::string defaultOutput(const CompileOptions &options) {
-  SmallString<128> stem(llvm::sys::path::stem(options.inputName));
+  // A checkpoint directory keeps its whole name (bitnet-b1.58-2B-4T has no
+  // extension to strip); files lose theirs.
+  StringRef input = options.inputName;
+  while (input.size() > 1 && llvm::sys::path::is_separator(input.back()))
+    input = input.drop_back();
+  SmallString<128> stem(llvm::sys::fs::is_directory(input)
+                            ? llvm::sys::path::filename(input)
+                            : llvm::sys::path::stem(input));
   if (stem.empty() || stem == "-")
     stem = "model";
   switch (options.compileTo) {
