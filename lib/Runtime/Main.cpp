@@ -27,20 +27,21 @@ int fail(const std::string &message) {
 }
 
 /// Runs the model on `ids` starting at position `start`, appending to the KV
-/// cache; returns the logits ([ids.size(), vocab], row-major).
+/// cache; returns the logits of the last `rows` tokens ([rows, vocab]).
 std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
-                           std::vector<float> &cache, int64_t vocab) {
+                           int64_t rows, std::vector<float> &cache,
+                           int64_t vocab) {
   int64_t n = int64_t(ids.size());
   std::vector<int32_t> positions(n);
   for (int64_t i = 0; i < n; ++i)
     positions[i] = int32_t(start + i);
-  std::vector<float> logits(size_t(n * vocab));
+  std::vector<float> logits(size_t(rows * vocab));
   tern_i32_vector idsRef = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
   tern_f32_vector cacheRef = {
       cache.data(), cache.data(), 0, {int64_t(cache.size())}, {1}};
   tern_f32_matrix out = {
-      logits.data(), logits.data(), 0, {n, vocab}, {vocab, 1}};
+      logits.data(), logits.data(), 0, {rows, vocab}, {vocab, 1}};
   _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
   return logits;
 }
@@ -115,7 +116,9 @@ int main(int argc, char **argv) {
   std::vector<float> cache(size_t(tern_kv_floats_per_position() * context));
   auto t0 = std::chrono::steady_clock::now();
   std::vector<int32_t> prompt = o.prompt;
-  std::vector<float> logits = forward(prompt, 0, cache, vocab);
+  // Every prompt row only when asked for: the LM head is the largest matrix.
+  int64_t rows = o.dumpLogits.empty() ? 1 : int64_t(prompt.size());
+  std::vector<float> logits = forward(prompt, 0, rows, cache, vocab);
   auto t1 = std::chrono::steady_clock::now();
   if (!o.dumpLogits.empty() &&
       !writeNpyF32(o.dumpLogits, logits.data(), int64_t(prompt.size()), vocab,
@@ -123,7 +126,7 @@ int main(int argc, char **argv) {
     return fail(error);
 
   std::vector<int32_t> generated;
-  const float *last = logits.data() + (prompt.size() - 1) * vocab;
+  const float *last = logits.data() + (rows - 1) * vocab;
   int64_t position = int64_t(prompt.size());
   for (int64_t i = 0; i < o.generate; ++i) {
     int32_t next = sample(last, vocab, o, rng);
@@ -133,7 +136,7 @@ int main(int argc, char **argv) {
     if (i + 1 == o.generate)
       break;
     std::vector<int32_t> one = {next};
-    logits = forward(one, position++, cache, vocab);
+    logits = forward(one, position++, 1, cache, vocab);
     last = logits.data();
   }
   if (o.generate) {

@@ -41,8 +41,9 @@ typedef struct {
   int64_t strides[2];
 } tern_f32_matrix;
 
-/* Runs the model on `ids` at `positions` (same length) and writes one row of
- * logits per token into `logits` ([n, tern_vocab_size()]). `kv_cache` holds
+/* Runs the model on `ids` at `positions` (same length n) and writes the
+ * logits of the last r tokens into `logits` ([r, tern_vocab_size()], r <= n;
+ * r = 1 for generation, r = n for every prompt position). `kv_cache` holds
  * tern_kv_floats_per_position() * C floats for a context of C positions
  * (every position < C), zero-initialized before the first call; calls append
  * the keys and values of their positions to it. */

@@ -87,6 +87,8 @@ public:
 
   /// Values of the forward function.
   IRMapping map;
+  /// Results written directly into an output argument.
+  DenseMap<Value, Value> outputs;
 
 private:
   // --- small builders ---
@@ -199,6 +201,12 @@ LogicalResult KernelEmitter::emitCall(Operation *op) {
   for (Value v : op->getOperands())
     args.push_back(map.lookup(v));
   for (Value result : op->getResults()) {
+    // The LM head writes straight into the caller's logits buffer.
+    if (Value direct = outputs.lookup(result)) {
+      map.map(result, direct);
+      args.push_back(direct);
+      continue;
+    }
     MemRefType type = storageType(result.getType());
     SmallVector<Value> sizes;
     if (type.isDynamicDim(0))
@@ -566,17 +574,21 @@ void KernelEmitter::lowerAdd(AddOp op) {
 }
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
+  // The output may have fewer rows than the input: then it holds the logits
+  // of the last rows (generation needs only the last token's).
   Value x = in(op.getInput()), table = in(op.getTable());
   Value out = alloc(op.getResult(), x);
   Value d = dim(x, 1);
-  forEach(dim(x, 0), [&](Value t) {
+  Value first = b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
+  forEach(dim(out, 0), [&](Value r) {
+    Value t = b.create<arith::AddIOp>(first, r);
     forEach(dim(out, 1), [&](Value v) {
       Value acc = reduce(d, f32(0), [&](Value j, Value acc) {
         Value e = toF32(b.create<memref::LoadOp>(table, ValueRange{v, j}));
         Value xv = b.create<memref::LoadOp>(x, ValueRange{t, j});
         return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));
       });
-      b.create<memref::StoreOp>(acc, out, ValueRange{t, v});
+      b.create<memref::StoreOp>(acc, out, ValueRange{r, v});
     });
   });
 }
@@ -644,12 +656,17 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
     emitter.map.map(from, to);
   emitter.setup(entry->getArgument(func.getNumArguments()), layers, width,
                 b.create<memref::DimOp>(entry->getArgument(0), 0));
+  // Logits come straight from the LM head into the caller's buffer, which
+  // may hold only the last rows; anything else is copied at the end.
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  Value logitsOut = entry->getArgument(func.getNumArguments() + 1);
+  if (isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp()))
+    emitter.outputs[ret.getOperand(0)] = logitsOut;
   for (Operation &op : func.getBody().front()) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (auto [i, v] : llvm::enumerate(ret.getOperands()))
-        b.create<memref::CopyOp>(
-            emitter.map.lookup(v),
-            entry->getArgument(func.getNumArguments() + 1 + i));
+    if (&op == ret) {
+      Value logits = emitter.map.lookup(ret.getOperand(0));
+      if (logits != logitsOut)
+        b.create<memref::CopyOp>(logits, logitsOut);
       break;
     }
     if (failed(emitter.lower(&op)))
