@@ -30,3 +30,15 @@ if not os.path.exists(config.python_executable):
     lit_config.fatal(
         "test Python %s not found: run scripts/setup.sh (it makes .venv), "
         "then reconfigure" % config.python_executable)
+
+# Kernel variants run only where the host CPU has their instructions; tests
+# for the others report UNSUPPORTED (the host lacks the feature).
+try:
+    with open("/proc/cpuinfo") as f:
+        flags = next((l.split(":", 1)[1].split() for l in f if l.startswith("flags")), [])
+except OSError:
+    flags = []
+if "avx2" in flags:
+    config.available_features.add("host-avx2")
+if {"avx512f", "avx512bw", "avx512_vnni"} <= set(flags):
+    config.available_features.add("host-avx512vnni")

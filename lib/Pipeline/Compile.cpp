@@ -28,6 +28,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::tern;
@@ -74,12 +75,18 @@ public:
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
     ++done;
-    if (!quiet && ok(result))
+    if (!quiet && ok(result)) {
+      std::string what = describePhase(phase).str();
+      if (auto it = details.find(phase); it != details.end())
+        what += " (" + it->second + ")";
       llvm::errs() << llvm::format("[%d/%d] %-9s %s (%.2f s)\n", done, total,
                                    phaseName(phase).str().c_str(),
-                                   describePhase(phase).str().c_str(), seconds);
+                                   what.c_str(), seconds);
+    }
     return result;
   }
+  /// Extra words for a phase's line, e.g. the chosen layout.
+  void detail(Phase phase, std::string text) { details[phase] = text; }
 
 private:
   static bool ok(LogicalResult result) { return succeeded(result); }
@@ -90,6 +97,7 @@ private:
   static bool ok(OwningOpRef<ModuleOp> &module) { return bool(module); }
   bool quiet;
   int total, done = 0;
+  std::map<Phase, std::string> details;
 };
 
 std::string defaultOutput(const CompileOptions &options) {
@@ -157,6 +165,13 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       resolveTarget(options.target, llvm::errs());
   if (!target)
     return reportError(target.takeError());
+  llvm::Expected<KernelChoice> kernels =
+      selectKernels(*target, options.kernels, llvm::errs());
+  if (!kernels)
+    return reportError(kernels.takeError());
+  PipelineOptions pipeline;
+  pipeline.packedLayout = kernels->layout;
+  pipeline.kernels = kernels->variant;
 
   Phase last = options.compileTo;
   std::string output =
@@ -179,6 +194,8 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (last >= Phase::Exe)
     total += 1;
   Progress progress(options.quiet, total);
+  progress.detail(Phase::Packed, pipeline.packedLayout + " for " +
+                                     pipeline.kernels + " kernels");
 
   if (!options.dumpDir.empty())
     if (std::error_code ec =
@@ -215,7 +232,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       return failure();
     TimingScope phaseTimer = rootTimer.nest(phaseName(phase));
     pm.enableTiming(phaseTimer);
-    populatePhasePasses(pm, phase, options.pipeline);
+    populatePhasePasses(pm, phase, pipeline);
     if (failed(progress.run(phase, [&] { return pm.run(*module); })) ||
         failed(dumpMLIR(*module, phase)))
       return failure();

@@ -14,10 +14,12 @@
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
@@ -71,8 +73,11 @@ void mlir::tern::populatePackedPasses(OpPassManager &pm,
   pm.addPass(mlir::tern::createTernPackWeights(pack));
 }
 
-void mlir::tern::populateKernelsPasses(OpPassManager &pm) {
-  pm.addPass(mlir::tern::createTernLowerToKernels());
+void mlir::tern::populateKernelsPasses(OpPassManager &pm,
+                                       const PipelineOptions &options) {
+  mlir::tern::TernLowerToKernelsOptions kernels;
+  kernels.variant = options.kernels;
+  pm.addPass(mlir::tern::createTernLowerToKernels(kernels));
   // The loop builders leave repeated constants and dims behind; once they
   // are one value per size, buffers of equal size share planned arenas.
   pm.addPass(createCanonicalizerPass());
@@ -87,6 +92,7 @@ void mlir::tern::populateLLVMPasses(OpPassManager &pm) {
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
@@ -104,7 +110,7 @@ void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
   case Phase::Packed:
     return populatePackedPasses(pm, options);
   case Phase::Kernels:
-    return populateKernelsPasses(pm);
+    return populateKernelsPasses(pm, options);
   case Phase::LLVM:
     return populateLLVMPasses(pm);
   default:
@@ -116,7 +122,8 @@ void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
   registry.insert<mlir::tern::TernDialect, func::FuncDialect,
                   arith::ArithDialect, math::MathDialect, memref::MemRefDialect,
                   scf::SCFDialect, cf::ControlFlowDialect,
-                  affine::AffineDialect, LLVM::LLVMDialect>();
+                  affine::AffineDialect, vector::VectorDialect,
+                  LLVM::LLVMDialect>();
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
 }

@@ -162,6 +162,50 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
   return out;
 }
 
+ArrayRef<StringRef> mlir::tern::kernelVariants() {
+  static const StringRef names[] = {"scalar", "vector", "avx2", "avx512vnni"};
+  return names;
+}
+
+Expected<mlir::tern::KernelChoice>
+mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
+                          raw_ostream &notes) {
+  if (requested != "auto" && !is_contained(kernelVariants(), requested))
+    return createStringError(inconvertibleErrorCode(),
+                             "unknown --kernels '" + requested +
+                                 "' (known: auto, " +
+                                 join(kernelVariants(), ", ") + ")");
+  // What each variant executes, beyond the target's baseline.
+  auto needs = [](StringRef variant) -> StringRef {
+    if (variant == "avx512vnni")
+      return "+avx512f,+avx512bw,+avx512vnni";
+    if (variant == "avx2")
+      return "+avx2";
+    return "";
+  };
+  const MCSubtargetInfo *sti = target.machine->getMCSubtargetInfo();
+  bool x86 = Triple(target.triple).isX86();
+  auto has = [&](StringRef variant) {
+    StringRef features = needs(variant);
+    return (features.empty() || x86) &&
+           (features.empty() || sti->checkFeatures(features));
+  };
+  StringRef best = "vector";
+  for (StringRef v : {"avx512vnni", "avx2"})
+    if (x86 && has(v)) {
+      best = v;
+      break;
+    }
+  StringRef variant = requested == "auto" ? best : requested;
+  if (!has(variant)) {
+    notes << "note: --kernels=" << variant << " needs " << needs(variant)
+          << ", which " << target.triple << " --mcpu=" << target.cpu
+          << " lacks; using the " << best << " kernels\n";
+    variant = best;
+  }
+  return KernelChoice{variant.str(), variant == "scalar" ? "i2" : "i2_k64"};
+}
+
 void mlir::tern::printTargets(raw_ostream &os) {
   initializeLLVMTargets();
   os << "Targets (--target=TRIPLE, or host):\n"

@@ -1,4 +1,5 @@
 // RUN: tern-opt %s -tern-pack-weights -split-input-file -verify-diagnostics | FileCheck %s
+// RUN: tern-opt %s -tern-pack-weights=layout=i2_k64 -split-input-file -verify-diagnostics | FileCheck %s --check-prefix=K64
 // RUN: not tern-opt %s -tern-pack-weights=layout=i7 2>&1 | FileCheck %s --check-prefix=LAYOUT
 
 // Row 0 codes (t+1) 2 1 0 2 | 1 -> bytes 0x86 0x01; row 1: 0 0 0 0 | 1 -> 0x00 0x01.
@@ -6,6 +7,13 @@
 // CHECK: %[[W:.*]] = tern.weight "w" = dense_resource<w> : tensor<4xi8> -> tensor<2x5x!tern.trit, #tern.packed<i2>>
 // CHECK: tern.ternary_matmul %{{.*}}, %{{.*}}, %[[W]]
 // CHECK: w: "0x4000000086010001"
+// i2_k64: one 16-byte block per row (K = 5 is padded to 64 with trit 0, code
+// 1): byte j holds k = j, j+16, j+32, j+48 at bits 1:0, 3:2, 5:4, 7:6.
+// Row 0 codes 2 1 0 2 1 then padding: 0x56 0x55 0x54 0x56 0x55, 11 x 0x55.
+// K64-LABEL: func.func @i2
+// K64: tern.weight "w" = dense_resource<w> : tensor<32xi8> -> tensor<2x5x!tern.trit, #tern.packed<i2_k64>>
+// Row 1 codes 0 0 0 0 1: 0x54 x 4, 0x55, then padding.
+// K64: w: "0x400000005655545655555555555555555555555554545454555555555555555555555555"
 func.func @i2(%q: tensor<?x5xi8>, %s: tensor<?xf32>) -> tensor<?x2xf32> {
   %w = tern.weight "w" = dense<[[1, 0, -1, 1, 0], [-1, -1, -1, -1, 0]]> : tensor<2x5xi8> -> tensor<2x5x!tern.trit>
   %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x5xi8>, tensor<?xf32>, tensor<2x5x!tern.trit> -> tensor<?x2xf32>
@@ -42,4 +50,4 @@ func.func @code_three() {
   return
 }
 
-// LAYOUT: error: tern-pack-weights: 'i7' is not a kernel layout (known: i2)
+// LAYOUT: error: tern-pack-weights: 'i7' is not a kernel layout (known: i2, i2_k64)

@@ -57,6 +57,11 @@ cl::opt<std::string> mattr("mattr",
                            cl::value_desc("features"), cl::cat(targetCategory));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(2), cl::cat(targetCategory));
+cl::opt<std::string> kernels(
+    "kernels",
+    cl::desc("Ternary matmul kernels: auto (the best the target CPU runs), "
+             "scalar, vector, avx2, avx512vnni"),
+    cl::init("auto"), cl::value_desc("variant"), cl::cat(targetCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -138,6 +143,7 @@ int main(int argc, char **argv) {
   options.target.cpu = mcpu;
   options.target.features = mattr;
   options.target.optLevel = optLevel;
+  options.kernels = kernels;
 
   mlir::DialectRegistry registry;
   tern::registerAllTernDialects(registry);

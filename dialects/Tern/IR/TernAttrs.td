@@ -32,7 +32,8 @@ def Tern_GluActivationAttr : EnumAttr<Tern_Dialect, Tern_GluActivation, "activat
 
 def Tern_PackedLayout : I32EnumAttr<"PackedLayout", "byte layout of packed ternary weights", [
     I32EnumAttrCase<"I2", 0, "i2">,
-    I32EnumAttrCase<"HFRows", 1, "hf_rows">]> {
+    I32EnumAttrCase<"HFRows", 1, "hf_rows">,
+    I32EnumAttrCase<"I2K64", 2, "i2_k64">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::tern";
 }
@@ -57,6 +58,12 @@ def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
       `N/2 + r` and `3N/4 + r` at bits 1:0, 3:2, 5:4 and 7:6; `N` must be a
       multiple of 4. Frontends keep checkpoint bytes in it, as mapped;
       `tern-pack-weights` re-encodes it for the kernels.
+    * `i2_k64`: for SIMD kernels. Each row is cut into blocks of 64 along K
+      (the last one padded with trit 0), 16 bytes per block: byte `j` of
+      block `b` holds the codes `t + 1` of `k = 64b + j + 16i` at bits
+      `2i+1:2i`, `i = 0..3`. One 16-byte load, replicated to four 128-bit
+      lanes and shifted by 0, 2, 4, 6 bits per lane, gives the 64 codes in K
+      order, ready for a byte dot product with 64 int8 activations.
 
     ```mlir
     tensor<64x256x!tern.trit, #tern.packed<i2>>

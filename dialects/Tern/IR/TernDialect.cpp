@@ -36,6 +36,8 @@ int64_t PackedAttr::getNumBytes(int64_t n, int64_t k) const {
     return n * llvm::divideCeil(k, 4);
   case PackedLayout::HFRows:
     return llvm::divideCeil(n, 4) * k;
+  case PackedLayout::I2K64:
+    return n * llvm::divideCeil(k, 64) * 16;
   }
   llvm_unreachable("unknown packed layout");
 }

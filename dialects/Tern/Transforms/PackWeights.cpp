@@ -25,6 +25,20 @@ void packI2(ArrayRef<char> trits, int64_t n, int64_t k,
     }
 }
 
+/// i2_k64: 16 bytes per 64-wide block of a row; byte j holds k = j + 16i at
+/// bits 2i (see #tern.packed). Padding codes are 1 (trit 0).
+void packI2K64(ArrayRef<char> trits, int64_t n, int64_t k,
+               MutableArrayRef<char> out) {
+  int64_t blocks = llvm::divideCeil(k, 64);
+  std::fill(out.begin(), out.end(), 0);
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < blocks * 64; ++c) {
+      uint8_t code = c < k ? uint8_t(trits[r * k + c] + 1) : 1;
+      int64_t block = c / 64, j = c % 16, i = (c % 64) / 16;
+      out[(r * blocks + block) * 16 + j] |= char(code << (2 * i));
+    }
+}
+
 /// Decodes hf_rows bytes (see #tern.packed) into one trit per byte.
 void unpackHFRows(ArrayRef<char> bytes, int64_t n, int64_t k,
                   MutableArrayRef<char> trits) {
@@ -43,9 +57,10 @@ struct PackWeightsPass
 
   void runOnOperation() override {
     std::optional<PackedLayout> kind = symbolizePackedLayout(layout);
-    if (!kind || *kind != PackedLayout::I2) {
-      getOperation().emitError() << "tern-pack-weights: '" << layout
-                                 << "' is not a kernel layout (known: i2)";
+    if (!kind || *kind == PackedLayout::HFRows) {
+      getOperation().emitError()
+          << "tern-pack-weights: '" << layout
+          << "' is not a kernel layout (known: i2, i2_k64)";
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
@@ -65,7 +80,12 @@ struct PackWeightsPass
       int64_t n = type.getDimSize(0), k = type.getDimSize(1);
       // Other packed layouts are decoded first; one matrix at a time.
       std::vector<char> decoded;
-      if (getPackedEncoding(type)) {
+      if (PackedAttr from = getPackedEncoding(type)) {
+        if (from.getLayout() != PackedLayout::HFRows) {
+          op.emitOpError() << "weight '" << op.getName() << "' is already "
+                           << "packed as " << from << "; cannot repack it";
+          return signalPassFailure();
+        }
         decoded.resize(n * k);
         unpackHFRows(*trits, n, k, decoded);
         trits = ArrayRef<char>(decoded);
@@ -84,7 +104,12 @@ struct PackWeightsPass
       OpBuilder builder(op);
       WeightOp packed = createWeight(
           builder, op.getLoc(), op.getName(), result, storage,
-          [&](MutableArrayRef<char> out) { packI2(*trits, n, k, out); });
+          [&](MutableArrayRef<char> out) {
+            if (*kind == PackedLayout::I2K64)
+              packI2K64(*trits, n, k, out);
+            else
+              packI2(*trits, n, k, out);
+          });
       op.replaceAllUsesWith(packed.getResult());
       dropped.push_back(op.getValue());
       op.erase();

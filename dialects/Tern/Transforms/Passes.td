@@ -38,7 +38,7 @@ def TernPackWeights : Pass<"tern-pack-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"layout", "layout", "std::string", /*default=*/"\"i2\"",
-           "packed layout to produce (i2)">
+           "packed layout to produce (i2, i2_k64)">
   ];
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }

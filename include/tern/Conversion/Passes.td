@@ -23,8 +23,15 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
     `@tern_kv_floats_per_position()` and `@tern_context_length()` (from the
     module attribute `tern.context_length`, default 2048).
   }];
+  let options = [
+    Option<"variant", "variant", "std::string", /*default=*/"\"scalar\"",
+           "code of the ternary matmul kernels on i2_k64 weights: vector "
+           "(portable), avx2 or avx512vnni (x86 intrinsics); i2 weights "
+           "always get the scalar kernels">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::LLVM::LLVMDialect"
   ];

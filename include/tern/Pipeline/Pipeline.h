@@ -44,6 +44,7 @@ inline bool isMLIRPhase(Phase phase) { return phase <= Phase::LLVM; }
 
 struct PipelineOptions {
   std::string packedLayout = "i2";
+  std::string kernels = "scalar"; ///< tern-lower-to-kernels variant
 };
 
 // Stages: each takes the IR from the phase before it to its own phase.
@@ -51,7 +52,8 @@ void populateTernPasses(mlir::OpPassManager &pm);
 void populateQuantizedPasses(mlir::OpPassManager &pm);
 void populatePackedPasses(mlir::OpPassManager &pm,
                           const PipelineOptions &options);
-void populateKernelsPasses(mlir::OpPassManager &pm);
+void populateKernelsPasses(mlir::OpPassManager &pm,
+                           const PipelineOptions &options);
 void populateLLVMPasses(mlir::OpPassManager &pm);
 
 /// Adds the stage that produces `phase` (Tern .. LLVM) to `pm`.
@@ -67,7 +69,7 @@ struct CompileOptions {
   std::string inputName; ///< for progress lines
   std::string argv0;     ///< to find the runtime library
   TargetOptions target;
-  PipelineOptions pipeline;
+  std::string kernels = "auto"; ///< --kernels: auto or a variant
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

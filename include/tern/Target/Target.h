@@ -36,6 +36,23 @@ void initializeLLVMTargets();
 llvm::Expected<ResolvedTarget> resolveTarget(const TargetOptions &options,
                                              llvm::raw_ostream &warnings);
 
+/// The ternary matmul kernels for a target and the weight layout they read.
+struct KernelChoice {
+  std::string variant; ///< scalar, vector, avx2, avx512vnni
+  std::string layout;  ///< i2 (scalar) or i2_k64
+};
+
+/// Kernel variants `--kernels` accepts besides "auto".
+llvm::ArrayRef<llvm::StringRef> kernelVariants();
+
+/// Picks the kernels for `requested` ("auto", or a variant). A variant needs
+/// the CPU features it uses: when the target lacks them, the best variant it
+/// has is used instead and `notes` says why (never a variant whose
+/// instructions the CPU cannot run). Unknown names are an error.
+llvm::Expected<KernelChoice> selectKernels(const ResolvedTarget &target,
+                                           llvm::StringRef requested,
+                                           llvm::raw_ostream &notes);
+
 /// Prints the targets Tern supports and what the host is (--list-targets).
 void printTargets(llvm::raw_ostream &os);
 

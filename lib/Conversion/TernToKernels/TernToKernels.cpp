@@ -27,6 +27,8 @@
 
 #include "tern/Conversion/Passes.h"
 
+#include "KernelEmitter.h"
+
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -34,6 +36,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -45,115 +48,7 @@ namespace mlir::tern {
 
 using namespace mlir;
 using namespace mlir::tern;
-
-namespace {
-
-/// The memref type a tern tensor value is stored in.
-MemRefType storageType(Type type) {
-  auto tensor = cast<RankedTensorType>(type);
-  auto i8 = IntegerType::get(type.getContext(), 8);
-  if (PackedAttr packed = getPackedEncoding(tensor))
-    return MemRefType::get(
-        {packed.getNumBytes(tensor.getDimSize(0), tensor.getDimSize(1))}, i8);
-  Type element = isa<TritType>(tensor.getElementType())
-                     ? Type(i8)
-                     : tensor.getElementType();
-  return MemRefType::get(tensor.getShape(), element);
-}
-
-/// Emits the kernels of one model function.
-class KernelEmitter {
-public:
-  /// Weight globals and kernel functions are created, in order, just before
-  /// `forward` (the function being built).
-  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *forward)
-      : b(b), forward(forward), symbols(module) {}
-
-  /// The forward function's KV cache argument, the number of layers it holds
-  /// and the width of one layer's K (or V) row; the token count that sizes
-  /// every activation buffer.
-  void setup(Value cache, int64_t layers, int64_t width, Value tokenCount) {
-    kvCache = cache;
-    kvLayers = layers;
-    kvWidth = width;
-    tokens = tokenCount;
-  }
-
-  LogicalResult lower(Operation *op);
-  void freeBuffers() {
-    for (Value buffer : buffers)
-      b.create<memref::DeallocOp>(buffer);
-  }
-
-  /// Values of the forward function.
-  IRMapping map;
-  /// Results written directly into an output argument.
-  DenseMap<Value, Value> outputs;
-
-private:
-  // --- small builders ---
-  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
-  Value f32(float v) {
-    return b.create<arith::ConstantFloatOp>(APFloat(v), b.getF32Type());
-  }
-  Value i32(int32_t v) { return b.create<arith::ConstantIntOp>(v, 32); }
-  Value dim(Value memref, int64_t d) {
-    return b.createOrFold<memref::DimOp>(memref, d);
-  }
-  Value toF32(Value v) {
-    return v.getType().isF32() ? v : b.create<arith::ExtFOp>(b.getF32Type(), v);
-  }
-
-  void forEach(Value ub, function_ref<void(Value)> body) {
-    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    body(loop.getInductionVar());
-  }
-  Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
-    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    b.create<scf::YieldOp>(
-        body(loop.getInductionVar(), loop.getRegionIterArg(0)));
-    return loop.getResult(0);
-  }
-
-  /// Inside a kernel: the argument holding `v` (an operand of the op being
-  /// lowered), the output argument of `result`, per-call scalars.
-  Value in(Value v) { return local.lookup(v); }
-  Value alloc(Value result, Value) { return local.lookup(result); }
-  Value extra(unsigned i) { return extras[i]; }
-
-  /// Emits `op` as a call to its kernel, creating the kernel on first use.
-  LogicalResult emitCall(Operation *op);
-  /// The kernel's body: the op's loops over its argument buffers.
-  void lowerBody(Operation *op);
-
-  // --- op lowerings ---
-  LogicalResult lowerWeight(WeightOp op);
-  void lowerEmbedding(EmbeddingOp op);
-  void lowerRMSNorm(RMSNormOp op);
-  void lowerActQuant(ActQuantOp op);
-  void lowerTernaryMatmul(TernaryMatmulOp op);
-  void lowerRope(RopeOp op);
-  void lowerAttention(AttentionOp op);
-  void lowerGlu(GluOp op);
-  void lowerAdd(AddOp op);
-  void lowerLMHead(LMHeadOp op);
-
-  ImplicitLocOpBuilder &b;
-  Operation *forward;
-  SymbolTable symbols;
-  SmallVector<Value> buffers;
-  Value kvCache, tokens;
-  int64_t kvLayers = 0, kvWidth = 0;
-  /// Kernel functions by signature.
-  llvm::StringMap<func::FuncOp> kernels;
-  /// The kernel being built: op values -> its arguments, and its scalars.
-  IRMapping local;
-  SmallVector<Value> extras;
-};
+using namespace mlir::tern::kernels;
 
 LogicalResult KernelEmitter::lower(Operation *op) {
   // Buffers are sized by the token count alone: every other size must be
@@ -186,7 +81,13 @@ void KernelEmitter::lowerBody(Operation *op) {
       .Case([&](EmbeddingOp o) { lowerEmbedding(o); })
       .Case([&](RMSNormOp o) { lowerRMSNorm(o); })
       .Case([&](ActQuantOp o) { lowerActQuant(o); })
-      .Case([&](TernaryMatmulOp o) { lowerTernaryMatmul(o); })
+      .Case([&](TernaryMatmulOp o) {
+        PackedAttr packed = getPackedEncoding(o.getWeights()[0].getType());
+        if (packed && packed.getLayout() == PackedLayout::I2K64)
+          lowerTernaryMatmulK64(o);
+        else
+          lowerTernaryMatmul(o);
+      })
       .Case([&](RopeOp o) { lowerRope(o); })
       .Case([&](AttentionOp o) { lowerAttention(o); })
       .Case([&](GluOp o) { lowerGlu(o); })
@@ -365,50 +266,6 @@ void KernelEmitter::lowerActQuant(ActQuantOp op) {
                                 ValueRange{t, j});
     });
   });
-}
-
-void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
-  Value q = in(op.getInput()), s = in(op.getScale());
-  Value k = dim(q, 1);
-  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
-    Value w = in(weight), out = alloc(op.getResult(i), q);
-    PackedAttr packed = getPackedEncoding(weight.getType());
-    int64_t kStatic = cast<RankedTensorType>(weight.getType()).getDimSize(1);
-    Value rowBytes = idx(llvm::divideCeil(kStatic, 4));
-    Value wScale = extra(i);
-    // The trit W[n, j] as i32.
-    auto trit = [&](Value n, Value j) -> Value {
-      if (!packed)
-        return b.create<arith::ExtSIOp>(
-            b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{n, j}));
-      // i2: code = (byte >> 2*(j%4)) & 3, trit = code - 1.
-      Value byteIdx =
-          b.create<arith::AddIOp>(b.create<arith::MulIOp>(n, rowBytes),
-                                  b.create<arith::DivUIOp>(j, idx(4)));
-      Value byte = b.create<arith::ExtUIOp>(
-          b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
-      Value shift = b.create<arith::IndexCastOp>(
-          b.getI32Type(),
-          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(j, idx(4)), idx(2)));
-      Value code = b.create<arith::AndIOp>(
-          b.create<arith::ShRUIOp>(byte, shift), i32(3));
-      return b.create<arith::SubIOp>(code, i32(1));
-    };
-    forEach(dim(q, 0), [&](Value t) {
-      Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
-      forEach(dim(out, 1), [&](Value n) {
-        Value acc = reduce(k, i32(0), [&](Value j, Value acc) {
-          Value qv = b.create<arith::ExtSIOp>(
-              b.getI32Type(), b.create<memref::LoadOp>(q, ValueRange{t, j}));
-          return b.create<arith::AddIOp>(
-              acc, b.create<arith::MulIOp>(qv, trit(n, j)));
-        });
-        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
-        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
-        b.create<memref::StoreOp>(y, out, ValueRange{t, n});
-      });
-    });
-  }
 }
 
 void KernelEmitter::lowerRope(RopeOp op) {
@@ -593,6 +450,8 @@ void KernelEmitter::lowerLMHead(LMHeadOp op) {
   });
 }
 
+namespace {
+
 /// Checks the model function's contract: (ids, positions) -> logits.
 LogicalResult checkSignature(func::FuncOp func) {
   FunctionType type = func.getFunctionType();
@@ -614,7 +473,7 @@ LogicalResult checkSignature(func::FuncOp func) {
   return success();
 }
 
-LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
+LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant) {
   if (failed(checkSignature(func)))
     return failure();
   MLIRContext *ctx = module.getContext();
@@ -651,7 +510,7 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
-  KernelEmitter emitter(b, module, kernel);
+  KernelEmitter emitter(b, module, kernel, variant);
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     emitter.map.map(from, to);
   emitter.setup(entry->getArgument(func.getNumArguments()), layers, width,
@@ -709,14 +568,29 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func) {
 
 struct LowerToKernelsPass
     : mlir::tern::impl::TernLowerToKernelsBase<LowerToKernelsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    std::optional<Variant> kind =
+        llvm::StringSwitch<std::optional<Variant>>(variant)
+            .Case("scalar", Variant::Scalar)
+            .Case("vector", Variant::Vector)
+            .Case("avx2", Variant::AVX2)
+            .Case("avx512vnni", Variant::AVX512VNNI)
+            .Default(std::nullopt);
+    if (!kind) {
+      module.emitError() << "tern-lower-to-kernels: unknown variant '"
+                         << variant
+                         << "' (known: scalar, vector, avx2, avx512vnni)";
+      return signalPassFailure();
+    }
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
     if (!forward) {
       module.emitError() << "no model function: expected func.func @forward";
       return signalPassFailure();
     }
-    if (failed(lowerModel(module, forward)))
+    if (failed(lowerModel(module, forward, *kind)))
       signalPassFailure();
   }
 };

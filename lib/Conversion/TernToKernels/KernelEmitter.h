@@ -1,0 +1,146 @@
+//===- KernelEmitter.h - tern ops -> kernel functions -----------*- C++ -*-===//
+//
+// Shared by the kernel lowering's files: TernToKernels.cpp walks the model
+// and emits one kernel function per op signature; the op families' bodies
+// live in their own files (TernaryMatmul.cpp: the ternary matmul kernels).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_CONVERSION_KERNELEMITTER_H
+#define TERN_CONVERSION_KERNELEMITTER_H
+
+#include "Tern/IR/TernOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringMap.h"
+
+namespace mlir::tern::kernels {
+
+/// Which code the ternary matmul kernels use (weights in i2_k64 layout for
+/// all but Scalar).
+enum class Variant { Scalar, Vector, AVX2, AVX512VNNI };
+
+/// The memref type a tern tensor value is stored in.
+inline MemRefType storageType(Type type) {
+  auto tensor = cast<RankedTensorType>(type);
+  auto i8 = IntegerType::get(type.getContext(), 8);
+  if (PackedAttr packed = getPackedEncoding(tensor))
+    return MemRefType::get(
+        {packed.getNumBytes(tensor.getDimSize(0), tensor.getDimSize(1))}, i8);
+  Type element = isa<TritType>(tensor.getElementType())
+                     ? Type(i8)
+                     : tensor.getElementType();
+  return MemRefType::get(tensor.getShape(), element);
+}
+
+/// Emits the kernels of one model function.
+class KernelEmitter {
+public:
+  /// Weight globals and kernel functions are created, in order, just before
+  /// `forward` (the function being built).
+  KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *forward,
+                Variant variant)
+      : b(b), forward(forward), symbols(module), variant(variant) {}
+
+  /// The forward function's KV cache argument, the number of layers it holds
+  /// and the width of one layer's K (or V) row; the token count that sizes
+  /// every activation buffer.
+  void setup(Value cache, int64_t layers, int64_t width, Value tokenCount) {
+    kvCache = cache;
+    kvLayers = layers;
+    kvWidth = width;
+    tokens = tokenCount;
+  }
+
+  LogicalResult lower(Operation *op);
+  void freeBuffers() {
+    for (Value buffer : buffers)
+      b.create<memref::DeallocOp>(buffer);
+  }
+
+  /// Values of the forward function.
+  IRMapping map;
+  /// Results written directly into an output argument.
+  DenseMap<Value, Value> outputs;
+
+private:
+  // --- small builders ---
+  Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
+  Value f32(float v) {
+    return b.create<arith::ConstantFloatOp>(APFloat(v), b.getF32Type());
+  }
+  Value i32(int32_t v) { return b.create<arith::ConstantIntOp>(v, 32); }
+  Value dim(Value memref, int64_t d) {
+    return b.createOrFold<memref::DimOp>(memref, d);
+  }
+  Value toF32(Value v) {
+    return v.getType().isF32() ? v : b.create<arith::ExtFOp>(b.getF32Type(), v);
+  }
+
+  void forEach(Value ub, function_ref<void(Value)> body) {
+    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVar());
+  }
+  Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
+    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    b.create<scf::YieldOp>(
+        body(loop.getInductionVar(), loop.getRegionIterArg(0)));
+    return loop.getResult(0);
+  }
+
+  /// Inside a kernel: the argument holding `v` (an operand of the op being
+  /// lowered), the output argument of `result`, per-call scalars.
+  Value in(Value v) { return local.lookup(v); }
+  Value alloc(Value result, Value) { return local.lookup(result); }
+  Value extra(unsigned i) { return extras[i]; }
+
+  /// Emits `op` as a call to its kernel, creating the kernel on first use.
+  LogicalResult emitCall(Operation *op);
+  /// The kernel's body: the op's loops over its argument buffers.
+  void lowerBody(Operation *op);
+
+  // --- op lowerings ---
+  LogicalResult lowerWeight(WeightOp op);
+  void lowerEmbedding(EmbeddingOp op);
+  void lowerRMSNorm(RMSNormOp op);
+  void lowerActQuant(ActQuantOp op);
+  void lowerTernaryMatmul(TernaryMatmulOp op);
+  /// SIMD kernels on i2_k64 weights (TernaryMatmul.cpp).
+  void lowerTernaryMatmulK64(TernaryMatmulOp op);
+  /// acc + the byte dot products of 64 codes (u8) and 64 activations (i8),
+  /// in the variant's accumulator type.
+  Value dot64(Value acc, Value codes, Value q);
+  Type accumulatorType();
+  Value sumAccumulator(Value acc);
+  void lowerRope(RopeOp op);
+  void lowerAttention(AttentionOp op);
+  void lowerGlu(GluOp op);
+  void lowerAdd(AddOp op);
+  void lowerLMHead(LMHeadOp op);
+
+  ImplicitLocOpBuilder &b;
+  Operation *forward;
+  SymbolTable symbols;
+  Variant variant;
+  SmallVector<Value> buffers;
+  Value kvCache, tokens;
+  int64_t kvLayers = 0, kvWidth = 0;
+  /// Kernel functions by signature.
+  llvm::StringMap<func::FuncOp> kernels;
+  /// The kernel being built: op values -> its arguments, and its scalars.
+  IRMapping local;
+  SmallVector<Value> extras;
+};
+
+} // namespace mlir::tern::kernels
+
+#endif // TERN_CONVERSION_KERNELEMITTER_H

@@ -1,0 +1,231 @@
+//===- TernaryMatmul.cpp - the ternary matmul kernels ---------------------===//
+//
+// acc[t, n] = sum_k q[t, k] * W[n, k] in i32, y = acc / s[t] * scale.
+//
+// Scalar: i2 (or unpacked) weights, one multiply-add per weight; the
+// reference every other kernel is checked against.
+//
+// i2_k64 (SIMD): codes c = W + 1 in {0, 1, 2} are unsigned bytes, so
+// sum_k c * q is a u8 x i8 byte dot product (vpdpbusd, or pmaddubsw +
+// pmaddwd), and acc = sum_k c * q - sum_k q. One 16-byte load gives a block
+// of 64 codes (see #tern.packed). Rows are the outer loop and tokens the
+// inner one, so each row's bytes are read from memory once per call, however
+// many tokens a prefill has.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::tern;
+using namespace mlir::tern::kernels;
+
+void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
+  Value q = in(op.getInput()), s = in(op.getScale());
+  Value k = dim(q, 1);
+  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
+    Value w = in(weight), out = alloc(op.getResult(i), q);
+    PackedAttr packed = getPackedEncoding(weight.getType());
+    int64_t kStatic = cast<RankedTensorType>(weight.getType()).getDimSize(1);
+    Value rowBytes = idx(llvm::divideCeil(kStatic, 4));
+    Value wScale = extra(i);
+    // The trit W[n, j] as i32.
+    auto trit = [&](Value n, Value j) -> Value {
+      if (!packed)
+        return b.create<arith::ExtSIOp>(
+            b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{n, j}));
+      // i2: code = (byte >> 2*(j%4)) & 3, trit = code - 1.
+      Value byteIdx =
+          b.create<arith::AddIOp>(b.create<arith::MulIOp>(n, rowBytes),
+                                  b.create<arith::DivUIOp>(j, idx(4)));
+      Value byte = b.create<arith::ExtUIOp>(
+          b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
+      Value shift = b.create<arith::IndexCastOp>(
+          b.getI32Type(),
+          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(j, idx(4)), idx(2)));
+      Value code = b.create<arith::AndIOp>(
+          b.create<arith::ShRUIOp>(byte, shift), i32(3));
+      return b.create<arith::SubIOp>(code, i32(1));
+    };
+    forEach(dim(q, 0), [&](Value t) {
+      Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
+      forEach(dim(out, 1), [&](Value n) {
+        Value acc = reduce(k, i32(0), [&](Value j, Value acc) {
+          Value qv = b.create<arith::ExtSIOp>(
+              b.getI32Type(), b.create<memref::LoadOp>(q, ValueRange{t, j}));
+          return b.create<arith::AddIOp>(
+              acc, b.create<arith::MulIOp>(qv, trit(n, j)));
+        });
+        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
+        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+        b.create<memref::StoreOp>(y, out, ValueRange{t, n});
+      });
+    });
+  }
+}
+
+Type KernelEmitter::accumulatorType() {
+  auto i32 = b.getI32Type();
+  switch (variant) {
+  case Variant::AVX512VNNI:
+    return VectorType::get({16}, i32);
+  case Variant::AVX2:
+    return VectorType::get({8}, i32);
+  case Variant::Scalar:
+  case Variant::Vector:
+    return VectorType::get({64}, i32);
+  }
+  llvm_unreachable("unknown variant");
+}
+
+Value KernelEmitter::sumAccumulator(Value acc) {
+  return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, acc);
+}
+
+Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
+  auto i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+  auto intrinsic = [&](StringRef name, Type result, ValueRange args) {
+    return b
+        .create<LLVM::CallIntrinsicOp>(result, b.getStringAttr(name), args,
+                                       LLVM::FastmathFlagsAttr())
+        .getResult(0);
+  };
+  switch (variant) {
+  case Variant::AVX512VNNI: {
+    auto v16i32 = VectorType::get({16}, i32);
+    return intrinsic("llvm.x86.avx512.vpdpbusd.512", v16i32,
+                     {acc, b.create<vector::BitCastOp>(v16i32, codes),
+                      b.create<vector::BitCastOp>(v16i32, q)});
+  }
+  case Variant::AVX2: {
+    // Two 256-bit halves: pmaddubsw (pairs of u8 x i8 -> i16, at most
+    // 2 * 2 * 127: no saturation), then pmaddwd with ones (-> i32).
+    auto v32i8 = VectorType::get({32}, i8);
+    auto v16i16 = VectorType::get({16}, i16);
+    auto v8i32 = VectorType::get({8}, i32);
+    Value ones = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(v16i16, b.getI16IntegerAttr(1).getValue()));
+    for (int64_t half = 0; half < 2; ++half) {
+      auto slice = [&](Value v) {
+        return b.create<vector::ExtractStridedSliceOp>(
+            v, ArrayRef<int64_t>{32 * half}, ArrayRef<int64_t>{32},
+            ArrayRef<int64_t>{1});
+      };
+      (void)v32i8;
+      Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", v16i16,
+                              {slice(codes), slice(q)});
+      Value quads = intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, {pairs, ones});
+      acc = b.create<arith::AddIOp>(acc, quads);
+    }
+    return acc;
+  }
+  case Variant::Scalar:
+  case Variant::Vector: {
+    // Portable: widen and multiply; LLVM picks the instructions.
+    auto v64i32 = VectorType::get({64}, i32);
+    Value c = b.create<arith::ExtUIOp>(v64i32, codes);
+    Value x = b.create<arith::ExtSIOp>(v64i32, q);
+    return b.create<arith::AddIOp>(acc, b.create<arith::MulIOp>(c, x));
+  }
+  }
+  llvm_unreachable("unknown variant");
+}
+
+void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
+  Value q = in(op.getInput()), s = in(op.getScale());
+  int64_t k = cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
+  int64_t full = k / 64, rowBytes = llvm::divideCeil(k, 64) * 16;
+  auto i8 = b.getI8Type(), i32t = b.getI32Type();
+  auto v16i8 = VectorType::get({16}, i8), v64i8 = VectorType::get({64}, i8);
+  auto v16i32 = VectorType::get({16}, i32t);
+  Value tokens = dim(q, 0);
+
+  // sum_k q[t, k]: the codes are trits + 1.
+  Value sums = b.create<memref::AllocOp>(
+      MemRefType::get({ShapedType::kDynamic}, i32t), ValueRange{tokens},
+      b.getI64IntegerAttr(64));
+  forEach(tokens, [&](Value t) {
+    Value sum = reduce(idx(k), i32(0), [&](Value j, Value acc) {
+      return b.create<arith::AddIOp>(
+          acc, b.create<arith::ExtSIOp>(
+                   i32t, b.create<memref::LoadOp>(q, ValueRange{t, j})));
+    });
+    b.create<memref::StoreOp>(sum, sums, ValueRange{t});
+  });
+
+  // Codes of one block: the 16 bytes in each 128-bit lane, lane l shifted
+  // right by 2l bits (32-bit shifts: bits from the next byte are masked).
+  SmallVector<int32_t> shiftValues;
+  for (int32_t lane = 0; lane < 4; ++lane)
+    shiftValues.append(4, 2 * lane);
+  Value shifts = b.create<arith::ConstantOp>(
+      DenseElementsAttr::get(v16i32, ArrayRef<int32_t>(shiftValues)));
+  Value mask = b.create<arith::ConstantOp>(
+      DenseElementsAttr::get(v16i32, b.getI32IntegerAttr(0x03030303).getValue()));
+  SmallVector<int64_t> replicate;
+  for (int64_t lane = 0; lane < 4; ++lane)
+    for (int64_t j = 0; j < 16; ++j)
+      replicate.push_back(j);
+  auto unpack = [&](Value bytes) -> Value {
+    Value wide = b.create<vector::ShuffleOp>(bytes, bytes, replicate);
+    Value words = b.create<vector::BitCastOp>(v16i32, wide);
+    words = b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(words, shifts),
+                                    mask);
+    return b.create<vector::BitCastOp>(v64i8, words);
+  };
+  Type accType = accumulatorType();
+  Value zero = b.create<arith::ConstantOp>(DenseElementsAttr::get(
+      cast<ShapedType>(accType), b.getI32IntegerAttr(0).getValue()));
+
+  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
+    Value w = in(weight), out = alloc(op.getResult(i), q);
+    Value wScale = extra(i);
+    forEach(dim(out, 1), [&](Value n) {
+      Value row = b.create<arith::MulIOp>(n, idx(rowBytes));
+      forEach(tokens, [&](Value t) {
+        Value acc = reduce(idx(full), zero, [&](Value block, Value acc) {
+          Value qv = b.create<vector::LoadOp>(
+              v64i8, q,
+              ValueRange{t, b.create<arith::MulIOp>(block, idx(64))});
+          Value wv = b.create<vector::LoadOp>(
+              v16i8, w,
+              ValueRange{b.create<arith::AddIOp>(
+                  row, b.create<arith::MulIOp>(block, idx(16)))});
+          return dot64(acc, unpack(wv), qv);
+        });
+        Value total = sumAccumulator(acc);
+        // K % 64 trailing elements, one at a time.
+        if (k % 64) {
+          total = reduce(idx(k % 64), total, [&](Value j, Value acc) {
+            Value byteIdx = b.create<arith::AddIOp>(
+                row, b.create<arith::AddIOp>(
+                         idx(full * 16), b.create<arith::RemUIOp>(j, idx(16))));
+            Value byte = b.create<arith::ExtUIOp>(
+                i32t, b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
+            Value shift = b.create<arith::IndexCastOp>(
+                i32t, b.create<arith::MulIOp>(
+                         b.create<arith::DivUIOp>(j, idx(16)), idx(2)));
+            Value code = b.create<arith::AndIOp>(
+                b.create<arith::ShRUIOp>(byte, shift), i32(3));
+            Value qv = b.create<arith::ExtSIOp>(
+                i32t, b.create<memref::LoadOp>(
+                         q, ValueRange{t, b.create<arith::AddIOp>(
+                                              idx(full * 64), j)}));
+            return b.create<arith::AddIOp>(acc,
+                                           b.create<arith::MulIOp>(code, qv));
+          });
+        }
+        total = b.create<arith::SubIOp>(
+            total, b.create<memref::LoadOp>(sums, ValueRange{t}));
+        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), total);
+        Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
+        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+        b.create<memref::StoreOp>(y, out, ValueRange{t, n});
+      });
+    });
+  }
+  b.create<memref::DeallocOp>(sums);
+}
