@@ -80,8 +80,8 @@ public:
       if (auto it = details.find(phase); it != details.end())
         what += " (" + it->second + ")";
       llvm::errs() << llvm::format("[%d/%d] %-9s %s (%.2f s)\n", done, total,
-                                   phaseName(phase).str().c_str(),
-                                   what.c_str(), seconds);
+                                   phaseName(phase).str().c_str(), what.c_str(),
+                                   seconds);
     }
     return result;
   }

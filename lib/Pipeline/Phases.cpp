@@ -119,11 +119,11 @@ void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
 }
 
 void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
-  registry.insert<mlir::tern::TernDialect, func::FuncDialect,
-                  arith::ArithDialect, math::MathDialect, memref::MemRefDialect,
-                  scf::SCFDialect, cf::ControlFlowDialect,
-                  affine::AffineDialect, vector::VectorDialect,
-                  LLVM::LLVMDialect>();
+  registry
+      .insert<mlir::tern::TernDialect, func::FuncDialect, arith::ArithDialect,
+              math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
+              cf::ControlFlowDialect, affine::AffineDialect,
+              vector::VectorDialect, LLVM::LLVMDialect>();
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
 }

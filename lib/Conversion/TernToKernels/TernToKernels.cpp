@@ -32,6 +32,7 @@
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -435,12 +436,46 @@ void KernelEmitter::lowerLMHead(LMHeadOp op) {
   // of the last rows (generation needs only the last token's).
   Value x = in(op.getInput()), table = in(op.getTable());
   Value out = alloc(op.getResult(), x);
-  Value d = dim(x, 1);
+  int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
+  // SIMD kernels stream the table 64 elements at a time into a 64-lane f32
+  // accumulator (several independent FMA chains); the rest is scalar.
+  int64_t blocks = variant == Variant::Scalar ? 0 : d / 64;
+  Type element = cast<MemRefType>(table.getType()).getElementType();
+  auto f32x64 = VectorType::get({64}, b.getF32Type());
+  auto row64 = [&](Value v, Value j) -> Value {
+    Value loaded = b.create<vector::LoadOp>(VectorType::get({64}, element),
+                                            table, ValueRange{v, j});
+    if (element.isF32())
+      return loaded;
+    if (element.isF16())
+      return b.create<arith::ExtFOp>(f32x64, loaded);
+    // bf16 is the top half of an f32: widen the bits and shift.
+    auto i16x64 = VectorType::get({64}, b.getI16Type());
+    auto i32x64 = VectorType::get({64}, b.getI32Type());
+    Value bits = b.create<vector::BitCastOp>(i16x64, loaded);
+    Value wide = b.create<arith::ShLIOp>(
+        b.create<arith::ExtUIOp>(i32x64, bits),
+        b.create<arith::ConstantOp>(DenseElementsAttr::get(
+            i32x64, b.getI32IntegerAttr(16).getValue())));
+    return b.create<vector::BitCastOp>(f32x64, wide);
+  };
   Value first = b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
   forEach(dim(out, 0), [&](Value r) {
     Value t = b.create<arith::AddIOp>(first, r);
     forEach(dim(out, 1), [&](Value v) {
-      Value acc = reduce(d, f32(0), [&](Value j, Value acc) {
+      Value acc = f32(0);
+      if (blocks) {
+        Value zero = b.create<arith::ConstantOp>(
+            DenseElementsAttr::get(f32x64, b.getF32FloatAttr(0).getValue()));
+        Value lanes = reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
+          Value j = b.create<arith::MulIOp>(blk, idx(64));
+          Value xv = b.create<vector::LoadOp>(f32x64, x, ValueRange{t, j});
+          return b.create<vector::FMAOp>(xv, row64(v, j), lanes);
+        });
+        acc = b.create<vector::ReductionOp>(vector::CombiningKind::ADD, lanes);
+      }
+      acc = reduce(idx(d - blocks * 64), acc, [&](Value i, Value acc) {
+        Value j = b.create<arith::AddIOp>(idx(blocks * 64), i);
         Value e = toF32(b.create<memref::LoadOp>(table, ValueRange{v, j}));
         Value xv = b.create<memref::LoadOp>(x, ValueRange{t, j});
         return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));

@@ -144,9 +144,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   Value tokens = dim(q, 0);
 
   // sum_k q[t, k]: the codes are trits + 1.
-  Value sums = b.create<memref::AllocOp>(
-      MemRefType::get({ShapedType::kDynamic}, i32t), ValueRange{tokens},
-      b.getI64IntegerAttr(64));
+  Value sums =
+      b.create<memref::AllocOp>(MemRefType::get({ShapedType::kDynamic}, i32t),
+                                ValueRange{tokens}, b.getI64IntegerAttr(64));
   forEach(tokens, [&](Value t) {
     Value sum = reduce(idx(k), i32(0), [&](Value j, Value acc) {
       return b.create<arith::AddIOp>(
@@ -163,8 +163,8 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
     shiftValues.append(4, 2 * lane);
   Value shifts = b.create<arith::ConstantOp>(
       DenseElementsAttr::get(v16i32, ArrayRef<int32_t>(shiftValues)));
-  Value mask = b.create<arith::ConstantOp>(
-      DenseElementsAttr::get(v16i32, b.getI32IntegerAttr(0x03030303).getValue()));
+  Value mask = b.create<arith::ConstantOp>(DenseElementsAttr::get(
+      v16i32, b.getI32IntegerAttr(0x03030303).getValue()));
   SmallVector<int64_t> replicate;
   for (int64_t lane = 0; lane < 4; ++lane)
     for (int64_t j = 0; j < 16; ++j)
@@ -172,8 +172,8 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   auto unpack = [&](Value bytes) -> Value {
     Value wide = b.create<vector::ShuffleOp>(bytes, bytes, replicate);
     Value words = b.create<vector::BitCastOp>(v16i32, wide);
-    words = b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(words, shifts),
-                                    mask);
+    words =
+        b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(words, shifts), mask);
     return b.create<vector::BitCastOp>(v64i8, words);
   };
   Type accType = accumulatorType();
@@ -188,8 +188,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       forEach(tokens, [&](Value t) {
         Value acc = reduce(idx(full), zero, [&](Value block, Value acc) {
           Value qv = b.create<vector::LoadOp>(
-              v64i8, q,
-              ValueRange{t, b.create<arith::MulIOp>(block, idx(64))});
+              v64i8, q, ValueRange{t, b.create<arith::MulIOp>(block, idx(64))});
           Value wv = b.create<vector::LoadOp>(
               v16i8, w,
               ValueRange{b.create<arith::AddIOp>(
@@ -207,13 +206,14 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                 i32t, b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
             Value shift = b.create<arith::IndexCastOp>(
                 i32t, b.create<arith::MulIOp>(
-                         b.create<arith::DivUIOp>(j, idx(16)), idx(2)));
+                          b.create<arith::DivUIOp>(j, idx(16)), idx(2)));
             Value code = b.create<arith::AndIOp>(
                 b.create<arith::ShRUIOp>(byte, shift), i32(3));
             Value qv = b.create<arith::ExtSIOp>(
-                i32t, b.create<memref::LoadOp>(
-                         q, ValueRange{t, b.create<arith::AddIOp>(
-                                              idx(full * 64), j)}));
+                i32t,
+                b.create<memref::LoadOp>(
+                    q,
+                    ValueRange{t, b.create<arith::AddIOp>(idx(full * 64), j)}));
             return b.create<arith::AddIOp>(acc,
                                            b.create<arith::MulIOp>(code, qv));
           });
