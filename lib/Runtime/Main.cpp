@@ -14,6 +14,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -29,7 +31,7 @@ int fail(const std::string &message) {
 /// Runs the model on `ids` starting at position `start`, appending to the KV
 /// cache; returns the logits of the last `rows` tokens ([rows, vocab]).
 std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
-                           int64_t rows, std::vector<float> &cache,
+                           int64_t rows, float *cache, int64_t cacheFloats,
                            int64_t vocab) {
   int64_t n = int64_t(ids.size());
   std::vector<int32_t> positions(n);
@@ -38,8 +40,7 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
   std::vector<float> logits(size_t(rows * vocab));
   tern_i32_vector idsRef = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
-  tern_f32_vector cacheRef = {
-      cache.data(), cache.data(), 0, {int64_t(cache.size())}, {1}};
+  tern_f32_vector cacheRef = {cache, cache, 0, {cacheFloats}, {1}};
   tern_f32_matrix out = {
       logits.data(), logits.data(), 0, {rows, vocab}, {vocab, 1}};
   _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
@@ -113,12 +114,21 @@ int main(int argc, char **argv) {
           ? o.seed
           : uint64_t(
                 std::chrono::steady_clock::now().time_since_epoch().count()));
-  std::vector<float> cache(size_t(tern_kv_floats_per_position() * context));
+  // calloc: pages of a large cache are only touched as positions fill.
+  size_t cacheFloats = size_t(tern_kv_floats_per_position() * context);
+  std::unique_ptr<float, decltype(&std::free)> cache(
+      static_cast<float *>(
+          std::calloc(cacheFloats ? cacheFloats : 1, sizeof(float))),
+      &std::free);
+  if (!cache)
+    return fail("cannot allocate the KV cache for -c " +
+                std::to_string(context));
   auto t0 = std::chrono::steady_clock::now();
   std::vector<int32_t> prompt = o.prompt;
   // Every prompt row only when asked for: the LM head is the largest matrix.
   int64_t rows = o.dumpLogits.empty() ? 1 : int64_t(prompt.size());
-  std::vector<float> logits = forward(prompt, 0, rows, cache, vocab);
+  std::vector<float> logits =
+      forward(prompt, 0, rows, cache.get(), int64_t(cacheFloats), vocab);
   auto t1 = std::chrono::steady_clock::now();
   if (!o.dumpLogits.empty() &&
       !writeNpyF32(o.dumpLogits, logits.data(), int64_t(prompt.size()), vocab,
@@ -136,7 +146,8 @@ int main(int argc, char **argv) {
     if (i + 1 == o.generate)
       break;
     std::vector<int32_t> one = {next};
-    logits = forward(one, position++, 1, cache, vocab);
+    logits =
+        forward(one, position++, 1, cache.get(), int64_t(cacheFloats), vocab);
     last = logits.data();
   }
   if (o.generate) {

@@ -10,7 +10,9 @@
 // pmaddwd), and acc = sum_k c * q - sum_k q. One 16-byte load gives a block
 // of 64 codes (see #tern.packed). Rows are the outer loop and tokens the
 // inner one, so each row's bytes are read from memory once per call, however
-// many tokens a prefill has.
+// many tokens a prefill has. Register tiles of 4 rows x 4 tokens (one
+// unpacked block of codes feeds 4 tokens, one block of activations 4 rows),
+// and 8 rows x 1 token for decode.
 //
 //===----------------------------------------------------------------------===//
 
@@ -180,24 +182,44 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   Value zero = b.create<arith::ConstantOp>(DenseElementsAttr::get(
       cast<ShapedType>(accType), b.getI32IntegerAttr(0).getValue()));
 
-  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
-    Value w = in(weight), out = alloc(op.getResult(i), q);
-    Value wScale = extra(i);
-    forEach(dim(out, 1), [&](Value n) {
-      Value row = b.create<arith::MulIOp>(n, idx(rowBytes));
-      forEach(tokens, [&](Value t) {
-        Value acc = reduce(idx(full), zero, [&](Value block, Value acc) {
-          Value qv = b.create<vector::LoadOp>(
-              v64i8, q, ValueRange{t, b.create<arith::MulIOp>(block, idx(64))});
-          Value wv = b.create<vector::LoadOp>(
-              v16i8, w,
-              ValueRange{b.create<arith::AddIOp>(
-                  row, b.create<arith::MulIOp>(block, idx(16)))});
-          return dot64(acc, unpack(wv), qv);
-        });
-        Value total = sumAccumulator(acc);
+  // One tile: `rows` rows from n0 times `toks` tokens from t0, each pair
+  // with its own accumulator, so one unpacked block of codes feeds `toks`
+  // dot products and one activation block feeds `rows`.
+  auto tile = [&](Value w, Value out, Value wScale, Value n0, Value t0,
+                  int64_t rows, int64_t toks) {
+    SmallVector<Value> rowStart, tok;
+    for (int64_t r = 0; r < rows; ++r)
+      rowStart.push_back(b.create<arith::MulIOp>(
+          b.create<arith::AddIOp>(n0, idx(r)), idx(rowBytes)));
+    for (int64_t u = 0; u < toks; ++u)
+      tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
+    SmallVector<Value> inits(rows * toks, zero);
+    auto loop = b.create<scf::ForOp>(idx(0), idx(full), idx(1), inits);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value block = loop.getInductionVar();
+      Value kOff = b.create<arith::MulIOp>(block, idx(64));
+      Value bOff = b.create<arith::MulIOp>(block, idx(16));
+      SmallVector<Value> codes, acts, next;
+      for (int64_t r = 0; r < rows; ++r)
+        codes.push_back(unpack(b.create<vector::LoadOp>(
+            v16i8, w, ValueRange{b.create<arith::AddIOp>(rowStart[r], bOff)})));
+      for (int64_t u = 0; u < toks; ++u)
+        acts.push_back(
+            b.create<vector::LoadOp>(v64i8, q, ValueRange{tok[u], kOff}));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t u = 0; u < toks; ++u)
+          next.push_back(
+              dot64(loop.getRegionIterArg(r * toks + u), codes[r], acts[u]));
+      b.create<scf::YieldOp>(next);
+    }
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t u = 0; u < toks; ++u) {
+        Value total = sumAccumulator(loop.getResult(r * toks + u));
+        Value t = tok[u], row = rowStart[r];
         // K % 64 trailing elements, one at a time.
-        if (k % 64) {
+        if (k % 64)
           total = reduce(idx(k % 64), total, [&](Value j, Value acc) {
             Value byteIdx = b.create<arith::AddIOp>(
                 row, b.create<arith::AddIOp>(
@@ -217,14 +239,44 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
             return b.create<arith::AddIOp>(acc,
                                            b.create<arith::MulIOp>(code, qv));
           });
-        }
         total = b.create<arith::SubIOp>(
             total, b.create<memref::LoadOp>(sums, ValueRange{t}));
         Value y = b.create<arith::SIToFPOp>(b.getF32Type(), total);
         Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
         y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
-        b.create<memref::StoreOp>(y, out, ValueRange{t, n});
-      });
+        b.create<memref::StoreOp>(
+            y, out, ValueRange{t, b.create<arith::AddIOp>(n0, idx(r))});
+      }
+  };
+
+  // Tokens in groups of 4 use 4 x 4 tiles; the remaining tokens (all of a
+  // decode step) use 8 x 1 tiles: eight independent dot-product chains per
+  // activation block. Rows that do not fill a tile go one at a time.
+  Value mainToks =
+      b.create<arith::MulIOp>(b.create<arith::DivUIOp>(tokens, idx(4)), idx(4));
+  auto stepped = [&](Value lb, Value ub, int64_t step,
+                     function_ref<void(Value)> body) {
+    auto loop = b.create<scf::ForOp>(lb, ub, idx(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVar());
+  };
+  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
+    Value w = in(weight), out = alloc(op.getResult(i), q);
+    Value wScale = extra(i);
+    int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
+    auto overRows = [&](int64_t rows, function_ref<void(Value, int64_t)> body) {
+      int64_t main = n / rows * rows;
+      stepped(idx(0), idx(main), rows, [&](Value n0) { body(n0, rows); });
+      stepped(idx(main), idx(n), 1, [&](Value n0) { body(n0, 1); });
+    };
+    overRows(4, [&](Value n0, int64_t rows) {
+      stepped(idx(0), mainToks, 4,
+              [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 4); });
+    });
+    overRows(8, [&](Value n0, int64_t rows) {
+      stepped(mainToks, tokens, 1,
+              [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 1); });
     });
   }
   b.create<memref::DeallocOp>(sums);
