@@ -84,6 +84,17 @@ Type KernelEmitter::accumulatorType() {
 }
 
 Value KernelEmitter::sumAccumulator(Value acc) {
+  if (variant == Variant::AVX512VNNI) {
+    // Lane l summed codes scaled by 4^l (see lowerTernaryMatmulK64); every
+    // partial sum is an exact multiple, so an arithmetic shift undoes it.
+    SmallVector<int32_t> shifts;
+    for (int32_t lane = 0; lane < 4; ++lane)
+      shifts.append(4, 2 * lane);
+    auto type = cast<VectorType>(acc.getType());
+    acc = b.create<arith::ShRSIOp>(
+        acc, b.create<arith::ConstantOp>(
+                 DenseElementsAttr::get(type, ArrayRef<int32_t>(shifts))));
+  }
   return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, acc);
 }
 
@@ -171,11 +182,22 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   for (int64_t lane = 0; lane < 4; ++lane)
     for (int64_t j = 0; j < 16; ++j)
       replicate.push_back(j);
+  // VNNI skips the shift: lane l keeps its codes in place (code << 2l, at
+  // most 128, still a u8), so its dot products come out 4^l times too
+  // large, and sumAccumulator shifts each lane's exact sum back.
+  SmallVector<int32_t> laneMaskValues;
+  for (uint32_t lane = 0; lane < 4; ++lane)
+    laneMaskValues.append(4, int32_t(0x03030303u << (2 * lane)));
+  Value laneMasks = b.create<arith::ConstantOp>(
+      DenseElementsAttr::get(v16i32, ArrayRef<int32_t>(laneMaskValues)));
   auto unpack = [&](Value bytes) -> Value {
     Value wide = b.create<vector::ShuffleOp>(bytes, bytes, replicate);
     Value words = b.create<vector::BitCastOp>(v16i32, wide);
-    words =
-        b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(words, shifts), mask);
+    if (variant == Variant::AVX512VNNI)
+      words = b.create<arith::AndIOp>(words, laneMasks);
+    else
+      words = b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(words, shifts),
+                                      mask);
     return b.create<vector::BitCastOp>(v64i8, words);
   };
   Type accType = accumulatorType();
