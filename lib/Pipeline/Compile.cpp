@@ -315,7 +315,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::sys::path::replace_extension(header, "h");
   llvm::Error linked = progress.run(last, [&] {
     return last == Phase::Lib
-               ? writeLibrary(objectPath, staging, header)
+               ? writeLibrary(objectPath, staging, header, options.argv0)
                : linkExecutable(objectPath, staging, *target, options.argv0);
   });
   if (linked)

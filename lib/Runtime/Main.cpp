@@ -8,6 +8,7 @@
 
 #include "tern/Runtime/Npy.h"
 #include "tern/Runtime/Options.h"
+#include "tern/Runtime/Parallel.h"
 #include "tern/Runtime/tern_model.h"
 
 #include <algorithm>
@@ -114,6 +115,8 @@ int main(int argc, char **argv) {
           ? o.seed
           : uint64_t(
                 std::chrono::steady_clock::now().time_since_epoch().count()));
+  setNumThreads(o.threads ? o.threads : defaultThreads());
+
   // calloc: pages of a large cache are only touched as positions fill.
   size_t cacheFloats = size_t(tern_kv_floats_per_position() * context);
   std::unique_ptr<float, decltype(&std::free)> cache(

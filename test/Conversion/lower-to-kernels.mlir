@@ -110,9 +110,11 @@ func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
 // CHECK: %[[CTX:.*]] = arith.divui %[[SIZE]], %c32
 // CHECK: arith.muli %[[LAYER]], %c2
 // CHECK: memref.store %{{.*}}, %[[KV]]
-// CHECK: %[[SCORES:.*]] = memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<?xf32>
+// One row of scores per head; heads run in parallel.
+// CHECK: %[[SCORES:.*]] = memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<4x?xf32>
 // CHECK: arith.constant 5.000000e-01 : f32
-// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: scf.parallel (%[[H:.*]]) =
+// CHECK: arith.divui %[[H]], %c2
 // CHECK: arith.constant 0xFF800000 : f32
 // CHECK: arith.maximumf
 // CHECK: math.exp

@@ -54,6 +54,10 @@ void _mlir_ciface_tern_forward(tern_i32_vector *ids, tern_i32_vector *positions,
 /* Number of logits per token. */
 int64_t tern_vocab_size(void);
 
+/* Threads the model's kernels use (the library's own team; default 1).
+ * Call it outside tern_forward. */
+void tern_set_num_threads(int threads);
+
 /* Floats the KV cache needs per position of context (0: no attention). */
 int64_t tern_kv_floats_per_position(void);
 

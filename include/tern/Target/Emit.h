@@ -32,7 +32,7 @@ llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
 /// header declaring the model entry points at `headerPath`.
 llvm::Error writeLibrary(llvm::StringRef objectPath,
                          llvm::StringRef archivePath,
-                         llvm::StringRef headerPath);
+                         llvm::StringRef headerPath, llvm::StringRef argv0);
 
 } // namespace mlir::tern
 

@@ -88,6 +88,16 @@ private:
     b.setInsertionPoint(loop.getBody()->getTerminator());
     body(loop.getInductionVar());
   }
+  /// A loop whose iterations are independent: scf.parallel, run on the
+  /// thread team (lib/Runtime/Parallel.cpp) once lowered to OpenMP.
+  void parallelFor(Value lb, Value ub, Value step,
+                   function_ref<void(Value)> body) {
+    auto loop = b.create<scf::ParallelOp>(ValueRange{lb}, ValueRange{ub},
+                                          ValueRange{step});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    body(loop.getInductionVars()[0]);
+  }
   Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
     auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
     OpBuilder::InsertionGuard guard(b);

@@ -350,13 +350,15 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   });
 
   // Per token and head: softmax(q . K[0..p] * D^-0.5) . V[0..p], in f32.
+  // Heads run in parallel, each with its own row of scores.
   Value scores = b.create<memref::AllocOp>(
-      MemRefType::get({ShapedType::kDynamic}, b.getF32Type()),
+      MemRefType::get({int64_t(op.getNumHeads()), ShapedType::kDynamic},
+                      b.getF32Type()),
       ValueRange{kvContext}, b.getI64IntegerAttr(64));
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
   forEach(tokens, [&](Value t) {
     Value visible = b.create<arith::AddIOp>(position(t), idx(1));
-    forEach(idx(op.getNumHeads()), [&](Value h) {
+    parallelFor(idx(0), idx(op.getNumHeads()), idx(1), [&](Value h) {
       Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
       Value kvOff = b.create<arith::MulIOp>(
           b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
@@ -370,13 +372,13 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
           return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(qv, kv));
         });
         Value score = b.create<arith::MulFOp>(dot, scale);
-        b.create<memref::StoreOp>(score, scores, ValueRange{i});
+        b.create<memref::StoreOp>(score, scores, ValueRange{h, i});
         return b.create<arith::MaximumFOp>(m, score);
       });
       Value sum = reduce(visible, f32(0), [&](Value i, Value acc) {
         Value e = b.create<math::ExpOp>(b.create<arith::SubFOp>(
-            b.create<memref::LoadOp>(scores, ValueRange{i}), max));
-        b.create<memref::StoreOp>(e, scores, ValueRange{i});
+            b.create<memref::LoadOp>(scores, ValueRange{h, i}), max));
+        b.create<memref::StoreOp>(e, scores, ValueRange{h, i});
         return b.create<arith::AddFOp>(acc, e);
       });
       forEach(idx(headDim), [&](Value d) {
@@ -384,7 +386,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
           Value vRow = b.create<arith::AddIOp>(rowStart(1, i), kvOff);
           Value vv = b.create<memref::LoadOp>(
               kvCache, ValueRange{b.create<arith::AddIOp>(vRow, d)});
-          Value a = b.create<memref::LoadOp>(scores, ValueRange{i});
+          Value a = b.create<memref::LoadOp>(scores, ValueRange{h, i});
           return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
         });
         b.create<memref::StoreOp>(
@@ -462,7 +464,7 @@ void KernelEmitter::lowerLMHead(LMHeadOp op) {
   Value first = b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
   forEach(dim(out, 0), [&](Value r) {
     Value t = b.create<arith::AddIOp>(first, r);
-    forEach(dim(out, 1), [&](Value v) {
+    parallelFor(idx(0), dim(out, 1), idx(1), [&](Value v) {
       Value acc = f32(0);
       if (blocks) {
         Value zero = b.create<arith::ConstantOp>(

@@ -287,9 +287,11 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
     Value w = in(weight), out = alloc(op.getResult(i), q);
     Value wScale = extra(i);
     int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
+    // Row tiles are independent: they run on the thread team.
     auto overRows = [&](int64_t rows, function_ref<void(Value, int64_t)> body) {
       int64_t main = n / rows * rows;
-      stepped(idx(0), idx(main), rows, [&](Value n0) { body(n0, rows); });
+      parallelFor(idx(0), idx(main), idx(rows),
+                  [&](Value n0) { body(n0, rows); });
       stepped(idx(main), idx(n), 1, [&](Value n0) { body(n0, 1); });
     };
     overRows(4, [&](Value n0, int64_t rows) {

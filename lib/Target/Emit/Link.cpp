@@ -7,6 +7,7 @@
 
 #include "tern/Target/Emit.h"
 
+#include "llvm/Object/Archive.h"
 #include "llvm/Object/ArchiveWriter.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
@@ -25,12 +26,13 @@ Error fail(const Twine &message) {
   return createStringError(inconvertibleErrorCode(), message);
 }
 
-/// libTernRuntime.a next to ternc: <prefix>/bin/ternc -> <prefix>/lib/.
-Expected<std::string> findRuntime(StringRef argv0) {
-  std::string exe = sys::fs::getMainExecutable(
-      argv0.str().c_str(), reinterpret_cast<void *>(&findRuntime));
+/// A runtime archive next to ternc: <prefix>/bin/ternc -> <prefix>/lib/.
+Expected<std::string> findRuntime(StringRef argv0,
+                                  StringRef name = "libTernRuntime.a") {
+  std::string exe = sys::fs::getMainExecutable(argv0.str().c_str(),
+                                               reinterpret_cast<void *>(&fail));
   SmallString<256> path(sys::path::parent_path(sys::path::parent_path(exe)));
-  sys::path::append(path, "lib", "libTernRuntime.a");
+  sys::path::append(path, "lib", name);
   if (!sys::fs::exists(path))
     return fail("Tern runtime library not found at " + path +
                 " (is this ternc from a complete build or install?)");
@@ -87,7 +89,7 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
 }
 
 Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
-                               StringRef headerPath) {
+                               StringRef headerPath, StringRef argv0) {
   Expected<NewArchiveMember> member =
       NewArchiveMember::getFile(objectPath, /*Deterministic=*/true);
   if (!member)
@@ -95,6 +97,28 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
   member->MemberName = "tern_model.o";
   std::vector<NewArchiveMember> members;
   members.push_back(std::move(*member));
+  // The kernels call the thread team's entry points: ship them along.
+  Expected<std::string> parallel = findRuntime(argv0, "libTernParallel.a");
+  if (!parallel)
+    return parallel.takeError();
+  auto buffer = MemoryBuffer::getFile(*parallel);
+  if (!buffer)
+    return fail("cannot read " + *parallel + ": " +
+                buffer.getError().message());
+  Expected<std::unique_ptr<object::Archive>> archive =
+      object::Archive::create((*buffer)->getMemBufferRef());
+  if (!archive)
+    return archive.takeError();
+  Error childError = Error::success();
+  for (const object::Archive::Child &child : (*archive)->children(childError)) {
+    Expected<NewArchiveMember> copy =
+        NewArchiveMember::getOldMember(child, /*Deterministic=*/true);
+    if (!copy)
+      return copy.takeError();
+    members.push_back(std::move(*copy));
+  }
+  if (childError)
+    return childError;
   if (Error error =
           writeArchive(archivePath, members, SymtabWritingMode::NormalSymtab,
                        object::Archive::K_GNU,

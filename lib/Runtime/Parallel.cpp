@@ -1,0 +1,259 @@
+//===- Parallel.cpp - the thread team behind the kernels' parallel loops --===//
+//
+// Kernels mark their row loops `scf.parallel`; MLIR lowers them to the omp
+// dialect and LLVM's OpenMPIRBuilder outlines each loop body and calls the
+// LLVM OpenMP runtime ABI. Of that ABI the generated code uses five entry
+// points, implemented here over one persistent team of threads so that the
+// executable stays standalone (Debian ships libomp only as a shared
+// library):
+//
+//   __kmpc_fork_call        run an outlined region on every team thread
+//   __kmpc_for_static_init  this thread's share of a loop (static schedule)
+//   __kmpc_for_static_fini  end of that loop
+//   __kmpc_barrier          all team threads reach the same point
+//   __kmpc_global_thread_num
+//
+// Workers spin on a generation counter between regions (then yield), as a
+// token step runs hundreds of short regions. A region started inside a
+// region runs on the calling thread alone.
+//
+//===----------------------------------------------------------------------===//
+
+#include "tern/Runtime/Parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Microtask = void (*)(int32_t *, int32_t *, ...);
+constexpr int kMaxArgs = 8;
+
+struct Region {
+  Microtask task = nullptr;
+  int argc = 0;
+  void *args[kMaxArgs] = {};
+};
+
+/// Calls the outlined region as thread `id` with its captured arguments.
+void invoke(const Region &region, int32_t id) {
+  int32_t gtid = id, btid = id;
+  void *const *a = region.args;
+  switch (region.argc) {
+  case 0:
+    return region.task(&gtid, &btid);
+  case 1:
+    return region.task(&gtid, &btid, a[0]);
+  case 2:
+    return region.task(&gtid, &btid, a[0], a[1]);
+  case 3:
+    return region.task(&gtid, &btid, a[0], a[1], a[2]);
+  case 4:
+    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3]);
+  case 5:
+    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4]);
+  case 6:
+    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5]);
+  case 7:
+    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+  default:
+    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                       a[7]);
+  }
+}
+
+class Team {
+public:
+  ~Team() { resize(1); } // join the workers before exit
+  void resize(int threads);
+  int size() const { return threads; }
+  void run(const Region &region);
+  void barrier();
+
+private:
+  void work(int id, uint64_t seen);
+  static void spinWait(const std::atomic<uint64_t> &value, uint64_t old);
+
+  int threads = 1;
+  std::vector<std::thread> workers;
+  Region region;
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> running{0};
+  std::atomic<bool> stop{false};
+  // Sense-reversing barrier.
+  std::atomic<int> arrived{0};
+  std::atomic<uint64_t> released{0};
+};
+
+Team team;
+thread_local int32_t threadId = 0;
+thread_local bool inRegion = false;
+thread_local int32_t regionSize = 1;
+
+void Team::spinWait(const std::atomic<uint64_t> &value, uint64_t old) {
+  for (int spins = 0; value.load(std::memory_order_acquire) == old; ++spins)
+    if (spins > 4096)
+      std::this_thread::yield();
+}
+
+void Team::resize(int n) {
+  stop.store(true);
+  generation.fetch_add(1, std::memory_order_release);
+  for (std::thread &t : workers)
+    t.join();
+  workers.clear();
+  stop.store(false);
+  threads = std::max(1, n);
+  // Workers start from the current generation: a region started before a
+  // worker first runs must still be seen as new.
+  uint64_t start = generation.load(std::memory_order_acquire);
+  for (int id = 1; id < threads; ++id)
+    workers.emplace_back([this, id, start] { work(id, start); });
+}
+
+void Team::work(int id, uint64_t seen) {
+  threadId = id;
+  for (;;) {
+    spinWait(generation, seen);
+    seen = generation.load(std::memory_order_acquire);
+    if (stop.load())
+      return;
+    inRegion = true;
+    regionSize = threads;
+    invoke(region, id);
+    inRegion = false;
+    running.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void Team::run(const Region &r) {
+  region = r;
+  running.store(threads - 1, std::memory_order_relaxed);
+  generation.fetch_add(1, std::memory_order_release);
+  inRegion = true;
+  regionSize = threads;
+  invoke(region, 0);
+  inRegion = false;
+  regionSize = 1;
+  while (running.load(std::memory_order_acquire) != 0)
+    ;
+}
+
+void Team::barrier() {
+  if (regionSize <= 1)
+    return;
+  uint64_t phase = released.load(std::memory_order_acquire);
+  if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == regionSize) {
+    arrived.store(0, std::memory_order_relaxed);
+    released.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  spinWait(released, phase);
+}
+
+/// Static schedule: this thread's contiguous share of [lower, upper] (both
+/// inclusive, as the ABI has them), balanced to within one iteration. An
+/// empty share comes back as upper = lower - 1.
+template <typename T>
+void staticInit(int32_t gtid, T *lower, T *upper, T *stride, int32_t *last,
+                T incr) {
+  using U = std::make_unsigned_t<T>;
+  int64_t n = inRegion ? regionSize : 1, id = inRegion ? gtid : 0;
+  U step = U(incr > 0 ? incr : 1);
+  U total = U(*upper - *lower) / step + 1; // wraps to 0 when empty
+  if (*upper < *lower && !std::is_unsigned_v<T>)
+    total = 0;
+  U base = total / U(n), extra = total % U(n);
+  U first = U(id) * base + std::min<U>(U(id), extra);
+  U count = base + (U(id) < extra ? 1 : 0);
+  T start = T(U(*lower) + first * step);
+  *lower = start;
+  *upper = T(U(start) + count * step - step); // start - step when empty
+  *stride = T(total * step);
+  if (last)
+    *last = count && first + count == total;
+}
+
+} // namespace
+
+int tern::rt::numThreads() { return team.size(); }
+
+void tern::rt::setNumThreads(int threads) { team.resize(threads); }
+
+int tern::rt::defaultThreads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? int(n) : 1;
+}
+
+extern "C" {
+
+void tern_set_num_threads(int threads) { team.resize(threads); }
+
+struct ident_t; // source location, unused
+
+int32_t __kmpc_global_thread_num(ident_t *) { return threadId; }
+
+void __kmpc_fork_call(ident_t *, int32_t argc, Microtask task, ...) {
+  if (argc > kMaxArgs) {
+    std::fprintf(stderr,
+                 "error: parallel region with %d arguments (at most "
+                 "%d supported)\n",
+                 argc, kMaxArgs);
+    std::abort();
+  }
+  Region region;
+  region.task = task;
+  region.argc = argc;
+  va_list ap;
+  va_start(ap, task);
+  for (int i = 0; i < argc; ++i)
+    region.args[i] = va_arg(ap, void *);
+  va_end(ap);
+  if (inRegion || team.size() == 1) { // nested or single thread: run here
+    bool outer = inRegion;
+    int32_t size = regionSize;
+    inRegion = true;
+    regionSize = 1;
+    invoke(region, 0);
+    inRegion = outer;
+    regionSize = size;
+    return;
+  }
+  team.run(region);
+}
+
+void __kmpc_for_static_init_4(ident_t *, int32_t gtid, int32_t, int32_t *last,
+                              int32_t *lower, int32_t *upper, int32_t *stride,
+                              int32_t incr, int32_t) {
+  staticInit<int32_t>(gtid, lower, upper, stride, last, incr);
+}
+void __kmpc_for_static_init_4u(ident_t *, int32_t gtid, int32_t, int32_t *last,
+                               uint32_t *lower, uint32_t *upper,
+                               int32_t *stride, int32_t incr, int32_t) {
+  uint32_t s = 0;
+  staticInit<uint32_t>(gtid, lower, upper, &s, last, uint32_t(incr));
+  *stride = int32_t(s);
+}
+void __kmpc_for_static_init_8(ident_t *, int32_t gtid, int32_t, int32_t *last,
+                              int64_t *lower, int64_t *upper, int64_t *stride,
+                              int64_t incr, int64_t) {
+  staticInit<int64_t>(gtid, lower, upper, stride, last, incr);
+}
+void __kmpc_for_static_init_8u(ident_t *, int32_t gtid, int32_t, int32_t *last,
+                               uint64_t *lower, uint64_t *upper,
+                               int64_t *stride, int64_t incr, int64_t) {
+  uint64_t s = 0;
+  staticInit<uint64_t>(gtid, lower, upper, &s, last, uint64_t(incr));
+  *stride = int64_t(s);
+}
+void __kmpc_for_static_fini(ident_t *, int32_t) {}
+
+void __kmpc_barrier(ident_t *, int32_t) { team.barrier(); }
+
+} // extern "C"
