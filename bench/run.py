@@ -2,8 +2,9 @@
 """Tern's x86 benchmark: prompt processing and generation on the 2B4T shape.
 
 One command (bench/run.sh): writes the 2B4T-shape synthetic checkpoint once
-(build/bench/), compiles it with ternc, measures the machine's read
-bandwidth with a small probe in the same run, then runs the executable:
+(build/bench/), compiles it with ternc, then for 1 thread and for all
+hardware threads measures the machine's read bandwidth with a small probe
+(bench/bandwidth.c) and runs the executable:
   pp128  a 128-token prompt, prompt tokens/s
   tg128  128 generated tokens after a 1-token prompt, generation tokens/s
 Each is the median of --reps runs (min and max shown). Bytes per generated
@@ -66,29 +67,27 @@ def main():
     exe = os.path.join(a.dir, "bitnet-2b4t-" + a.kernels)
     run([a.ternc, "-q", ckpt, "--kernels=" + a.kernels, "-o", exe])
     probe = os.path.join(a.dir, "bandwidth")
-    run(["clang-19", "-O2", "-march=native", "-o", probe,
+    run(["clang-19", "-O2", "-march=native", "-pthread", "-o", probe,
          os.path.join(ROOT, "bench", "bandwidth.c")])
 
-    bandwidth = float(run([probe, "2048"], capture_output=True).stdout)
     weights = section_bytes(exe)
     prompt = ",".join(str(1000 + i) for i in range(128))
-    pp = [rate(exe, ["--tokens", prompt, "-n", "1", "--greedy"], "prompt")
-          for _ in range(a.reps)]
-    tg = [rate(exe, ["--tokens", "1000", "-n", "129", "--greedy"], "generation")
-          for _ in range(a.reps)]
-    roofline = bandwidth * 1e9 / weights
-
-    print(f"\nTern {a.kernels} kernels, 2B4T shape, 1 thread, median of {a.reps} (min-max)")
-    print(f"  read bandwidth (probe, 1 thread)  {bandwidth:8.2f} GB/s")
-    print(f"  bytes per generated token          {weights / 1e9:8.3f} GB")
-    print(f"  decode roofline                    {roofline:8.1f} tokens/s")
-    for name, vals in (("pp128", pp), ("tg128", tg)):
-        med, lo, hi = summary(vals)
-        print(f"  {name}  {med:8.1f} tokens/s  ({lo:.1f}-{hi:.1f})")
-    med = summary(tg)[0]
-    print(f"  tg128 / roofline                   {med / roofline:8.0%}")
-    print("  (-t is accepted but the kernels run on one thread so far)")
-
+    print(f"\nTern {a.kernels} kernels, 2B4T shape, median of {a.reps} (min-max)")
+    print(f"  bytes per generated token: {weights / 1e9:.3f} GB")
+    print(f"  {'threads':>7} {'GB/s':>7} {'roofline':>9} {'pp128 tokens/s':>22} "
+          f"{'tg128 tokens/s':>22} {'tg/roofline':>11}")
+    for threads in sorted({1, os.cpu_count() or 1}):
+        t = ["-t", str(threads)]
+        bandwidth = float(run([probe, "2048", str(threads)],
+                              capture_output=True).stdout)
+        roofline = bandwidth * 1e9 / weights
+        pp = summary([rate(exe, ["--tokens", prompt, "-n", "1", "--greedy"] + t,
+                           "prompt") for _ in range(a.reps)])
+        tg = summary([rate(exe, ["--tokens", "1000", "-n", "129", "--greedy"] + t,
+                           "generation") for _ in range(a.reps)])
+        cell = lambda m: f"{m[0]:7.1f} ({m[1]:.1f}-{m[2]:.1f})"
+        print(f"  {threads:>7} {bandwidth:7.1f} {roofline:9.1f} {cell(pp):>22} "
+              f"{cell(tg):>22} {tg[0] / roofline:11.0%}")
 
 if __name__ == "__main__":
     sys.exit(main())
