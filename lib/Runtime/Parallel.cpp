@@ -21,6 +21,8 @@
 
 #include "tern/Runtime/Parallel.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdarg>
@@ -187,6 +189,11 @@ int tern::rt::numThreads() { return team.size(); }
 void tern::rt::setNumThreads(int threads) { team.resize(threads); }
 
 int tern::rt::defaultThreads() {
+  // The CPUs this process may run on (a container or taskset may allow
+  // fewer than the machine has).
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
   unsigned n = std::thread::hardware_concurrency();
   return n ? int(n) : 1;
 }
