@@ -65,7 +65,11 @@ def unpack_rows(packed):
 
 
 class Model:
-    def __init__(self, path):
+    def __init__(self, path, float_weights=False):
+        """float_weights: the float baseline (ternc --weights=bf16): every
+        BitLinear is x @ W^T with W = T * scale (or the latent weights),
+        rounded to bf16, and no activation quantization."""
+        self.float_weights = float_weights
         c, t = read_checkpoint(path)
         self.c = c
         self.D = c["hidden_size"]
@@ -99,6 +103,19 @@ class Model:
                 self.t[name] = (trits, float(m))
             else:
                 self.t[name] = torch.from_numpy(a.astype(np.float32))
+        self.float_w = {}
+        if float_weights:
+            for name, a in t.items():
+                if name.endswith(".weight_scale") or name not in self.t:
+                    continue
+                v = self.t[name]
+                if isinstance(v, tuple) and a.dtype in (np.uint8, np.int8):
+                    w = v[0] * v[1]
+                elif isinstance(v, tuple):  # latent: the stored values
+                    w = torch.from_numpy(a.astype(np.float32))
+                else:
+                    continue
+                self.float_w[name] = w.to(torch.bfloat16).float()
         self.embed = self.t["model.embed_tokens.weight"]
         self.head = self.t.get("lm_head.weight", self.embed)
 
@@ -107,6 +124,8 @@ class Model:
         return x * torch.rsqrt(var + self.eps) * self.t[name]
 
     def bitlinear(self, x, name):
+        if self.float_weights:
+            return x @ self.float_w[name].T
         trits, w_scale = self.t[name]
         amax = x.abs().amax(-1, keepdim=True).clamp(min=1e-5)
         s = 127.0 / amax
@@ -173,9 +192,11 @@ def main():
     p.add_argument("--tokens", required=True, help="prompt ids, comma-separated")
     p.add_argument("-n", type=int, default=0, help="greedy tokens to generate")
     p.add_argument("--dump-logits", help="write prompt logits [T, V] as .npy")
+    p.add_argument("--float-weights", action="store_true",
+                   help="the float baseline (ternc --weights=bf16)")
     a = p.parse_args()
     torch.set_grad_enabled(False)
-    model = Model(a.checkpoint)
+    model = Model(a.checkpoint, a.float_weights)
     prompt = [int(t) for t in a.tokens.split(",")]
     generated, _ = model.greedy(prompt, a.n)
     logits = model.forward(prompt)

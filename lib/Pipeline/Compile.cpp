@@ -172,6 +172,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   PipelineOptions pipeline;
   pipeline.packedLayout = kernels->layout;
   pipeline.kernels = kernels->variant;
+  pipeline.floatWeights = options.floatWeights;
 
   Phase last = options.compileTo;
   std::string output =

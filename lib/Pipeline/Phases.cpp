@@ -58,7 +58,13 @@ void mlir::tern::populateTernPasses(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
-void mlir::tern::populateQuantizedPasses(OpPassManager &pm) {
+void mlir::tern::populateQuantizedPasses(OpPassManager &pm,
+                                         const PipelineOptions &options) {
+  // The float baseline keeps 16-bit weights and quantizes nothing.
+  if (options.floatWeights) {
+    pm.addPass(mlir::tern::createTernFloatWeights());
+    return;
+  }
   // Latent weights become ternary first: everything after reads trits.
   pm.addPass(mlir::tern::createTernQuantizeWeights());
   // Expose the activation quantization so that it can be shared.
@@ -118,7 +124,7 @@ void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
   case Phase::Tern:
     return populateTernPasses(pm);
   case Phase::Quantized:
-    return populateQuantizedPasses(pm);
+    return populateQuantizedPasses(pm, options);
   case Phase::Packed:
     return populatePackedPasses(pm, options);
   case Phase::Kernels:

@@ -260,6 +260,14 @@ func.func @lm_head_vocab(%x: tensor<?x8xf32>) {
 
 // -----
 
+func.func @linear_width(%x: tensor<?x8xf32>, %w: tensor<16x4xbf16>) {
+  // expected-error @+1 {{weight has 4 input features but the input has 8}}
+  %y = tern.linear %x, %w : tensor<?x8xf32>, tensor<16x4xbf16> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
 func.func @lm_head_width(%x: tensor<?x8xf32>, %e: tensor<16x4xf32>) {
   // expected-error @+1 {{table has 4 input features but the input has 8}}
   %l = tern.lm_head %x, %e : tensor<?x8xf32>, tensor<16x4xf32> -> tensor<?x16xf32>

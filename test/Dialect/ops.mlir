@@ -34,6 +34,13 @@ func.func @model_level(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16x
   return %logits : tensor<?x16xf32>
 }
 
+// CHECK-LABEL: func.func @float_linear
+func.func @float_linear(%x: tensor<?x8xf32>, %w: tensor<4x8xbf16>) -> tensor<?x4xf32> {
+  // CHECK: tern.linear %{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<4x8xbf16> -> tensor<?x4xf32>
+  %y = tern.linear %x, %w : tensor<?x8xf32>, tensor<4x8xbf16> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
 // CHECK-LABEL: func.func @quantized_level
 func.func @quantized_level(%x: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x4xf32>) {
   %w0 = tern.weight "a" = dense<1> : tensor<8x8xi8> -> tensor<8x8x!tern.trit>

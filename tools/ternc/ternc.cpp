@@ -62,6 +62,11 @@ cl::opt<std::string> kernels(
     cl::desc("Ternary matmul kernels: auto (the best the target CPU runs), "
              "scalar, vector, avx2, avx512vnni"),
     cl::init("auto"), cl::value_desc("variant"), cl::cat(targetCategory));
+cl::opt<std::string> weights(
+    "weights",
+    cl::desc("ternary (default), or bf16: the float baseline, every BitLinear "
+             "as a bf16 linear layer, for speed and size comparisons"),
+    cl::init("ternary"), cl::value_desc("kind"), cl::cat(targetCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -144,6 +149,12 @@ int main(int argc, char **argv) {
   options.target.features = mattr;
   options.target.optLevel = optLevel;
   options.kernels = kernels;
+  if (weights != "ternary" && weights != "bf16") {
+    llvm::errs() << "error: unknown --weights '" << weights
+                 << "' (known: ternary, bf16)\n";
+    return 1;
+  }
+  options.floatWeights = weights == "bf16";
 
   mlir::DialectRegistry registry;
   tern::registerAllTernDialects(registry);

@@ -249,6 +249,14 @@ LogicalResult LMHeadOp::verify() {
                     describe(getTable(), "the table"));
 }
 
+LogicalResult LinearOp::verify() {
+  auto weight = tensorType(getWeight());
+  if (failed(verifyWeightK(*this, getInput(), getWeight(), "weight")))
+    return failure();
+  return verifyRows(*this, getInput(), getResult(), weight.getDimSize(0),
+                    describe(getWeight(), "the weight"));
+}
+
 //===----------------------------------------------------------------------===//
 // Quantized-level ops
 //===----------------------------------------------------------------------===//

@@ -205,6 +205,25 @@ def Tern_LMHeadOp : Tern_Op<"lm_head", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tern_LinearOp : Tern_Op<"linear", [Pure]> {
+  let summary = "full-precision linear layer (the float baseline)";
+  let description = [{
+    `y[t, n] = sum_k x[t, k] * weight[n, k]` with `f32` accumulation over a
+    float weight (`f32`/`f16`/`bf16`). Not part of a BitNet model:
+    `tern-float-weights` turns every `tern.bitlinear` into one, so that the
+    same model can be compiled and measured with 16-bit weights.
+    ```mlir
+    %y = tern.linear %x, %w : tensor<?x64xf32>, tensor<32x64xbf16> -> tensor<?x32xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_FloatTable:$weight);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = [{
+    $input `,` $weight attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Quantized-level ops
 //===----------------------------------------------------------------------===//

@@ -30,6 +30,11 @@ WeightOp createWeight(OpBuilder &builder, Location loc, StringRef name,
                       RankedTensorType resultType, RankedTensorType storageType,
                       function_ref<void(MutableArrayRef<char>)> fill);
 
+/// Decodes `n` x `k` trits stored in the hf_rows layout (#tern.packed) into
+/// one trit per byte.
+void unpackHFRows(ArrayRef<char> bytes, int64_t n, int64_t k,
+                  MutableArrayRef<char> trits);
+
 /// Frees the data of a resource blob `value` (no-op for other attributes),
 /// once LLVM holds its own copy. The blob's handle stays valid but empty.
 void releaseWeightData(Attribute value);

@@ -39,18 +39,6 @@ void packI2K64(ArrayRef<char> trits, int64_t n, int64_t k,
     }
 }
 
-/// Decodes hf_rows bytes (see #tern.packed) into one trit per byte.
-void unpackHFRows(ArrayRef<char> bytes, int64_t n, int64_t k,
-                  MutableArrayRef<char> trits) {
-  int64_t blockRows = n / 4;
-  for (int64_t r = 0; r < blockRows; ++r)
-    for (int64_t c = 0; c < k; ++c) {
-      uint8_t byte = uint8_t(bytes[r * k + c]);
-      for (int64_t i = 0; i < 4; ++i)
-        trits[(i * blockRows + r) * k + c] = char(((byte >> (2 * i)) & 3) - 1);
-    }
-}
-
 struct PackWeightsPass
     : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> {
   using Base::Base;
@@ -102,14 +90,13 @@ struct PackWeightsPass
                                           type.getElementType(), packedAttr);
       auto storage = RankedTensorType::get({bytes}, IntegerType::get(ctx, 8));
       OpBuilder builder(op);
-      WeightOp packed = createWeight(
-          builder, op.getLoc(), op.getName(), result, storage,
-          [&](MutableArrayRef<char> out) {
-            if (*kind == PackedLayout::I2K64)
-              packI2K64(*trits, n, k, out);
-            else
-              packI2(*trits, n, k, out);
-          });
+      WeightOp packed = createWeight(builder, op.getLoc(), op.getName(), result,
+                                     storage, [&](MutableArrayRef<char> out) {
+                                       if (*kind == PackedLayout::I2K64)
+                                         packI2K64(*trits, n, k, out);
+                                       else
+                                         packI2(*trits, n, k, out);
+                                     });
       op.replaceAllUsesWith(packed.getResult());
       dropped.push_back(op.getValue());
       op.erase();

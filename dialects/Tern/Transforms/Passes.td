@@ -9,6 +9,19 @@
 
 include "mlir/Pass/PassBase.td"
 
+def TernFloatWeights : Pass<"tern-float-weights", "ModuleOp"> {
+  let summary = "Turn every BitLinear into a bf16 float linear layer";
+  let description = [{
+    The float baseline of a model (`ternc --weights=bf16`): each
+    `tern.bitlinear` becomes a `tern.linear` over bf16 weights. Latent float
+    weights are rounded to bf16 as they are; ternary and packed weights
+    become `T * scale` in bf16. No activation quantization remains, so the
+    same model runs with 16-bit weights through the same runtime, for speed
+    and size comparisons.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def TernFuseProjections : Pass<"tern-fuse-projections", "func::FuncOp"> {
   let summary = "Merge ternary_matmul ops that read the same quantized input";
   let description = [{

@@ -45,11 +45,13 @@ inline bool isMLIRPhase(Phase phase) { return phase <= Phase::LLVM; }
 struct PipelineOptions {
   std::string packedLayout = "i2";
   std::string kernels = "scalar"; ///< tern-lower-to-kernels variant
+  bool floatWeights = false;      ///< --weights=bf16: the float baseline
 };
 
 // Stages: each takes the IR from the phase before it to its own phase.
 void populateTernPasses(mlir::OpPassManager &pm);
-void populateQuantizedPasses(mlir::OpPassManager &pm);
+void populateQuantizedPasses(mlir::OpPassManager &pm,
+                             const PipelineOptions &options);
 void populatePackedPasses(mlir::OpPassManager &pm,
                           const PipelineOptions &options);
 void populateKernelsPasses(mlir::OpPassManager &pm,
@@ -70,6 +72,7 @@ struct CompileOptions {
   std::string argv0;     ///< to find the runtime library
   TargetOptions target;
   std::string kernels = "auto"; ///< --kernels: auto or a variant
+  bool floatWeights = false;    ///< --weights=bf16
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

@@ -136,6 +136,9 @@ private:
   void lowerGlu(GluOp op);
   void lowerAdd(AddOp op);
   void lowerLMHead(LMHeadOp op);
+  void lowerLinear(LinearOp op);
+  /// out = x . table^T in f32 over a float table (LM head, float linear).
+  void lowerFloatMatmul(Value x, Value table, Value out);
 
   ImplicitLocOpBuilder &b;
   Operation *forward;

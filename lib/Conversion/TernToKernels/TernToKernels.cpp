@@ -65,7 +65,7 @@ LogicalResult KernelEmitter::lower(Operation *op) {
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](WeightOp w) { return lowerWeight(w); })
       .Case<EmbeddingOp, RMSNormOp, ActQuantOp, TernaryMatmulOp, RopeOp,
-            AttentionOp, GluOp, AddOp, LMHeadOp>(
+            AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp>(
           [&](Operation *o) { return emitCall(o); })
       .Case([&](BitLinearOp o) {
         return o.emitOpError()
@@ -93,7 +93,8 @@ void KernelEmitter::lowerBody(Operation *op) {
       .Case([&](AttentionOp o) { lowerAttention(o); })
       .Case([&](GluOp o) { lowerGlu(o); })
       .Case([&](AddOp o) { lowerAdd(o); })
-      .Case([&](LMHeadOp o) { lowerLMHead(o); });
+      .Case([&](LMHeadOp o) { lowerLMHead(o); })
+      .Case([&](LinearOp o) { lowerLinear(o); });
 }
 
 LogicalResult KernelEmitter::emitCall(Operation *op) {
@@ -434,10 +435,19 @@ void KernelEmitter::lowerAdd(AddOp op) {
 }
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
-  // The output may have fewer rows than the input: then it holds the logits
-  // of the last rows (generation needs only the last token's).
-  Value x = in(op.getInput()), table = in(op.getTable());
-  Value out = alloc(op.getResult(), x);
+  lowerFloatMatmul(in(op.getInput()), in(op.getTable()),
+                   alloc(op.getResult(), Value()));
+}
+
+void KernelEmitter::lowerLinear(LinearOp op) {
+  lowerFloatMatmul(in(op.getInput()), in(op.getWeight()),
+                   alloc(op.getResult(), Value()));
+}
+
+void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {
+  // out[r, v] = x[t, :] . table[v, :] in f32. The output may have fewer
+  // rows than the input: then it holds the last rows (the LM head of a
+  // generation step needs only the last token's logits).
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
   // SIMD kernels stream the table 64 elements at a time into a 64-lane f32
   // accumulator (several independent FMA chains); the rest is scalar.

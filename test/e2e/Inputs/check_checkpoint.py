@@ -30,6 +30,9 @@ def main():
     p.add_argument("--workdir", required=True)
     p.add_argument("--generate", type=int, default=32)
     p.add_argument("--candidates", type=int, default=8)
+    p.add_argument("--weights", default="ternary",
+                   help="bf16: check the float baseline against the "
+                        "reference's float mode")
     p.add_argument("gen_args", nargs=argparse.REMAINDER)
     a = p.parse_args()
     gen_args = [x for x in a.gen_args if x != "--"]
@@ -37,10 +40,11 @@ def main():
     exe = os.path.join(a.workdir, "model")
     subprocess.run([sys.executable, os.path.join(SCRIPTS, "gen_checkpoint.py"),
                     "-o", ckpt] + gen_args, check=True)
-    subprocess.run([a.ternc, "-q", ckpt, "-o", exe], check=True)
+    subprocess.run([a.ternc, "-q", ckpt, "--weights=" + a.weights, "-o", exe],
+                   check=True)
 
     torch.set_grad_enabled(False)
-    model = Model(ckpt)
+    model = Model(ckpt, float_weights=a.weights == "bf16")
     vocab = model.embed.shape[0]
     rng = np.random.default_rng(1)
     best = None
