@@ -11,6 +11,11 @@ Each is the median of --reps runs (min and max shown). Bytes per generated
 token are the executable's weight section (every weight, including the
 tied embedding read by the LM head, is read once per token); the decode
 roofline is bandwidth / bytes per token.
+
+The same model is also compiled with --weights=bf16 (every BitLinear a bf16
+linear layer: same runtime, kernels and fusions otherwise) and measured at
+all threads, for the ternary / float speed and size ratios (--no-float
+skips it: the float executable is 4.8 GB and slow).
 """
 import argparse
 import os
@@ -49,6 +54,17 @@ def summary(values):
     return statistics.median(values), min(values), max(values)
 
 
+def measure(exe, prompt, threads, which, reps):
+    """Median, min, max tokens/s of pp (prompt) or tg (generation)."""
+    n = "1" if which == "prompt" else "129"
+    return summary([rate(exe, ["--tokens", prompt, "-n", n, "--greedy"] + threads,
+                         which) for _ in range(reps)])
+
+
+def cell(m):
+    return f"{m[0]:.1f} ({m[1]:.1f}-{m[2]:.1f})"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,6 +72,8 @@ def main():
     p.add_argument("--ternc", default=os.path.join(ROOT, "build", "bin", "ternc"))
     p.add_argument("--dir", default=os.path.join(ROOT, "build", "bench"))
     p.add_argument("--kernels", default="auto")
+    p.add_argument("--no-float", action="store_true",
+                   help="skip the bf16-weights comparison")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
 
@@ -76,18 +94,34 @@ def main():
     print(f"  bytes per generated token: {weights / 1e9:.3f} GB")
     print(f"  {'threads':>7} {'GB/s':>7} {'roofline':>9} {'pp128 tokens/s':>22} "
           f"{'tg128 tokens/s':>22} {'tg/roofline':>11}")
+    results = {}
     for threads in sorted({1, os.cpu_count() or 1}):
         t = ["-t", str(threads)]
         bandwidth = float(run([probe, "2048", str(threads)],
                               capture_output=True).stdout)
         roofline = bandwidth * 1e9 / weights
-        pp = summary([rate(exe, ["--tokens", prompt, "-n", "1", "--greedy"] + t,
-                           "prompt") for _ in range(a.reps)])
-        tg = summary([rate(exe, ["--tokens", "1000", "-n", "129", "--greedy"] + t,
-                           "generation") for _ in range(a.reps)])
-        cell = lambda m: f"{m[0]:7.1f} ({m[1]:.1f}-{m[2]:.1f})"
+        pp = measure(exe, prompt, t, "prompt", a.reps)
+        tg = measure(exe, "1000", t, "generation", a.reps)
+        results[threads] = (pp, tg)
         print(f"  {threads:>7} {bandwidth:7.1f} {roofline:9.1f} {cell(pp):>22} "
               f"{cell(tg):>22} {tg[0] / roofline:11.0%}")
+    if a.no_float:
+        return
+    threads = max(results)
+    floats = os.path.join(a.dir, "bitnet-2b4t-bf16")
+    print(f"\nfloat baseline (--weights=bf16), {threads} threads", flush=True)
+    run([a.ternc, "-q", ckpt, "--weights=bf16", "-o", floats])
+    fweights = section_bytes(floats)
+    t = ["-t", str(threads)]
+    fpp = measure(floats, prompt, t, "prompt", a.reps)
+    ftg = measure(floats, "1000", t, "generation", a.reps)
+    pp, tg = results[threads]
+    print(f"  weights       ternary {weights / 1e9:.2f} GB, bf16 "
+          f"{fweights / 1e9:.2f} GB ({fweights / weights:.1f}x)")
+    print(f"  pp128 tokens/s  ternary {cell(pp)}, bf16 {cell(fpp)}: "
+          f"{pp[0] / fpp[0]:.2f}x")
+    print(f"  tg128 tokens/s  ternary {cell(tg)}, bf16 {cell(ftg)}: "
+          f"{tg[0] / ftg[0]:.2f}x")
 
 if __name__ == "__main__":
     sys.exit(main())

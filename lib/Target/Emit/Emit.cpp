@@ -6,6 +6,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace llvm;
 
@@ -26,6 +27,11 @@ mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
     if (global.getName().starts_with("tern_weight_")) {
       global.setSection(kWeightsSection);
       global.setAlignment(Align(64));
+      // Weights can exceed the 2 GB the small code model reaches: on x86-64
+      // they are "large" data, addressed with 64-bit relocations and laid
+      // out by the linker beyond the code and small data.
+      if (Triple(target.triple).getArch() == Triple::x86_64)
+        global.setCodeModel(CodeModel::Large);
     }
   if (verifyModule(*llvmModule, &errs()))
     return createStringError(inconvertibleErrorCode(),
