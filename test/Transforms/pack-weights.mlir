@@ -11,9 +11,10 @@
 // 1): byte j holds k = j, j+16, j+32, j+48 at bits 1:0, 3:2, 5:4, 7:6.
 // Row 0 codes 2 1 0 2 1 then padding: 0x56 0x55 0x54 0x56 0x55, 11 x 0x55.
 // K64-LABEL: func.func @i2
-// K64: tern.weight "w" = dense_resource<w> : tensor<32xi8> -> tensor<2x5x!tern.trit, #tern.packed<i2_k64>>
+// Rows go in groups of 8 (6 trit-0 rows pad this one), blocks interleaved.
+// K64: tern.weight "w" = dense_resource<w> : tensor<128xi8> -> tensor<2x5x!tern.trit, #tern.packed<i2_k64>>
 // Row 1 codes 0 0 0 0 1: 0x54 x 4, 0x55, then padding.
-// K64: w: "0x400000005655545655555555555555555555555554545454555555555555555555555555"
+// K64: w: "0x400000005655545655555555555555555555555554545454555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555555"
 func.func @i2(%q: tensor<?x5xi8>, %s: tensor<?xf32>) -> tensor<?x2xf32> {
   %w = tern.weight "w" = dense<[[1, 0, -1, 1, 0], [-1, -1, -1, -1, 0]]> : tensor<2x5xi8> -> tensor<2x5x!tern.trit>
   %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 1.0>} : tensor<?x5xi8>, tensor<?xf32>, tensor<2x5x!tern.trit> -> tensor<?x2xf32>

@@ -63,7 +63,10 @@ def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
       block `b` holds the codes `t + 1` of `k = 64b + j + 16i` at bits
       `2i+1:2i`, `i = 0..3`. One 16-byte load, replicated to four 128-bit
       lanes and shifted by 0, 2, 4, 6 bits per lane, gives the 64 codes in K
-      order, ready for a byte dot product with 64 int8 activations.
+      order, ready for a byte dot product with 64 int8 activations. Rows go
+      in groups of 8 (padded with trit-0 rows) whose blocks are interleaved:
+      block `b` of row `n` is at byte `((n / 8 * blocks + b) * 8 + n % 8) *
+      16`, so a kernel reading 8 rows at once streams memory sequentially.
 
     ```mlir
     tensor<64x256x!tern.trit, #tern.packed<i2>>

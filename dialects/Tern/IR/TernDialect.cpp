@@ -37,7 +37,7 @@ int64_t PackedAttr::getNumBytes(int64_t n, int64_t k) const {
   case PackedLayout::HFRows:
     return llvm::divideCeil(n, 4) * k;
   case PackedLayout::I2K64:
-    return n * llvm::divideCeil(k, 64) * 16;
+    return llvm::alignTo(n, 8) * llvm::divideCeil(k, 64) * 16;
   }
   llvm_unreachable("unknown packed layout");
 }

@@ -25,17 +25,19 @@ void packI2(ArrayRef<char> trits, int64_t n, int64_t k,
     }
 }
 
-/// i2_k64: 16 bytes per 64-wide block of a row; byte j holds k = j + 16i at
-/// bits 2i (see #tern.packed). Padding codes are 1 (trit 0).
+/// i2_k64: 16 bytes per 64-wide block of a row, byte j holding k = j + 16i
+/// at bits 2i; the blocks of 8 consecutive rows interleaved (see
+/// #tern.packed). Padding codes (K and rows) are 1, trit 0.
 void packI2K64(ArrayRef<char> trits, int64_t n, int64_t k,
                MutableArrayRef<char> out) {
   int64_t blocks = llvm::divideCeil(k, 64);
-  std::fill(out.begin(), out.end(), 0);
+  std::fill(out.begin(), out.end(), char(0x55));
   for (int64_t r = 0; r < n; ++r)
     for (int64_t c = 0; c < blocks * 64; ++c) {
       uint8_t code = c < k ? uint8_t(trits[r * k + c] + 1) : 1;
       int64_t block = c / 64, j = c % 16, i = (c % 64) / 16;
-      out[(r * blocks + block) * 16 + j] |= char(code << (2 * i));
+      char &byte = out[((r / 8 * blocks + block) * 8 + r % 8) * 16 + j];
+      byte = char((uint8_t(byte) & ~(3u << (2 * i))) | (code << (2 * i)));
     }
 }
 

@@ -150,7 +150,7 @@ Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
 void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   Value q = in(op.getInput()), s = in(op.getScale());
   int64_t k = cast<RankedTensorType>(op.getInput().getType()).getDimSize(1);
-  int64_t full = k / 64, rowBytes = llvm::divideCeil(k, 64) * 16;
+  int64_t full = k / 64, blocks = llvm::divideCeil(k, 64);
   auto i8 = b.getI8Type(), i32t = b.getI32Type();
   auto v16i8 = VectorType::get({16}, i8), v64i8 = VectorType::get({64}, i8);
   auto v16i32 = VectorType::get({16}, i32t);
@@ -209,10 +209,17 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   // dot products and one activation block feeds `rows`.
   auto tile = [&](Value w, Value out, Value wScale, Value n0, Value t0,
                   int64_t rows, int64_t toks) {
+    // Row n's block 0 is at (n / 8) * blocks * 128 + (n % 8) * 16; its
+    // blocks follow every 128 bytes (see #tern.packed<i2_k64>).
     SmallVector<Value> rowStart, tok;
-    for (int64_t r = 0; r < rows; ++r)
-      rowStart.push_back(b.create<arith::MulIOp>(
-          b.create<arith::AddIOp>(n0, idx(r)), idx(rowBytes)));
+    for (int64_t r = 0; r < rows; ++r) {
+      Value n = b.create<arith::AddIOp>(n0, idx(r));
+      rowStart.push_back(b.create<arith::AddIOp>(
+          b.create<arith::MulIOp>(b.create<arith::DivUIOp>(n, idx(8)),
+                                  idx(blocks * 128)),
+          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(n, idx(8)),
+                                  idx(16))));
+    }
     for (int64_t u = 0; u < toks; ++u)
       tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
     SmallVector<Value> inits(rows * toks, zero);
@@ -222,7 +229,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       b.setInsertionPointToStart(loop.getBody());
       Value block = loop.getInductionVar();
       Value kOff = b.create<arith::MulIOp>(block, idx(64));
-      Value bOff = b.create<arith::MulIOp>(block, idx(16));
+      Value bOff = b.create<arith::MulIOp>(block, idx(128));
       SmallVector<Value> codes, acts, next;
       for (int64_t r = 0; r < rows; ++r)
         codes.push_back(unpack(b.create<vector::LoadOp>(
@@ -244,8 +251,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
         if (k % 64)
           total = reduce(idx(k % 64), total, [&](Value j, Value acc) {
             Value byteIdx = b.create<arith::AddIOp>(
-                row, b.create<arith::AddIOp>(
-                         idx(full * 16), b.create<arith::RemUIOp>(j, idx(16))));
+                row,
+                b.create<arith::AddIOp>(idx(full * 128),
+                                        b.create<arith::RemUIOp>(j, idx(16))));
             Value byte = b.create<arith::ExtUIOp>(
                 i32t, b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
             Value shift = b.create<arith::IndexCastOp>(
