@@ -31,7 +31,7 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, **kw)
 
 
-def section_bytes(exe, name=".tern_weights"):
+def section_bytes(exe, name="tern_weights"):
     out = run(["/usr/lib/llvm-19/bin/llvm-readelf", "-S", "-W", exe],
               capture_output=True).stdout
     for line in out.splitlines():

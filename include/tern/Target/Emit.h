@@ -11,8 +11,10 @@
 
 namespace mlir::tern {
 
-/// Name of the object-file section that holds the packed weights.
-inline constexpr const char *kWeightsSection = ".tern_weights";
+/// Name of the object-file section that holds the packed weights. A C
+/// identifier, so that the linker defines __start_tern_weights and
+/// __stop_tern_weights for the runtime.
+inline constexpr const char *kWeightsSection = "tern_weights";
 
 /// Translates a module in the LLVM dialect to LLVM IR for `target`, places the
 /// weight globals in kWeightsSection and runs LLVM's -O pipeline.
