@@ -357,21 +357,35 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
                       b.getF32Type()),
       ValueRange{kvContext}, b.getI64IntegerAttr(64));
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
+  // SIMD kernels work on whole heads (head_dim a multiple of 16 lanes).
+  bool vectorHead = variant != Variant::Scalar && headDim % 16 == 0;
+  auto headVec = VectorType::get({headDim}, b.getF32Type());
   forEach(tokens, [&](Value t) {
     Value visible = b.create<arith::AddIOp>(position(t), idx(1));
     parallelFor(idx(0), idx(op.getNumHeads()), idx(1), [&](Value h) {
       Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
       Value kvOff = b.create<arith::MulIOp>(
           b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
+      Value qVec =
+          vectorHead ? b.create<vector::LoadOp>(headVec, q, ValueRange{t, qOff})
+                     : Value();
       Value max = reduce(visible, f32(-INFINITY), [&](Value i, Value m) {
         Value kRow = b.create<arith::AddIOp>(rowStart(0, i), kvOff);
-        Value dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
-          Value qv = b.create<memref::LoadOp>(
-              q, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
-          Value kv = b.create<memref::LoadOp>(
-              kvCache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
-          return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(qv, kv));
-        });
+        Value dot;
+        if (vectorHead) { // one head-wide multiply and a reduction
+          Value kv = b.create<vector::LoadOp>(headVec, kvCache, kRow);
+          dot = b.create<vector::ReductionOp>(
+              vector::CombiningKind::ADD, b.create<arith::MulFOp>(qVec, kv));
+        } else {
+          dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
+            Value qv = b.create<memref::LoadOp>(
+                q, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+            Value kv = b.create<memref::LoadOp>(
+                kvCache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
+            return b.create<arith::AddFOp>(acc,
+                                           b.create<arith::MulFOp>(qv, kv));
+          });
+        }
         Value score = b.create<arith::MulFOp>(dot, scale);
         b.create<memref::StoreOp>(score, scores, ValueRange{h, i});
         return b.create<arith::MaximumFOp>(m, score);
@@ -382,18 +396,33 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
         b.create<memref::StoreOp>(e, scores, ValueRange{h, i});
         return b.create<arith::AddFOp>(acc, e);
       });
-      forEach(idx(headDim), [&](Value d) {
-        Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
+      if (vectorHead) { // o = sum_i a_i V_i as head-wide FMAs, then / sum
+        Value zero = b.create<arith::ConstantOp>(
+            DenseElementsAttr::get(headVec, b.getF32FloatAttr(0).getValue()));
+        Value acc = reduce(visible, zero, [&](Value i, Value acc) {
           Value vRow = b.create<arith::AddIOp>(rowStart(1, i), kvOff);
-          Value vv = b.create<memref::LoadOp>(
-              kvCache, ValueRange{b.create<arith::AddIOp>(vRow, d)});
-          Value a = b.create<memref::LoadOp>(scores, ValueRange{h, i});
-          return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
+          Value vv = b.create<vector::LoadOp>(headVec, kvCache, vRow);
+          Value a = b.create<vector::BroadcastOp>(
+              headVec, b.create<memref::LoadOp>(scores, ValueRange{h, i}));
+          return b.create<vector::FMAOp>(a, vv, acc);
         });
-        b.create<memref::StoreOp>(
-            b.create<arith::DivFOp>(acc, sum), out,
-            ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
-      });
+        Value o = b.create<arith::DivFOp>(
+            acc, b.create<vector::BroadcastOp>(headVec, sum));
+        b.create<vector::StoreOp>(o, out, ValueRange{t, qOff});
+      } else {
+        forEach(idx(headDim), [&](Value d) {
+          Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
+            Value vRow = b.create<arith::AddIOp>(rowStart(1, i), kvOff);
+            Value vv = b.create<memref::LoadOp>(
+                kvCache, ValueRange{b.create<arith::AddIOp>(vRow, d)});
+            Value a = b.create<memref::LoadOp>(scores, ValueRange{h, i});
+            return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
+          });
+          b.create<memref::StoreOp>(
+              b.create<arith::DivFOp>(acc, sum), out,
+              ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+        });
+      }
     });
   });
   b.create<memref::DeallocOp>(scores);
