@@ -74,6 +74,9 @@ def main():
     p.add_argument("--kernels", default="auto")
     p.add_argument("--no-float", action="store_true",
                    help="skip the bf16-weights comparison")
+    p.add_argument("--long", action="store_true",
+                   help="also generation after 1k- and 4k-token prompts "
+                        "(attention over long contexts), all threads")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
 
@@ -105,6 +108,15 @@ def main():
         results[threads] = (pp, tg)
         print(f"  {threads:>7} {bandwidth:7.1f} {roofline:9.1f} {cell(pp):>22} "
               f"{cell(tg):>22} {tg[0] / roofline:11.0%}")
+    if a.long:
+        threads = max(results)
+        print(f"\nlong contexts, {threads} threads (tg32 after the prompt)")
+        for n in (1024, 4000):
+            ids = ",".join(str(1000 + i % 5000) for i in range(n))
+            args = ["--tokens", ids, "-n", "33", "--greedy", "-c", "4096",
+                    "-t", str(threads)]
+            tg = summary([rate(exe, args, "generation") for _ in range(3)])
+            print(f"  positions {n:>5}  tg32 {cell(tg)} tokens/s")
     if a.no_float:
         return
     threads = max(results)

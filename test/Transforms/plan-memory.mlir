@@ -40,6 +40,30 @@ func.func @reuse(%n: index, %out: memref<?x16xf32>) {
 
 // -----
 
+// Kernel calls borrow buffers: %a is dead after the first call, so %c reuses
+// its place and the arena holds two rows of 64 bytes per token.
+// CHECK-LABEL: func.func @calls
+// CHECK: %[[C128:.*]] = arith.constant 128 : index
+// CHECK: %[[BYTES:.*]] = arith.muli %{{.*}}, %[[C128]]
+// CHECK: memref.alloc(%[[BYTES]])
+// CHECK-NOT: memref.alloc(
+// CHECK: call @kernel
+func.func private @kernel(memref<?x16xf32>, memref<?x16xf32>)
+func.func @calls(%n: index, %out: memref<?x16xf32>) {
+  %a = memref.alloc(%n) : memref<?x16xf32>
+  %b = memref.alloc(%n) : memref<?x16xf32>
+  call @kernel(%a, %b) : (memref<?x16xf32>, memref<?x16xf32>) -> ()
+  %c = memref.alloc(%n) : memref<?x16xf32>
+  call @kernel(%b, %c) : (memref<?x16xf32>, memref<?x16xf32>) -> ()
+  call @kernel(%c, %out) : (memref<?x16xf32>, memref<?x16xf32>) -> ()
+  memref.dealloc %a : memref<?x16xf32>
+  memref.dealloc %b : memref<?x16xf32>
+  memref.dealloc %c : memref<?x16xf32>
+  return
+}
+
+// -----
+
 // A buffer that is returned escapes: it keeps its own allocation.
 // CHECK-LABEL: func.func @escapes
 // CHECK: %[[R:.*]] = memref.alloc(%{{.*}}) : memref<?x4xf32>

@@ -61,7 +61,8 @@ def TernPlanMemory : Pass<"tern-plan-memory", "func::FuncOp"> {
   let description = [{
     Kernel lowering allocates one buffer per intermediate value. This pass
     replaces the `memref.alloc`s at the top level of a function body (at most
-    one dynamic dimension, not returned) by `memref.view`s into one arena per
+    one dynamic dimension, not returned; calls only borrow the buffers they
+    are passed) by `memref.view`s into one arena per
     size: buffers whose sizes are `n` rows of fixed bytes share an arena of
     `n * bytes` and reuse offsets once their last user has run, so a forward
     pass needs the largest set of simultaneously live rows, not the sum of
