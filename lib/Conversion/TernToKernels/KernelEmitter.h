@@ -110,7 +110,7 @@ private:
   /// Inside a kernel: the argument holding `v` (an operand of the op being
   /// lowered), the output argument of `result`, per-call scalars.
   Value in(Value v) { return local.lookup(v); }
-  Value alloc(Value result, Value) { return local.lookup(result); }
+  Value output(Value result) { return local.lookup(result); }
   Value extra(unsigned i) { return extras[i]; }
 
   /// Emits `op` as a call to its kernel, creating the kernel on first use.

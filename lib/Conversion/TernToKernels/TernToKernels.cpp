@@ -212,7 +212,7 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
 
 void KernelEmitter::lowerEmbedding(EmbeddingOp op) {
   Value table = in(op.getTable()), ids = in(op.getIds());
-  Value out = alloc(op.getResult(), ids);
+  Value out = output(op.getResult());
   Value d = dim(out, 1);
   forEach(dim(ids, 0), [&](Value t) {
     Value row = b.create<arith::IndexCastOp>(
@@ -226,7 +226,7 @@ void KernelEmitter::lowerEmbedding(EmbeddingOp op) {
 
 void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
   Value x = in(op.getInput()), g = in(op.getGamma());
-  Value out = alloc(op.getResult(), x);
+  Value out = output(op.getResult());
   Value d = dim(x, 1);
   Value dF = b.create<arith::UIToFPOp>(
       b.getF32Type(), b.create<arith::IndexCastOp>(b.getI64Type(), d));
@@ -249,7 +249,7 @@ void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
 
 void KernelEmitter::lowerActQuant(ActQuantOp op) {
   Value x = in(op.getInput());
-  Value q = alloc(op.getQuantized(), x), s = alloc(op.getScale(), x);
+  Value q = output(op.getQuantized()), s = output(op.getScale());
   Value k = dim(x, 1);
   forEach(dim(x, 0), [&](Value t) {
     Value amax = reduce(k, f32(0), [&](Value j, Value acc) {
@@ -272,7 +272,7 @@ void KernelEmitter::lowerActQuant(ActQuantOp op) {
 
 void KernelEmitter::lowerRope(RopeOp op) {
   Value x = in(op.getInput()), pos = in(op.getPositions());
-  Value out = alloc(op.getResult(), x);
+  Value out = output(op.getResult());
   int64_t headDim = op.getHeadDim(), half = headDim / 2;
   bool halfSplit = op.getStyle() == RopeStyle::HalfSplit;
   Value theta = f32(op.getTheta().convertToFloat());
@@ -314,7 +314,7 @@ void KernelEmitter::lowerRope(RopeOp op) {
 void KernelEmitter::lowerAttention(AttentionOp op) {
   Value q = in(op.getQuery()), k = in(op.getKey()), v = in(op.getValue()),
         pos = in(op.getPositions());
-  Value out = alloc(op.getResult(), q);
+  Value out = output(op.getResult());
   Value kvCache = extra(0), layer = extra(1);
   int64_t headDim = op.getHeadDim(), width = kvWidth;
   // Positions the runtime's cache holds.
@@ -430,7 +430,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
 
 void KernelEmitter::lowerGlu(GluOp op) {
   Value g = in(op.getGate()), u = in(op.getUp());
-  Value out = alloc(op.getResult(), g);
+  Value out = output(op.getResult());
   bool relu2 = op.getActivation() == GluActivation::Relu2;
   forEach(dim(g, 0), [&](Value t) {
     forEach(dim(g, 1), [&](Value j) {
@@ -452,7 +452,7 @@ void KernelEmitter::lowerGlu(GluOp op) {
 
 void KernelEmitter::lowerAdd(AddOp op) {
   Value l = in(op.getLhs()), r = in(op.getRhs());
-  Value out = alloc(op.getResult(), l);
+  Value out = output(op.getResult());
   forEach(dim(l, 0), [&](Value t) {
     forEach(dim(l, 1), [&](Value j) {
       Value sum = b.create<arith::AddFOp>(
@@ -465,12 +465,12 @@ void KernelEmitter::lowerAdd(AddOp op) {
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
   lowerFloatMatmul(in(op.getInput()), in(op.getTable()),
-                   alloc(op.getResult(), Value()));
+                   output(op.getResult()));
 }
 
 void KernelEmitter::lowerLinear(LinearOp op) {
   lowerFloatMatmul(in(op.getInput()), in(op.getWeight()),
-                   alloc(op.getResult(), Value()));
+                   output(op.getResult()));
 }
 
 void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {

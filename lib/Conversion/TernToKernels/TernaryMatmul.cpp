@@ -29,7 +29,7 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
   Value q = in(op.getInput()), s = in(op.getScale());
   Value k = dim(q, 1);
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
-    Value w = in(weight), out = alloc(op.getResult(i), q);
+    Value w = in(weight), out = output(op.getResult(i));
     PackedAttr packed = getPackedEncoding(weight.getType());
     int64_t kStatic = cast<RankedTensorType>(weight.getType()).getDimSize(1);
     Value rowBytes = idx(llvm::divideCeil(kStatic, 4));
@@ -99,7 +99,7 @@ Value KernelEmitter::sumAccumulator(Value acc) {
 }
 
 Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
-  auto i8 = b.getI8Type(), i16 = b.getI16Type(), i32 = b.getI32Type();
+  auto i16 = b.getI16Type(), i32 = b.getI32Type();
   auto intrinsic = [&](StringRef name, Type result, ValueRange args) {
     return b
         .create<LLVM::CallIntrinsicOp>(result, b.getStringAttr(name), args,
@@ -116,7 +116,6 @@ Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
   case Variant::AVX2: {
     // Two 256-bit halves: pmaddubsw (pairs of u8 x i8 -> i16, at most
     // 2 * 2 * 127: no saturation), then pmaddwd with ones (-> i32).
-    auto v32i8 = VectorType::get({32}, i8);
     auto v16i16 = VectorType::get({16}, i16);
     auto v8i32 = VectorType::get({8}, i32);
     Value ones = b.create<arith::ConstantOp>(
@@ -127,7 +126,6 @@ Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
             v, ArrayRef<int64_t>{32 * half}, ArrayRef<int64_t>{32},
             ArrayRef<int64_t>{1});
       };
-      (void)v32i8;
       Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", v16i16,
                               {slice(codes), slice(q)});
       Value quads = intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, {pairs, ones});
@@ -292,7 +290,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
     body(loop.getInductionVar());
   };
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
-    Value w = in(weight), out = alloc(op.getResult(i), q);
+    Value w = in(weight), out = output(op.getResult(i));
     Value wScale = extra(i);
     int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
     // Row tiles are independent: they run on the thread team.

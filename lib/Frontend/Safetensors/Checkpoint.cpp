@@ -117,11 +117,6 @@ private:
   bool hasShape(const Entry &e, ArrayRef<int64_t> shape) {
     return ArrayRef<int64_t>(e.tensor->shape) == shape;
   }
-  static std::string str(ArrayRef<int64_t> shape) {
-    SafetensorsTensor t;
-    t.shape.assign(shape.begin(), shape.end());
-    return t.shapeString();
-  }
 
   /// A resource blob viewing the tensor's bytes in the mapping, which it
   /// keeps alive.
@@ -157,7 +152,8 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
   if (isFloat(*e)) {
     if (!hasShape(*e, {n, k}))
       return bad(*e, "shape " + t.shapeString() + " of latent " + t.dtypeName +
-                         " weights, but config.json implies " + str({n, k}));
+                         " weights, but config.json implies " +
+                         formatShape({n, k}));
     auto type = RankedTensorType::get({n, k}, elem);
     return LinearWeight{weight(b, *e, type, type), std::nullopt};
   }
@@ -174,7 +170,8 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
     if (!hasShape(*e, {n / 4, k}))
       return bad(*e, "shape " + t.shapeString() +
                          " of packed U8 weights, but config.json implies " +
-                         str({n / 4, k}) + " (4 rows per byte, SPEC 6.1)");
+                         formatShape({n / 4, k}) +
+                         " (4 rows per byte, SPEC 6.1)");
     auto type = RankedTensorType::get(
         {n, k}, trit, PackedAttr::get(ctx, PackedLayout::HFRows));
     w = weight(b, *e, type, RankedTensorType::get({n / 4 * k}, elem));
@@ -182,7 +179,7 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
     if (!hasShape(*e, {n, k}))
       return bad(*e, "shape " + t.shapeString() +
                          " of I8 ternary weights, but config.json implies " +
-                         str({n, k}));
+                         formatShape({n, k}));
     w = weight(b, *e, RankedTensorType::get({n, k}, trit),
                RankedTensorType::get({n, k}, elem));
   }
@@ -209,7 +206,7 @@ FailureOr<Value> SafetensorsSource::vector(OpBuilder &b, StringRef name,
   if (!e)
     return failure();
   if (!isFloat(*e) || !hasShape(*e, {n}))
-    return bad(*e, "expected a float vector " + str({n}) + ", got " +
+    return bad(*e, "expected a float vector " + formatShape({n}) + ", got " +
                        e->tensor->dtypeName + " " + e->tensor->shapeString());
   auto type = RankedTensorType::get({n}, b.getF32Type());
   return createWeight(b, b.getUnknownLoc(), name, type, type,
@@ -227,64 +224,51 @@ FailureOr<Value> SafetensorsSource::table(OpBuilder &b, StringRef name,
   if (!e)
     return failure();
   if (!isFloat(*e) || !hasShape(*e, {rows, cols}))
-    return bad(*e, "expected a float table " + str({rows, cols}) + ", got " +
-                       e->tensor->dtypeName + " " + e->tensor->shapeString());
+    return bad(*e, "expected a float table " + formatShape({rows, cols}) +
+                       ", got " + e->tensor->dtypeName + " " +
+                       e->tensor->shapeString());
   auto type = RankedTensorType::get({rows, cols}, e->tensor->elementType(ctx));
   return weight(b, *e, type, type);
 }
 
-/// Whether the index at `indexPath` names `file` as one of its shards.
-bool isListedIn(StringRef indexPath, StringRef file) {
+/// (tensor, shard file) pairs of a model.safetensors.index.json.
+using ShardIndex = std::vector<std::pair<std::string, std::string>>;
+
+/// Reads and checks the index at `indexPath`.
+llvm::Expected<ShardIndex> readIndex(StringRef indexPath) {
+  auto fail = [&](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   indexPath + ": " + message);
+  };
   auto text = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
   if (!text)
-    return false;
+    return fail(text.getError().message());
   llvm::Expected<json::Value> parsed = json::parse((*text)->getBuffer());
-  if (!parsed) {
-    llvm::consumeError(parsed.takeError());
-    return false;
-  }
+  if (!parsed)
+    return fail("not valid JSON: " + llvm::toString(parsed.takeError()));
   const json::Object *root = parsed->getAsObject();
   const json::Object *map = root ? root->getObject("weight_map") : nullptr;
-  if (map)
-    for (const auto &entry : *map)
-      if (entry.second.getAsString() == file)
-        return true;
-  return false;
-}
-
-/// Opens the shards named by `indexPath` and checks the index against them.
-LogicalResult openShards(StringRef dir, StringRef indexPath,
-                         SafetensorsSource &source) {
-  auto text = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
-  if (!text) {
-    report(indexPath + ": " + text.getError().message());
-    return failure();
-  }
-  llvm::Expected<json::Value> parsed = json::parse((*text)->getBuffer());
-  if (!parsed) {
-    report(indexPath +
-           ": not valid JSON: " + llvm::toString(parsed.takeError()));
-    return failure();
-  }
-  const json::Object *root = parsed->getAsObject();
-  const json::Object *map = root ? root->getObject("weight_map") : nullptr;
-  if (!map) {
-    report(indexPath + ": no \"weight_map\" object");
-    return failure();
-  }
-  std::vector<std::pair<std::string, std::string>> listed;
-  llvm::SmallVector<std::string> shards;
+  if (!map)
+    return fail("no \"weight_map\" object");
+  ShardIndex listed;
   for (const auto &[name, file] : *map) {
     std::optional<StringRef> shard = file.getAsString();
-    if (!shard || shard->contains('/') || shard->contains('\\')) {
-      report(indexPath + ": weight_map entry '" + name.str() +
-             "' must name a file in the checkpoint directory");
-      return failure();
-    }
+    if (!shard || shard->contains('/') || shard->contains('\\'))
+      return fail("weight_map entry '" + name.str() +
+                  "' must name a file in the checkpoint directory");
     listed.emplace_back(name.str(), shard->str());
-    if (!llvm::is_contained(shards, *shard))
-      shards.push_back(shard->str());
   }
+  return listed;
+}
+
+/// Opens the shards `listed` by the index at `indexPath` and checks the
+/// index against them.
+LogicalResult openShards(StringRef dir, StringRef indexPath,
+                         const ShardIndex &listed, SafetensorsSource &source) {
+  llvm::SmallVector<std::string> shards;
+  for (const auto &entry : listed)
+    if (!llvm::is_contained(shards, entry.second))
+      shards.push_back(entry.second);
   llvm::sort(shards);
   for (const std::string &shard : shards) {
     llvm::SmallString<256> path(dir);
@@ -340,12 +324,25 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
   SafetensorsSource source(&context, config->scaleMultiplies);
   std::string single = isDir ? inDir("model.safetensors") : path.str();
   std::string index = inDir("model.safetensors.index.json");
+  std::optional<llvm::Expected<ShardIndex>> listed;
+  if (llvm::sys::fs::exists(index))
+    listed.emplace(readIndex(index));
+  auto names = [&](StringRef file) {
+    return *listed && llvm::any_of(**listed, [&](const auto &entry) {
+      return entry.second == file;
+    });
+  };
   bool useIndex =
-      llvm::sys::fs::exists(index) &&
-      (!llvm::sys::fs::exists(single) ||
-       (!isDir && isListedIn(index, llvm::sys::path::filename(single))));
+      listed && (!llvm::sys::fs::exists(single) ||
+                 (!isDir && names(llvm::sys::path::filename(single))));
+  if (!useIndex && listed && !*listed) // a broken index we do not need
+    llvm::consumeError(listed->takeError());
   if (useIndex) {
-    if (failed(openShards(dir, index, source)))
+    if (!*listed) {
+      report(llvm::toString(listed->takeError()));
+      return nullptr;
+    }
+    if (failed(openShards(dir, index, **listed, source)))
       return nullptr;
   } else if (llvm::sys::fs::exists(single)) {
     auto file = SafetensorsFile::open(single);

@@ -36,7 +36,7 @@ Type SafetensorsTensor::elementType(MLIRContext *ctx) const {
   llvm_unreachable("unknown dtype");
 }
 
-std::string SafetensorsTensor::shapeString() const {
+std::string mlir::tern::formatShape(ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (auto [i, d] : llvm::enumerate(shape))
     s += (i ? ", " : "") + std::to_string(d);

@@ -24,6 +24,9 @@ namespace mlir::tern {
 /// Element types Tern reads from checkpoints.
 enum class SafetensorsDType { F32, F16, BF16, U8, I8 };
 
+/// "[2560, 640]" for messages.
+std::string formatShape(llvm::ArrayRef<int64_t> shape);
+
 struct SafetensorsTensor {
   std::string name;
   SafetensorsDType dtype;
@@ -34,8 +37,7 @@ struct SafetensorsTensor {
   int64_t numElements() const;
   /// The MLIR element type the bytes are stored as (u8 as i8).
   Type elementType(MLIRContext *ctx) const;
-  /// "[2560, 640]" for messages.
-  std::string shapeString() const;
+  std::string shapeString() const { return formatShape(shape); }
 };
 
 class SafetensorsFile {
