@@ -33,9 +33,6 @@ FailureOr<WeightOp> floatWeight(BitLinearOp op, WeightOp weight) {
   if (!isTernaryTensor(type)) {
     convertToF32(type.getElementType(), bytes->data(), n * k, values.data());
   } else {
-    if (!op.getScale())
-      return op.emitOpError()
-             << "ternary weight '" << weight.getName() << "' has no scale";
     std::vector<char> trits;
     ArrayRef<char> t = *bytes;
     if (PackedAttr packed = getPackedEncoding(type)) {
@@ -46,6 +43,7 @@ FailureOr<WeightOp> floatWeight(BitLinearOp op, WeightOp weight) {
       unpackHFRows(*bytes, n, k, trits);
       t = trits;
     }
+    // The verifier guarantees ternary BitLinears a scale.
     float scale = op.getScale()->convertToFloat();
     for (int64_t i = 0; i < n * k; ++i)
       values[i] = float(t[i]) * scale;
