@@ -98,6 +98,10 @@ private:
     b.setInsertionPoint(loop.getBody()->getTerminator());
     body(loop.getInductionVars()[0]);
   }
+  /// The sum of an f32 vector as a tree: halves added lane-wise down to 16
+  /// lanes, then a reassociating reduction. (A plain vector.reduction keeps
+  /// the sequential order: one dependent scalar add per lane.)
+  Value sumF32(Value v);
   Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
     auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
     OpBuilder::InsertionGuard guard(b);

@@ -374,8 +374,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
         Value dot;
         if (vectorHead) { // one head-wide multiply and a reduction
           Value kv = b.create<vector::LoadOp>(headVec, kvCache, kRow);
-          dot = b.create<vector::ReductionOp>(
-              vector::CombiningKind::ADD, b.create<arith::MulFOp>(qVec, kv));
+          dot = sumF32(b.create<arith::MulFOp>(qVec, kv));
         } else {
           dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
             Value qv = b.create<memref::LoadOp>(
@@ -463,6 +462,20 @@ void KernelEmitter::lowerAdd(AddOp op) {
   });
 }
 
+Value KernelEmitter::sumF32(Value v) {
+  auto type = cast<VectorType>(v.getType());
+  for (int64_t n = type.getNumElements(); n > 16 && n % 2 == 0; n /= 2) {
+    auto half = [&](int64_t offset) {
+      return b.create<vector::ExtractStridedSliceOp>(
+          v, ArrayRef<int64_t>{offset}, ArrayRef<int64_t>{n / 2},
+          ArrayRef<int64_t>{1});
+    };
+    v = b.create<arith::AddFOp>(half(0), half(n / 2));
+  }
+  return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, v, Value(),
+                                       arith::FastMathFlags::reassoc);
+}
+
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
   lowerFloatMatmul(in(op.getInput()), in(op.getTable()),
                    output(op.getResult()));
@@ -513,7 +526,7 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {
           Value xv = b.create<vector::LoadOp>(f32x64, x, ValueRange{t, j});
           return b.create<vector::FMAOp>(xv, row64(v, j), lanes);
         });
-        acc = b.create<vector::ReductionOp>(vector::CombiningKind::ADD, lanes);
+        acc = sumF32(lanes);
       }
       acc = reduce(idx(d - blocks * 64), acc, [&](Value i, Value acc) {
         Value j = b.create<arith::AddIOp>(idx(blocks * 64), i);
