@@ -524,6 +524,12 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {
         Value lanes = reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
           Value j = b.create<arith::MulIOp>(blk, idx(64));
           Value xv = b.create<vector::LoadOp>(f32x64, x, ValueRange{t, j});
+          // Each 64-byte line of this block, kPrefetchBytes ahead.
+          int64_t bits = element.getIntOrFloatBitWidth();
+          for (int64_t line = 0; blocks > 1 && line < bits; line += 8)
+            prefetch(table,
+                     {v, b.create<arith::AddIOp>(
+                             j, idx((kPrefetchBytes + line * 8) * 8 / bits))});
           return b.create<vector::FMAOp>(xv, row64(v, j), lanes);
         });
         acc = sumF32(lanes);

@@ -229,6 +229,14 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       Value kOff = b.create<arith::MulIOp>(block, idx(64));
       Value bOff = b.create<arith::MulIOp>(block, idx(128));
       SmallVector<Value> codes, acts, next;
+      // Decode streams the weights: the tile's two lines of this block,
+      // kPrefetchBytes ahead (the next tile's rows follow this one's).
+      if (toks == 1 && full > 1)
+        for (int64_t line = 0; line < 2; ++line)
+          prefetch(
+              w, {b.create<arith::AddIOp>(
+                     rowStart[0], b.create<arith::AddIOp>(
+                                      bOff, idx(kPrefetchBytes + 64 * line)))});
       for (int64_t r = 0; r < rows; ++r)
         codes.push_back(unpack(b.create<vector::LoadOp>(
             v16i8, w, ValueRange{b.create<arith::AddIOp>(rowStart[r], bOff)})));
