@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
@@ -123,6 +124,22 @@ private:
         body(loop.getInductionVar(), loop.getRegionIterArg(0)));
     return loop.getResult(0);
   }
+
+  // --- row helpers (Elementwise.cpp) ---
+  /// body(t) for each of `count` token rows: on the thread team when there
+  /// are several, inline for one.
+  void forEachToken(Value count, function_ref<void(Value)> body);
+  /// body(j, width) over [0, n): 16 lanes at a time (width 16), then one
+  /// element at a time (width 1).
+  void forEachLane(int64_t n, function_ref<void(Value, int64_t)> body);
+  /// The ADD or MAXIMUMF reduction of init and body(j, width) over [0, n),
+  /// in the lanes of forEachLane.
+  Value reduceLanes(int64_t n, vector::CombiningKind kind, Value init,
+                    function_ref<Value(Value, int64_t)> body);
+  /// A scalar (width 1) or a vector of `width` lanes.
+  Value splat(Value scalar, int64_t width);
+  Value load(Value memref, ValueRange indices, int64_t width);
+  void store(Value value, Value memref, ValueRange indices);
 
   /// Inside a kernel: the argument holding `v` (an operand of the op being
   /// lowered), the output argument of `result`, per-call scalars.

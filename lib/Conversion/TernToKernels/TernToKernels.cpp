@@ -224,93 +224,6 @@ void KernelEmitter::lowerEmbedding(EmbeddingOp op) {
   });
 }
 
-void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
-  Value x = in(op.getInput()), g = in(op.getGamma());
-  Value out = output(op.getResult());
-  Value d = dim(x, 1);
-  Value dF = b.create<arith::UIToFPOp>(
-      b.getF32Type(), b.create<arith::IndexCastOp>(b.getI64Type(), d));
-  Value eps = f32(op.getEpsilon().convertToFloat());
-  forEach(dim(x, 0), [&](Value t) {
-    Value ss = reduce(d, f32(0), [&](Value j, Value acc) {
-      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
-      return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(v, v));
-    });
-    Value inv = b.create<math::RsqrtOp>(
-        b.create<arith::AddFOp>(b.create<arith::DivFOp>(ss, dF), eps));
-    forEach(d, [&](Value j) {
-      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
-      Value gj = b.create<memref::LoadOp>(g, ValueRange{j});
-      Value y = b.create<arith::MulFOp>(b.create<arith::MulFOp>(v, inv), gj);
-      b.create<memref::StoreOp>(y, out, ValueRange{t, j});
-    });
-  });
-}
-
-void KernelEmitter::lowerActQuant(ActQuantOp op) {
-  Value x = in(op.getInput());
-  Value q = output(op.getQuantized()), s = output(op.getScale());
-  Value k = dim(x, 1);
-  forEach(dim(x, 0), [&](Value t) {
-    Value amax = reduce(k, f32(0), [&](Value j, Value acc) {
-      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
-      return b.create<arith::MaximumFOp>(acc, b.create<math::AbsFOp>(v));
-    });
-    amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
-    Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
-    b.create<memref::StoreOp>(scale, s, ValueRange{t});
-    forEach(k, [&](Value j) {
-      Value v = b.create<memref::LoadOp>(x, ValueRange{t, j});
-      Value r = b.create<math::RoundEvenOp>(b.create<arith::MulFOp>(v, scale));
-      r = b.create<arith::MinimumFOp>(b.create<arith::MaximumFOp>(r, f32(-128)),
-                                      f32(127));
-      b.create<memref::StoreOp>(b.create<arith::FPToSIOp>(b.getI8Type(), r), q,
-                                ValueRange{t, j});
-    });
-  });
-}
-
-void KernelEmitter::lowerRope(RopeOp op) {
-  Value x = in(op.getInput()), pos = in(op.getPositions());
-  Value out = output(op.getResult());
-  int64_t headDim = op.getHeadDim(), half = headDim / 2;
-  bool halfSplit = op.getStyle() == RopeStyle::HalfSplit;
-  Value theta = f32(op.getTheta().convertToFloat());
-  Value heads = b.create<arith::DivUIOp>(dim(x, 1), idx(headDim));
-  forEach(dim(x, 0), [&](Value t) {
-    Value p = b.create<arith::SIToFPOp>(
-        b.getF32Type(), b.create<memref::LoadOp>(pos, ValueRange{t}));
-    forEach(idx(half), [&](Value i) {
-      // inv_freq = 1 / theta^(2i / head_dim), all in f32 as in HF.
-      Value twoI = b.create<arith::UIToFPOp>(
-          b.getF32Type(),
-          b.create<arith::IndexCastOp>(b.getI64Type(),
-                                       b.create<arith::MulIOp>(i, idx(2))));
-      Value invFreq = b.create<arith::DivFOp>(
-          f32(1), b.create<math::PowFOp>(
-                      theta, b.create<arith::DivFOp>(twoI, f32(headDim))));
-      Value angle = b.create<arith::MulFOp>(p, invFreq);
-      Value cos = b.create<math::CosOp>(angle),
-            sin = b.create<math::SinOp>(angle);
-      forEach(heads, [&](Value h) {
-        Value base = b.create<arith::MulIOp>(h, idx(headDim));
-        Value ia = halfSplit ? b.create<arith::AddIOp>(base, i)
-                             : b.create<arith::AddIOp>(
-                                   base, b.create<arith::MulIOp>(i, idx(2)));
-        Value ib = b.create<arith::AddIOp>(ia, idx(halfSplit ? half : 1));
-        Value a = b.create<memref::LoadOp>(x, ValueRange{t, ia});
-        Value c = b.create<memref::LoadOp>(x, ValueRange{t, ib});
-        Value ra = b.create<arith::SubFOp>(b.create<arith::MulFOp>(a, cos),
-                                           b.create<arith::MulFOp>(c, sin));
-        Value rb = b.create<arith::AddFOp>(b.create<arith::MulFOp>(c, cos),
-                                           b.create<arith::MulFOp>(a, sin));
-        b.create<memref::StoreOp>(ra, out, ValueRange{t, ia});
-        b.create<memref::StoreOp>(rb, out, ValueRange{t, ib});
-      });
-    });
-  });
-}
-
 void KernelEmitter::lowerAttention(AttentionOp op) {
   Value q = in(op.getQuery()), k = in(op.getKey()), v = in(op.getValue()),
         pos = in(op.getPositions());
@@ -425,41 +338,6 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
     });
   });
   b.create<memref::DeallocOp>(scores);
-}
-
-void KernelEmitter::lowerGlu(GluOp op) {
-  Value g = in(op.getGate()), u = in(op.getUp());
-  Value out = output(op.getResult());
-  bool relu2 = op.getActivation() == GluActivation::Relu2;
-  forEach(dim(g, 0), [&](Value t) {
-    forEach(dim(g, 1), [&](Value j) {
-      Value gv = b.create<memref::LoadOp>(g, ValueRange{t, j});
-      Value uv = b.create<memref::LoadOp>(u, ValueRange{t, j});
-      Value act;
-      if (relu2) {
-        Value r = b.create<arith::MaximumFOp>(gv, f32(0));
-        act = b.create<arith::MulFOp>(r, r);
-      } else { // silu(g) = g / (1 + exp(-g))
-        Value e = b.create<math::ExpOp>(b.create<arith::NegFOp>(gv));
-        act = b.create<arith::DivFOp>(gv, b.create<arith::AddFOp>(f32(1), e));
-      }
-      b.create<memref::StoreOp>(b.create<arith::MulFOp>(act, uv), out,
-                                ValueRange{t, j});
-    });
-  });
-}
-
-void KernelEmitter::lowerAdd(AddOp op) {
-  Value l = in(op.getLhs()), r = in(op.getRhs());
-  Value out = output(op.getResult());
-  forEach(dim(l, 0), [&](Value t) {
-    forEach(dim(l, 1), [&](Value j) {
-      Value sum = b.create<arith::AddFOp>(
-          b.create<memref::LoadOp>(l, ValueRange{t, j}),
-          b.create<memref::LoadOp>(r, ValueRange{t, j}));
-      b.create<memref::StoreOp>(sum, out, ValueRange{t, j});
-    });
-  });
 }
 
 Value KernelEmitter::sumF32(Value v) {

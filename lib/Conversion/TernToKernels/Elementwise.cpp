@@ -1,0 +1,248 @@
+//===- Elementwise.cpp - row-wise kernels: norm, quantize, RoPE, GLU, add -===//
+//
+// Every token's row is independent. The rows of a prefill run on the thread
+// team; the single row of a decode step runs inline, as a team region costs
+// more than the row. Within a row the code works on 16 f32 lanes at a time
+// and on the remaining elements one by one, for every kernel variant.
+//
+// Reductions: max is exact in any order, so act_quant's scale and codes are
+// the same as a sequential loop's. RMSNorm's sum of squares is a 16-lane
+// sum, a different rounding order from a sequential one (as PyTorch's is).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tern;
+using namespace mlir::tern::kernels;
+
+namespace {
+constexpr int64_t kLanes = 16;
+} // namespace
+
+void KernelEmitter::forEachToken(Value count, function_ref<void(Value)> body) {
+  auto branch = b.create<scf::IfOp>(
+      b.create<arith::CmpIOp>(arith::CmpIPredicate::ugt, count, idx(1)),
+      /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(branch.thenBlock()->getTerminator());
+  parallelFor(idx(0), count, idx(1), body);
+  b.setInsertionPoint(branch.elseBlock()->getTerminator());
+  forEach(count, body);
+}
+
+void KernelEmitter::forEachLane(int64_t n,
+                                function_ref<void(Value, int64_t)> body) {
+  int64_t full = n / kLanes * kLanes;
+  auto loop = [&](int64_t lb, int64_t ub, int64_t step) {
+    auto forOp = b.create<scf::ForOp>(idx(lb), idx(ub), idx(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forOp.getBody()->getTerminator());
+    body(forOp.getInductionVar(), step);
+  };
+  if (full)
+    loop(0, full, kLanes);
+  if (n > full)
+    loop(full, n, 1);
+}
+
+Value KernelEmitter::reduceLanes(int64_t n, vector::CombiningKind kind,
+                                 Value init,
+                                 function_ref<Value(Value, int64_t)> body) {
+  bool add = kind == vector::CombiningKind::ADD;
+  auto combine = [&](Value a, Value v) -> Value {
+    if (add)
+      return b.create<arith::AddFOp>(a, v);
+    return b.create<arith::MaximumFOp>(a, v);
+  };
+  int64_t full = n / kLanes * kLanes;
+  Value acc = init;
+  if (full) {
+    auto loop = b.create<scf::ForOp>(idx(0), idx(full), idx(kLanes),
+                                     splat(add ? f32(0) : init, kLanes));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      b.create<scf::YieldOp>(combine(loop.getRegionIterArg(0),
+                                     body(loop.getInductionVar(), kLanes)));
+    }
+    Value lanes = loop.getResult(0);
+    acc = add ? combine(init, sumF32(lanes))
+              : b.create<vector::ReductionOp>(kind, lanes);
+  }
+  if (n == full)
+    return acc;
+  auto tail = b.create<scf::ForOp>(idx(full), idx(n), idx(1), acc);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(tail.getBody());
+  b.create<scf::YieldOp>(
+      combine(tail.getRegionIterArg(0), body(tail.getInductionVar(), 1)));
+  return tail.getResult(0);
+}
+
+Value KernelEmitter::splat(Value scalar, int64_t width) {
+  if (width == 1)
+    return scalar;
+  return b.create<vector::BroadcastOp>(
+      VectorType::get({width}, scalar.getType()), scalar);
+}
+
+Value KernelEmitter::load(Value memref, ValueRange indices, int64_t width) {
+  if (width == 1)
+    return b.create<memref::LoadOp>(memref, indices);
+  Type element = cast<MemRefType>(memref.getType()).getElementType();
+  return b.create<vector::LoadOp>(VectorType::get({width}, element), memref,
+                                  indices);
+}
+
+void KernelEmitter::store(Value value, Value memref, ValueRange indices) {
+  if (isa<VectorType>(value.getType()))
+    b.create<vector::StoreOp>(value, memref, indices);
+  else
+    b.create<memref::StoreOp>(value, memref, indices);
+}
+
+void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
+  Value x = in(op.getInput()), g = in(op.getGamma());
+  Value out = output(op.getResult());
+  int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
+  Value dF = f32(float(d)), eps = f32(op.getEpsilon().convertToFloat());
+  forEachToken(dim(x, 0), [&](Value t) {
+    Value ss = reduceLanes(d, vector::CombiningKind::ADD, f32(0),
+                           [&](Value j, int64_t w) {
+                             Value v = load(x, {t, j}, w);
+                             return b.create<arith::MulFOp>(v, v);
+                           });
+    Value inv = b.create<math::RsqrtOp>(
+        b.create<arith::AddFOp>(b.create<arith::DivFOp>(ss, dF), eps));
+    forEachLane(d, [&](Value j, int64_t w) {
+      Value y = b.create<arith::MulFOp>(load(x, {t, j}, w), splat(inv, w));
+      store(b.create<arith::MulFOp>(y, load(g, {j}, w)), out, {t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerActQuant(ActQuantOp op) {
+  Value x = in(op.getInput());
+  Value q = output(op.getQuantized()), s = output(op.getScale());
+  int64_t k = cast<MemRefType>(x.getType()).getDimSize(1);
+  forEachToken(dim(x, 0), [&](Value t) {
+    Value amax =
+        reduceLanes(k, vector::CombiningKind::MAXIMUMF, f32(0),
+                    [&](Value j, int64_t w) -> Value {
+                      return b.create<math::AbsFOp>(load(x, {t, j}, w));
+                    });
+    amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
+    Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
+    b.create<memref::StoreOp>(scale, s, ValueRange{t});
+    forEachLane(k, [&](Value j, int64_t w) {
+      Value r = b.create<math::RoundEvenOp>(
+          b.create<arith::MulFOp>(load(x, {t, j}, w), splat(scale, w)));
+      r = b.create<arith::MinimumFOp>(
+          b.create<arith::MaximumFOp>(r, splat(f32(-128), w)),
+          splat(f32(127), w));
+      Type i8 = b.getI8Type();
+      store(b.create<arith::FPToSIOp>(
+                w == 1 ? i8 : Type(VectorType::get({w}, i8)), r),
+            q, {t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerRope(RopeOp op) {
+  Value x = in(op.getInput()), pos = in(op.getPositions());
+  Value out = output(op.getResult());
+  int64_t headDim = op.getHeadDim(), half = headDim / 2;
+  bool halfSplit = op.getStyle() == RopeStyle::HalfSplit;
+  int64_t heads = cast<MemRefType>(x.getType()).getDimSize(1) / headDim;
+  // inv_freq[i] = 1 / theta^(2i / head_dim) in f32, as in HF: constants.
+  float theta = op.getTheta().convertToFloat();
+  SmallVector<float> invFreq;
+  for (int64_t i = 0; i < half; ++i)
+    invFreq.push_back(1.0f / std::pow(theta, float(2 * i) / float(headDim)));
+  // Pairs (i, i + half) are contiguous in i for half-split: 16 at a time.
+  // Interleaved pairs (2i, 2i + 1) go one at a time.
+  struct Piece {
+    int64_t first, width;
+  };
+  SmallVector<Piece> pieces;
+  for (int64_t i = 0; i < half;) {
+    int64_t w = halfSplit && half - i >= kLanes ? kLanes : 1;
+    pieces.push_back({i, w});
+    i += w;
+  }
+  forEachToken(dim(x, 0), [&](Value t) {
+    Value p = b.create<arith::SIToFPOp>(
+        b.getF32Type(), b.create<memref::LoadOp>(pos, ValueRange{t}));
+    // cos and sin of p * inv_freq, once per token for every head.
+    SmallVector<Value> cos, sin;
+    for (Piece piece : pieces) {
+      ArrayRef<float> freqs(invFreq.data() + piece.first, piece.width);
+      Value f =
+          piece.width == 1
+              ? f32(freqs[0])
+              : b.create<arith::ConstantOp>(DenseElementsAttr::get(
+                    VectorType::get({piece.width}, b.getF32Type()), freqs));
+      Value angle = b.create<arith::MulFOp>(splat(p, piece.width), f);
+      cos.push_back(b.create<math::CosOp>(angle));
+      sin.push_back(b.create<math::SinOp>(angle));
+    }
+    forEach(idx(heads), [&](Value h) {
+      Value base = b.create<arith::MulIOp>(h, idx(headDim));
+      for (auto [piece, c, s] : llvm::zip(pieces, cos, sin)) {
+        int64_t ia = halfSplit ? piece.first : 2 * piece.first;
+        int64_t ib = ia + (halfSplit ? half : 1);
+        Value at = b.create<arith::AddIOp>(base, idx(ia));
+        Value bt = b.create<arith::AddIOp>(base, idx(ib));
+        Value va = load(x, {t, at}, piece.width);
+        Value vb = load(x, {t, bt}, piece.width);
+        Value ra = b.create<arith::SubFOp>(b.create<arith::MulFOp>(va, c),
+                                           b.create<arith::MulFOp>(vb, s));
+        Value rb = b.create<arith::AddFOp>(b.create<arith::MulFOp>(vb, c),
+                                           b.create<arith::MulFOp>(va, s));
+        store(ra, out, {t, at});
+        store(rb, out, {t, bt});
+      }
+    });
+  });
+}
+
+void KernelEmitter::lowerGlu(GluOp op) {
+  Value g = in(op.getGate()), u = in(op.getUp());
+  Value out = output(op.getResult());
+  bool relu2 = op.getActivation() == GluActivation::Relu2;
+  int64_t n = cast<MemRefType>(g.getType()).getDimSize(1);
+  forEachToken(dim(g, 0), [&](Value t) {
+    forEachLane(n, [&](Value j, int64_t w) {
+      Value gv = load(g, {t, j}, w), uv = load(u, {t, j}, w);
+      Value act;
+      if (relu2) {
+        Value r = b.create<arith::MaximumFOp>(gv, splat(f32(0), w));
+        act = b.create<arith::MulFOp>(r, r);
+      } else { // silu(g) = g / (1 + exp(-g))
+        Value e = b.create<math::ExpOp>(b.create<arith::NegFOp>(gv));
+        act = b.create<arith::DivFOp>(
+            gv, b.create<arith::AddFOp>(splat(f32(1), w), e));
+      }
+      store(b.create<arith::MulFOp>(act, uv), out, {t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerAdd(AddOp op) {
+  Value l = in(op.getLhs()), r = in(op.getRhs());
+  Value out = output(op.getResult());
+  int64_t n = cast<MemRefType>(l.getType()).getDimSize(1);
+  forEachToken(dim(l, 0), [&](Value t) {
+    forEachLane(n, [&](Value j, int64_t w) {
+      store(b.create<arith::AddFOp>(load(l, {t, j}, w), load(r, {t, j}, w)),
+            out, {t, j});
+    });
+  });
+}
