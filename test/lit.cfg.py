@@ -40,5 +40,7 @@ except OSError:
     flags = []
 if "avx2" in flags:
     config.available_features.add("host-avx2")
+if {"avx2", "avx_vnni"} <= set(flags):
+    config.available_features.add("host-avxvnni")
 if {"avx512f", "avx512bw", "avx512_vnni"} <= set(flags):
     config.available_features.add("host-avx512vnni")

@@ -163,7 +163,8 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
 }
 
 ArrayRef<StringRef> mlir::tern::kernelVariants() {
-  static const StringRef names[] = {"scalar", "vector", "avx2", "avx512vnni"};
+  static const StringRef names[] = {"scalar", "vector", "avx2", "avxvnni",
+                                    "avx512vnni"};
   return names;
 }
 
@@ -179,6 +180,8 @@ mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
   auto needs = [](StringRef variant) -> StringRef {
     if (variant == "avx512vnni")
       return "+avx512f,+avx512bw,+avx512vnni";
+    if (variant == "avxvnni")
+      return "+avx2,+avxvnni";
     if (variant == "avx2")
       return "+avx2";
     return "";
@@ -191,7 +194,7 @@ mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
            (features.empty() || sti->checkFeatures(features));
   };
   StringRef best = "vector";
-  for (StringRef v : {"avx512vnni", "avx2"})
+  for (StringRef v : {"avx512vnni", "avxvnni", "avx2"})
     if (x86 && has(v)) {
       best = v;
       break;

@@ -38,7 +38,7 @@ llvm::Expected<ResolvedTarget> resolveTarget(const TargetOptions &options,
 
 /// The ternary matmul kernels for a target and the weight layout they read.
 struct KernelChoice {
-  std::string variant; ///< scalar, vector, avx2, avx512vnni
+  std::string variant; ///< scalar, vector, avx2, avxvnni, avx512vnni
   std::string layout;  ///< i2 (scalar) or i2_k64
 };
 

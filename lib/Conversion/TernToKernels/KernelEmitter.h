@@ -24,7 +24,7 @@ namespace mlir::tern::kernels {
 
 /// Which code the ternary matmul kernels use (weights in i2_k64 layout for
 /// all but Scalar).
-enum class Variant { Scalar, Vector, AVX2, AVX512VNNI };
+enum class Variant { Scalar, Vector, AVX2, AVXVNNI, AVX512VNNI };
 
 /// The memref type a tern tensor value is stored in.
 inline MemRefType storageType(Type type) {

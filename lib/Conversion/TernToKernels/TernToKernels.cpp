@@ -550,12 +550,13 @@ struct LowerToKernelsPass
             .Case("scalar", Variant::Scalar)
             .Case("vector", Variant::Vector)
             .Case("avx2", Variant::AVX2)
+            .Case("avxvnni", Variant::AVXVNNI)
             .Case("avx512vnni", Variant::AVX512VNNI)
             .Default(std::nullopt);
     if (!kind) {
-      module.emitError() << "tern-lower-to-kernels: unknown variant '"
-                         << variant
-                         << "' (known: scalar, vector, avx2, avx512vnni)";
+      module.emitError()
+          << "tern-lower-to-kernels: unknown variant '" << variant
+          << "' (known: scalar, vector, avx2, avxvnni, avx512vnni)";
       return signalPassFailure();
     }
     auto forward = module.lookupSymbol<func::FuncOp>("forward");

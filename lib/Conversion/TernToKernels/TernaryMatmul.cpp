@@ -6,11 +6,11 @@
 // reference every other kernel is checked against.
 //
 // i2_k64 (SIMD): codes c = W + 1 in {0, 1, 2} are unsigned bytes, so
-// sum_k c * q is a u8 x i8 byte dot product (vpdpbusd, or pmaddubsw +
-// pmaddwd), and acc = sum_k c * q - sum_k q. One 16-byte load gives a block
-// of 64 codes (see #tern.packed). Rows are the outer loop and tokens the
-// inner one, so each row's bytes are read from memory once per call, however
-// many tokens a prefill has. Register tiles of 4 rows x 4 tokens (one
+// sum_k c * q is a u8 x i8 byte dot product (vpdpbusd in 512 or 256 bits, or
+// pmaddubsw + pmaddwd), and acc = sum_k c * q - sum_k q. One 16-byte load gives
+// a block of 64 codes (see #tern.packed). Rows are the outer loop and tokens
+// the inner one, so each row's bytes are read from memory once per call,
+// however many tokens a prefill has. Register tiles of 4 rows x 4 tokens (one
 // unpacked block of codes feeds 4 tokens, one block of activations 4 rows),
 // and 8 rows x 1 token for decode.
 //
@@ -75,6 +75,7 @@ Type KernelEmitter::accumulatorType() {
   case Variant::AVX512VNNI:
     return VectorType::get({16}, i32);
   case Variant::AVX2:
+  case Variant::AVXVNNI:
     return VectorType::get({8}, i32);
   case Variant::Scalar:
   case Variant::Vector:
@@ -112,6 +113,21 @@ Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
     return intrinsic("llvm.x86.avx512.vpdpbusd.512", v16i32,
                      {acc, b.create<vector::BitCastOp>(v16i32, codes),
                       b.create<vector::BitCastOp>(v16i32, q)});
+  }
+  case Variant::AVXVNNI: {
+    // Two 256-bit halves, each a VEX vpdpbusd (AVX-VNNI, no AVX-512).
+    auto v8i32 = VectorType::get({8}, i32);
+    for (int64_t half = 0; half < 2; ++half) {
+      auto slice = [&](Value v) {
+        return b.create<vector::BitCastOp>(
+            v8i32, b.create<vector::ExtractStridedSliceOp>(
+                       v, ArrayRef<int64_t>{32 * half}, ArrayRef<int64_t>{32},
+                       ArrayRef<int64_t>{1}));
+      };
+      acc = intrinsic("llvm.x86.avx512.vpdpbusd.256", v8i32,
+                      {acc, slice(codes), slice(q)});
+    }
+    return acc;
   }
   case Variant::AVX2: {
     // Two 256-bit halves: pmaddubsw (pairs of u8 x i8 -> i16, at most
