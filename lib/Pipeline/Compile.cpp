@@ -173,6 +173,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   pipeline.packedLayout = kernels->layout;
   pipeline.kernels = kernels->variant;
   pipeline.floatWeights = options.floatWeights;
+  pipeline.fuse = options.fuse;
 
   Phase last = options.compileTo;
   std::string output =

@@ -73,6 +73,9 @@ void mlir::tern::populateQuantizedPasses(OpPassManager &pm,
   // then one matmul per act_quant (q/k/v, gate/up).
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseProjections());
+  // Normalize (after a glu, for down) and quantize in one pass per row.
+  if (options.fuse)
+    pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseNormQuant());
 }
 
 void mlir::tern::populatePackedPasses(OpPassManager &pm,

@@ -338,3 +338,67 @@ func.func @matmul_tokens(%q: tensor<3x8xi8>, %s: tensor<2xf32>, %w: tensor<4x8x!
 func.func @bad_layout(%w: tensor<4x8x!tern.trit, #tern.packed<i3>>) {
   return
 }
+
+// -----
+
+func.func @norm_quant_three_inputs(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{takes one input, or a gate and an up input; got 3}}
+  %q, %s = tern.norm_quant(%x, %x, %x), %g {epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_gate_without_activation(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{gate and up inputs need an activation}}
+  %q, %s = tern.norm_quant(%x, %x), %g {epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>, tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_activation_without_gate(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{an activation needs gate and up inputs}}
+  %q, %s = tern.norm_quant(%x), %g {activation = #tern.activation<relu2>, epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_gate_up_differ(%x: tensor<?x8xf32>, %u: tensor<4x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{gate 'tensor<?x8xf32>' and up 'tensor<4x8xf32>' differ}}
+  %q, %s = tern.norm_quant(%x, %u), %g {activation = #tern.activation<silu>, epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>, tensor<4x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_gamma(%x: tensor<?x8xf32>, %g: tensor<6xf32>) {
+  // expected-error @+1 {{has 6 elements but the input has 8 features}}
+  %q, %s = tern.norm_quant(%x), %g {epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>), tensor<6xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_epsilon(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{epsilon must be positive, got 0}}
+  %q, %s = tern.norm_quant(%x), %g {epsilon = 0.0 : f32} : (tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_result(%x: tensor<?x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{quantized result 'tensor<?x4xi8>' does not match the input shape 'tensor<?x8xf32>'}}
+  %q, %s = tern.norm_quant(%x), %g {epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>), tensor<8xf32> -> tensor<?x4xi8>, tensor<?xf32>
+  return
+}
+
+// -----
+
+func.func @norm_quant_scale(%x: tensor<3x8xf32>, %g: tensor<8xf32>) {
+  // expected-error @+1 {{scale has 2 entries for 3 tokens}}
+  %q, %s = tern.norm_quant(%x), %g {epsilon = 1.0e-05 : f32} : (tensor<3x8xf32>), tensor<8xf32> -> tensor<3x8xi8>, tensor<2xf32>
+  return
+}

@@ -54,6 +54,15 @@ func.func @quantized_level(%x: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x4x
   return %y0, %y1 : tensor<?x8xf32>, tensor<?x4xf32>
 }
 
+// CHECK-LABEL: func.func @norm_quant
+func.func @norm_quant(%x: tensor<?x8xf32>, %u: tensor<?x8xf32>, %g: tensor<8xf32>) -> (tensor<?x8xi8>, tensor<?xf32>, tensor<?x8xi8>, tensor<?xf32>) {
+  // CHECK: tern.norm_quant(%{{.*}}), %{{.*}} {epsilon = 9.99999974E-6 : f32} : (tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  %q, %s = tern.norm_quant(%x), %g {epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  // CHECK: tern.norm_quant(%{{.*}}, %{{.*}}), %{{.*}} {activation = #tern.activation<silu>, epsilon = 9.99999974E-6 : f32} : (tensor<?x8xf32>, tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  %q2, %s2 = tern.norm_quant(%x, %u), %g {activation = #tern.activation<silu>, epsilon = 1.0e-05 : f32} : (tensor<?x8xf32>, tensor<?x8xf32>), tensor<8xf32> -> tensor<?x8xi8>, tensor<?xf32>
+  return %q, %s, %q2, %s2 : tensor<?x8xi8>, tensor<?xf32>, tensor<?x8xi8>, tensor<?xf32>
+}
+
 // CHECK-LABEL: func.func @resource_weight
 func.func @resource_weight() -> tensor<2x2xf32> {
   // CHECK: tern.weight "r" = dense_resource<blob> : tensor<2x2xf32> -> tensor<2x2xf32>

@@ -67,6 +67,11 @@ cl::opt<std::string> weights(
     cl::desc("ternary (default), or bf16: the float baseline, every BitLinear "
              "as a bf16 linear layer, for speed and size comparisons"),
     cl::init("ternary"), cl::value_desc("kind"), cl::cat(targetCategory));
+cl::opt<bool> noFusion(
+    "no-fusion",
+    cl::desc("Keep rms_norm, glu and act_quant as separate kernels (the "
+             "fused kernels compute the same values; for checking them)"),
+    cl::cat(targetCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -155,6 +160,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.floatWeights = weights == "bf16";
+  options.fuse = !noFusion;
 
   mlir::DialectRegistry registry;
   tern::registerAllTernDialects(registry);

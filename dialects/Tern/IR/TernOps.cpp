@@ -275,6 +275,39 @@ LogicalResult ActQuantOp::verify() {
   return success();
 }
 
+LogicalResult NormQuantOp::verify() {
+  size_t n = getInputs().size();
+  if (n != 1 && n != 2)
+    return emitOpError() << "takes one input, or a gate and an up input; got "
+                         << n;
+  if ((n == 2) != bool(getActivation()))
+    return emitOpError() << (n == 2 ? "gate and up inputs need an activation"
+                                    : "an activation needs gate and up inputs");
+  auto in = tensorType(getInputs()[0]);
+  if (n == 2 && tensorType(getInputs()[1]) != in)
+    return emitOpError() << "gate " << in << " and up "
+                         << tensorType(getInputs()[1]) << " differ";
+  int64_t g = tensorType(getGamma()).getDimSize(0);
+  if (!sameDim(in.getDimSize(1), g))
+    return emitOpError() << describe(getGamma(), "gamma") << " has "
+                         << dimStr(g) << " elements but the input has "
+                         << dimStr(in.getDimSize(1)) << " features";
+  if (!(getEpsilon().convertToFloat() > 0.0f))
+    return emitOpError() << "epsilon must be positive, got "
+                         << getEpsilon().convertToFloat();
+  auto q = tensorType(getQuantized());
+  if (!sameDim(in.getDimSize(0), q.getDimSize(0)) ||
+      !sameDim(in.getDimSize(1), q.getDimSize(1)))
+    return emitOpError() << "quantized result " << q
+                         << " does not match the input shape " << in;
+  if (!sameDim(in.getDimSize(0), tensorType(getScale()).getDimSize(0)))
+    return emitOpError() << "scale has "
+                         << dimStr(tensorType(getScale()).getDimSize(0))
+                         << " entries for " << dimStr(in.getDimSize(0))
+                         << " tokens";
+  return success();
+}
+
 LogicalResult TernaryMatmulOp::verify() {
   size_t n = getWeights().size();
   if (n == 0)

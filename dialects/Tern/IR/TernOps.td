@@ -247,6 +247,31 @@ def Tern_ActQuantOp : Tern_Op<"act_quant", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Tern_NormQuantOp : Tern_Op<"norm_quant", [Pure]> {
+  let summary = "RMSNorm and act_quant in one pass per row (optionally after a glu)";
+  let description = [{
+    `act_quant(rms_norm(x, gamma))` with `x` the one input, or
+    `x = glu(gate, up)` with two inputs and an `activation`: the sub-norm
+    before a down projection. Made by `tern-fuse-norm-quant`; the kernel
+    computes the same values in the same order as the separate ops, with no
+    float row written in between.
+
+    ```mlir
+    %q, %s = tern.norm_quant(%x), %g {epsilon = 1.0e-05 : f32} : (tensor<?x64xf32>), tensor<64xf32> -> tensor<?x64xi8>, tensor<?xf32>
+    %q2, %s2 = tern.norm_quant(%gate, %up), %g2 {activation = #tern.activation<relu2>, epsilon = 1.0e-05 : f32} : (tensor<?x128xf32>, tensor<?x128xf32>), tensor<128xf32> -> tensor<?x128xi8>, tensor<?xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<Tern_Activations>:$inputs,
+                       Tern_TokenVector:$gamma, F32Attr:$epsilon,
+                       OptionalAttr<Tern_GluActivationAttr>:$activation);
+  let results = (outs Tern_QuantActivations:$quantized, Tern_TokenVector:$scale);
+  let assemblyFormat = [{
+    `(` $inputs `)` `,` $gamma attr-dict `:` `(` type($inputs) `)` `,`
+    type($gamma) `->` type($quantized) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure]> {
   let summary = "int8 activations times ternary weights, scaled to f32";
   let description = [{

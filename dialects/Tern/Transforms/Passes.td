@@ -22,6 +22,17 @@ def TernFloatWeights : Pass<"tern-float-weights", "ModuleOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def TernFuseNormQuant : Pass<"tern-fuse-norm-quant", "func::FuncOp"> {
+  let summary = "Fuse rms_norm (and a glu before it) into the act_quant after it";
+  let description = [{
+    Rewrites `act_quant(rms_norm(x))` into one `tern.norm_quant(x)`, and
+    `act_quant(rms_norm(glu(gate, up)))` into `tern.norm_quant(gate, up)`,
+    when the fused ops have no other users. The kernel gives the same values
+    without writing the intermediate float rows.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def TernFuseProjections : Pass<"tern-fuse-projections", "func::FuncOp"> {
   let summary = "Merge ternary_matmul ops that read the same quantized input";
   let description = [{

@@ -46,6 +46,7 @@ struct PipelineOptions {
   std::string packedLayout = "i2";
   std::string kernels = "scalar"; ///< tern-lower-to-kernels variant
   bool floatWeights = false;      ///< --weights=bf16: the float baseline
+  bool fuse = true;               ///< false: --no-fusion
 };
 
 // Stages: each takes the IR from the phase before it to its own phase.
@@ -73,6 +74,7 @@ struct CompileOptions {
   TargetOptions target;
   std::string kernels = "auto"; ///< --kernels: auto or a variant
   bool floatWeights = false;    ///< --weights=bf16
+  bool fuse = true;             ///< false: --no-fusion
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

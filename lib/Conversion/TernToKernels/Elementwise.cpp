@@ -108,19 +108,60 @@ void KernelEmitter::store(Value value, Value memref, ValueRange indices) {
     b.create<memref::StoreOp>(value, memref, indices);
 }
 
+Value KernelEmitter::rmsInverse(int64_t d, float epsilon, RowFn element) {
+  Value ss = reduceLanes(d, vector::CombiningKind::ADD, f32(0),
+                         [&](Value j, int64_t w) {
+                           Value v = element(j, w);
+                           return b.create<arith::MulFOp>(v, v);
+                         });
+  return b.create<math::RsqrtOp>(b.create<arith::AddFOp>(
+      b.create<arith::DivFOp>(ss, f32(float(d))), f32(epsilon)));
+}
+
+void KernelEmitter::quantizeRow(int64_t k, Value t, Value q, Value s,
+                                RowFn element) {
+  Value amax = reduceLanes(k, vector::CombiningKind::MAXIMUMF, f32(0),
+                           [&](Value j, int64_t w) -> Value {
+                             return b.create<math::AbsFOp>(element(j, w));
+                           });
+  amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
+  Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
+  b.create<memref::StoreOp>(scale, s, ValueRange{t});
+  forEachLane(k, [&](Value j, int64_t w) {
+    Value r = b.create<math::RoundEvenOp>(
+        b.create<arith::MulFOp>(element(j, w), splat(scale, w)));
+    r = b.create<arith::MinimumFOp>(
+        b.create<arith::MaximumFOp>(r, splat(f32(-128), w)),
+        splat(f32(127), w));
+    Type i8 = b.getI8Type();
+    store(b.create<arith::FPToSIOp>(
+              w == 1 ? i8 : Type(VectorType::get({w}, i8)), r),
+          q, {t, j});
+  });
+}
+
+Value KernelEmitter::gluValue(Value gate, Value up, GluActivation activation,
+                              int64_t width) {
+  Value act;
+  if (activation == GluActivation::Relu2) {
+    Value r = b.create<arith::MaximumFOp>(gate, splat(f32(0), width));
+    act = b.create<arith::MulFOp>(r, r);
+  } else { // silu(g) = g / (1 + exp(-g))
+    Value e = b.create<math::ExpOp>(b.create<arith::NegFOp>(gate));
+    act = b.create<arith::DivFOp>(
+        gate, b.create<arith::AddFOp>(splat(f32(1), width), e));
+  }
+  return b.create<arith::MulFOp>(act, up);
+}
+
 void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
   Value x = in(op.getInput()), g = in(op.getGamma());
   Value out = output(op.getResult());
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
-  Value dF = f32(float(d)), eps = f32(op.getEpsilon().convertToFloat());
   forEachToken(dim(x, 0), [&](Value t) {
-    Value ss = reduceLanes(d, vector::CombiningKind::ADD, f32(0),
-                           [&](Value j, int64_t w) {
-                             Value v = load(x, {t, j}, w);
-                             return b.create<arith::MulFOp>(v, v);
-                           });
-    Value inv = b.create<math::RsqrtOp>(
-        b.create<arith::AddFOp>(b.create<arith::DivFOp>(ss, dF), eps));
+    Value inv =
+        rmsInverse(d, op.getEpsilon().convertToFloat(),
+                   [&](Value j, int64_t w) { return load(x, {t, j}, w); });
     forEachLane(d, [&](Value j, int64_t w) {
       Value y = b.create<arith::MulFOp>(load(x, {t, j}, w), splat(inv, w));
       store(b.create<arith::MulFOp>(y, load(g, {j}, w)), out, {t, j});
@@ -130,28 +171,31 @@ void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
 
 void KernelEmitter::lowerActQuant(ActQuantOp op) {
   Value x = in(op.getInput());
-  Value q = output(op.getQuantized()), s = output(op.getScale());
   int64_t k = cast<MemRefType>(x.getType()).getDimSize(1);
   forEachToken(dim(x, 0), [&](Value t) {
-    Value amax =
-        reduceLanes(k, vector::CombiningKind::MAXIMUMF, f32(0),
-                    [&](Value j, int64_t w) -> Value {
-                      return b.create<math::AbsFOp>(load(x, {t, j}, w));
-                    });
-    amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
-    Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
-    b.create<memref::StoreOp>(scale, s, ValueRange{t});
-    forEachLane(k, [&](Value j, int64_t w) {
-      Value r = b.create<math::RoundEvenOp>(
-          b.create<arith::MulFOp>(load(x, {t, j}, w), splat(scale, w)));
-      r = b.create<arith::MinimumFOp>(
-          b.create<arith::MaximumFOp>(r, splat(f32(-128), w)),
-          splat(f32(127), w));
-      Type i8 = b.getI8Type();
-      store(b.create<arith::FPToSIOp>(
-                w == 1 ? i8 : Type(VectorType::get({w}, i8)), r),
-            q, {t, j});
-    });
+    quantizeRow(k, t, output(op.getQuantized()), output(op.getScale()),
+                [&](Value j, int64_t w) { return load(x, {t, j}, w); });
+  });
+}
+
+void KernelEmitter::lowerNormQuant(NormQuantOp op) {
+  Value x = in(op.getInputs()[0]), g = in(op.getGamma());
+  Value up = op.getInputs().size() == 2 ? in(op.getInputs()[1]) : Value();
+  int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
+  // Each pass recomputes the row's elements (the glu too) rather than
+  // storing them: the same operations in the same order as the separate
+  // kernels, so the same values.
+  forEachToken(dim(x, 0), [&](Value t) {
+    auto row = [&](Value j, int64_t w) {
+      Value v = load(x, {t, j}, w);
+      return up ? gluValue(v, load(up, {t, j}, w), *op.getActivation(), w) : v;
+    };
+    Value inv = rmsInverse(d, op.getEpsilon().convertToFloat(), row);
+    quantizeRow(d, t, output(op.getQuantized()), output(op.getScale()),
+                [&](Value j, int64_t w) -> Value {
+                  Value y = b.create<arith::MulFOp>(row(j, w), splat(inv, w));
+                  return b.create<arith::MulFOp>(y, load(g, {j}, w));
+                });
   });
 }
 
@@ -216,21 +260,12 @@ void KernelEmitter::lowerRope(RopeOp op) {
 void KernelEmitter::lowerGlu(GluOp op) {
   Value g = in(op.getGate()), u = in(op.getUp());
   Value out = output(op.getResult());
-  bool relu2 = op.getActivation() == GluActivation::Relu2;
   int64_t n = cast<MemRefType>(g.getType()).getDimSize(1);
   forEachToken(dim(g, 0), [&](Value t) {
     forEachLane(n, [&](Value j, int64_t w) {
-      Value gv = load(g, {t, j}, w), uv = load(u, {t, j}, w);
-      Value act;
-      if (relu2) {
-        Value r = b.create<arith::MaximumFOp>(gv, splat(f32(0), w));
-        act = b.create<arith::MulFOp>(r, r);
-      } else { // silu(g) = g / (1 + exp(-g))
-        Value e = b.create<math::ExpOp>(b.create<arith::NegFOp>(gv));
-        act = b.create<arith::DivFOp>(
-            gv, b.create<arith::AddFOp>(splat(f32(1), w), e));
-      }
-      store(b.create<arith::MulFOp>(act, uv), out, {t, j});
+      store(gluValue(load(g, {t, j}, w), load(u, {t, j}, w), op.getActivation(),
+                     w),
+            out, {t, j});
     });
   });
 }

@@ -136,6 +136,13 @@ private:
   /// in the lanes of forEachLane.
   Value reduceLanes(int64_t n, vector::CombiningKind kind, Value init,
                     function_ref<Value(Value, int64_t)> body);
+  /// An element function of a row: (j, width) -> value(s) at [j, j+width).
+  using RowFn = function_ref<Value(Value, int64_t)>;
+  /// 1 / sqrt(mean(element^2) + epsilon) over a row of d elements.
+  Value rmsInverse(int64_t d, float epsilon, RowFn element);
+  /// act_quant of a row of k elements into q[t, :] and s[t].
+  void quantizeRow(int64_t k, Value t, Value q, Value s, RowFn element);
+  Value gluValue(Value gate, Value up, GluActivation activation, int64_t width);
   /// A scalar (width 1) or a vector of `width` lanes.
   Value splat(Value scalar, int64_t width);
   Value load(Value memref, ValueRange indices, int64_t width);
@@ -157,6 +164,7 @@ private:
   void lowerEmbedding(EmbeddingOp op);
   void lowerRMSNorm(RMSNormOp op);
   void lowerActQuant(ActQuantOp op);
+  void lowerNormQuant(NormQuantOp op);
   void lowerTernaryMatmul(TernaryMatmulOp op);
   /// SIMD kernels on i2_k64 weights (TernaryMatmul.cpp).
   void lowerTernaryMatmulK64(TernaryMatmulOp op);

@@ -64,8 +64,8 @@ LogicalResult KernelEmitter::lower(Operation *op) {
                     "sizes for every dimension but the tokens";
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](WeightOp w) { return lowerWeight(w); })
-      .Case<EmbeddingOp, RMSNormOp, ActQuantOp, TernaryMatmulOp, RopeOp,
-            AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp>(
+      .Case<EmbeddingOp, RMSNormOp, ActQuantOp, NormQuantOp, TernaryMatmulOp,
+            RopeOp, AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp>(
           [&](Operation *o) { return emitCall(o); })
       .Case([&](BitLinearOp o) {
         return o.emitOpError()
@@ -82,6 +82,7 @@ void KernelEmitter::lowerBody(Operation *op) {
       .Case([&](EmbeddingOp o) { lowerEmbedding(o); })
       .Case([&](RMSNormOp o) { lowerRMSNorm(o); })
       .Case([&](ActQuantOp o) { lowerActQuant(o); })
+      .Case([&](NormQuantOp o) { lowerNormQuant(o); })
       .Case([&](TernaryMatmulOp o) {
         PackedAttr packed = getPackedEncoding(o.getWeights()[0].getType());
         if (packed && packed.getLayout() == PackedLayout::I2K64)
