@@ -116,6 +116,21 @@ private:
   /// lanes, then a reassociating reduction. (A plain vector.reduction keeps
   /// the sequential order: one dependent scalar add per lane.)
   Value sumF32(Value v);
+  /// Lane i of the result is the sum of vectors[i]'s lanes (n vectors of n
+  /// f32 lanes), by pairwise shuffles and adds (Attention.cpp).
+  Value transposeSum(ArrayRef<Value> vectors);
+  /// exp of an f32 vector as a polynomial (Attention.cpp).
+  Value expF32(Value x);
+  /// init folded with body(i, acc) for i = lb, lb + step, ... < ub.
+  Value reduceRange(Value lb, Value ub, int64_t step, Value init,
+                    function_ref<Value(Value, Value)> body) {
+    auto loop = b.create<scf::ForOp>(lb, ub, idx(step), ValueRange{init});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    b.create<scf::YieldOp>(
+        body(loop.getInductionVar(), loop.getRegionIterArg(0)));
+    return loop.getResult(0);
+  }
   Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
     auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
     OpBuilder::InsertionGuard guard(b);

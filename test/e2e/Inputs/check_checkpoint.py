@@ -30,6 +30,7 @@ def main():
     p.add_argument("--workdir", required=True)
     p.add_argument("--generate", type=int, default=32)
     p.add_argument("--candidates", type=int, default=8)
+    p.add_argument("--prompt", type=int, default=5, help="prompt length")
     p.add_argument("--weights", default="ternary",
                    help="bf16: check the float baseline against the "
                         "reference's float mode")
@@ -49,7 +50,7 @@ def main():
     rng = np.random.default_rng(1)
     best = None
     for _ in range(a.candidates):
-        prompt = [int(t) for t in rng.integers(0, vocab, 5)]
+        prompt = [int(t) for t in rng.integers(0, vocab, a.prompt)]
         tokens, _ = model.greedy(prompt, a.generate)
         if best is None or model.margin > best[0]:
             best = (model.margin, prompt, tokens)
