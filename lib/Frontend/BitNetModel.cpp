@@ -95,7 +95,8 @@ public:
                          : src.table(b, "lm_head.weight", c.vocab, c.hidden);
     if (failed(head))
       return failure();
-    return b.create<LMHeadOp>(loc, acts(c.vocab), *x, *head).getResult();
+    return b.create<LMHeadOp>(loc, acts(c.vocab), *x, *head, Value())
+        .getResult();
   }
 
 private:

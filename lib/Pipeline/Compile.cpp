@@ -174,6 +174,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   pipeline.kernels = kernels->variant;
   pipeline.floatWeights = options.floatWeights;
   pipeline.fuse = options.fuse;
+  pipeline.lmHeadInt8 = options.lmHeadInt8;
 
   Phase last = options.compileTo;
   std::string output =

@@ -60,7 +60,10 @@ void mlir::tern::populateTernPasses(OpPassManager &pm) {
 
 void mlir::tern::populateQuantizedPasses(OpPassManager &pm,
                                          const PipelineOptions &options) {
-  // The float baseline keeps 16-bit weights and quantizes nothing.
+  // Opt-in: an int8 LM head with per-row scales (the head's table only).
+  if (options.lmHeadInt8)
+    pm.addPass(mlir::tern::createTernQuantizeLMHead());
+  // The float baseline keeps 16-bit weights and quantizes nothing else.
   if (options.floatWeights) {
     pm.addPass(mlir::tern::createTernFloatWeights());
     return;

@@ -402,3 +402,27 @@ func.func @norm_quant_scale(%x: tensor<3x8xf32>, %g: tensor<8xf32>) {
   %q, %s = tern.norm_quant(%x), %g {epsilon = 1.0e-05 : f32} : (tensor<3x8xf32>), tensor<8xf32> -> tensor<3x8xi8>, tensor<2xf32>
   return
 }
+
+// -----
+
+func.func @lm_head_int8_without_scales(%x: tensor<?x8xf32>, %t: tensor<16x8xi8>) {
+  // expected-error @+1 {{an i8 table needs per-row scales}}
+  %l = tern.lm_head %x, %t : tensor<?x8xf32>, tensor<16x8xi8> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_scales_float_table(%x: tensor<?x8xf32>, %t: tensor<16x8xbf16>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{scales need an i8 table}}
+  %l = tern.lm_head %x, %t scales %s : tensor<?x8xf32>, tensor<16x8xbf16>, tensor<16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @lm_head_scale_count(%x: tensor<?x8xf32>, %t: tensor<16x8xi8>, %s: tensor<12xf32>) {
+  // expected-error @+1 {{has 12 scales for 16 table rows}}
+  %l = tern.lm_head %x, %t scales %s : tensor<?x8xf32>, tensor<16x8xi8>, tensor<12xf32> -> tensor<?x16xf32>
+  return
+}

@@ -63,6 +63,13 @@ func.func @norm_quant(%x: tensor<?x8xf32>, %u: tensor<?x8xf32>, %g: tensor<8xf32
   return %q, %s, %q2, %s2 : tensor<?x8xi8>, tensor<?xf32>, tensor<?x8xi8>, tensor<?xf32>
 }
 
+// CHECK-LABEL: func.func @lm_head_int8
+func.func @lm_head_int8(%x: tensor<?x8xf32>, %t: tensor<16x8xi8>, %s: tensor<16xf32>) -> tensor<?x16xf32> {
+  // CHECK: tern.lm_head %{{.*}}, %{{.*}} scales %{{.*}} : tensor<?x8xf32>, tensor<16x8xi8>, tensor<16xf32> -> tensor<?x16xf32>
+  %l = tern.lm_head %x, %t scales %s : tensor<?x8xf32>, tensor<16x8xi8>, tensor<16xf32> -> tensor<?x16xf32>
+  return %l : tensor<?x16xf32>
+}
+
 // CHECK-LABEL: func.func @resource_weight
 func.func @resource_weight() -> tensor<2x2xf32> {
   // CHECK: tern.weight "r" = dense_resource<blob> : tensor<2x2xf32> -> tensor<2x2xf32>

@@ -67,6 +67,12 @@ cl::opt<std::string> weights(
     cl::desc("ternary (default), or bf16: the float baseline, every BitLinear "
              "as a bf16 linear layer, for speed and size comparisons"),
     cl::init("ternary"), cl::value_desc("kind"), cl::cat(targetCategory));
+cl::opt<std::string> lmHead(
+    "lm-head",
+    cl::desc("LM head precision: exact (the stored table, default) or int8 "
+             "(per-row scales: half the bytes per token of a bf16 head, "
+             "slightly different logits; see README)"),
+    cl::init("exact"), cl::value_desc("kind"), cl::cat(targetCategory));
 cl::opt<bool> noFusion(
     "no-fusion",
     cl::desc("Keep rms_norm, glu and act_quant as separate kernels (the "
@@ -161,6 +167,12 @@ int main(int argc, char **argv) {
   }
   options.floatWeights = weights == "bf16";
   options.fuse = !noFusion;
+  if (lmHead != "exact" && lmHead != "int8") {
+    llvm::errs() << "error: unknown --lm-head '" << lmHead
+                 << "' (known: exact, int8)\n";
+    return 1;
+  }
+  options.lmHeadInt8 = lmHead == "int8";
 
   mlir::DialectRegistry registry;
   tern::registerAllTernDialects(registry);

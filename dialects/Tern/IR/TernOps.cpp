@@ -245,6 +245,16 @@ LogicalResult LMHeadOp::verify() {
   auto table = tensorType(getTable());
   if (failed(verifyWeightK(*this, getInput(), getTable(), "table")))
     return failure();
+  bool int8 = table.getElementType().isInteger(8);
+  if (int8 != bool(getScales()))
+    return emitOpError() << (int8 ? "an i8 table needs per-row scales"
+                                  : "scales need an i8 table");
+  if (int8 &&
+      !sameDim(tensorType(getScales()).getDimSize(0), table.getDimSize(0)))
+    return emitOpError() << "has "
+                         << dimStr(tensorType(getScales()).getDimSize(0))
+                         << " scales for " << dimStr(table.getDimSize(0))
+                         << " table rows";
   return verifyRows(*this, getInput(), getResult(), table.getDimSize(0),
                     describe(getTable(), "the table"));
 }

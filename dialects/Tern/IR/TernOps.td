@@ -22,6 +22,8 @@ def Tern_QuantActivations : TensorRankOf<[I8], [2]>;
 def Tern_TokenVector : TensorRankOf<[F32], [1]>;
 def Tern_TokenIds : TensorRankOf<[I32], [1]>;
 def Tern_FloatTable : TensorRankOf<[F32, F16, BF16], [2]>;
+// An LM head table: float, or int8 with per-row scales.
+def Tern_HeadTable : TensorRankOf<[F32, F16, BF16, I8], [2]>;
 // A BitLinear weight: latent floats, ternary, or packed ternary.
 def Tern_LinearWeight : TensorRankOf<[F32, F16, BF16, Tern_Trit], [2]>;
 def Tern_TernaryWeight : TensorRankOf<[Tern_Trit], [2]>;
@@ -191,16 +193,21 @@ def Tern_LMHeadOp : Tern_Op<"lm_head", [Pure]> {
   let summary = "full-precision output projection to vocabulary logits";
   let description = [{
     `logits[t, v] = sum_d x[t, d] * table[v, d]` with `f32` accumulation. The
-    table is often the (tied) embedding table.
+    table is often the (tied) embedding table. An `i8` table (from
+    `tern-quantize-lm-head`) has per-row `scales`:
+    `logits[t, v] = scales[v] * sum_d x[t, d] * table[v, d]`.
 
     ```mlir
     %l = tern.lm_head %x, %table : tensor<?x64xf32>, tensor<256x64xf32> -> tensor<?x256xf32>
+    %l8 = tern.lm_head %x, %q scales %s : tensor<?x64xf32>, tensor<256x64xi8>, tensor<256xf32> -> tensor<?x256xf32>
     ```
   }];
-  let arguments = (ins Tern_Activations:$input, Tern_FloatTable:$table);
+  let arguments = (ins Tern_Activations:$input, Tern_HeadTable:$table,
+                       Optional<Tern_TokenVector>:$scales);
   let results = (outs Tern_Activations:$result);
   let assemblyFormat = [{
-    $input `,` $table attr-dict `:` type($input) `,` type($table) `->` type($result)
+    $input `,` $table (`scales` $scales^)? attr-dict `:` type($input) `,`
+    type($table) (`,` type($scales)^)? `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -83,6 +83,17 @@ def TernPlanMemory : Pass<"tern-plan-memory", "func::FuncOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def TernQuantizeLMHead : Pass<"tern-quantize-lm-head", "ModuleOp"> {
+  let summary = "Quantize the LM head table to int8 with per-row scales";
+  let description = [{
+    Opt-in (`ternc --lm-head=int8`): each `tern.lm_head` over a float table
+    gets an int8 copy of it, `q = round(t / s)` with `s = max|row| / 127` per
+    row, and the scales as an `f32` weight. Halves the head's bytes per
+    generated token against bf16. The embedding keeps the exact table.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def TernQuantizeWeights : Pass<"tern-quantize-weights", "ModuleOp"> {
   let summary = "Absmean-quantize latent float BitLinear weights to ternary";
   let description = [{

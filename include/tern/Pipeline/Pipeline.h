@@ -47,6 +47,7 @@ struct PipelineOptions {
   std::string kernels = "scalar"; ///< tern-lower-to-kernels variant
   bool floatWeights = false;      ///< --weights=bf16: the float baseline
   bool fuse = true;               ///< false: --no-fusion
+  bool lmHeadInt8 = false;        ///< --lm-head=int8
 };
 
 // Stages: each takes the IR from the phase before it to its own phase.
@@ -75,6 +76,7 @@ struct CompileOptions {
   std::string kernels = "auto"; ///< --kernels: auto or a variant
   bool floatWeights = false;    ///< --weights=bf16
   bool fuse = true;             ///< false: --no-fusion
+  bool lmHeadInt8 = false;      ///< --lm-head=int8
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

@@ -194,8 +194,9 @@ private:
   void lowerAdd(AddOp op);
   void lowerLMHead(LMHeadOp op);
   void lowerLinear(LinearOp op);
-  /// out = x . table^T in f32 over a float table (LM head, float linear).
-  void lowerFloatMatmul(Value x, Value table, Value out);
+  /// out = x . table^T in f32 over a float table (LM head, float linear),
+  /// or an i8 table times per-row `scales`.
+  void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {});
 
   ImplicitLocOpBuilder &b;
   Operation *forward;

@@ -240,8 +240,8 @@ Value KernelEmitter::sumF32(Value v) {
 }
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
-  lowerFloatMatmul(in(op.getInput()), in(op.getTable()),
-                   output(op.getResult()));
+  lowerFloatMatmul(in(op.getInput()), in(op.getTable()), output(op.getResult()),
+                   op.getScales() ? in(op.getScales()) : Value());
 }
 
 void KernelEmitter::lowerLinear(LinearOp op) {
@@ -249,7 +249,8 @@ void KernelEmitter::lowerLinear(LinearOp op) {
                    output(op.getResult()));
 }
 
-void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {
+void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
+                                     Value scales) {
   // out[r, v] = x[t, :] . table[v, :] in f32. The output may have fewer
   // rows than the input: then it holds the last rows (the LM head of a
   // generation step needs only the last token's logits).
@@ -266,6 +267,8 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {
       return loaded;
     if (element.isF16())
       return b.create<arith::ExtFOp>(f32x64, loaded);
+    if (element.isInteger(8))
+      return b.create<arith::SIToFPOp>(f32x64, loaded);
     // bf16 is the top half of an f32: widen the bits and shift.
     auto i16x64 = VectorType::get({64}, b.getI16Type());
     auto i32x64 = VectorType::get({64}, b.getI32Type());
@@ -299,10 +302,15 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out) {
       }
       acc = reduce(idx(d - blocks * 64), acc, [&](Value i, Value acc) {
         Value j = b.create<arith::AddIOp>(idx(blocks * 64), i);
-        Value e = toF32(b.create<memref::LoadOp>(table, ValueRange{v, j}));
+        Value e = b.create<memref::LoadOp>(table, ValueRange{v, j});
+        e = element.isInteger(8) ? b.create<arith::SIToFPOp>(b.getF32Type(), e)
+                                 : toF32(e);
         Value xv = b.create<memref::LoadOp>(x, ValueRange{t, j});
         return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));
       });
+      if (scales) // int8 rows: the row's scale
+        acc = b.create<arith::MulFOp>(
+            acc, b.create<memref::LoadOp>(scales, ValueRange{v}));
       b.create<memref::StoreOp>(acc, out, ValueRange{r, v});
     });
   });

@@ -10,6 +10,11 @@ compares with scripts/reference_torch.py:
     reference recomputes the whole sequence).
 Prompts are chosen, among seeded candidates, for the largest distance of
 any quantizer input from a rounding boundary (SPEC 5.8).
+
+--lm-head int8 compiles with ternc --lm-head=int8 and gives the reference
+the same int8 head (per-row s = max|row| / 127, q = round(row / s), head =
+q * s); it also prints the int8 head's effect against the exact model: top-1
+agreement of the prompt logits and their largest difference.
 """
 import argparse
 import os
@@ -31,6 +36,7 @@ def main():
     p.add_argument("--generate", type=int, default=32)
     p.add_argument("--candidates", type=int, default=8)
     p.add_argument("--prompt", type=int, default=5, help="prompt length")
+    p.add_argument("--lm-head", default="exact", choices=["exact", "int8"])
     p.add_argument("--weights", default="ternary",
                    help="bf16: check the float baseline against the "
                         "reference's float mode")
@@ -41,11 +47,19 @@ def main():
     exe = os.path.join(a.workdir, "model")
     subprocess.run([sys.executable, os.path.join(SCRIPTS, "gen_checkpoint.py"),
                     "-o", ckpt] + gen_args, check=True)
-    subprocess.run([a.ternc, "-q", ckpt, "--weights=" + a.weights, "-o", exe],
-                   check=True)
+    subprocess.run([a.ternc, "-q", ckpt, "--weights=" + a.weights,
+                    "--lm-head=" + a.lm_head, "-o", exe], check=True)
 
     torch.set_grad_enabled(False)
     model = Model(ckpt, float_weights=a.weights == "bf16")
+    exact = None
+    if a.lm_head == "int8":
+        exact = Model(ckpt, float_weights=a.weights == "bf16")
+        head = model.head.numpy().astype(np.float32)
+        amax = np.abs(head).max(axis=1, keepdims=True)
+        scale = np.where(amax > 0, amax / np.float32(127), np.float32(1))
+        q = np.clip(np.rint(head / scale), -127, 127)
+        model.head = torch.from_numpy((q * scale).astype(np.float32))
     vocab = model.embed.shape[0]
     rng = np.random.default_rng(1)
     best = None
@@ -67,6 +81,14 @@ def main():
     with open(tokens_file) as f:
         tokens = [int(line) for line in f]
 
+    if exact is not None:
+        exact_logits = exact.forward(prompt).numpy()
+        espan = float(exact_logits.max() - exact_logits.min())
+        agree = int((logits.argmax(1) == exact_logits.argmax(1)).sum())
+        ediff = float(np.abs(logits - exact_logits).max())
+        print(f"int8 head vs exact: top-1 equal at {agree}/{len(prompt)} "
+              f"positions, max |diff| {ediff:.2e} = {ediff / espan:.1e} of "
+              f"range {espan:.2f}")
     span = float(ref_logits.max() - ref_logits.min())
     err = float(np.abs(logits - ref_logits).max())
     print(f"margin {margin:.1e}; logits max |diff| {err:.2e} = "
