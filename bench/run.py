@@ -12,12 +12,16 @@ token are the executable's weight section (every weight, including the
 tied embedding read by the LM head, is read once per token); the decode
 roofline is bandwidth / bytes per token.
 
+It also compiles the model with --lm-head=int8 (the opt-in int8 head) and
+measures generation at all threads against the exact head.
+
 The same model is also compiled with --weights=bf16 (every BitLinear a bf16
 linear layer: same runtime, kernels and fusions otherwise) and measured at
 all threads, for the ternary / float speed and size ratios (--no-float
 skips it: the float executable is 4.8 GB and slow).
 """
 import argparse
+import json
 import os
 import re
 import statistics
@@ -97,7 +101,7 @@ def main():
     print(f"  bytes per generated token: {weights / 1e9:.3f} GB")
     print(f"  {'threads':>7} {'GB/s':>7} {'roofline':>9} {'pp128 tokens/s':>22} "
           f"{'tg128 tokens/s':>22} {'tg/roofline':>11}")
-    results = {}
+    results, bandwidths = {}, {}
     for threads in sorted({1, os.cpu_count() or 1}):
         t = ["-t", str(threads)]
         bandwidth = float(run([probe, "2048", str(threads)],
@@ -106,10 +110,24 @@ def main():
         pp = measure(exe, prompt, t, "prompt", a.reps)
         tg = measure(exe, "1000", t, "generation", a.reps)
         results[threads] = (pp, tg)
+        bandwidths[threads] = bandwidth
         print(f"  {threads:>7} {bandwidth:7.1f} {roofline:9.1f} {cell(pp):>22} "
               f"{cell(tg):>22} {tg[0] / roofline:11.0%}")
+    threads = max(results)
+    int8 = os.path.join(a.dir, "bitnet-2b4t-int8-head")
+    run([a.ternc, "-q", ckpt, "--kernels=" + a.kernels, "--lm-head=int8",
+         "-o", int8])
+    # The exact bf16 table stays for the embedding, which reads one row.
+    with open(os.path.join(ckpt, "config.json")) as f:
+        config = json.load(f)
+    iread = section_bytes(int8) - 2 * config["vocab_size"] * config["hidden_size"]
+    itg = measure(int8, "1000", ["-t", str(threads)], "generation", a.reps)
+    iroof = bandwidths[threads] * 1e9 / iread
+    print(f"\n--lm-head=int8, {threads} threads: {iread / 1e9:.3f} GB per token, "
+          f"roofline {iroof:.1f}, tg128 {cell(itg)} tokens/s "
+          f"({itg[0] / iroof:.0%} of roofline, "
+          f"{itg[0] / results[threads][1][0]:.2f}x the exact head)")
     if a.long:
-        threads = max(results)
         print(f"\nlong contexts, {threads} threads (tg32 after the prompt)")
         for n in (1024, 4000):
             ids = ",".join(str(1000 + i % 5000) for i in range(n))

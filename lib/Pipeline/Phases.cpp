@@ -77,8 +77,11 @@ void mlir::tern::populateQuantizedPasses(OpPassManager &pm,
   pm.addPass(createCSEPass());
   pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseProjections());
   // Normalize (after a glu, for down) and quantize in one pass per row.
-  if (options.fuse)
+  // Residual adds in the o_proj and down epilogues.
+  if (options.fuse) {
     pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseNormQuant());
+    pm.addNestedPass<func::FuncOp>(mlir::tern::createTernFuseResidual());
+  }
 }
 
 void mlir::tern::populatePackedPasses(OpPassManager &pm,

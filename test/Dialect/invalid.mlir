@@ -302,7 +302,7 @@ func.func @matmul_counts(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %w: tensor<4x8x!
 
 func.func @matmul_none(%q: tensor<?x8xi8>, %s: tensor<?xf32>) {
   // expected-error @+1 {{needs at least one weight}}
-  "tern.ternary_matmul"(%q, %s) {scales = array<f32>} : (tensor<?x8xi8>, tensor<?xf32>) -> ()
+  "tern.ternary_matmul"(%q, %s) {operandSegmentSizes = array<i32: 1, 1, 0, 0>, scales = array<f32>} : (tensor<?x8xi8>, tensor<?xf32>) -> ()
   return
 }
 
@@ -424,5 +424,23 @@ func.func @lm_head_scales_float_table(%x: tensor<?x8xf32>, %t: tensor<16x8xbf16>
 func.func @lm_head_scale_count(%x: tensor<?x8xf32>, %t: tensor<16x8xi8>, %s: tensor<12xf32>) {
   // expected-error @+1 {{has 12 scales for 16 table rows}}
   %l = tern.lm_head %x, %t scales %s : tensor<?x8xf32>, tensor<16x8xi8>, tensor<12xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_residual_two_weights(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %h: tensor<?x4xf32>) {
+  %w = tern.weight "w" = dense<1> : tensor<4x8xi8> -> tensor<4x8x!tern.trit>
+  // expected-error @+1 {{a residual needs exactly one weight, got 2}}
+  %y:2 = tern.ternary_matmul %q, %s, %w, %w residual %h {scales = array<f32: 1.0, 1.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit>, tensor<4x8x!tern.trit> residual tensor<?x4xf32> -> tensor<?x4xf32>, tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @matmul_residual_type(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %h: tensor<?x6xf32>) {
+  %w = tern.weight "w" = dense<1> : tensor<4x8xi8> -> tensor<4x8x!tern.trit>
+  // expected-error @+1 {{residual 'tensor<?x6xf32>' does not match the result 'tensor<?x4xf32>'}}
+  %y = tern.ternary_matmul %q, %s, %w residual %h {scales = array<f32: 1.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit> residual tensor<?x6xf32> -> tensor<?x4xf32>
   return
 }

@@ -70,6 +70,14 @@ func.func @lm_head_int8(%x: tensor<?x8xf32>, %t: tensor<16x8xi8>, %s: tensor<16x
   return %l : tensor<?x16xf32>
 }
 
+// CHECK-LABEL: func.func @matmul_residual
+func.func @matmul_residual(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %h: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %w = tern.weight "w" = dense<1> : tensor<4x8xi8> -> tensor<4x8x!tern.trit>
+  // CHECK: tern.ternary_matmul %{{.*}}, %{{.*}}, %{{.*}} residual %{{.*}} {scales = array<f32: 5.000000e-01>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit> residual tensor<?x4xf32> -> tensor<?x4xf32>
+  %y = tern.ternary_matmul %q, %s, %w residual %h {scales = array<f32: 0.5>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit> residual tensor<?x4xf32> -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
 // CHECK-LABEL: func.func @resource_weight
 func.func @resource_weight() -> tensor<2x2xf32> {
   // CHECK: tern.weight "r" = dense_resource<blob> : tensor<2x2xf32> -> tensor<2x2xf32>

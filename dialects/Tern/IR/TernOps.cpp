@@ -341,5 +341,13 @@ LogicalResult TernaryMatmulOp::verify() {
       return emitOpError() << "scale of " << describe(w, role)
                            << " must be positive and finite, got " << s;
   }
+  if (Value residual = getResidual()) {
+    if (n != 1)
+      return emitOpError() << "a residual needs exactly one weight, got " << n;
+    if (residual.getType() != getResults()[0].getType())
+      return emitOpError() << "residual " << residual.getType()
+                           << " does not match the result "
+                           << getResults()[0].getType();
+  }
   return success();
 }

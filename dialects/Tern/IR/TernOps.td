@@ -279,26 +279,32 @@ def Tern_NormQuantOp : Tern_Op<"norm_quant", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure]> {
+def Tern_TernaryMatmulOp : Tern_Op<"ternary_matmul", [Pure, AttrSizedOperandSegments]> {
   let summary = "int8 activations times ternary weights, scaled to f32";
   let description = [{
     For each weight `W_i` (`[N_i, K]`, ternary or packed) with scale
     `scales[i]`: `acc = sum_k q[t, k] * W_i[n, k]` in `i32`, then
     `y_i[t, n] = acc / s[t] * scales[i]` in `f32`. Several weights reading
-    the same quantized input (q/k/v, gate/up) share one op.
+    the same quantized input (q/k/v, gate/up) share one op. With one weight
+    it may take a `residual` added in the epilogue, `y + residual`
+    (`tern-fuse-residual`: the residual connection after o_proj and down).
 
     ```mlir
     %y = tern.ternary_matmul %q, %s, %w {scales = array<f32: 2.0e-02>}
         : tensor<?x64xi8>, tensor<?xf32>, tensor<32x64x!tern.trit> -> tensor<?x32xf32>
+    %h2 = tern.ternary_matmul %q, %s, %w residual %h {scales = array<f32: 2.0e-02>}
+        : tensor<?x64xi8>, tensor<?xf32>, tensor<32x64x!tern.trit> residual tensor<?x32xf32> -> tensor<?x32xf32>
     ```
   }];
   let arguments = (ins Tern_QuantActivations:$input, Tern_TokenVector:$scale,
                        Variadic<Tern_TernaryWeight>:$weights,
+                       Optional<Tern_Activations>:$residual,
                        DenseF32ArrayAttr:$scales);
   let results = (outs Variadic<Tern_Activations>:$results);
   let assemblyFormat = [{
-    $input `,` $scale `,` $weights attr-dict `:` type($input) `,` type($scale)
-    `,` type($weights) `->` type($results)
+    $input `,` $scale `,` $weights (`residual` $residual^)? attr-dict `:`
+    type($input) `,` type($scale) `,` type($weights)
+    (`residual` type($residual)^)? `->` type($results)
   }];
   let hasVerifier = 1;
 }

@@ -43,7 +43,7 @@ void mergeMatmuls(ArrayRef<TernaryMatmulOp> group) {
   OpBuilder builder(front);
   auto fused = builder.create<TernaryMatmulOp>(
       front.getLoc(), types, front.getInput(), front.getScale(), weights,
-      builder.getDenseF32ArrayAttr(scales));
+      Value(), builder.getDenseF32ArrayAttr(scales));
   unsigned next = 0;
   for (TernaryMatmulOp op : group) {
     unsigned n = op.getNumResults();
@@ -69,7 +69,7 @@ struct FuseProjectionsPass
       llvm::MapVector<std::pair<Value, Value>, SmallVector<TernaryMatmulOp>>
           groups;
       for (auto op : block->getOps<TernaryMatmulOp>())
-        if (weightsMovable(op))
+        if (weightsMovable(op) && !op.getResidual())
           groups[{op.getInput(), op.getScale()}].push_back(op);
       for (auto &entry : groups)
         if (entry.second.size() > 1)

@@ -31,7 +31,7 @@ struct LowerBitLinearPass
           builder.create<ActQuantOp>(op.getLoc(), qType, sType, op.getInput());
       auto matmul = builder.create<TernaryMatmulOp>(
           op.getLoc(), TypeRange{op.getType()}, quant.getQuantized(),
-          quant.getScale(), ValueRange{op.getWeight()},
+          quant.getScale(), ValueRange{op.getWeight()}, Value(),
           builder.getDenseF32ArrayAttr({op.getScale()->convertToFloat()}));
       op.getResult().replaceAllUsesWith(matmul.getResult(0));
       op.erase();

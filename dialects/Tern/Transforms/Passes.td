@@ -43,6 +43,16 @@ def TernFuseProjections : Pass<"tern-fuse-projections", "func::FuncOp"> {
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }
 
+def TernFuseResidual : Pass<"tern-fuse-residual", "func::FuncOp"> {
+  let summary = "Fold a residual tern.add into the one-weight matmul before it";
+  let description = [{
+    Rewrites `tern.add(ternary_matmul(q, s, w), h)` (either side) into
+    `ternary_matmul(q, s, w) residual h` when the matmul has one weight and
+    no other user: the kernel adds `h` as it stores each result.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def TernLowerBitLinear : Pass<"tern-lower-bitlinear", "func::FuncOp"> {
   let summary = "Split tern.bitlinear into act_quant + ternary_matmul";
   let description = [{

@@ -187,6 +187,8 @@ private:
   /// in the variant's accumulator type.
   Value dot64(Value acc, Value codes, Value q);
   Type accumulatorType();
+  /// y, plus the op's residual at [t, n] if it has one.
+  Value withResidual(TernaryMatmulOp op, Value y, Value t, Value n);
   Value sumAccumulator(Value acc);
   void lowerRope(RopeOp op);
   void lowerAttention(AttentionOp op);

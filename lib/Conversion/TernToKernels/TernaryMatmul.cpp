@@ -25,6 +25,14 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 
+Value KernelEmitter::withResidual(TernaryMatmulOp op, Value y, Value t,
+                                  Value n) {
+  if (!op.getResidual())
+    return y;
+  return b.create<arith::AddFOp>(
+      y, b.create<memref::LoadOp>(in(op.getResidual()), ValueRange{t, n}));
+}
+
 void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
   Value q = in(op.getInput()), s = in(op.getScale());
   Value k = dim(q, 1);
@@ -63,7 +71,8 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
         });
         Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
         y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
-        b.create<memref::StoreOp>(y, out, ValueRange{t, n});
+        b.create<memref::StoreOp>(withResidual(op, y, t, n), out,
+                                  ValueRange{t, n});
       });
     });
   }
@@ -296,8 +305,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
         Value y = b.create<arith::SIToFPOp>(b.getF32Type(), total);
         Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
         y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
-        b.create<memref::StoreOp>(
-            y, out, ValueRange{t, b.create<arith::AddIOp>(n0, idx(r))});
+        Value n = b.create<arith::AddIOp>(n0, idx(r));
+        b.create<memref::StoreOp>(withResidual(op, y, t, n), out,
+                                  ValueRange{t, n});
       }
   };
 
