@@ -1,8 +1,8 @@
 //===- Import.cpp - frontend dispatch by input format ---------------------===//
 //
 // Tern IR files (.mlir, text or bytecode) are read as they are; checkpoint
-// directories and .safetensors files go to the safetensors frontend. GGUF and
-// ONNX frontends plug in here.
+// directories and .safetensors files go to the safetensors frontend, .gguf
+// files to the GGUF frontend. The ONNX frontend plugs in here.
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,15 +35,17 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
   StringRef ext = llvm::sys::path::extension(path);
   if (llvm::sys::fs::is_directory(path) || ext == ".safetensors")
     return importCheckpoint(path, context);
-  if (ext == ".gguf" || ext == ".onnx")
-    return fail(path, ext.drop_front() +
-                          " files are not supported yet; this version of "
-                          "Tern reads Hugging Face checkpoints and tern IR "
-                          "(.mlir) files");
+  if (ext == ".gguf")
+    return importGGUF(path, context);
+  if (ext == ".onnx")
+    return fail(path, "onnx files are not supported yet; this version of "
+                      "Tern reads Hugging Face checkpoints, GGUF files and "
+                      "tern IR (.mlir) files");
   if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
     return fail(path, "unknown model format '" + ext +
                           "' (expected a checkpoint directory, a "
-                          ".safetensors file or a .mlir file)");
+                          ".safetensors file, a .gguf file or a .mlir "
+                          "file)");
 
   std::string error;
   auto file = mlir::openInputFile(path, &error);

@@ -23,6 +23,10 @@ mlir::OwningOpRef<mlir::ModuleOp> importModel(llvm::StringRef path,
 mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(llvm::StringRef path,
                                                    mlir::MLIRContext &context);
 
+/// Reads a BitNet b1.58 GGUF file (bitnet.cpp or llama.cpp).
+mlir::OwningOpRef<mlir::ModuleOp> importGGUF(llvm::StringRef path,
+                                             mlir::MLIRContext &context);
+
 } // namespace mlir::tern
 
 #endif // TERN_FRONTEND_IMPORT_H

@@ -1,0 +1,94 @@
+//===- GGUFFile.h - a memory-mapped GGUF file ------------------*- C++ -*-===//
+//
+// GGUF (llama.cpp, bitnet.cpp): "GGUF", version (2 or 3), tensor and
+// metadata counts, metadata key/value pairs, tensor infos (name, ggml dims
+// with ne0 contiguous, type, offset), then the aligned tensor data. Every
+// length, count and offset is checked against the file before it is used.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_FRONTEND_GGUF_GGUFFILE_H
+#define TERN_FRONTEND_GGUF_GGUFFILE_H
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::tern {
+
+/// ggml type ids (SPEC 7.4). 36 is I2_S in bitnet.cpp's fork only.
+enum class GGMLType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q8_0 = 8,
+  Q6_K = 14,
+  BF16 = 30,
+  TQ1_0 = 34,
+  TQ2_0 = 35,
+  I2_S = 36,
+};
+
+/// Name of a type id, or "type N" for ids Tern does not read.
+std::string ggmlTypeName(uint32_t type);
+
+struct GGUFTensor {
+  std::string name;
+  std::vector<uint64_t> dims; ///< ggml order: dims[0] is contiguous
+  uint32_t type = 0;
+  uint64_t offset = 0; ///< from the start of the data section
+  llvm::ArrayRef<char> data;
+
+  uint64_t numElements() const;
+  std::string dimsString() const; ///< "{2560, 640}", ggml order
+};
+
+/// A metadata value: numbers and strings are kept; arrays as their element
+/// type and count.
+struct GGUFValue {
+  enum Kind { Int, Float, Bool, String, Array } kind = Int;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;
+  uint32_t arrayType = 0;
+  uint64_t arrayCount = 0;
+  /// The type as the file names it ("u32", "string", ...).
+  std::string typeName;
+};
+
+class GGUFFile {
+public:
+  /// Maps and parses `path`; the error names the file and what is wrong.
+  /// Type 36 is read as bitnet.cpp's I2_S only when general.architecture is
+  /// one of that fork's (bitnet-b1.58, bitnet-25): mainline ggml uses the id
+  /// for something else.
+  static llvm::Expected<std::unique_ptr<GGUFFile>> open(llvm::StringRef path);
+
+  llvm::StringRef getPath() const { return path; }
+  uint32_t getVersion() const { return version; }
+  const GGUFValue *lookup(llvm::StringRef key) const;
+  const GGUFTensor *tensor(llvm::StringRef name) const;
+  const std::vector<GGUFTensor> &tensors() const { return list; }
+  /// Keeps the mapping alive (for blobs that view it).
+  std::shared_ptr<llvm::MemoryBuffer> getBuffer() const { return buffer; }
+
+  /// Bytes of `count` elements of `type`, if Tern knows the type.
+  static std::optional<uint64_t> byteSize(uint32_t type, uint64_t count,
+                                          bool fork);
+
+private:
+  std::string path;
+  uint32_t version = 0;
+  std::shared_ptr<llvm::MemoryBuffer> buffer;
+  llvm::StringMap<GGUFValue> metadata;
+  std::vector<GGUFTensor> list;
+  llvm::StringMap<size_t> byName;
+};
+
+} // namespace mlir::tern
+
+#endif // TERN_FRONTEND_GGUF_GGUFFILE_H

@@ -1,0 +1,384 @@
+//===- GGUFModel.cpp - BitNet b1.58 GGUF files (SPEC.md section 7) -------===//
+//
+// Architectures bitnet-b1.58 and bitnet-25 (bitnet.cpp; relu2) and bitnet
+// (llama.cpp; SiLU, optional per-tensor `.scale` multipliers). Metadata
+// gives the BitNetConfig; tensors are served by Hugging Face name, mapped to
+// GGUF names (blk.N.attn_q.weight, ...), and must have the ggml dims
+// {in_features, out_features}.
+//
+// Ternary weights become one trit per byte plus a per-tensor scale:
+//   I2_S   2-bit codes in 128-element blocks (x86 layout), f32 scale in the
+//          tail (SPEC 7.5);
+//   TQ2_0, TQ1_0  256-element blocks with an f16 d each; for a BitNet
+//          tensor every non-zero block has the same d, the scale (7.6-7.7);
+//   F32, F16, BF16  the weight_quant output T * m of mainline converters:
+//          m = max|w|, T = round(w / m) (7.8).
+// The embedding (and an untied output.weight) stay F32, F16 or BF16 views
+// of the mapped file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GGUFFile.h"
+
+#include "Tern/IR/WeightData.h"
+#include "mlir/IR/AsmState.h"
+#include "tern/Frontend/BitNetModel.h"
+#include "tern/Frontend/Import.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::tern;
+
+namespace {
+
+void report(const llvm::Twine &message) {
+  llvm::errs() << "error: " << message << "\n";
+}
+
+/// The GGUF name of a Hugging Face tensor name (BitNetModel's names).
+std::string ggufName(StringRef hf) {
+  if (hf == "model.embed_tokens.weight")
+    return "token_embd.weight";
+  if (hf == "lm_head.weight")
+    return "output.weight";
+  if (hf == "model.norm.weight")
+    return "output_norm.weight";
+  StringRef rest = hf;
+  if (!rest.consume_front("model.layers."))
+    return hf.str();
+  auto [layer, part] = rest.split('.');
+  static const std::pair<StringRef, StringRef> names[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"self_attn.attn_sub_norm.weight", "attn_sub_norm.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+      {"mlp.ffn_sub_norm.weight", "ffn_sub_norm.weight"}};
+  for (auto [from, to] : names)
+    if (part == from)
+      return ("blk." + layer + "." + to).str();
+  return hf.str();
+}
+
+class GGUFSource : public WeightSource {
+public:
+  GGUFSource(MLIRContext *ctx, const GGUFFile &file) : ctx(ctx), file(file) {}
+
+  FailureOr<LinearWeight> linear(OpBuilder &b, StringRef name, int64_t n,
+                                 int64_t k) override;
+  FailureOr<Value> vector(OpBuilder &b, StringRef name, int64_t n) override;
+  FailureOr<Value> table(OpBuilder &b, StringRef name, int64_t rows,
+                         int64_t cols) override;
+
+private:
+  const GGUFTensor *find(StringRef hfName) {
+    std::string name = ggufName(hfName);
+    const GGUFTensor *t = file.tensor(name);
+    if (!t)
+      report(file.getPath() + ": missing tensor '" + name + "'");
+    return t;
+  }
+  LogicalResult bad(const GGUFTensor &t, const llvm::Twine &message) {
+    report(file.getPath() + ": tensor '" + t.name + "': " + message);
+    return failure();
+  }
+  bool hasDims(const GGUFTensor &t, ArrayRef<uint64_t> dims) {
+    return ArrayRef<uint64_t>(t.dims) == dims;
+  }
+  Type floatType(uint32_t type) {
+    switch (GGMLType(type)) {
+    case GGMLType::F32:
+      return Float32Type::get(ctx);
+    case GGMLType::F16:
+      return Float16Type::get(ctx);
+    case GGMLType::BF16:
+      return BFloat16Type::get(ctx);
+    default:
+      return {};
+    }
+  }
+  /// A resource blob viewing the tensor's bytes in the mapping.
+  Value view(OpBuilder &b, const GGUFTensor &t, Type result,
+             ShapedType storage) {
+    uintptr_t addr = uintptr_t(t.data.data());
+    size_t align = std::min<size_t>(64, addr ? (addr & (~addr + 1)) : 64);
+    AsmResourceBlob blob(
+        t.data, align, [keep = file.getBuffer()](void *, size_t, size_t) {},
+        /*dataIsMutable=*/false);
+    return b.create<WeightOp>(
+        b.getUnknownLoc(), result, t.name,
+        DenseResourceElementsAttr::get(storage, t.name, std::move(blob)));
+  }
+  /// Decodes `t` ([n, k], row-major) into trits; returns the scale.
+  FailureOr<float> decodeTernary(const GGUFTensor &t, int64_t n, int64_t k,
+                                 MutableArrayRef<char> trits);
+
+  MLIRContext *ctx;
+  const GGUFFile &file;
+};
+
+FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
+                                           int64_t k,
+                                           MutableArrayRef<char> trits) {
+  const uint8_t *q = reinterpret_cast<const uint8_t *>(t.data.data());
+  int64_t count = n * k;
+  switch (GGMLType(t.type)) {
+  case GGMLType::I2_S: {
+    if (count % 128)
+      return bad(t, "I2_S needs a multiple of 128 elements");
+    for (int64_t e = 0; e < count; ++e) {
+      int64_t blk = e / 128, j = e % 128;
+      int code = (q[32 * blk + j % 32] >> (6 - 2 * (j / 32))) & 3;
+      if (code == 3)
+        return bad(t, llvm::formatv("element {0} has the I2_S code 3, which "
+                                    "is no trit",
+                                    e));
+      trits[e] = char(code - 1);
+    }
+    float scale;
+    std::memcpy(&scale, t.data.data() + count / 4, 4);
+    return scale;
+  }
+  case GGMLType::TQ2_0:
+  case GGMLType::TQ1_0: {
+    bool tq2 = GGMLType(t.type) == GGMLType::TQ2_0;
+    int64_t blockBytes = tq2 ? 66 : 54;
+    std::optional<float> scale;
+    for (int64_t blk = 0; blk < count / 256; ++blk) {
+      const uint8_t *bq = q + blk * blockBytes;
+      float d;
+      convertToF32(Float16Type::get(ctx),
+                   reinterpret_cast<const char *>(bq + blockBytes - 2), 1, &d);
+      char *out = trits.data() + blk * 256;
+      if (d == 0) { // an all-zero block
+        std::memset(out, 0, 256);
+        continue;
+      }
+      if (scale && d != *scale)
+        return bad(t, llvm::formatv("blocks have different scales ({0} and "
+                                    "{1}); a BitNet tensor has one",
+                                    *scale, d));
+      scale = d;
+      if (tq2) {
+        for (int e = 0; e < 256; ++e) {
+          int c = e / 128, r = e % 128;
+          out[e] = char(((bq[32 * c + r % 32] >> (2 * (r / 32))) & 3) - 1);
+        }
+        continue;
+      }
+      // TQ1_0: 5 trits per byte (4 in qh), most significant first.
+      auto trit = [](uint8_t byte, int i) {
+        static const uint8_t pow3[] = {1, 3, 9, 27, 81};
+        return char(((uint16_t(uint8_t(byte * pow3[i])) * 3) >> 8) - 1);
+      };
+      for (int m = 0; m < 32; ++m)
+        for (int i = 0; i < 5; ++i)
+          out[m + 32 * i] = trit(bq[m], i);
+      for (int m = 0; m < 16; ++m)
+        for (int i = 0; i < 5; ++i)
+          out[160 + m + 16 * i] = trit(bq[32 + m], i);
+      for (int j = 0; j < 4; ++j)
+        for (int i = 0; i < 4; ++i)
+          out[240 + j + 4 * i] = trit(bq[48 + j], i);
+    }
+    return scale.value_or(1.0f);
+  }
+  default: { // T * m as floats (mainline converters)
+    std::vector<float> w(count);
+    convertToF32(floatType(t.type), t.data.data(), count, w.data());
+    float m = 0;
+    for (float x : w)
+      m = std::max(m, std::fabs(x));
+    for (int64_t e = 0; e < count; ++e) {
+      float r = m > 0 ? std::nearbyint(w[e] / m) : 0.0f;
+      if (m > 0 && std::fabs(w[e] - r * m) > 1e-2f * m)
+        return bad(t, llvm::formatv("element {0} is {1}, not a multiple of "
+                                    "the tensor's largest magnitude {2}: "
+                                    "not ternary weights",
+                                    e, w[e], m));
+      trits[e] = char(r);
+    }
+    return m > 0 ? m : 1.0f;
+  }
+  }
+}
+
+FailureOr<LinearWeight> GGUFSource::linear(OpBuilder &b, StringRef name,
+                                           int64_t n, int64_t k) {
+  const GGUFTensor *t = find(name);
+  if (!t)
+    return failure();
+  if (!hasDims(*t, {uint64_t(k), uint64_t(n)}))
+    return bad(*t, "dims " + t->dimsString() + ", but the metadata implies " +
+                       llvm::formatv("{{{0}, {1}}", k, n) +
+                       " (in_features, out_features)");
+  GGMLType type = GGMLType(t->type);
+  if (type != GGMLType::I2_S && type != GGMLType::TQ2_0 &&
+      type != GGMLType::TQ1_0 && !floatType(t->type))
+    return bad(*t, ggmlTypeName(t->type) +
+                       " is not a ternary weight type (I2_S, TQ2_0, TQ1_0, "
+                       "or F32/F16/BF16 holding T * scale)");
+  auto type2 = RankedTensorType::get({n, k}, TritType::get(ctx));
+  auto bytes = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
+  std::vector<char> trits(n * k);
+  FailureOr<float> scale = decodeTernary(*t, n, k, trits);
+  if (failed(scale))
+    return failure();
+  // Mainline bitnet files may multiply the output by blk.N.x.scale.
+  std::string scaleName =
+      (StringRef(t->name).drop_back(strlen("weight")) + "scale").str();
+  if (const GGUFTensor *s = file.tensor(scaleName)) {
+    if (GGMLType(s->type) != GGMLType::F32 || s->numElements() != 1)
+      return bad(*s, "must be one F32 value, got " + ggmlTypeName(s->type) +
+                         " " + s->dimsString());
+    float extra;
+    std::memcpy(&extra, s->data.data(), 4);
+    *scale *= extra;
+  }
+  if (!std::isfinite(*scale) || *scale <= 0)
+    return bad(*t, llvm::formatv("scale {0}; a weight scale must be positive "
+                                 "and finite",
+                                 *scale));
+  Value w = createWeight(b, b.getUnknownLoc(), t->name, type2, bytes,
+                         [&](MutableArrayRef<char> out) {
+                           std::memcpy(out.data(), trits.data(), n * k);
+                         })
+                .getResult();
+  return LinearWeight{w, *scale};
+}
+
+FailureOr<Value> GGUFSource::vector(OpBuilder &b, StringRef name, int64_t n) {
+  const GGUFTensor *t = find(name);
+  if (!t)
+    return failure();
+  Type elem = floatType(t->type);
+  if (!elem || !hasDims(*t, {uint64_t(n)}))
+    return bad(*t, llvm::formatv("expected a float vector {{{0}}, got {1} {2}",
+                                 n, ggmlTypeName(t->type), t->dimsString()));
+  auto type = RankedTensorType::get({n}, b.getF32Type());
+  return createWeight(b, b.getUnknownLoc(), t->name, type, type,
+                      [&](MutableArrayRef<char> out) {
+                        convertToF32(elem, t->data.data(), n,
+                                     reinterpret_cast<float *>(out.data()));
+                      })
+      .getResult();
+}
+
+FailureOr<Value> GGUFSource::table(OpBuilder &b, StringRef name, int64_t rows,
+                                   int64_t cols) {
+  const GGUFTensor *t = find(name);
+  if (!t)
+    return failure();
+  if (!hasDims(*t, {uint64_t(cols), uint64_t(rows)}))
+    return bad(*t, "dims " + t->dimsString() + ", but the metadata implies " +
+                       llvm::formatv("{{{0}, {1}}", cols, rows));
+  Type elem = floatType(t->type);
+  if (!elem)
+    return bad(*t, ggmlTypeName(t->type) +
+                       " tables are not supported yet (F32, F16 and BF16 "
+                       "are)");
+  auto type = RankedTensorType::get({rows, cols}, elem);
+  return view(b, *t, type, type);
+}
+
+/// The model's hyper-parameters from the metadata (SPEC 7.2).
+FailureOr<BitNetConfig> readConfig(const GGUFFile &file) {
+  auto fail = [&](const llvm::Twine &message) {
+    report(file.getPath() + ": " + message);
+    return failure();
+  };
+  const GGUFValue *a = file.lookup("general.architecture");
+  if (!a || a->kind != GGUFValue::String)
+    return fail("no general.architecture string");
+  std::string arch = a->s;
+  BitNetConfig c;
+  if (arch == "bitnet-b1.58" || arch == "bitnet-25")
+    c.activation = GluActivation::Relu2;
+  else if (arch == "bitnet")
+    c.activation = GluActivation::Silu;
+  else
+    return fail("architecture '" + arch +
+                "' is not a BitNet b1.58 model (bitnet-b1.58, bitnet-25 and "
+                "bitnet are)");
+  auto integer = [&](StringRef key, int64_t &out,
+                     std::optional<int64_t> fallback) -> LogicalResult {
+    std::string full = arch + "." + key.str();
+    const GGUFValue *v = file.lookup(full);
+    if (!v && fallback) {
+      out = *fallback;
+      return success();
+    }
+    if (!v)
+      return fail("missing metadata '" + full + "'");
+    if (v->kind != GGUFValue::Int || v->i <= 0)
+      return fail("metadata '" + full + "' must be a positive integer, got " +
+                  v->typeName);
+    out = v->i;
+    return success();
+  };
+  auto real = [&](StringRef key, float &out,
+                  std::optional<float> fallback) -> LogicalResult {
+    std::string full = arch + "." + key.str();
+    const GGUFValue *v = file.lookup(full);
+    if (!v && fallback) {
+      out = *fallback;
+      return success();
+    }
+    if (!v)
+      return fail("missing metadata '" + full + "'");
+    if (v->kind != GGUFValue::Float || !(v->f > 0))
+      return fail("metadata '" + full + "' must be a positive number, got " +
+                  v->typeName);
+    out = float(v->f);
+    return success();
+  };
+  if (failed(integer("embedding_length", c.hidden, {})) ||
+      failed(integer("feed_forward_length", c.intermediate, {})) ||
+      failed(integer("block_count", c.layers, {})) ||
+      failed(integer("attention.head_count", c.heads, {})) ||
+      failed(integer("attention.head_count_kv", c.kvHeads, c.heads)) ||
+      failed(integer("context_length", c.maxPositions, {})) ||
+      failed(real("attention.layer_norm_rms_epsilon", c.epsilon, {})) ||
+      failed(real("rope.freq_base", c.ropeTheta, 10000.0f)))
+    return failure();
+  if (c.hidden % c.heads || c.heads % c.kvHeads)
+    return fail(llvm::formatv("{0} heads ({1} for keys and values) do not "
+                              "divide embedding_length {2} evenly",
+                              c.heads, c.kvHeads, c.hidden));
+  if (failed(integer("rope.dimension_count", c.headDim, c.hidden / c.heads)))
+    return failure();
+  const GGUFTensor *embed = file.tensor("token_embd.weight");
+  if (!embed || embed->dims.size() != 2)
+    return fail("missing tensor 'token_embd.weight' (2-D)");
+  if (failed(integer("vocab_size", c.vocab, int64_t(embed->dims[1]))))
+    return failure();
+  c.tiedEmbeddings = !file.tensor("output.weight");
+  c.attnSubNorm = "self_attn.attn_sub_norm";
+  c.ffnSubNorm = "mlp.ffn_sub_norm";
+  return c;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
+                                             MLIRContext &context) {
+  llvm::Expected<std::unique_ptr<GGUFFile>> file = GGUFFile::open(path);
+  if (!file) {
+    report(llvm::toString(file.takeError()));
+    return nullptr;
+  }
+  FailureOr<BitNetConfig> config = readConfig(**file);
+  if (failed(config))
+    return nullptr;
+  GGUFSource source(&context, **file);
+  return buildBitNetModel(context, *config, source,
+                          FileLineColLoc::get(&context, path, 0, 0));
+}

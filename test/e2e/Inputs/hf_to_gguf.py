@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Writes a synthetic Hugging Face BitNet checkpoint as a GGUF file.
+
+The tests' own GGUF writer (SPEC 7): metadata as bitnet.cpp / llama.cpp
+write it, ternary weights encoded from the checkpoint's trits and scales in
+one of the formats Tern reads, the embedding in F16 or F32. Encoders follow
+SPEC 7.5-7.7 independently of Tern's decoders.
+
+  hf_to_gguf.py CKPT OUT.gguf [--type i2_s|tq2_0|tq1_0|f32] [--arch ...]
+  hf_to_gguf.py --corrupt CASE OUT.gguf   malformed files for error tests
+  hf_to_gguf.py CKPT OUT.gguf --drop NAME  a file missing one tensor
+"""
+import argparse
+import os
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
+from reference_torch import Model  # noqa: E402
+
+TYPES = {"f32": 0, "f16": 1, "tq1_0": 34, "tq2_0": 35, "i2_s": 36}
+
+
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def write_gguf(path, kv, tensors, alignment=32, version=3):
+    """kv: [(key, 'u32'|'f32'|'str', value)]; tensors: [(name, ggml dims,
+    type id, bytes)]."""
+    out = bytearray(b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kv)))
+    for key, kind, value in kv:
+        out += gguf_string(key)
+        if kind == "u32":
+            out += struct.pack("<II", 4, value)
+        elif kind == "f32":
+            out += struct.pack("<If", 6, value)
+        else:
+            out += struct.pack("<I", 8) + gguf_string(value)
+    offset = 0
+    for name, dims, type_id, data in tensors:
+        out += gguf_string(name) + struct.pack("<I", len(dims))
+        out += b"".join(struct.pack("<Q", d) for d in dims)
+        out += struct.pack("<IQ", type_id, offset)
+        offset += (len(data) + alignment - 1) // alignment * alignment
+    out += bytes(-len(out) % alignment)
+    for _, _, _, data in tensors:
+        out += data + bytes(-len(data) % alignment)
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def encode_i2_s(trits, scale):
+    c = (trits.reshape(-1) + 1).astype(np.uint8).reshape(-1, 4, 32)
+    packed = (c[:, 0] << 6) | (c[:, 1] << 4) | (c[:, 2] << 2) | c[:, 3]
+    tail = struct.pack("<f", scale) + bytes(28)
+    return packed.tobytes() + tail
+
+
+def encode_tq2_0(trits, scale):
+    out = bytearray()
+    d = np.float16(scale).tobytes()
+    for blk in (trits.reshape(-1, 256) + 1).astype(np.uint8):
+        c = blk.reshape(2, 4, 32)  # [c][n][m]: element 128c + 32n + m
+        qs = (c[:, 0] | (c[:, 1] << 2) | (c[:, 2] << 4) | (c[:, 3] << 6))
+        out += qs.reshape(-1).tobytes() + d
+    return bytes(out)
+
+
+def encode_tq1_0(trits, scale):
+    out = bytearray()
+    d = np.float16(scale).tobytes()
+
+    def pack(groups):  # groups [n][m], trit n most significant
+        q = np.zeros(groups.shape[1], np.int64)
+        for n in range(5):
+            q = q * 3 + (groups[n] if n < len(groups) else 0)
+        return ((q * 256 + 242) // 243).astype(np.uint8)
+
+    for blk in (trits.reshape(-1, 256) + 1).astype(np.int64):
+        qs0 = pack(blk[:160].reshape(5, 32))
+        qs1 = pack(blk[160:240].reshape(5, 16))
+        qh = pack(blk[240:256].reshape(4, 4))
+        out += qs0.tobytes() + qs1.tobytes() + qh.tobytes() + d
+    return bytes(out)
+
+
+def convert(a):
+    model = Model(a.ckpt)
+    c = model.c
+    arch = a.arch
+    kv = [("general.architecture", "str", arch),
+          ("general.name", "str", "tern-test"),
+          (f"{arch}.vocab_size", "u32", model.embed.shape[0]),
+          (f"{arch}.context_length", "u32", c["max_position_embeddings"]),
+          (f"{arch}.embedding_length", "u32", model.D),
+          (f"{arch}.block_count", "u32", model.L),
+          (f"{arch}.feed_forward_length", "u32", c["intermediate_size"]),
+          (f"{arch}.rope.dimension_count", "u32", model.hd),
+          (f"{arch}.attention.head_count", "u32", model.H),
+          (f"{arch}.attention.head_count_kv", "u32", model.Hkv),
+          (f"{arch}.attention.layer_norm_rms_epsilon", "f32", model.eps),
+          (f"{arch}.rope.freq_base", "f32", model.theta)]
+    names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q",
+             "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+             "self_attn.o_proj": "attn_output",
+             "self_attn.attn_sub_norm": "attn_sub_norm",
+             "post_attention_layernorm": "ffn_norm",
+             "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "mlp.ffn_sub_norm": "ffn_sub_norm"}
+    embed_type = TYPES[a.embed]
+    edtype = np.float16 if a.embed == "f16" else np.float32
+    tensors = [("token_embd.weight", [model.D, model.embed.shape[0]],
+                embed_type, model.embed.numpy().astype(edtype).tobytes())]
+    for layer in range(model.L):
+        for hf, gg in names.items():
+            v = model.t[f"model.layers.{layer}.{hf}.weight"]
+            name = f"blk.{layer}.{gg}.weight"
+            if not isinstance(v, tuple):
+                tensors.append((name, [v.shape[0]], 0,
+                                v.numpy().astype(np.float32).tobytes()))
+                continue
+            trits, scale = v[0].numpy().astype(np.int8), float(v[1])
+            n, k = trits.shape
+            if a.type == "f32":
+                data = (trits.astype(np.float32) * np.float32(scale)).tobytes()
+            else:
+                data = {"i2_s": encode_i2_s, "tq2_0": encode_tq2_0,
+                        "tq1_0": encode_tq1_0}[a.type](trits, scale)
+            tensors.append((name, [k, n], TYPES[a.type], data))
+    tensors.append(("output_norm.weight", [model.D], 0,
+                    model.t["model.norm.weight"].numpy().astype(np.float32).tobytes()))
+    tensors = [t for t in tensors if t[0] != a.drop]
+    write_gguf(a.out, kv, tensors)
+
+
+def corrupt(case, path):
+    """Small malformed files, one defect each."""
+    good_kv = [("general.architecture", "str", "bitnet-b1.58")]
+    one = [("token_embd.weight", [8, 4], 0, bytes(128))]
+    if case == "short":
+        data = b"GGUF\x03\x00"
+    elif case == "magic":
+        data = b"GGML" + bytes(40)
+    elif case == "version":
+        data = b"GGUF" + struct.pack("<IQQ", 7, 0, 0)
+    elif case == "counts":
+        data = b"GGUF" + struct.pack("<IQQ", 3, 1 << 40, 0)
+    elif case == "string":
+        data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1 << 30) + b"x"
+    elif case == "kvtype":
+        data = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("k")
+                + struct.pack("<I", 99) + bytes(8))
+    elif case in ("dims", "tensortype", "offset", "truncated", "alignment",
+                  "duplicate", "nometa", "arch", "i2s-mainline"):
+        tensors = list(one)
+        kv = list(good_kv)
+        if case == "dims":
+            tensors = [("token_embd.weight", [1, 1, 1, 1, 1], 0, bytes(4))]
+        elif case == "tensortype":
+            tensors = [("token_embd.weight", [8, 4], 77, bytes(128))]
+        elif case == "duplicate":
+            tensors = one + one
+        elif case == "alignment":
+            kv.append(("general.alignment", "u32", 24))
+        elif case == "arch":
+            kv = [("general.architecture", "str", "llama")]
+        elif case == "i2s-mainline":
+            kv = [("general.architecture", "str", "bitnet")]
+            tensors = [("blk.0.attn_q.weight", [128, 4], 36, bytes(160))]
+        write_gguf(path, kv, tensors)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        if case == "offset":  # the tensor's offset, the last 8 info bytes
+            i = data.index(b"token_embd.weight") + len("token_embd.weight") + 4 + 16 + 4
+            data[i:i + 8] = struct.pack("<Q", 4)
+        elif case == "truncated":
+            data = data[:-64]
+    else:
+        raise SystemExit(f"unknown case {case}")
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("ckpt", nargs="?")
+    p.add_argument("out")
+    p.add_argument("--type", default="i2_s", choices=["i2_s", "tq2_0", "tq1_0", "f32"])
+    p.add_argument("--arch", default="bitnet-b1.58")
+    p.add_argument("--embed", default="f16", choices=["f16", "f32"])
+    p.add_argument("--corrupt")
+    p.add_argument("--drop", help="leave this tensor out")
+    a = p.parse_args()
+    if a.corrupt:
+        corrupt(a.corrupt, a.out)
+    else:
+        convert(a)
+
+
+if __name__ == "__main__":
+    main()
