@@ -9,6 +9,7 @@
 #include "tern/Runtime/Npy.h"
 #include "tern/Runtime/Options.h"
 #include "tern/Runtime/Parallel.h"
+#include "tern/Runtime/Sampling.h"
 #include "tern/Runtime/tern_model.h"
 
 #include <sys/mman.h>
@@ -49,26 +50,6 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
       logits.data(), logits.data(), 0, {rows, vocab}, {vocab, 1}};
   _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
   return logits;
-}
-
-/// Picks the next token from one row of logits.
-int32_t sample(const float *logits, int64_t vocab, const Options &o,
-               std::mt19937_64 &rng) {
-  if (o.temperature <= 0)
-    return int32_t(std::max_element(logits, logits + vocab) - logits);
-  std::vector<int32_t> order(vocab);
-  for (int64_t i = 0; i < vocab; ++i)
-    order[i] = int32_t(i);
-  int64_t k = (o.topK > 0 && o.topK < vocab) ? o.topK : vocab;
-  std::partial_sort(
-      order.begin(), order.begin() + k, order.end(),
-      [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
-  std::vector<double> weights(k);
-  double top = logits[order[0]];
-  for (int64_t i = 0; i < k; ++i)
-    weights[i] = std::exp((logits[order[i]] - top) / o.temperature);
-  std::discrete_distribution<int64_t> pick(weights.begin(), weights.end());
-  return order[pick(rng)];
 }
 
 // The weights section's bounds, from the linker (absent in other programs).
@@ -164,12 +145,13 @@ int main(int argc, char **argv) {
                    error))
     return fail(error);
 
-  std::vector<int32_t> generated;
+  std::vector<int32_t> generated, history = prompt;
   const float *last = logits.data() + (rows - 1) * vocab;
   int64_t position = int64_t(prompt.size());
   for (int64_t i = 0; i < o.generate; ++i) {
-    int32_t next = sample(last, vocab, o, rng);
+    int32_t next = sampleToken(last, vocab, history, o.sampling, rng);
     generated.push_back(next);
+    history.push_back(next);
     std::printf("%s%d", i ? " " : "", next);
     std::fflush(stdout);
     if (i + 1 == o.generate)

@@ -28,7 +28,18 @@ const char *tern::rt::usage() {
          "  --temp T            sampling temperature, 0 = greedy (default "
          "0.8)\n"
          "  --greedy            same as --temp 0\n"
-         "  --top-k K           sample among the K most likely (default 40)\n"
+         "  --top-k K           sample among the K most likely (default 40, "
+         "0 = off)\n"
+         "  --top-p P           ... and the most likely whose probabilities "
+         "sum to P\n"
+         "                      (default 0.95, 1 = off)\n"
+         "  --min-p P           ... and those at least P times the most "
+         "likely's\n"
+         "                      probability (default 0.05, 0 = off)\n"
+         "  --repeat-penalty R  divide the logits of the last tokens by R "
+         "(default 1 = off)\n"
+         "  --repeat-last-n N   tokens the penalty looks back on (default 64, "
+         "-1 = all)\n"
          "  --seed S            random seed (default: from the clock)\n"
          "  --dump-logits FILE  write prompt logits as float32 .npy [n, "
          "vocab]\n"
@@ -77,7 +88,7 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
       return true;
     }
     if (flag == "--greedy") {
-      o.temperature = 0;
+      o.sampling.temperature = 0;
       continue;
     }
     if (flag == "-q") {
@@ -94,6 +105,16 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
         return true;
       };
     };
+    auto setFloat = [](float &field, double lo, double hi) {
+      return [&field, lo, hi](const std::string &v) {
+        char *end = nullptr;
+        double x = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() || *end || !std::isfinite(x) || x < lo || x > hi)
+          return false;
+        field = float(x);
+        return true;
+      };
+    };
     const std::pair<const char *, std::function<bool(const std::string &)>>
         valued[] = {
             {"--tokens",
@@ -104,19 +125,17 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
             {"-n", setInt(o.generate, 0, INT32_MAX)},
             {"-c", setInt(o.context, 1, INT32_MAX)},
             {"-t", setInt(o.threads, 1, 4096)},
-            {"--top-k", setInt(o.topK, 0, INT32_MAX)},
+            {"--top-k", setInt(o.sampling.topK, 0, INT32_MAX)},
+            {"--top-p", setFloat(o.sampling.topP, 0, 1)},
+            {"--min-p", setFloat(o.sampling.minP, 0, 1)},
+            {"--repeat-penalty", setFloat(o.sampling.repeatPenalty, 1e-3, 1e3)},
+            {"--repeat-last-n", setInt(o.sampling.repeatLastN, -1, INT32_MAX)},
             {"--seed",
              [&](const std::string &v) {
                o.seedSet = true;
                return setInt(o.seed, 0, INT64_MAX)(v);
              }},
-            {"--temp",
-             [&](const std::string &v) {
-               char *end = nullptr;
-               double t = std::strtod(v.c_str(), &end);
-               o.temperature = float(t);
-               return end != v.c_str() && !*end && std::isfinite(t) && t >= 0;
-             }},
+            {"--temp", setFloat(o.sampling.temperature, 0, 1e6)},
             {"--dump-logits",
              [&](const std::string &v) { return o.dumpLogits = v, true; }},
             {"--dump-tokens",

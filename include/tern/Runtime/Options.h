@@ -3,6 +3,8 @@
 #ifndef TERN_RUNTIME_OPTIONS_H
 #define TERN_RUNTIME_OPTIONS_H
 
+#include "tern/Runtime/Sampling.h"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,8 +16,7 @@ struct Options {
   int64_t generate = 16;       ///< -n
   int64_t context = 0;         ///< -c, 0 = the model's context length
   int threads = 0;             ///< -t, 0 = all cores
-  float temperature = 0.8f;    ///< --temp, 0 = greedy
-  int topK = 40;               ///< --top-k, 0 = off
+  SamplingParams sampling;     ///< --temp, --top-k, --top-p, --min-p, ...
   uint64_t seed = 0;           ///< --seed, 0 = from the clock
   bool seedSet = false;
   std::string dumpLogits; ///< --dump-logits FILE.npy
