@@ -29,7 +29,14 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import numpy" 2>/dev/null
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
 
+# PyPI gguf: the GGUF tests check Tern's Q8_0/Q6_K decoding against its
+# dequantizers.
+if ! .venv/bin/python -c "import gguf" 2>/dev/null; then
+  echo "setup: installing gguf into .venv"
+  .venv/bin/pip install -q "gguf==0.19.0"
+fi
+
 for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
-.venv/bin/python -c "import numpy, torch" || { echo "setup: numpy or torch is not importable in .venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, gguf" || { echo "setup: numpy, torch or gguf is not importable in .venv" >&2; exit 1; }

@@ -14,7 +14,7 @@
 //   F32, F16, BF16  the weight_quant output T * m of mainline converters:
 //          m = max|w|, T = round(w / m) (7.8).
 // The embedding (and an untied output.weight) stay F32, F16 or BF16 views
-// of the mapped file.
+// of the mapped file; Q8_0 and Q6_K tables are dequantized to f32.
 //
 //===----------------------------------------------------------------------===//
 
@@ -117,6 +117,8 @@ private:
         b.getUnknownLoc(), result, t.name,
         DenseResourceElementsAttr::get(storage, t.name, std::move(blob)));
   }
+  /// Q8_0 or Q6_K values of `t` as f32.
+  void dequantize(const GGUFTensor &t, float *y, int64_t count);
   /// Decodes `t` ([n, k], row-major) into trits; returns the scale.
   FailureOr<float> decodeTernary(const GGUFTensor &t, int64_t n, int64_t k,
                                  MutableArrayRef<char> trits);
@@ -281,12 +283,62 @@ FailureOr<Value> GGUFSource::table(OpBuilder &b, StringRef name, int64_t rows,
     return bad(*t, "dims " + t->dimsString() + ", but the metadata implies " +
                        llvm::formatv("{{{0}, {1}}", cols, rows));
   Type elem = floatType(t->type);
-  if (!elem)
+  if (elem) {
+    auto type = RankedTensorType::get({rows, cols}, elem);
+    return view(b, *t, type, type);
+  }
+  GGMLType kind = GGMLType(t->type);
+  if (kind != GGMLType::Q8_0 && kind != GGMLType::Q6_K)
     return bad(*t, ggmlTypeName(t->type) +
-                       " tables are not supported yet (F32, F16 and BF16 "
-                       "are)");
-  auto type = RankedTensorType::get({rows, cols}, elem);
-  return view(b, *t, type, type);
+                       " is not a table type Tern reads (F32, F16, BF16, "
+                       "Q8_0, Q6_K)");
+  // Quantized tables become f32 (exact products, in ggml's order).
+  auto type = RankedTensorType::get({rows, cols}, b.getF32Type());
+  return createWeight(b, b.getUnknownLoc(), t->name, type, type,
+                      [&](MutableArrayRef<char> out) {
+                        dequantize(*t, reinterpret_cast<float *>(out.data()),
+                                   rows * cols);
+                      })
+      .getResult();
+}
+
+void GGUFSource::dequantize(const GGUFTensor &t, float *y, int64_t count) {
+  const uint8_t *p = reinterpret_cast<const uint8_t *>(t.data.data());
+  auto half = [&](const uint8_t *at) {
+    float v;
+    convertToF32(Float16Type::get(ctx), reinterpret_cast<const char *>(at), 1,
+                 &v);
+    return v;
+  };
+  if (GGMLType(t.type) == GGMLType::Q8_0) {
+    // Blocks of 32: f16 d, then 32 int8 q; y = q * d.
+    for (int64_t blk = 0; blk < count / 32; ++blk, p += 34) {
+      float d = half(p);
+      for (int j = 0; j < 32; ++j)
+        *y++ = float(int8_t(p[2 + j])) * d;
+    }
+    return;
+  }
+  // Q6_K, blocks of 256: ql[128] (low 4 bits), qh[64] (high 2 bits),
+  // int8 scales[16] (one per 16 elements), f16 d; q = 6 bits - 32,
+  // y = d * scale * q. Each half of 128 takes 64 ql, 32 qh, 8 scales.
+  for (int64_t blk = 0; blk < count / 256; ++blk, p += 210) {
+    const uint8_t *ql = p, *qh = p + 128;
+    const int8_t *sc = reinterpret_cast<const int8_t *>(p + 192);
+    float d = half(p + 208);
+    for (int h = 0; h < 2; ++h, ql += 64, qh += 32, sc += 8, y += 128)
+      for (int l = 0; l < 32; ++l) {
+        int is = l / 16;
+        int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * float(sc[is]) * float(q1);
+        y[l + 32] = d * float(sc[is + 2]) * float(q2);
+        y[l + 64] = d * float(sc[is + 4]) * float(q3);
+        y[l + 96] = d * float(sc[is + 6]) * float(q4);
+      }
+  }
 }
 
 /// The model's hyper-parameters from the metadata (SPEC 7.2).

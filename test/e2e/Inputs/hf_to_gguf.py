@@ -18,9 +18,10 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
-from reference_torch import Model  # noqa: E402
+from reference_torch import Model, read_checkpoint  # noqa: E402
 
-TYPES = {"f32": 0, "f16": 1, "tq1_0": 34, "tq2_0": 35, "i2_s": 36}
+TYPES = {"f32": 0, "f16": 1, "q8_0": 8, "q6_k": 14, "tq1_0": 34, "tq2_0": 35,
+         "i2_s": 36}
 
 
 def gguf_string(s):
@@ -111,10 +112,11 @@ def convert(a):
              "post_attention_layernorm": "ffn_norm",
              "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
              "mlp.down_proj": "ffn_down", "mlp.ffn_sub_norm": "ffn_sub_norm"}
-    embed_type = TYPES[a.embed]
-    edtype = np.float16 if a.embed == "f16" else np.float32
+    table, data = embed_table(model.embed.numpy().astype(np.float32), a.embed)
     tensors = [("token_embd.weight", [model.D, model.embed.shape[0]],
-                embed_type, model.embed.numpy().astype(edtype).tobytes())]
+                TYPES[a.embed], data)]
+    if a.emit_hf:  # the same model as a checkpoint with this table in F32
+        write_hf(a.ckpt, a.emit_hf, table)
     for layer in range(model.L):
         for hf, gg in names.items():
             v = model.t[f"model.layers.{layer}.{hf}.weight"]
@@ -135,6 +137,58 @@ def convert(a):
                     model.t["model.norm.weight"].numpy().astype(np.float32).tobytes()))
     tensors = [t for t in tensors if t[0] != a.drop]
     write_gguf(a.out, kv, tensors)
+
+
+def embed_table(table, kind):
+    """(the table as Tern should read it, the GGUF bytes). Q8_0 comes from
+    PyPI gguf's quantizer; Q6_K (gguf has no quantizer for it) is random
+    blocks. Both are read back with gguf's dequantizers."""
+    import gguf
+    from gguf import quants
+    if kind in ("f16", "f32"):
+        dtype = np.float16 if kind == "f16" else np.float32
+        return table.astype(dtype).astype(np.float32), table.astype(dtype).tobytes()
+    qtype = {"q8_0": gguf.GGMLQuantizationType.Q8_0,
+             "q6_k": gguf.GGMLQuantizationType.Q6_K}[kind]
+    if kind == "q8_0":
+        blocks = quants.quantize(table, qtype)
+    else:
+        rng = np.random.default_rng(3)
+        n = table.size // 256
+        blocks = np.concatenate([
+            rng.integers(0, 256, (n, 192), dtype=np.uint8),  # ql, qh
+            rng.integers(-20, 21, (n, 16)).astype(np.int8).view(np.uint8),
+            np.full((n, 1), 2e-4, np.float16).view(np.uint8)], axis=1)
+        blocks = blocks.reshape(table.shape[0], -1)
+    deq = quants.dequantize(blocks, qtype).reshape(table.shape)
+    return deq.astype(np.float32), blocks.tobytes()
+
+
+def write_hf(src, dst, table):
+    """Copies checkpoint `src` to `dst` with every float tensor as F32 and
+    the embedding replaced by `table`."""
+    import json
+    import shutil
+    config, tensors = read_checkpoint(src)
+    tensors["model.embed_tokens.weight"] = table
+    os.makedirs(dst, exist_ok=True)
+    shutil.copy(os.path.join(src, "config.json"), dst)
+    header, blobs, offset = {}, [], 0
+    for name, arr in tensors.items():
+        arr = np.ascontiguousarray(arr)
+        dtype = {np.dtype(np.float32): "F32", np.dtype(np.uint8): "U8",
+                 np.dtype(np.int8): "I8"}.get(arr.dtype)
+        if dtype is None:
+            arr, dtype = arr.astype(np.float32), "F32"
+        b = arr.tobytes()
+        header[name] = {"dtype": dtype, "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(os.path.join(dst, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 def corrupt(case, path):
@@ -192,7 +246,10 @@ def main():
     p.add_argument("out")
     p.add_argument("--type", default="i2_s", choices=["i2_s", "tq2_0", "tq1_0", "f32"])
     p.add_argument("--arch", default="bitnet-b1.58")
-    p.add_argument("--embed", default="f16", choices=["f16", "f32"])
+    p.add_argument("--embed", default="f16",
+                   choices=["f16", "f32", "q8_0", "q6_k"])
+    p.add_argument("--emit-hf", help="also write the model, with the table "
+                   "as read back, as an F32 checkpoint here")
     p.add_argument("--corrupt")
     p.add_argument("--drop", help="leave this tensor out")
     a = p.parse_args()
