@@ -117,6 +117,9 @@ OwningOpRef<ModuleOp> mlir::tern::buildBitNetModel(MLIRContext &context,
   OpBuilder b(&context);
   (*module)->setAttr("tern.context_length",
                      b.getI64IntegerAttr(config.maxPositions));
+  if (!config.eosIds.empty())
+    (*module)->setAttr("tern.eos_token_ids",
+                       b.getDenseI64ArrayAttr(config.eosIds));
   b.setInsertionPointToEnd(module->getBody());
   auto ids = RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
   auto logits = RankedTensorType::get({ShapedType::kDynamic, config.vocab},

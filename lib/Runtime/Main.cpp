@@ -148,8 +148,13 @@ int main(int argc, char **argv) {
   std::vector<int32_t> generated, history = prompt;
   const float *last = logits.data() + (rows - 1) * vocab;
   int64_t position = int64_t(prompt.size());
+  bool ended = false;
   for (int64_t i = 0; i < o.generate; ++i) {
     int32_t next = sampleToken(last, vocab, history, o.sampling, rng);
+    if (!o.ignoreEos && tern_is_eos(next)) {
+      ended = true;
+      break;
+    }
     generated.push_back(next);
     history.push_back(next);
     std::printf("%s%d", i ? " " : "", next);
@@ -161,7 +166,7 @@ int main(int argc, char **argv) {
         forward(one, position++, 1, cache.get(), int64_t(cacheFloats), vocab);
     last = logits.data();
   }
-  if (o.generate) {
+  if (!generated.empty()) {
     std::printf("\n");
     std::fflush(stdout); // before the timings on stderr
   }
@@ -185,6 +190,9 @@ int main(int argc, char **argv) {
         "generation: %zu tokens in %.3f s (%.1f tokens/s)\n",
         prompt.size(), pp, pp > 0 ? prompt.size() / pp : 0.0, generated.size(),
         tg, tg > 0 && generated.size() > 1 ? (generated.size() - 1) / tg : 0.0);
+    if (ended)
+      std::fprintf(stderr, "generation: stopped at an end-of-sequence "
+                           "token\n");
   }
   return 0;
 }

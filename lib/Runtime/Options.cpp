@@ -21,7 +21,10 @@ const char *tern::rt::usage() {
          "\n"
          "  --tokens IDS        prompt as comma-separated token ids "
          "(required)\n"
-         "  -n N                tokens to generate (default 16)\n"
+         "  -n N                tokens to generate (default 16); generation "
+         "stops early\n"
+         "                      at the model's end-of-sequence tokens\n"
+         "  --ignore-eos        generate all N tokens\n"
          "  -c N                context size (default: the model's, at most "
          "4096)\n"
          "  -t N                threads (default: all hardware threads)\n"
@@ -93,6 +96,10 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
     }
     if (flag == "-q") {
       o.quiet = true;
+      continue;
+    }
+    if (flag == "--ignore-eos") {
+      o.ignoreEos = true;
       continue;
     }
     // Flags that take a value: each parses its value into `o`.

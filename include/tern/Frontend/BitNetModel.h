@@ -17,6 +17,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mlir::tern {
 
@@ -32,6 +33,9 @@ struct BitNetConfig {
   /// "mlp.ffn_sub_norm" (2B4T) or "self_attn.inner_attn_ln" and
   /// "mlp.ffn_layernorm" (1bitLLM).
   std::string attnSubNorm, ffnSubNorm;
+  /// Token ids that end a generation (config.json eos_token_id, GGUF
+  /// tokenizer.ggml.eos_token_id); may be empty.
+  std::vector<int64_t> eosIds;
 };
 
 /// A BitLinear weight as a source stores it.

@@ -22,6 +22,7 @@ struct Options {
   std::string dumpLogits; ///< --dump-logits FILE.npy
   std::string dumpTokens; ///< --dump-tokens FILE
   bool quiet = false;     ///< -q: no timings
+  bool ignoreEos = false; ///< --ignore-eos: generate all -n tokens
 };
 
 /// Parses argv. On a bad flag, writes the reason to `error` and returns

@@ -64,6 +64,10 @@ int64_t tern_kv_floats_per_position(void);
 /* Largest position the model supports (its context length). */
 int64_t tern_context_length(void);
 
+/* 1 if generating `id` ends the text (the model's end-of-sequence ids),
+ * else 0. */
+int64_t tern_is_eos(int64_t id);
+
 #ifdef __cplusplus
 }
 #endif

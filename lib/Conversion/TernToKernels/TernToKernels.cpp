@@ -428,6 +428,23 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant) {
   b.setInsertionPointToStart(contextFn.addEntryBlock());
   b.create<func::ReturnOp>(
       ValueRange{b.create<arith::ConstantIntOp>(context, 64)});
+
+  // tern_is_eos(id): 1 for the ids that end a generation (module attribute
+  // tern.eos_token_ids, from the model's config), else 0.
+  b.setInsertionPointAfter(contextFn);
+  auto eosFn = b.create<func::FuncOp>(
+      "tern_is_eos", b.getFunctionType({b.getI64Type()}, {b.getI64Type()}));
+  Block *eosEntry = eosFn.addEntryBlock();
+  b.setInsertionPointToStart(eosEntry);
+  Value isEos = b.create<arith::ConstantIntOp>(0, 1);
+  if (auto ids = module->getAttrOfType<DenseI64ArrayAttr>("tern.eos_token_ids"))
+    for (int64_t id : ids.asArrayRef())
+      isEos = b.create<arith::OrIOp>(
+          isEos, b.create<arith::CmpIOp>(
+                     arith::CmpIPredicate::eq, eosEntry->getArgument(0),
+                     b.create<arith::ConstantIntOp>(id, 64)));
+  b.create<func::ReturnOp>(
+      ValueRange{b.create<arith::ExtUIOp>(b.getI64Type(), isEos)});
   func.erase();
   return success();
 }

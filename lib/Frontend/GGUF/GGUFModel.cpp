@@ -413,6 +413,15 @@ FailureOr<BitNetConfig> readConfig(const GGUFFile &file) {
   if (failed(integer("vocab_size", c.vocab, int64_t(embed->dims[1]))))
     return failure();
   c.tiedEmbeddings = !file.tensor("output.weight");
+  for (StringRef key :
+       {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"})
+    if (const GGUFValue *v = file.lookup(key)) {
+      if (v->kind != GGUFValue::Int || v->i < 0 || v->i >= c.vocab)
+        return fail("metadata '" + key + "' must be a token id below " +
+                    llvm::Twine(c.vocab));
+      if (!llvm::is_contained(c.eosIds, v->i))
+        c.eosIds.push_back(v->i);
+    }
   c.attnSubNorm = "self_attn.attn_sub_norm";
   c.ffnSubNorm = "mlp.ffn_sub_norm";
   return c;

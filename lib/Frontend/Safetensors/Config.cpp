@@ -179,6 +179,28 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
     c.tiedEmbeddings = *b;
   }
 
+  // eos_token_id: one id or a list (2B4T lists end-of-text and end-of-turn).
+  if (const json::Value *eos = root->get("eos_token_id");
+      eos && eos->kind() != json::Value::Null) {
+    auto add = [&](const json::Value &v) {
+      std::optional<int64_t> id = v.getAsInteger();
+      if (!id || *id < 0 || *id >= c.vocab)
+        return false;
+      c.eosIds.push_back(*id);
+      return true;
+    };
+    bool ok = true;
+    if (const json::Array *list = eos->getAsArray())
+      for (const json::Value &v : *list)
+        ok = ok && add(v);
+    else
+      ok = add(*eos);
+    if (!ok)
+      return fail(llvm::formatv("key 'eos_token_id' must be a token id in "
+                                "[0, {0}) or a list of them",
+                                c.vocab));
+  }
+
   // Packed checkpoints: "autobitlinear" multiplies by weight_scale, plain
   // "bitlinear" (or no class) divides (SPEC 2.4).
   if (const json::Object *q = root->getObject("quantization_config")) {

@@ -94,6 +94,7 @@ def main():
     edit_config("arch", lambda c: c.update(architectures=["LlamaForCausalLM"]))
     edit_config("act", lambda c: c.update(hidden_act="gelu"))
     edit_config("rope-scaling", lambda c: c.update(rope_scaling={"type": "linear", "factor": 2.0}))
+    edit_config("eos", lambda c: c.update(eos_token_id=[2, "x"]))
     edit_config("linear-class", lambda c: c["quantization_config"].update(linear_class="fancy"))
     edit_config("vocab", lambda c: c.update(vocab_size=300))
 

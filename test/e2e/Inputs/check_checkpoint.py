@@ -74,7 +74,7 @@ def main():
     logits_file = os.path.join(a.workdir, "logits.npy")
     tokens_file = os.path.join(a.workdir, "tokens.txt")
     subprocess.run([exe, "--tokens", ",".join(map(str, prompt)),
-                    "-n", str(a.generate), "--greedy", "-q",
+                    "-n", str(a.generate), "--greedy", "-q", "--ignore-eos",
                     "--dump-logits", logits_file, "--dump-tokens", tokens_file],
                    check=True, stdout=subprocess.DEVNULL)
     logits = np.load(logits_file)

@@ -104,7 +104,8 @@ def convert(a):
           (f"{arch}.attention.head_count", "u32", model.H),
           (f"{arch}.attention.head_count_kv", "u32", model.Hkv),
           (f"{arch}.attention.layer_norm_rms_epsilon", "f32", model.eps),
-          (f"{arch}.rope.freq_base", "f32", model.theta)]
+          (f"{arch}.rope.freq_base", "f32", model.theta),
+          ("tokenizer.ggml.eos_token_id", "u32", c["eos_token_id"])]
     names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q",
              "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
              "self_attn.o_proj": "attn_output",
