@@ -76,6 +76,53 @@ double seconds(std::chrono::steady_clock::time_point a,
   return std::chrono::duration<double>(b - a).count();
 }
 
+/// --bench: pp (one prompt of benchPrompt tokens) and tg (benchGen greedy
+/// tokens after a 1-token prompt), each from an empty KV cache.
+int bench(const Options &o, int64_t vocab, int64_t context) {
+  int64_t need = std::max(o.benchPrompt, o.benchGen + 1);
+  if (need > context)
+    return fail("--bench needs a context of " + std::to_string(need) +
+                " positions; -c is " + std::to_string(context));
+  loadWeights();
+  setNumThreads(o.threads ? o.threads : defaultThreads());
+  size_t cacheFloats = size_t(tern_kv_floats_per_position() * need);
+  std::vector<float> cache(cacheFloats ? cacheFloats : 1);
+  std::vector<double> pp, tg;
+  for (int64_t r = 0; r < o.benchReps; ++r) {
+    std::fill(cache.begin(), cache.end(), 0.0f);
+    std::vector<int32_t> ids(o.benchPrompt);
+    for (int64_t i = 0; i < o.benchPrompt; ++i)
+      ids[i] = int32_t((1000 + i * 7919) % vocab);
+    auto t0 = std::chrono::steady_clock::now();
+    forward(ids, 0, 1, cache.data(), int64_t(cacheFloats), vocab);
+    pp.push_back(o.benchPrompt / seconds(t0, std::chrono::steady_clock::now()));
+
+    std::fill(cache.begin(), cache.end(), 0.0f);
+    std::vector<int32_t> one = {int32_t(1000 % vocab)};
+    std::vector<float> logits =
+        forward(one, 0, 1, cache.data(), int64_t(cacheFloats), vocab);
+    auto t1 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < o.benchGen; ++i) {
+      one[0] = int32_t(std::max_element(logits.begin(), logits.end()) -
+                       logits.begin());
+      logits =
+          forward(one, i + 1, 1, cache.data(), int64_t(cacheFloats), vocab);
+    }
+    tg.push_back(o.benchGen / seconds(t1, std::chrono::steady_clock::now()));
+  }
+  auto line = [&](const char *what, int64_t n, std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    int threads = o.threads ? o.threads : defaultThreads();
+    std::printf("%s%-6lld %8.1f tokens/s (min %.1f, max %.1f; %zu runs, %d "
+                "thread%s)\n",
+                what, (long long)n, v[v.size() / 2], v.front(), v.back(),
+                v.size(), threads, threads == 1 ? "" : "s");
+  };
+  line("pp", o.benchPrompt, pp);
+  line("tg", o.benchGen, tg);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -99,6 +146,8 @@ int main(int argc, char **argv) {
     return fail("-c " + std::to_string(context) +
                 " exceeds the model's context length " +
                 std::to_string(tern_context_length()));
+  if (o.bench)
+    return bench(o, vocab, context);
   if (o.prompt.empty())
     return fail("empty prompt: give the prompt as token ids with --tokens "
                 "1,2,3 (text prompts need a tokenizer, not yet supported)");

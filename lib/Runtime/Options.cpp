@@ -48,6 +48,13 @@ const char *tern::rt::usage() {
          "vocab]\n"
          "  --dump-tokens FILE  write generated token ids, one per line\n"
          "  -q                  do not print timings\n"
+         "  --bench             measure prompt processing and generation "
+         "(tokens/s,\n"
+         "                      median, min and max) on synthetic tokens; "
+         "no --tokens\n"
+         "  --bench-pp N        prompt tokens (default 128)\n"
+         "  --bench-tg N        generated tokens (default 128)\n"
+         "  --bench-reps N      repetitions (default 3)\n"
          "  -h, --help          this text\n";
 }
 
@@ -102,6 +109,10 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
       o.ignoreEos = true;
       continue;
     }
+    if (flag == "--bench") {
+      o.bench = true;
+      continue;
+    }
     // Flags that take a value: each parses its value into `o`.
     auto setInt = [](auto &field, int64_t lo, int64_t hi) {
       return [&field, lo, hi](const std::string &v) {
@@ -132,6 +143,9 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
             {"-n", setInt(o.generate, 0, INT32_MAX)},
             {"-c", setInt(o.context, 1, INT32_MAX)},
             {"-t", setInt(o.threads, 1, 4096)},
+            {"--bench-pp", setInt(o.benchPrompt, 1, INT32_MAX)},
+            {"--bench-tg", setInt(o.benchGen, 1, INT32_MAX)},
+            {"--bench-reps", setInt(o.benchReps, 1, 1000)},
             {"--top-k", setInt(o.sampling.topK, 0, INT32_MAX)},
             {"--top-p", setFloat(o.sampling.topP, 0, 1)},
             {"--min-p", setFloat(o.sampling.minP, 0, 1)},

@@ -23,6 +23,11 @@ struct Options {
   std::string dumpTokens; ///< --dump-tokens FILE
   bool quiet = false;     ///< -q: no timings
   bool ignoreEos = false; ///< --ignore-eos: generate all -n tokens
+  /// --bench: prompt processing and generation speed on synthetic tokens.
+  bool bench = false;
+  int64_t benchPrompt = 128; ///< --bench-pp
+  int64_t benchGen = 128;    ///< --bench-tg
+  int64_t benchReps = 3;     ///< --bench-reps
 };
 
 /// Parses argv. On a bad flag, writes the reason to `error` and returns
