@@ -30,8 +30,8 @@ Value KernelEmitter::transposeSum(ArrayRef<Value> vectors) {
   // vectors halves every owner's lanes: one shuffle takes the first half of
   // each owner's lanes, another the second half, and they are added.
   int64_t n = vectors.size();
-  assert(cast<VectorType>(vectors[0].getType()).getNumElements() == n &&
-         "one lane per input vector");
+  auto type = cast<VectorType>(vectors[0].getType());
+  assert(type.getNumElements() == n && "one lane per input vector");
   struct Partial {
     Value value;
     SmallVector<int64_t> owner; // per lane
@@ -59,9 +59,11 @@ Value KernelEmitter::transposeSum(ArrayRef<Value> vectors) {
         }
       }
       Value a = level[i].value, b2 = level[i + 1].value;
-      Value sum =
-          b.create<arith::AddFOp>(b.create<vector::ShuffleOp>(a, b2, first),
-                                  b.create<vector::ShuffleOp>(a, b2, second));
+      Value lo = b.create<vector::ShuffleOp>(a, b2, first);
+      Value hi = b.create<vector::ShuffleOp>(a, b2, second);
+      Value sum = isa<FloatType>(type.getElementType())
+                      ? Value(b.create<arith::AddFOp>(lo, hi))
+                      : Value(b.create<arith::AddIOp>(lo, hi));
       next.push_back({sum, owner});
     }
     level = std::move(next);

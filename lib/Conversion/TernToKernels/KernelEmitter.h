@@ -117,7 +117,7 @@ private:
   /// the sequential order: one dependent scalar add per lane.)
   Value sumF32(Value v);
   /// Lane i of the result is the sum of vectors[i]'s lanes (n vectors of n
-  /// f32 lanes), by pairwise shuffles and adds (Attention.cpp).
+  /// f32 or integer lanes), by pairwise shuffles and adds (Attention.cpp).
   Value transposeSum(ArrayRef<Value> vectors);
   /// exp of an f32 vector as a polynomial (Attention.cpp).
   Value expF32(Value x);
@@ -190,6 +190,10 @@ private:
   /// y, plus the op's residual at [t, n] if it has one.
   Value withResidual(TernaryMatmulOp op, Value y, Value t, Value n);
   Value sumAccumulator(Value acc);
+  /// The sums of several accumulators (a tile's), as scalars.
+  SmallVector<Value> sumAccumulators(ValueRange accs);
+  /// VNNI accumulators with their lanes' 4^l scale undone.
+  Value unscaleLanes(Value acc);
   void lowerRope(RopeOp op);
   void lowerAttention(AttentionOp op);
   void lowerGlu(GluOp op);

@@ -93,19 +93,41 @@ Type KernelEmitter::accumulatorType() {
   llvm_unreachable("unknown variant");
 }
 
+Value KernelEmitter::unscaleLanes(Value acc) {
+  // Lane l summed codes scaled by 4^l (see lowerTernaryMatmulK64); every
+  // partial sum is an exact multiple, so an arithmetic shift undoes it.
+  SmallVector<int32_t> shifts;
+  for (int32_t lane = 0; lane < 4; ++lane)
+    shifts.append(4, 2 * lane);
+  auto type = cast<VectorType>(acc.getType());
+  return b.create<arith::ShRSIOp>(
+      acc, b.create<arith::ConstantOp>(
+               DenseElementsAttr::get(type, ArrayRef<int32_t>(shifts))));
+}
+
 Value KernelEmitter::sumAccumulator(Value acc) {
-  if (variant == Variant::AVX512VNNI) {
-    // Lane l summed codes scaled by 4^l (see lowerTernaryMatmulK64); every
-    // partial sum is an exact multiple, so an arithmetic shift undoes it.
-    SmallVector<int32_t> shifts;
-    for (int32_t lane = 0; lane < 4; ++lane)
-      shifts.append(4, 2 * lane);
-    auto type = cast<VectorType>(acc.getType());
-    acc = b.create<arith::ShRSIOp>(
-        acc, b.create<arith::ConstantOp>(
-                 DenseElementsAttr::get(type, ArrayRef<int32_t>(shifts))));
-  }
+  if (variant == Variant::AVX512VNNI)
+    acc = unscaleLanes(acc);
   return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, acc);
+}
+
+SmallVector<Value> KernelEmitter::sumAccumulators(ValueRange accs) {
+  SmallVector<Value> totals;
+  auto type = cast<VectorType>(accs[0].getType());
+  if (int64_t(accs.size()) != type.getNumElements()) {
+    for (Value acc : accs)
+      totals.push_back(sumAccumulator(acc));
+    return totals;
+  }
+  // As many accumulators as lanes (the 4 x 4 tile's 16 in 16 lanes): one
+  // shuffle-and-add tree sums them all at once.
+  SmallVector<Value> shifted;
+  for (Value acc : accs)
+    shifted.push_back(variant == Variant::AVX512VNNI ? unscaleLanes(acc) : acc);
+  Value all = transposeSum(shifted);
+  for (int64_t i = 0; i < type.getNumElements(); ++i)
+    totals.push_back(b.create<vector::ExtractOp>(all, i));
+  return totals;
 }
 
 Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
@@ -274,9 +296,10 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
               dot64(loop.getRegionIterArg(r * toks + u), codes[r], acts[u]));
       b.create<scf::YieldOp>(next);
     }
+    SmallVector<Value> totals = sumAccumulators(loop.getResults());
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t u = 0; u < toks; ++u) {
-        Value total = sumAccumulator(loop.getResult(r * toks + u));
+        Value total = totals[r * toks + u];
         Value t = tok[u], row = rowStart[r];
         // K % 64 trailing elements, one at a time.
         if (k % 64)
