@@ -188,7 +188,7 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
             return truncated(
                 llvm::formatv("string #{0} of metadata '{1}'", j, *key));
       } else if (int size = scalarSize(v.arrayType)) {
-        if (v.arrayCount > (data.size() - r.pos) / size || !r.need(0))
+        if (v.arrayCount > (data.size() - r.pos) / size || r.failed)
           return truncated("the array of metadata '" + *key + "'");
         r.pos += v.arrayCount * size;
       } else {
