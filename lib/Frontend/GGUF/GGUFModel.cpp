@@ -412,7 +412,10 @@ FailureOr<BitNetConfig> readConfig(const GGUFFile &file) {
     return fail("missing tensor 'token_embd.weight' (2-D)");
   if (failed(integer("vocab_size", c.vocab, int64_t(embed->dims[1]))))
     return failure();
-  c.tiedEmbeddings = !file.tensor("output.weight");
+  // bitnet.cpp's graph (build_bitnet_158) always uses token_embd as the
+  // head; bitnet-25 files carry a duplicate output.weight it ignores.
+  bool fork = arch != "bitnet";
+  c.tiedEmbeddings = fork || !file.tensor("output.weight");
   for (StringRef key :
        {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"})
     if (const GGUFValue *v = file.lookup(key)) {
