@@ -228,12 +228,17 @@ FailureOr<LinearWeight> GGUFSource::linear(OpBuilder &b, StringRef name,
     return bad(*t, ggmlTypeName(t->type) +
                        " is not a ternary weight type (I2_S, TQ2_0, TQ1_0, "
                        "or F32/F16/BF16 holding T * scale)");
-  auto type2 = RankedTensorType::get({n, k}, TritType::get(ctx));
-  auto bytes = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
-  std::vector<char> trits(n * k);
-  FailureOr<float> scale = decodeTernary(*t, n, k, trits);
-  if (failed(scale))
+  // Trits are decoded straight into the weight's blob (one byte each).
+  auto tritType = RankedTensorType::get({n, k}, TritType::get(ctx));
+  auto storage = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
+  FailureOr<float> scale = failure();
+  WeightOp weight = createWeight(
+      b, b.getUnknownLoc(), t->name, tritType, storage,
+      [&](MutableArrayRef<char> out) { scale = decodeTernary(*t, n, k, out); });
+  if (failed(scale)) {
+    weight.erase();
     return failure();
+  }
   // Mainline bitnet files may multiply the output by blk.N.x.scale.
   std::string scaleName =
       (StringRef(t->name).drop_back(strlen("weight")) + "scale").str();
@@ -249,12 +254,7 @@ FailureOr<LinearWeight> GGUFSource::linear(OpBuilder &b, StringRef name,
     return bad(*t, llvm::formatv("scale {0}; a weight scale must be positive "
                                  "and finite",
                                  *scale));
-  Value w = createWeight(b, b.getUnknownLoc(), t->name, type2, bytes,
-                         [&](MutableArrayRef<char> out) {
-                           std::memcpy(out.data(), trits.data(), n * k);
-                         })
-                .getResult();
-  return LinearWeight{w, *scale};
+  return LinearWeight{weight.getResult(), *scale};
 }
 
 FailureOr<Value> GGUFSource::vector(OpBuilder &b, StringRef name, int64_t n) {

@@ -129,10 +129,22 @@ def convert(a):
             trits, scale = v[0].numpy().astype(np.int8), float(v[1])
             n, k = trits.shape
             if a.type == "f32":
-                data = (trits.astype(np.float32) * np.float32(scale)).tobytes()
+                w = trits.astype(np.float32) * np.float32(scale)
+                if a.spoil and name == "blk.0.attn_q.weight":
+                    flat = w.reshape(-1)
+                    flat[np.nonzero(flat)[0][0]] *= 0.5  # not a multiple of m
+                data = w.tobytes()
             else:
                 data = {"i2_s": encode_i2_s, "tq2_0": encode_tq2_0,
                         "tq1_0": encode_tq1_0}[a.type](trits, scale)
+                if a.spoil and name == "blk.0.attn_q.weight":
+                    data = bytearray(data)
+                    if a.type == "i2_s":
+                        data[0] = 0xFF  # code 3 in every group
+                    else:  # a second block with another d
+                        block = 66 if a.type == "tq2_0" else 54
+                        data[2 * block - 2:2 * block] = np.float16(scale * 2).tobytes()
+                    data = bytes(data)
             tensors.append((name, [k, n], TYPES[a.type], data))
     tensors.append(("output_norm.weight", [model.D], 0,
                     model.t["model.norm.weight"].numpy().astype(np.float32).tobytes()))
@@ -253,6 +265,8 @@ def main():
                    "as read back, as an F32 checkpoint here")
     p.add_argument("--corrupt")
     p.add_argument("--drop", help="leave this tensor out")
+    p.add_argument("--spoil", action="store_true",
+                   help="break blk.0.attn_q.weight's encoding (error tests)")
     a = p.parse_args()
     if a.corrupt:
         corrupt(a.corrupt, a.out)
