@@ -43,7 +43,8 @@ StringRef describePhase(Phase phase) {
   case Phase::Tern:
     return "verify and simplify model ops";
   case Phase::Quantized:
-    return "quantize weights, split BitLinear, share activation quantization";
+    return "quantize weights, split BitLinear, share and fuse activation "
+           "quantization";
   case Phase::Packed:
     return "pack ternary weights";
   case Phase::Kernels:
