@@ -201,14 +201,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
           }
           // Each product folded to 16 lanes, then the 16 summed together.
           for (Value &prod : products)
-            for (int64_t n = headDim; n > 16; n /= 2)
-              prod = b.create<arith::AddFOp>(
-                  b.create<vector::ExtractStridedSliceOp>(
-                      prod, ArrayRef<int64_t>{0}, ArrayRef<int64_t>{n / 2},
-                      ArrayRef<int64_t>{1}),
-                  b.create<vector::ExtractStridedSliceOp>(
-                      prod, ArrayRef<int64_t>{n / 2}, ArrayRef<int64_t>{n / 2},
-                      ArrayRef<int64_t>{1}));
+            prod = foldTo16(prod);
           Value s =
               b.create<arith::MulFOp>(transposeSum(products), splat(scale, 16));
           b.create<vector::StoreOp>(s, scores, ValueRange{h, i0});

@@ -112,10 +112,13 @@ private:
     b.setInsertionPoint(loop.getBody()->getTerminator());
     body(loop.getInductionVars()[0]);
   }
-  /// The sum of an f32 vector as a tree: halves added lane-wise down to 16
-  /// lanes, then a reassociating reduction. (A plain vector.reduction keeps
+  /// The sum of an f32 vector of 16k lanes as a tree: foldTo16, then a
+  /// reassociating reduction. (A plain vector.reduction keeps
   /// the sequential order: one dependent scalar add per lane.)
   Value sumF32(Value v);
+  /// An f32 vector of 16k lanes folded to 16: its 16-lane chunks added as a
+  /// tree.
+  Value foldTo16(Value v);
   /// Lane i of the result is the sum of vectors[i]'s lanes (n vectors of n
   /// f32 or integer lanes), by pairwise shuffles and adds (Attention.cpp).
   Value transposeSum(ArrayRef<Value> vectors);
@@ -132,12 +135,7 @@ private:
     return loop.getResult(0);
   }
   Value reduce(Value ub, Value init, function_ref<Value(Value, Value)> body) {
-    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1), ValueRange{init});
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    b.create<scf::YieldOp>(
-        body(loop.getInductionVar(), loop.getRegionIterArg(0)));
-    return loop.getResult(0);
+    return reduceRange(idx(0), ub, 1, init, body);
   }
 
   // --- row helpers (Elementwise.cpp) ---

@@ -225,18 +225,29 @@ void KernelEmitter::lowerEmbedding(EmbeddingOp op) {
   });
 }
 
-Value KernelEmitter::sumF32(Value v) {
-  auto type = cast<VectorType>(v.getType());
-  for (int64_t n = type.getNumElements(); n > 16 && n % 2 == 0; n /= 2) {
-    auto half = [&](int64_t offset) {
-      return b.create<vector::ExtractStridedSliceOp>(
-          v, ArrayRef<int64_t>{offset}, ArrayRef<int64_t>{n / 2},
-          ArrayRef<int64_t>{1});
-    };
-    v = b.create<arith::AddFOp>(half(0), half(n / 2));
+Value KernelEmitter::foldTo16(Value v) {
+  // Chunks of 16 lanes added pairwise (a tree), whatever their count.
+  int64_t n = cast<VectorType>(v.getType()).getNumElements();
+  assert(n % 16 == 0 && "a whole number of 16-lane chunks");
+  SmallVector<Value> chunks;
+  for (int64_t offset = 0; offset < n; offset += 16)
+    chunks.push_back(b.create<vector::ExtractStridedSliceOp>(
+        v, ArrayRef<int64_t>{offset}, ArrayRef<int64_t>{16},
+        ArrayRef<int64_t>{1}));
+  while (chunks.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i + 1 < chunks.size(); i += 2)
+      next.push_back(b.create<arith::AddFOp>(chunks[i], chunks[i + 1]));
+    if (chunks.size() % 2)
+      next.push_back(chunks.back());
+    chunks = std::move(next);
   }
-  return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, v, Value(),
-                                       arith::FastMathFlags::reassoc);
+  return chunks.front();
+}
+
+Value KernelEmitter::sumF32(Value v) {
+  return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, foldTo16(v),
+                                       Value(), arith::FastMathFlags::reassoc);
 }
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
