@@ -2,9 +2,9 @@
  * slice of a buffer much larger than the caches with 64-byte vector loads,
  * with and without software prefetch 4 KB ahead (as Tern's decode kernels
  * do: on some machines it reaches more bandwidth than the hardware
- * prefetcher alone); prints the best GB/s of five passes of each. The decode roofline is this
- * bandwidth over the bytes a token reads.
- *   usage: bandwidth MIB THREADS */
+ * prefetcher alone); prints the best GB/s of five passes of each. The decode
+ * roofline is this bandwidth over the bytes a token reads. usage: bandwidth MIB
+ * THREADS */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -55,6 +55,23 @@ LogicalResult verifyRows(Operation *op, Value input, Value result, int64_t n,
   return success();
 }
 
+/// Checks act_quant-style results: int8 codes shaped like the input and one
+/// scale per token.
+LogicalResult verifyQuantResults(Operation *op, RankedTensorType in,
+                                 Value quantized, Value scale) {
+  auto q = tensorType(quantized);
+  if (!sameDim(in.getDimSize(0), q.getDimSize(0)) ||
+      !sameDim(in.getDimSize(1), q.getDimSize(1)))
+    return op->emitOpError() << "quantized result " << q
+                             << " does not match the input shape " << in;
+  int64_t scales = tensorType(scale).getDimSize(0);
+  if (!sameDim(in.getDimSize(0), scales))
+    return op->emitOpError()
+           << "scale has " << dimStr(scales) << " entries for "
+           << dimStr(in.getDimSize(0)) << " tokens";
+  return success();
+}
+
 /// Checks that an [n, k] weight fits an input of `k` features.
 LogicalResult verifyWeightK(Operation *op, Value input, Value weight,
                             StringRef role) {
@@ -272,17 +289,8 @@ LogicalResult LinearOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult ActQuantOp::verify() {
-  auto in = tensorType(getInput()), q = tensorType(getQuantized());
-  if (!sameDim(in.getDimSize(0), q.getDimSize(0)) ||
-      !sameDim(in.getDimSize(1), q.getDimSize(1)))
-    return emitOpError() << "quantized result " << q
-                         << " does not match the input shape " << in;
-  if (!sameDim(in.getDimSize(0), tensorType(getScale()).getDimSize(0)))
-    return emitOpError() << "scale has "
-                         << dimStr(tensorType(getScale()).getDimSize(0))
-                         << " entries for " << dimStr(in.getDimSize(0))
-                         << " tokens";
-  return success();
+  return verifyQuantResults(*this, tensorType(getInput()), getQuantized(),
+                            getScale());
 }
 
 LogicalResult NormQuantOp::verify() {
@@ -305,17 +313,7 @@ LogicalResult NormQuantOp::verify() {
   if (!(getEpsilon().convertToFloat() > 0.0f))
     return emitOpError() << "epsilon must be positive, got "
                          << getEpsilon().convertToFloat();
-  auto q = tensorType(getQuantized());
-  if (!sameDim(in.getDimSize(0), q.getDimSize(0)) ||
-      !sameDim(in.getDimSize(1), q.getDimSize(1)))
-    return emitOpError() << "quantized result " << q
-                         << " does not match the input shape " << in;
-  if (!sameDim(in.getDimSize(0), tensorType(getScale()).getDimSize(0)))
-    return emitOpError() << "scale has "
-                         << dimStr(tensorType(getScale()).getDimSize(0))
-                         << " entries for " << dimStr(in.getDimSize(0))
-                         << " tokens";
-  return success();
+  return verifyQuantResults(*this, in, getQuantized(), getScale());
 }
 
 LogicalResult TernaryMatmulOp::verify() {

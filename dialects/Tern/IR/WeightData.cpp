@@ -87,6 +87,23 @@ mlir::tern::createWeight(OpBuilder &builder, Location loc, StringRef name,
                                   value);
 }
 
+WeightOp mlir::tern::createViewWeight(OpBuilder &builder, Location loc,
+                                      StringRef name, Type resultType,
+                                      ShapedType storageType,
+                                      ArrayRef<char> bytes,
+                                      std::shared_ptr<const void> keepAlive) {
+  // The blob's alignment is what the address gives, up to 64.
+  uintptr_t addr = uintptr_t(bytes.data());
+  size_t align = std::min<size_t>(64, addr ? (addr & (~addr + 1)) : 64);
+  AsmResourceBlob blob(
+      bytes, align, [keep = std::move(keepAlive)](void *, size_t, size_t) {},
+      /*dataIsMutable=*/false);
+  auto value =
+      DenseResourceElementsAttr::get(storageType, name, std::move(blob));
+  return builder.create<WeightOp>(loc, resultType, builder.getStringAttr(name),
+                                  value);
+}
+
 void mlir::tern::releaseWeightData(Attribute value) {
   if (auto resource = dyn_cast<DenseResourceElementsAttr>(value))
     resource.getRawHandle().getResource()->setBlob(AsmResourceBlob());

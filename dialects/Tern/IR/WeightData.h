@@ -11,6 +11,7 @@
 #include "Tern/IR/TernOps.h"
 #include "mlir/IR/Builders.h"
 
+#include <memory>
 #include <vector>
 
 namespace mlir::tern {
@@ -29,6 +30,15 @@ void convertToF32(Type type, const char *data, size_t count, float *out);
 WeightOp createWeight(OpBuilder &builder, Location loc, StringRef name,
                       RankedTensorType resultType, RankedTensorType storageType,
                       function_ref<void(MutableArrayRef<char>)> fill);
+
+/// Builds a tern.weight named `name` of `resultType` whose data, of shape and
+/// element type `storageType`, views `bytes` in place (a mapped input file):
+/// nothing is copied, and the blob holds `keepAlive` (the mapping) until
+/// it is released.
+WeightOp createViewWeight(OpBuilder &builder, Location loc, StringRef name,
+                          Type resultType, ShapedType storageType,
+                          ArrayRef<char> bytes,
+                          std::shared_ptr<const void> keepAlive);
 
 /// Decodes `n` x `k` trits stored in the hf_rows layout (#tern.packed) into
 /// one trit per byte.

@@ -21,7 +21,6 @@
 #include "GGUFFile.h"
 
 #include "Tern/IR/WeightData.h"
-#include "mlir/IR/AsmState.h"
 #include "tern/Frontend/BitNetModel.h"
 #include "tern/Frontend/Import.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -104,18 +103,6 @@ private:
     default:
       return {};
     }
-  }
-  /// A resource blob viewing the tensor's bytes in the mapping.
-  Value view(OpBuilder &b, const GGUFTensor &t, Type result,
-             ShapedType storage) {
-    uintptr_t addr = uintptr_t(t.data.data());
-    size_t align = std::min<size_t>(64, addr ? (addr & (~addr + 1)) : 64);
-    AsmResourceBlob blob(
-        t.data, align, [keep = file.getBuffer()](void *, size_t, size_t) {},
-        /*dataIsMutable=*/false);
-    return b.create<WeightOp>(
-        b.getUnknownLoc(), result, t.name,
-        DenseResourceElementsAttr::get(storage, t.name, std::move(blob)));
   }
   /// Q8_0 or Q6_K values of `t` as f32.
   void dequantize(const GGUFTensor &t, float *y, int64_t count);
@@ -285,7 +272,9 @@ FailureOr<Value> GGUFSource::table(OpBuilder &b, StringRef name, int64_t rows,
   Type elem = floatType(t->type);
   if (elem) {
     auto type = RankedTensorType::get({rows, cols}, elem);
-    return view(b, *t, type, type);
+    return createViewWeight(b, b.getUnknownLoc(), t->name, type, type, t->data,
+                            file.getBuffer())
+        .getResult();
   }
   GGMLType kind = GGMLType(t->type);
   if (kind != GGMLType::Q8_0 && kind != GGMLType::Q6_K)
@@ -342,7 +331,7 @@ void GGUFSource::dequantize(const GGUFTensor &t, float *y, int64_t count) {
 }
 
 /// The model's hyper-parameters from the metadata (SPEC 7.2).
-FailureOr<BitNetConfig> readConfig(const GGUFFile &file) {
+FailureOr<BitNetConfig> configFromMetadata(const GGUFFile &file) {
   auto fail = [&](const llvm::Twine &message) {
     report(file.getPath() + ": " + message);
     return failure();
@@ -439,7 +428,7 @@ OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
     report(llvm::toString(file.takeError()));
     return nullptr;
   }
-  FailureOr<BitNetConfig> config = readConfig(**file);
+  FailureOr<BitNetConfig> config = configFromMetadata(**file);
   if (failed(config))
     return nullptr;
   GGUFSource source(&context, **file);

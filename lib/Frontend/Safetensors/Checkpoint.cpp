@@ -118,21 +118,10 @@ private:
     return ArrayRef<int64_t>(e.tensor->shape) == shape;
   }
 
-  /// A resource blob viewing the tensor's bytes in the mapping, which it
-  /// keeps alive.
-  DenseResourceElementsAttr view(const Entry &e, ShapedType storage) {
-    uintptr_t addr = uintptr_t(e.tensor->data.data());
-    size_t align = std::min<size_t>(64, addr ? (addr & (~addr + 1)) : 64);
-    AsmResourceBlob blob(
-        e.tensor->data, align,
-        [keep = e.file->getBuffer()](void *, size_t, size_t) {},
-        /*dataIsMutable=*/false);
-    return DenseResourceElementsAttr::get(storage, e.tensor->name,
-                                          std::move(blob));
-  }
+  /// A weight viewing the tensor's bytes in the mapping.
   Value weight(OpBuilder &b, const Entry &e, Type result, ShapedType storage) {
-    return b.create<WeightOp>(b.getUnknownLoc(), result, e.tensor->name,
-                              view(e, storage));
+    return createViewWeight(b, b.getUnknownLoc(), e.tensor->name, result,
+                            storage, e.tensor->data, e.file->getBuffer());
   }
 
   MLIRContext *ctx;
