@@ -40,16 +40,10 @@ void KernelEmitter::forEachToken(Value count, function_ref<void(Value)> body) {
 void KernelEmitter::forEachLane(int64_t n,
                                 function_ref<void(Value, int64_t)> body) {
   int64_t full = n / kLanes * kLanes;
-  auto loop = [&](int64_t lb, int64_t ub, int64_t step) {
-    auto forOp = b.create<scf::ForOp>(idx(lb), idx(ub), idx(step));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forOp.getBody()->getTerminator());
-    body(forOp.getInductionVar(), step);
-  };
   if (full)
-    loop(0, full, kLanes);
+    forRange(idx(0), idx(full), kLanes, [&](Value j) { body(j, kLanes); });
   if (n > full)
-    loop(full, n, 1);
+    forRange(idx(full), idx(n), 1, [&](Value j) { body(j, 1); });
 }
 
 Value KernelEmitter::reduceLanes(int64_t n, vector::CombiningKind kind,
@@ -64,26 +58,17 @@ Value KernelEmitter::reduceLanes(int64_t n, vector::CombiningKind kind,
   int64_t full = n / kLanes * kLanes;
   Value acc = init;
   if (full) {
-    auto loop = b.create<scf::ForOp>(idx(0), idx(full), idx(kLanes),
-                                     splat(add ? f32(0) : init, kLanes));
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      b.create<scf::YieldOp>(combine(loop.getRegionIterArg(0),
-                                     body(loop.getInductionVar(), kLanes)));
-    }
-    Value lanes = loop.getResult(0);
+    Value lanes = reduceRange(
+        idx(0), idx(full), kLanes, splat(add ? f32(0) : init, kLanes),
+        [&](Value j, Value acc) { return combine(acc, body(j, kLanes)); });
     acc = add ? combine(init, sumF32(lanes))
               : b.create<vector::ReductionOp>(kind, lanes);
   }
   if (n == full)
     return acc;
-  auto tail = b.create<scf::ForOp>(idx(full), idx(n), idx(1), acc);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(tail.getBody());
-  b.create<scf::YieldOp>(
-      combine(tail.getRegionIterArg(0), body(tail.getInductionVar(), 1)));
-  return tail.getResult(0);
+  return reduceRange(idx(full), idx(n), 1, acc, [&](Value j, Value acc) {
+    return combine(acc, body(j, 1));
+  });
 }
 
 Value KernelEmitter::splat(Value scalar, int64_t width) {

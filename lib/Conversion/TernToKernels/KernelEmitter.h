@@ -96,11 +96,16 @@ private:
                                  /*localityHint=*/3, /*isDataCache=*/true);
   }
 
-  void forEach(Value ub, function_ref<void(Value)> body) {
-    auto loop = b.create<scf::ForOp>(idx(0), ub, idx(1));
+  /// body(i) for i = lb, lb + step, ... < ub.
+  void forRange(Value lb, Value ub, int64_t step,
+                function_ref<void(Value)> body) {
+    auto loop = b.create<scf::ForOp>(lb, ub, idx(step));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(loop.getBody()->getTerminator());
     body(loop.getInductionVar());
+  }
+  void forEach(Value ub, function_ref<void(Value)> body) {
+    forRange(idx(0), ub, 1, body);
   }
   /// A loop whose iterations are independent: scf.parallel, run on the
   /// thread team (lib/Runtime/Parallel.cpp) once lowered to OpenMP.

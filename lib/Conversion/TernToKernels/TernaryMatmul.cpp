@@ -339,13 +339,6 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   // activation block. Rows that do not fill a tile go one at a time.
   Value mainToks =
       b.create<arith::MulIOp>(b.create<arith::DivUIOp>(tokens, idx(4)), idx(4));
-  auto stepped = [&](Value lb, Value ub, int64_t step,
-                     function_ref<void(Value)> body) {
-    auto loop = b.create<scf::ForOp>(lb, ub, idx(step));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(loop.getBody()->getTerminator());
-    body(loop.getInductionVar());
-  };
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
     Value w = in(weight), out = output(op.getResult(i));
     Value wScale = extra(i);
@@ -355,15 +348,15 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       int64_t main = n / rows * rows;
       parallelFor(idx(0), idx(main), idx(rows),
                   [&](Value n0) { body(n0, rows); });
-      stepped(idx(main), idx(n), 1, [&](Value n0) { body(n0, 1); });
+      forRange(idx(main), idx(n), 1, [&](Value n0) { body(n0, 1); });
     };
     overRows(4, [&](Value n0, int64_t rows) {
-      stepped(idx(0), mainToks, 4,
-              [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 4); });
+      forRange(idx(0), mainToks, 4,
+               [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 4); });
     });
     overRows(8, [&](Value n0, int64_t rows) {
-      stepped(mainToks, tokens, 1,
-              [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 1); });
+      forRange(mainToks, tokens, 1,
+               [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 1); });
     });
   }
   b.create<memref::DeallocOp>(sums);
