@@ -18,6 +18,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace mlir::tern::kernels {
@@ -79,8 +80,17 @@ private:
   Value dim(Value memref, int64_t d) {
     return b.createOrFold<memref::DimOp>(memref, d);
   }
+  /// A float or signed-integer scalar or vector as f32.
   Value toF32(Value v) {
-    return v.getType().isF32() ? v : b.create<arith::ExtFOp>(b.getF32Type(), v);
+    Type element = getElementTypeOrSelf(v);
+    if (element.isF32())
+      return v;
+    Type f32 = b.getF32Type();
+    if (auto vector = dyn_cast<VectorType>(v.getType()))
+      f32 = vector.clone(f32);
+    if (isa<IntegerType>(element))
+      return b.create<arith::SIToFPOp>(f32, v);
+    return b.create<arith::ExtFOp>(f32, v);
   }
 
   /// Decode kernels read each weight once, in order. Prefetching this far

@@ -274,12 +274,8 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
   auto row64 = [&](Value v, Value j) -> Value {
     Value loaded = b.create<vector::LoadOp>(VectorType::get({64}, element),
                                             table, ValueRange{v, j});
-    if (element.isF32())
-      return loaded;
-    if (element.isF16())
-      return b.create<arith::ExtFOp>(f32x64, loaded);
-    if (element.isInteger(8))
-      return b.create<arith::SIToFPOp>(f32x64, loaded);
+    if (!element.isBF16())
+      return toF32(loaded);
     // bf16 is the top half of an f32: widen the bits and shift.
     auto i16x64 = VectorType::get({64}, b.getI16Type());
     auto i32x64 = VectorType::get({64}, b.getI32Type());
@@ -313,9 +309,7 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
       }
       acc = reduce(idx(d - blocks * 64), acc, [&](Value i, Value acc) {
         Value j = b.create<arith::AddIOp>(idx(blocks * 64), i);
-        Value e = b.create<memref::LoadOp>(table, ValueRange{v, j});
-        e = element.isInteger(8) ? b.create<arith::SIToFPOp>(b.getF32Type(), e)
-                                 : toF32(e);
+        Value e = toF32(b.create<memref::LoadOp>(table, ValueRange{v, j}));
         Value xv = b.create<memref::LoadOp>(x, ValueRange{t, j});
         return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));
       });
