@@ -104,6 +104,13 @@ private:
       return {};
     }
   }
+  /// The little-endian f16 at `p` (ggml block scales).
+  float half(const uint8_t *p) {
+    float v;
+    convertToF32(Float16Type::get(ctx), reinterpret_cast<const char *>(p), 1,
+                 &v);
+    return v;
+  }
   /// Q8_0 or Q6_K values of `t` as f32.
   void dequantize(const GGUFTensor &t, float *y, int64_t count);
   /// Decodes `t` ([n, k], row-major) into trits; returns the scale.
@@ -143,9 +150,7 @@ FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
     std::optional<float> scale;
     for (int64_t blk = 0; blk < count / 256; ++blk) {
       const uint8_t *bq = q + blk * blockBytes;
-      float d;
-      convertToF32(Float16Type::get(ctx),
-                   reinterpret_cast<const char *>(bq + blockBytes - 2), 1, &d);
+      float d = half(bq + blockBytes - 2);
       char *out = trits.data() + blk * 256;
       if (d == 0) { // an all-zero block
         std::memset(out, 0, 256);
@@ -293,12 +298,6 @@ FailureOr<Value> GGUFSource::table(OpBuilder &b, StringRef name, int64_t rows,
 
 void GGUFSource::dequantize(const GGUFTensor &t, float *y, int64_t count) {
   const uint8_t *p = reinterpret_cast<const uint8_t *>(t.data.data());
-  auto half = [&](const uint8_t *at) {
-    float v;
-    convertToF32(Float16Type::get(ctx), reinterpret_cast<const char *>(at), 1,
-                 &v);
-    return v;
-  };
   if (GGMLType(t.type) == GGMLType::Q8_0) {
     // Blocks of 32: f16 d, then 32 int8 q; y = q * d.
     for (int64_t blk = 0; blk < count / 32; ++blk, p += 34) {
