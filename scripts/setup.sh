@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 lld-19
-  cmake ninja-build ccache libgtest-dev
+  cmake ninja-build ccache libgtest-dev pkg-config
+  libpcre2-dev libsentencepiece-dev
   python3 python3-venv python3-numpy python3-torch
 )
 
@@ -30,13 +31,14 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import numpy" 2>/dev/null
 fi
 
 # PyPI gguf: the GGUF tests check Tern's Q8_0/Q6_K decoding against its
-# dequantizers.
-if ! .venv/bin/python -c "import gguf" 2>/dev/null; then
-  echo "setup: installing gguf into .venv"
-  .venv/bin/pip install -q "gguf==0.19.0"
+# dequantizers. tokenizers and sentencepiece train the tokenizers the
+# tokenizer tests compare Tern's ids with.
+if ! .venv/bin/python -c "import gguf, tokenizers, sentencepiece" 2>/dev/null; then
+  echo "setup: installing gguf, tokenizers and sentencepiece into .venv"
+  .venv/bin/pip install -q "gguf==0.19.0" "tokenizers==0.23.3" "sentencepiece==0.2.3"
 fi
 
 for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
-.venv/bin/python -c "import numpy, torch, gguf" || { echo "setup: numpy, torch or gguf is not importable in .venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece" || { echo "setup: numpy, torch, gguf, tokenizers or sentencepiece is not importable in .venv" >&2; exit 1; }

@@ -21,7 +21,7 @@ llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.tern_tools_dir, config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["tern-opt", "ternc"], tool_dirs)
+llvm_config.add_tool_substitutions(["tern-opt", "ternc", "tern-tokenize"], tool_dirs)
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.tern_tools_dir, append_path=True)
 

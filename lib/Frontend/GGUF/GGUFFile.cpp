@@ -182,6 +182,7 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
       v.arrayCount = r.get<uint64_t>();
       if (r.failed)
         return truncated("the array of metadata '" + *key + "'");
+      size_t start = r.pos;
       if (v.arrayType == 8) {
         for (uint64_t j = 0; j < v.arrayCount; ++j)
           if (!r.string())
@@ -196,6 +197,7 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
                                   "supported",
                                   *key, valueTypeName(v.arrayType)));
       }
+      v.arrayData = data.substr(start, r.pos - start);
     } else if (int size = scalarSize(type)) {
       if (!r.need(size))
         return truncated("the value of metadata '" + *key + "'");
@@ -332,4 +334,62 @@ const GGUFValue *GGUFFile::lookup(llvm::StringRef key) const {
 const GGUFTensor *GGUFFile::tensor(llvm::StringRef name) const {
   auto it = byName.find(name);
   return it == byName.end() ? nullptr : &list[it->second];
+}
+
+std::optional<std::vector<std::string>>
+GGUFFile::stringArray(llvm::StringRef key) const {
+  const GGUFValue *v = lookup(key);
+  if (!v || v->kind != GGUFValue::Array || v->arrayType != 8)
+    return std::nullopt;
+  Reader r(v->arrayData); // bounds were checked when the file was opened
+  std::vector<std::string> out;
+  out.reserve(v->arrayCount);
+  for (uint64_t i = 0; i < v->arrayCount; ++i)
+    out.push_back(r.string().value_or(""));
+  return out;
+}
+
+std::optional<std::vector<double>>
+GGUFFile::numberArray(llvm::StringRef key) const {
+  const GGUFValue *v = lookup(key);
+  if (!v || v->kind != GGUFValue::Array || v->arrayType == 8 ||
+      v->arrayType == 7)
+    return std::nullopt;
+  Reader r(v->arrayData);
+  std::vector<double> out;
+  out.reserve(v->arrayCount);
+  for (uint64_t i = 0; i < v->arrayCount; ++i)
+    switch (v->arrayType) {
+    case 0:
+      out.push_back(r.get<uint8_t>());
+      break;
+    case 1:
+      out.push_back(r.get<int8_t>());
+      break;
+    case 2:
+      out.push_back(r.get<uint16_t>());
+      break;
+    case 3:
+      out.push_back(r.get<int16_t>());
+      break;
+    case 4:
+      out.push_back(r.get<uint32_t>());
+      break;
+    case 5:
+      out.push_back(r.get<int32_t>());
+      break;
+    case 6:
+      out.push_back(r.get<float>());
+      break;
+    case 10:
+      out.push_back(double(r.get<uint64_t>()));
+      break;
+    case 11:
+      out.push_back(double(r.get<int64_t>()));
+      break;
+    default:
+      out.push_back(r.get<double>());
+      break;
+    }
+  return out;
 }

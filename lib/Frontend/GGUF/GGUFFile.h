@@ -56,6 +56,7 @@ struct GGUFValue {
   std::string s;
   uint32_t arrayType = 0;
   uint64_t arrayCount = 0;
+  llvm::StringRef arrayData; ///< the elements as stored (checked bounds)
   /// The type as the file names it ("u32", "string", ...).
   std::string typeName;
 };
@@ -71,6 +72,13 @@ public:
   llvm::StringRef getPath() const { return path; }
   uint32_t getVersion() const { return version; }
   const GGUFValue *lookup(llvm::StringRef key) const;
+  /// The elements of an array of strings, or std::nullopt when `key` is
+  /// absent or not one.
+  std::optional<std::vector<std::string>>
+  stringArray(llvm::StringRef key) const;
+  /// The elements of an array of numbers (any integer or float type), or
+  /// std::nullopt when `key` is absent or not one.
+  std::optional<std::vector<double>> numberArray(llvm::StringRef key) const;
   const GGUFTensor *tensor(llvm::StringRef name) const;
   const std::vector<GGUFTensor> &tensors() const { return list; }
   /// Keeps the mapping alive (for blobs that view it).

@@ -1,0 +1,55 @@
+//===- Tokenizer.h - Reading tokenizers into executables --------*- C++ -*-===//
+//
+// A model's tokenizer travels through the pipeline as the module attribute
+// `tern.tokenizer` (the serialized rt::TokenizerData, a dense resource of
+// i8) and ends up as the executable's `tern_tokenizer` data.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_FRONTEND_TOKENIZER_H
+#define TERN_FRONTEND_TOKENIZER_H
+
+#include "tern/Runtime/Tokenizer.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+
+namespace mlir::tern {
+
+/// Reads a Hugging Face tokenizer.json (BPE: byte-level or SentencePiece
+/// style), with tokenizer_config.json beside it when present (BOS, chat
+/// template).
+llvm::Expected<::tern::rt::TokenizerData> readHFTokenizer(llvm::StringRef path);
+
+/// Reads a SentencePiece tokenizer.model (BPE) with libsentencepiece.
+llvm::Expected<::tern::rt::TokenizerData> readSentencePiece(llvm::StringRef path);
+
+/// Reads the tokenizer of a GGUF file (tokenizer.ggml.*: gpt2 or llama).
+llvm::Expected<::tern::rt::TokenizerData> readGGUFTokenizer(llvm::StringRef path);
+
+/// Reads the tokenizer at `path`: tokenizer.json, tokenizer.model, a .gguf
+/// file, or a checkpoint directory holding one of the first two. A directory
+/// without one gives std::nullopt.
+llvm::Expected<std::optional<::tern::rt::TokenizerData>>
+readTokenizer(llvm::StringRef path);
+
+/// The chat format a chat template (Jinja text) writes, as
+/// ::tern::rt::TokenizerData::chatFormat: "llama3" (header ids), "bitnet" (SPEC 6.4,
+/// "User: ...<|eot_id|>Assistant: ") or "" (unknown or absent).
+std::string chatFormatOf(llvm::StringRef chatTemplate,
+                         const ::tern::rt::TokenizerData &data);
+
+/// Checks `data` (it builds, its ids fit the model's `vocab`) and stores it
+/// as the module's tern.tokenizer attribute. `origin` names the file for
+/// errors.
+llvm::Error attachTokenizer(ModuleOp module, const ::tern::rt::TokenizerData &data,
+                            int64_t vocab, llvm::StringRef origin);
+
+/// The tokenizer stored in the module, if any.
+std::optional<::tern::rt::TokenizerData> attachedTokenizer(ModuleOp module);
+
+} // namespace mlir::tern
+
+#endif // TERN_FRONTEND_TOKENIZER_H

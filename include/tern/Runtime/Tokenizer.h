@@ -1,0 +1,119 @@
+//===- Tokenizer.h - text <-> token ids inside emitted executables -*- C++ -*-//
+//
+// ternc reads a model's tokenizer (tokenizer.json, tokenizer.model or the
+// tokenizer.ggml.* keys of a GGUF file) into TokenizerData and embeds its
+// serialized bytes in the executable; the runtime rebuilds a Tokenizer from
+// them. Two algorithms cover the BitNet family:
+//   - byte-level BPE (GPT-2 / LLaMA-3): the text is split by the
+//     pre-tokenizer's regexes (PCRE2, Unicode), each piece's bytes are mapped
+//     to printable characters and merged by merge rank;
+//   - SentencePiece BPE (LLaMA-2): spaces become U+2581, a prefix one is
+//     added, and characters are merged by merge rank, or by the score of the
+//     merged piece when the model has scores instead of merges; characters
+//     left unknown fall back to <0xXX> byte tokens.
+// Added (special) tokens are matched in the text first and never merged.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_RUNTIME_TOKENIZER_H
+#define TERN_RUNTIME_TOKENIZER_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tern::rt {
+
+struct TokenizerData {
+  enum class Kind : uint8_t { ByteLevelBPE = 0, SentencePieceBPE = 1 };
+  /// As SentencePiece and GGUF's tokenizer.ggml.token_type number them.
+  enum TokenType : uint8_t {
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,      ///< special tokens: never printed
+    UserDefined = 4,  ///< added tokens printed as their text
+    Unused = 5,
+    Byte = 6,         ///< <0xXX>
+  };
+  /// Where a prefix space (U+2581, or ' ' before byte-level mapping) goes:
+  /// Start: before the text (SentencePiece's add_dummy_prefix);
+  /// EverySegment: before every stretch of text between added tokens
+  /// (Hugging Face's Prepend normalizer); FirstIfMissing / EveryIfMissing:
+  /// before the first / every stretch that does not start with one (the
+  /// Metaspace pre-tokenizer's "first" / "always", ByteLevel's
+  /// add_prefix_space).
+  enum class Prefix : uint8_t {
+    None = 0,
+    Start = 1,
+    EverySegment = 2,
+    FirstIfMissing = 3,
+    EveryIfMissing = 4,
+  };
+  struct AddedToken {
+    int32_t id;
+    bool lstrip = false, rstrip = false; ///< absorb whitespace around it
+  };
+
+  Kind kind = Kind::ByteLevelBPE;
+  std::vector<std::string> tokens; ///< as stored: byte-level or U+2581 text
+  std::vector<float> scores;       ///< SentencePiece scores (or empty)
+  std::vector<uint8_t> types;      ///< TokenType per token
+  /// Merge rules by rank (pairs of token ids); empty: merges by score.
+  std::vector<std::pair<int32_t, int32_t>> merges;
+  std::vector<AddedToken> added; ///< matched in the text before BPE
+  std::vector<std::string> patterns; ///< byte-level pre-tokenizer regexes
+  int32_t bos = -1, eos = -1, unk = -1;
+  bool addBos = false;
+  bool byteFallback = false;
+  bool ignoreMerges = false; ///< a piece that is a token is not split
+  bool fuseUnknown = false;  ///< consecutive unknown characters: one <unk>
+  bool removeExtraWhitespaces = false; ///< SentencePiece normalization
+  bool splitWords = false; ///< SentencePiece style: BPE within U+2581 words
+  Prefix prefix = Prefix::None;
+  std::string chatFormat; ///< "bitnet", "llama3" or empty
+
+  std::string serialize() const;
+  /// Rebuilds the data from serialize()'s bytes; false with a reason on
+  /// malformed input.
+  static bool deserialize(const void *bytes, size_t size, TokenizerData &out,
+                          std::string &error);
+};
+
+class Tokenizer {
+public:
+  /// Checks the data (ids in range, regexes compile) and builds the lookup
+  /// tables; nullptr with a reason when it cannot.
+  static std::unique_ptr<Tokenizer> create(TokenizerData data,
+                                           std::string &error);
+  ~Tokenizer();
+
+  /// Token ids of `text`, with BOS first when the tokenizer adds it and
+  /// `addBos` is set. Added tokens written in the text are recognized when
+  /// `parseSpecial` is set (chat templates), else tokenized as text.
+  std::vector<int32_t> encode(std::string_view text, bool addBos,
+                              bool parseSpecial = true) const;
+  /// The bytes token `id` stands for; control tokens give "". With
+  /// `first`, a SentencePiece prefix space is dropped.
+  std::string decode(int32_t id, bool first = false) const;
+  /// The id of the token spelled `text`, or -1.
+  int32_t find(std::string_view text) const;
+
+  const TokenizerData &data() const { return d; }
+  size_t size() const { return d.tokens.size(); }
+
+private:
+  Tokenizer() = default;
+  struct Impl;
+  TokenizerData d;
+  std::unique_ptr<Impl> impl;
+
+  void encodeText(std::string_view text, bool atStart,
+                  std::vector<int32_t> &out) const;
+  void bpe(std::string_view word, std::vector<int32_t> &out) const;
+};
+
+} // namespace tern::rt
+
+#endif // TERN_RUNTIME_TOKENIZER_H
