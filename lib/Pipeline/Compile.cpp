@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tern/Frontend/Import.h"
+#include "tern/Frontend/Tokenizer.h"
 #include "tern/Pipeline/Pipeline.h"
 #include "tern/Target/Emit.h"
 
@@ -219,7 +220,16 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = progress.run(Phase::Import, [&] {
-    return importModel(options.inputName, context, sourceMgr);
+    OwningOpRef<ModuleOp> imported =
+        importModel(options.inputName, context, sourceMgr);
+    if (imported)
+      if (llvm::Error e =
+              addModelTokenizer(*imported, options.inputName,
+                                options.tokenizer, options.chatFormat)) {
+        llvm::errs() << "error: " << llvm::toString(std::move(e)) << "\n";
+        return OwningOpRef<ModuleOp>();
+      }
+    return imported;
   });
   if (!module || failed(dumpMLIR(*module, Phase::Import)))
     return failure();

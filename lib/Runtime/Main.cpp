@@ -10,6 +10,7 @@
 #include "tern/Runtime/Options.h"
 #include "tern/Runtime/Parallel.h"
 #include "tern/Runtime/Sampling.h"
+#include "tern/Runtime/Tokenizer.h"
 #include "tern/Runtime/tern_model.h"
 
 #include <sys/mman.h>
@@ -20,7 +21,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <memory>
+#include <sstream>
 #include <random>
 #include <vector>
 
@@ -50,6 +54,21 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
       logits.data(), logits.data(), 0, {rows, vocab}, {vocab, 1}};
   _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
   return logits;
+}
+
+// The tokenizer ternc embedded (absent in models compiled without one).
+extern "C" const char tern_tokenizer[] __attribute__((weak));
+extern "C" int64_t tern_tokenizer_size(void) __attribute__((weak));
+
+/// The embedded tokenizer, or nullptr (with `error` set if it is broken).
+std::unique_ptr<Tokenizer> loadTokenizer(std::string &error) {
+  if (!tern_tokenizer || !tern_tokenizer_size)
+    return nullptr;
+  TokenizerData data;
+  if (!TokenizerData::deserialize(tern_tokenizer, size_t(tern_tokenizer_size()),
+                                  data, error))
+    return nullptr;
+  return Tokenizer::create(std::move(data), error);
 }
 
 // The weights section's bounds, from the linker (absent in other programs).
@@ -123,6 +142,158 @@ int bench(const Options &o, int64_t vocab, int64_t context) {
   return 0;
 }
 
+
+/// The KV cache, the position in it and the sampler: prompts and turns are
+/// fed in, tokens generated one at a time.
+class Session {
+public:
+  Session(const Options &o, int64_t vocab, int64_t context, float *cache,
+          size_t cacheFloats, uint64_t seed)
+      : o(o), vocab(vocab), context(context), cache(cache),
+        cacheFloats(cacheFloats), rng(seed) {}
+
+  /// Runs `ids` at the next positions; keeps the logits of the last
+  /// `rows` of them.
+  void feed(std::vector<int32_t> ids, int64_t rows = 1) {
+    auto t0 = std::chrono::steady_clock::now();
+    logits = forward(ids, position, rows, cache, int64_t(cacheFloats), vocab);
+    position += int64_t(ids.size());
+    history.insert(history.end(), ids.begin(), ids.end());
+    promptSeconds += seconds(t0, std::chrono::steady_clock::now());
+    promptTokens += int64_t(ids.size());
+    last = logits.data() + (rows - 1) * vocab;
+  }
+
+  /// Generates up to `n` tokens after what was fed, calling `emit` with
+  /// each; stops before a token `stop` accepts and returns it (or -1).
+  template <typename Emit, typename Stop>
+  int32_t generate(int64_t n, Emit emit, Stop stop) {
+    auto t0 = std::chrono::steady_clock::now();
+    int32_t stopped = -1;
+    for (int64_t i = 0; i < n; ++i) {
+      int32_t next = sampleToken(last, vocab, history, o.sampling, rng);
+      if (stop(next)) {
+        stopped = next;
+        break;
+      }
+      emit(next);
+      ++generated;
+      history.push_back(next);
+      if (i + 1 == n || position + 1 >= context)
+        break;
+      std::vector<int32_t> one = {next};
+      logits = forward(one, position++, 1, cache, int64_t(cacheFloats), vocab);
+      last = logits.data();
+    }
+    generateSeconds += seconds(t0, std::chrono::steady_clock::now());
+    return stopped;
+  }
+
+  void printTimings(double loadSeconds) const {
+    std::fprintf(stderr, "load: weights mapped in %.3f s\n", loadSeconds);
+    std::fprintf(stderr,
+                 "prompt: %lld tokens in %.3f s (%.1f tokens/s)\n"
+                 "generation: %lld tokens in %.3f s (%.1f tokens/s)\n",
+                 (long long)promptTokens, promptSeconds,
+                 promptSeconds > 0 ? promptTokens / promptSeconds : 0.0,
+                 (long long)generated, generateSeconds,
+                 generateSeconds > 0 && generated > 1
+                     ? (generated - 1) / generateSeconds
+                     : 0.0);
+  }
+
+  const Options &o;
+  int64_t vocab, context;
+  float *cache;
+  size_t cacheFloats;
+  std::mt19937_64 rng;
+  int64_t position = 0;
+  std::vector<int32_t> history;
+  std::vector<float> logits;
+  const float *last = nullptr;
+  int64_t promptTokens = 0, generated = 0;
+  double promptSeconds = 0, generateSeconds = 0;
+};
+
+void writeText(const std::string &bytes) {
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+  std::fflush(stdout);
+}
+
+void printIds(const char *what, const std::vector<int32_t> &ids) {
+  std::fprintf(stderr, "%s: %zu tokens:", what, ids.size());
+  for (int32_t id : ids)
+    std::fprintf(stderr, " %d", id);
+  std::fprintf(stderr, "\n");
+}
+
+std::string trim(const std::string &s) {
+  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+/// --chat: a turn per line of input in the model's chat format (SPEC 6.4
+/// for "bitnet"); the KV cache keeps the whole conversation.
+int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
+  const std::string &format = tok.data().chatFormat;
+  if (format.empty())
+    return fail("--chat: this model was compiled without a chat format "
+                "(ternc --chat-format=bitnet|llama3)");
+  int32_t eot = tok.find("<|eot_id|>");
+  auto stop = [&](int32_t id) {
+    return (!s.o.ignoreEos && tern_is_eos(id)) || id == eot ||
+           id == tok.data().eos;
+  };
+  auto message = [&](const char *role, const std::string &content) {
+    if (format == "llama3")
+      return std::string("<|start_header_id|>") + role +
+             "<|end_header_id|>\n\n" + trim(content) + "<|eot_id|>";
+    std::string r = role;
+    r[0] = char(std::toupper(r[0]));
+    return r + ": " + trim(content) + "<|eot_id|>";
+  };
+  std::string pending; // text the next turn starts with
+  if (!s.o.system.empty())
+    pending = message("system", s.o.system);
+  int64_t n = s.o.generateSet ? s.o.generate : 1024;
+  bool first = true;
+  std::string line;
+  while (true) {
+    std::fputs("> ", stdout);
+    std::fflush(stdout);
+    if (!std::getline(std::cin, line))
+      break;
+    if (trim(line).empty())
+      continue;
+    std::string turn = pending + message("user", line) +
+                       (format == "llama3" ? "<|start_header_id|>assistant"
+                                             "<|end_header_id|>\n\n"
+                                           : "Assistant: ");
+    std::vector<int32_t> ids = tok.encode(turn, /*addBos=*/first);
+    first = false;
+    if (s.o.verbosePrompt)
+      printIds("turn", ids);
+    if (s.position + int64_t(ids.size()) >= s.context) {
+      std::fputs("\n", stdout);
+      return fail("the conversation has filled the context of " +
+                  std::to_string(s.context) + " tokens (use -c)");
+    }
+    s.feed(ids);
+    int64_t room = s.context - s.position;
+    s.generate(
+        std::min(n, room), [&](int32_t id) { writeText(tok.decode(id)); },
+        stop);
+    writeText("\n");
+    // The reply's <|eot_id|> (sampled, or cut off by -n) is not in the KV
+    // cache yet: the next turn starts with it, as the template writes it.
+    pending = "<|eot_id|>";
+  }
+  std::fputs("\n", stdout);
+  if (!s.o.quiet)
+    s.printTimings(loadSeconds);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -148,29 +319,55 @@ int main(int argc, char **argv) {
                 std::to_string(tern_context_length()));
   if (o.bench)
     return bench(o, vocab, context);
-  if (o.prompt.empty())
-    return fail("empty prompt: give the prompt as token ids with --tokens "
-                "1,2,3 (text prompts need a tokenizer, not yet supported)");
+
+  std::unique_ptr<Tokenizer> tok = loadTokenizer(error);
+  if (!error.empty())
+    return fail(error);
+  if (!o.promptFile.empty()) {
+    std::ifstream in(o.promptFile, std::ios::binary);
+    std::stringstream text;
+    if (!in || !(text << in.rdbuf()))
+      return fail("cannot read prompt file '" + o.promptFile + "'");
+    o.text = text.str();
+  }
+  bool textMode = !o.text.empty() || o.chat;
+  if (textMode && !tok)
+    return fail(std::string(o.chat ? "--chat" : "a text prompt") +
+                " needs a tokenizer, and this model was compiled without "
+                "one; give token ids with --tokens, or compile with ternc "
+                "--tokenizer");
+  if (!o.text.empty() && !o.prompt.empty())
+    return fail("give the prompt as text (-p, -f) or as --tokens, not both");
+  if (!o.text.empty())
+    o.prompt = tok->encode(o.text, /*addBos=*/true);
+  if (o.prompt.empty() && !o.chat)
+    return fail(tok ? "empty prompt: give -p TEXT, -f FILE, --chat or "
+                      "--tokens 1,2,3"
+                    : "empty prompt: give the prompt as token ids with "
+                      "--tokens 1,2,3 (this model has no tokenizer for "
+                      "text)");
   for (int32_t id : o.prompt)
     if (id < 0 || id >= vocab)
       return fail("token id " + std::to_string(id) +
                   " is outside the vocabulary [0, " + std::to_string(vocab) +
                   ")");
+  if (!o.generateSet)
+    o.generate = o.text.empty() ? 16 : 256;
   int64_t total = int64_t(o.prompt.size()) + o.generate;
-  if (total > context)
-    return fail("prompt (" + std::to_string(o.prompt.size()) + ") + -n (" +
-                std::to_string(o.generate) + ") tokens exceed the context of " +
-                std::to_string(context) + " (use -c or a shorter prompt)");
+  if (total > context) {
+    if (o.generateSet || int64_t(o.prompt.size()) >= context)
+      return fail("prompt (" + std::to_string(o.prompt.size()) + ") + -n (" +
+                  std::to_string(o.generate) +
+                  ") tokens exceed the context of " + std::to_string(context) +
+                  " (use -c or a shorter prompt)");
+    o.generate = context - int64_t(o.prompt.size()); // default -n: fit
+  }
+  if (o.verbosePrompt)
+    printIds("prompt", o.prompt);
 
   auto loadStart = std::chrono::steady_clock::now();
   loadWeights();
   double loadSeconds = seconds(loadStart, std::chrono::steady_clock::now());
-
-  std::mt19937_64 rng(
-      o.seedSet
-          ? o.seed
-          : uint64_t(
-                std::chrono::steady_clock::now().time_since_epoch().count()));
   setNumThreads(o.threads ? o.threads : defaultThreads());
 
   // calloc: pages of a large cache are only touched as positions fill.
@@ -182,44 +379,40 @@ int main(int argc, char **argv) {
   if (!cache)
     return fail("cannot allocate the KV cache for -c " +
                 std::to_string(context));
-  auto t0 = std::chrono::steady_clock::now();
-  std::vector<int32_t> prompt = o.prompt;
+  Session s(o, vocab, context, cache.get(), cacheFloats,
+            o.seedSet ? o.seed
+                      : uint64_t(std::chrono::steady_clock::now()
+                                     .time_since_epoch()
+                                     .count()));
+  if (o.chat)
+    return chat(s, *tok, loadSeconds);
+
   // Every prompt row only when asked for: the LM head is the largest matrix.
-  int64_t rows = o.dumpLogits.empty() ? 1 : int64_t(prompt.size());
-  std::vector<float> logits =
-      forward(prompt, 0, rows, cache.get(), int64_t(cacheFloats), vocab);
-  auto t1 = std::chrono::steady_clock::now();
+  int64_t rows = o.dumpLogits.empty() ? 1 : int64_t(o.prompt.size());
+  s.feed(o.prompt, rows);
   if (!o.dumpLogits.empty() &&
-      !writeNpyF32(o.dumpLogits, logits.data(), int64_t(prompt.size()), vocab,
-                   error))
+      !writeNpyF32(o.dumpLogits, s.logits.data(), int64_t(o.prompt.size()),
+                   vocab, error))
     return fail(error);
 
-  std::vector<int32_t> generated, history = prompt;
-  const float *last = logits.data() + (rows - 1) * vocab;
-  int64_t position = int64_t(prompt.size());
-  bool ended = false;
-  for (int64_t i = 0; i < o.generate; ++i) {
-    int32_t next = sampleToken(last, vocab, history, o.sampling, rng);
-    if (!o.ignoreEos && tern_is_eos(next)) {
-      ended = true;
-      break;
-    }
-    generated.push_back(next);
-    history.push_back(next);
-    std::printf("%s%d", i ? " " : "", next);
-    std::fflush(stdout);
-    if (i + 1 == o.generate)
-      break;
-    std::vector<int32_t> one = {next};
-    logits =
-        forward(one, position++, 1, cache.get(), int64_t(cacheFloats), vocab);
-    last = logits.data();
-  }
-  if (!generated.empty()) {
+  bool text = !o.text.empty();
+  if (text && o.displayPrompt)
+    writeText(o.text);
+  std::vector<int32_t> generated;
+  int32_t stopped = s.generate(
+      o.generate,
+      [&](int32_t id) {
+        if (text)
+          writeText(tok->decode(id));
+        else
+          std::printf("%s%d", generated.empty() ? "" : " ", id);
+        generated.push_back(id);
+      },
+      [&](int32_t id) { return !o.ignoreEos && tern_is_eos(id); });
+  if (!generated.empty() || text) {
     std::printf("\n");
     std::fflush(stdout); // before the timings on stderr
   }
-  auto t2 = std::chrono::steady_clock::now();
 
   if (!o.dumpTokens.empty()) {
     FILE *f = std::fopen(o.dumpTokens.c_str(), "w");
@@ -231,15 +424,8 @@ int main(int argc, char **argv) {
       return fail("cannot write '" + o.dumpTokens + "'");
   }
   if (!o.quiet) {
-    double pp = seconds(t0, t1), tg = seconds(t1, t2);
-    std::fprintf(stderr, "load: weights mapped in %.3f s\n", loadSeconds);
-    std::fprintf(
-        stderr,
-        "prompt: %zu tokens in %.3f s (%.1f tokens/s)\n"
-        "generation: %zu tokens in %.3f s (%.1f tokens/s)\n",
-        prompt.size(), pp, pp > 0 ? prompt.size() / pp : 0.0, generated.size(),
-        tg, tg > 0 && generated.size() > 1 ? (generated.size() - 1) / tg : 0.0);
-    if (ended)
+    s.printTimings(loadSeconds);
+    if (stopped >= 0)
       std::fprintf(stderr, "generation: stopped at an end-of-sequence "
                            "token\n");
   }

@@ -17,13 +17,26 @@
 using namespace tern::rt;
 
 const char *tern::rt::usage() {
-  return "usage: MODEL [options]\n"
+  return "usage: MODEL -p TEXT | -f FILE | --chat | --tokens IDS "
+         "[options]\n"
          "\n"
-         "  --tokens IDS        prompt as comma-separated token ids "
-         "(required)\n"
-         "  -n N                tokens to generate (default 16); generation "
+         "  -p, --prompt TEXT   prompt text (needs a tokenizer compiled in)\n"
+         "  -f, --file FILE     prompt text from FILE\n"
+         "  --chat              interactive chat in the model's chat format: "
+         "one user\n"
+         "                      turn per line of standard input, until "
+         "end of input\n"
+         "  --system TEXT       system message for --chat\n"
+         "  --tokens IDS        prompt as comma-separated token ids; prints "
+         "ids\n"
+         "  -n N                tokens to generate (default 256 for text, "
+         "1024 per\n"
+         "                      chat turn, 16 for --tokens); generation "
          "stops early\n"
          "                      at the model's end-of-sequence tokens\n"
+         "  --no-display-prompt do not print the prompt before the "
+         "generated text\n"
+         "  --verbose-prompt    print the prompt's token ids to stderr\n"
          "  --ignore-eos        generate all N tokens\n"
          "  -c N                context size (default: the model's, at most "
          "4096)\n"
@@ -113,6 +126,18 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
       o.bench = true;
       continue;
     }
+    if (flag == "--chat") {
+      o.chat = true;
+      continue;
+    }
+    if (flag == "--verbose-prompt") {
+      o.verbosePrompt = true;
+      continue;
+    }
+    if (flag == "--no-display-prompt") {
+      o.displayPrompt = false;
+      continue;
+    }
     // Flags that take a value: each parses its value into `o`.
     auto setInt = [](auto &field, int64_t lo, int64_t hi) {
       return [&field, lo, hi](const std::string &v) {
@@ -140,7 +165,20 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
                o.prompt.clear();
                return parseIds(v, o.prompt);
              }},
-            {"-n", setInt(o.generate, 0, INT32_MAX)},
+            {"-n",
+             [&](const std::string &v) {
+               o.generateSet = true;
+               return setInt(o.generate, 0, INT32_MAX)(v);
+             }},
+            {"-p", [&](const std::string &v) { return o.text = v, true; }},
+            {"--prompt",
+             [&](const std::string &v) { return o.text = v, true; }},
+            {"-f",
+             [&](const std::string &v) { return o.promptFile = v, true; }},
+            {"--file",
+             [&](const std::string &v) { return o.promptFile = v, true; }},
+            {"--system",
+             [&](const std::string &v) { return o.system = v, true; }},
             {"-c", setInt(o.context, 1, INT32_MAX)},
             {"-t", setInt(o.threads, 1, 4096)},
             {"--bench-pp", setInt(o.benchPrompt, 1, INT32_MAX)},

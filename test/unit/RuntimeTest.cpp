@@ -59,6 +59,24 @@ TEST(RuntimeOptions, RejectsBadValues) {
   }
 }
 
+TEST(RuntimeOptions, ParsesTextFlags) {
+  Options o;
+  std::string error;
+  ASSERT_TRUE(parse({"-p", "Hello", "--chat", "--system", "Be brief.",
+                     "--verbose-prompt", "--no-display-prompt", "-f",
+                     "prompt.txt"},
+                    o, error))
+      << error;
+  EXPECT_EQ(o.text, "Hello");
+  EXPECT_EQ(o.promptFile, "prompt.txt");
+  EXPECT_EQ(o.system, "Be brief.");
+  EXPECT_TRUE(o.chat && o.verbosePrompt && !o.displayPrompt);
+  EXPECT_FALSE(o.generateSet);
+  ASSERT_TRUE(parse({"--prompt", "x", "-n", "0"}, o, error)) << error;
+  EXPECT_TRUE(o.generateSet);
+  EXPECT_EQ(o.generate, 0);
+}
+
 TEST(RuntimeOptions, ParsesSampling) {
   Options o;
   std::string error;

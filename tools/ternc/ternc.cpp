@@ -78,6 +78,17 @@ cl::opt<bool> noFusion(
     cl::desc("Keep rms_norm, glu and act_quant as separate kernels (the "
              "fused kernels compute the same values; for checking them)"),
     cl::cat(targetCategory));
+cl::opt<std::string> tokenizer(
+    "tokenizer",
+    cl::desc("Tokenizer to embed: tokenizer.json, tokenizer.model, a .gguf "
+             "file or a directory; 'none' for none (default: the model's "
+             "own, beside a checkpoint or inside a GGUF file)"),
+    cl::value_desc("path"), cl::cat(phaseCategory));
+cl::opt<std::string> chatFormat(
+    "chat-format",
+    cl::desc("Chat format of the executable's --chat: auto (from the "
+             "tokenizer's chat template), bitnet, llama3 or none"),
+    cl::init("auto"), cl::value_desc("format"), cl::cat(phaseCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -173,6 +184,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.lmHeadInt8 = lmHead == "int8";
+  options.tokenizer = tokenizer;
+  options.chatFormat = chatFormat;
 
   mlir::DialectRegistry registry;
   tern::registerAllTernDialects(registry);

@@ -47,6 +47,15 @@ std::string chatFormatOf(llvm::StringRef chatTemplate,
 llvm::Error attachTokenizer(ModuleOp module, const ::tern::rt::TokenizerData &data,
                             int64_t vocab, llvm::StringRef origin);
 
+/// Attaches the tokenizer ternc's --tokenizer chooses. `choice` empty: the
+/// one that comes with the model at `input` (beside a checkpoint, inside a
+/// GGUF file; a .mlir module keeps its own); "none": none; else a tokenizer
+/// file or directory. `chatFormat` other than "auto" replaces the detected
+/// chat format ("none" removes it).
+llvm::Error addModelTokenizer(ModuleOp module, llvm::StringRef input,
+                              llvm::StringRef choice,
+                              llvm::StringRef chatFormat);
+
 /// The tokenizer stored in the module, if any.
 std::optional<::tern::rt::TokenizerData> attachedTokenizer(ModuleOp module);
 

@@ -77,6 +77,8 @@ struct CompileOptions {
   bool floatWeights = false;    ///< --weights=bf16
   bool fuse = true;             ///< false: --no-fusion
   bool lmHeadInt8 = false;      ///< --lm-head=int8
+  std::string tokenizer;        ///< --tokenizer: "" (the model's), none, path
+  std::string chatFormat = "auto"; ///< --chat-format
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

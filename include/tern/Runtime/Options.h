@@ -13,7 +13,14 @@ namespace tern::rt {
 
 struct Options {
   std::vector<int32_t> prompt; ///< --tokens
-  int64_t generate = 16;       ///< -n
+  std::string text;            ///< -p, or the contents of -f
+  std::string promptFile;      ///< -f
+  bool chat = false;           ///< --chat
+  std::string system;          ///< --system (chat)
+  bool verbosePrompt = false;  ///< --verbose-prompt
+  bool displayPrompt = true;   ///< false: --no-display-prompt
+  int64_t generate = 16;       ///< -n (default: 16 ids, 256 text, 1024 chat)
+  bool generateSet = false;
   int64_t context = 0;         ///< -c, 0 = the model's context length
   int threads = 0;             ///< -t, 0 = all cores
   SamplingParams sampling;     ///< --temp, --top-k, --top-p, --min-p, ...

@@ -450,6 +450,23 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant) {
                      b.create<arith::ConstantIntOp>(id, 64)));
   b.create<func::ReturnOp>(
       ValueRange{b.create<arith::ExtUIOp>(b.getI64Type(), isEos)});
+
+  // The serialized tokenizer (module attribute tern.tokenizer), for the
+  // runtime: the bytes as the public global tern_tokenizer, their number
+  // from tern_tokenizer_size().
+  if (auto tokenizer =
+          module->getAttrOfType<DenseResourceElementsAttr>("tern.tokenizer")) {
+    auto type = MemRefType::get(tokenizer.getType().getShape(), b.getI8Type());
+    b.setInsertionPointAfter(eosFn);
+    b.create<memref::GlobalOp>("tern_tokenizer", b.getStringAttr("public"),
+                               type, tokenizer, /*constant=*/true,
+                               b.getI64IntegerAttr(8));
+    auto sizeFn = b.create<func::FuncOp>(
+        "tern_tokenizer_size", b.getFunctionType({}, {b.getI64Type()}));
+    b.setInsertionPointToStart(sizeFn.addEntryBlock());
+    b.create<func::ReturnOp>(ValueRange{
+        b.create<arith::ConstantIntOp>(type.getNumElements(), 64)});
+  }
   func.erase();
   return success();
 }

@@ -2,6 +2,7 @@
 
 #include "tern/Frontend/Tokenizer.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/Support/FileSystem.h"
@@ -93,4 +94,67 @@ std::optional<TokenizerData> mlir::tern::attachedTokenizer(ModuleOp module) {
   if (!TokenizerData::deserialize(bytes.data(), bytes.size(), data, error))
     return std::nullopt;
   return data;
+}
+
+llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
+                                          StringRef choice,
+                                          StringRef chatFormat) {
+  if (chatFormat != "auto" && chatFormat != "bitnet" &&
+      chatFormat != "llama3" && chatFormat != "none")
+    return fail("unknown --chat-format '" + chatFormat +
+                "' (known: auto, bitnet, llama3, none)");
+  if (choice == "none") {
+    module->removeAttr(kAttr);
+    return llvm::Error::success();
+  }
+  std::optional<TokenizerData> data;
+  std::string origin = choice.str();
+  StringRef ext = llvm::sys::path::extension(input);
+  if (!choice.empty() || llvm::sys::fs::is_directory(input) ||
+      ext == ".safetensors" || ext == ".gguf") {
+    if (choice.empty())
+      origin = ext == ".safetensors"
+                   ? llvm::sys::path::parent_path(input).str()
+                   : input.str();
+    if (origin.empty())
+      origin = ".";
+    bool gguf = llvm::sys::path::extension(origin) == ".gguf";
+    // A GGUF file without tokenizer keys is a model without a tokenizer.
+    if (gguf && choice.empty()) {
+      llvm::Expected<TokenizerData> read = readGGUFTokenizer(origin);
+      if (!read) {
+        std::string message = llvm::toString(read.takeError());
+        if (!StringRef(message).contains("tokenizer.ggml.model is absent"))
+          return fail(message + " (compile without a tokenizer with "
+                                "--tokenizer=none)");
+      } else {
+        data = std::move(*read);
+      }
+    } else {
+      llvm::Expected<std::optional<TokenizerData>> read =
+          readTokenizer(origin);
+      if (!read)
+        return fail(llvm::toString(read.takeError()) +
+                    (choice.empty() ? " (compile without a tokenizer with "
+                                      "--tokenizer=none)"
+                                    : ""));
+      if (!*read && !choice.empty())
+        return fail(origin + ": no tokenizer.json or tokenizer.model");
+      data = std::move(*read);
+    }
+  } else {
+    data = attachedTokenizer(module); // a .mlir module's own
+  }
+  if (!data)
+    return llvm::Error::success();
+  if (chatFormat != "auto")
+    data->chatFormat = chatFormat == "none" ? "" : chatFormat.str();
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  auto logits = forward && forward.getNumResults() == 1
+                    ? dyn_cast<RankedTensorType>(forward.getResultTypes()[0])
+                    : RankedTensorType();
+  if (!logits || logits.getRank() != 2 || logits.isDynamicDim(1))
+    return fail(input + ": cannot attach a tokenizer: the model has no "
+                        "forward function with [tokens, vocab] logits");
+  return attachTokenizer(module, *data, logits.getDimSize(1), origin);
 }

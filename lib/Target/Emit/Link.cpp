@@ -72,9 +72,11 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
     return fail("cannot create a temporary file: " + ec.message());
   FileRemover removeLog(log);
   std::string out = output.str();
-  SmallVector<StringRef> args = {*driver, "-fuse-ld=lld", "-o",
-                                 out,     objectPath,     *runtime,
-                                 "-lm",   "-lpthread"};
+  // The runtime's tokenizer matches regexes with PCRE2, linked statically
+  // so that the executable runs where libpcre2 is not installed.
+  SmallVector<StringRef> args = {*driver, "-fuse-ld=lld",    "-o",
+                                 out,     objectPath,        *runtime,
+                                 "-lm",   "-l:libpcre2-8.a", "-lpthread"};
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
                                           StringRef(log)};
   std::string error;

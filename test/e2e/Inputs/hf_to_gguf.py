@@ -11,6 +11,7 @@ SPEC 7.5-7.7 independently of Tern's decoders.
   hf_to_gguf.py CKPT OUT.gguf --drop NAME  a file missing one tensor
 """
 import argparse
+import json
 import os
 import struct
 import sys
@@ -30,8 +31,8 @@ def gguf_string(s):
 
 
 def write_gguf(path, kv, tensors, alignment=32, version=3):
-    """kv: [(key, 'u32'|'f32'|'str', value)]; tensors: [(name, ggml dims,
-    type id, bytes)]."""
+    """kv: [(key, 'u32'|'f32'|'bool'|'str'|'str[]'|'f32[]'|'i32[]', value)];
+    tensors: [(name, ggml dims, type id, bytes)]."""
     out = bytearray(b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kv)))
     for key, kind, value in kv:
         out += gguf_string(key)
@@ -39,8 +40,21 @@ def write_gguf(path, kv, tensors, alignment=32, version=3):
             out += struct.pack("<II", 4, value)
         elif kind == "f32":
             out += struct.pack("<If", 6, value)
-        else:
+        elif kind == "bool":
+            out += struct.pack("<IB", 7, int(value))
+        elif kind == "str":
             out += struct.pack("<I", 8) + gguf_string(value)
+        elif kind == "str[]":
+            out += struct.pack("<IIQ", 9, 8, len(value))
+            out += b"".join(gguf_string(v) for v in value)
+        elif kind == "f32[]":
+            out += struct.pack("<IIQ", 9, 6, len(value))
+            out += struct.pack("<%df" % len(value), *value)
+        elif kind == "i32[]":
+            out += struct.pack("<IIQ", 9, 5, len(value))
+            out += struct.pack("<%di" % len(value), *value)
+        else:
+            raise ValueError(kind)
     offset = 0
     for name, dims, type_id, data in tensors:
         out += gguf_string(name) + struct.pack("<I", len(dims))
@@ -89,7 +103,62 @@ def encode_tq1_0(trits, scale):
     return bytes(out)
 
 
+def tokenizer_kv(ckpt):
+    """llama.cpp's tokenizer.ggml.* keys for the tokenizer beside a
+    checkpoint: gpt2 from tokenizer.json, llama from tokenizer.model."""
+    hf = os.path.join(ckpt, "tokenizer.json")
+    sp_path = os.path.join(ckpt, "tokenizer.model")
+    if os.path.exists(hf):
+        with open(hf) as f:
+            spec = json.load(f)
+        vocab = dict(spec["model"]["vocab"])
+        types = {}
+        for t in spec["added_tokens"]:
+            vocab[t["content"]] = t["id"]
+            types[t["id"]] = 3 if t["special"] else 4
+        tokens = [None] * (max(vocab.values()) + 1)
+        for text, i in vocab.items():
+            tokens[i] = text
+        merges = [m if isinstance(m, str) else " ".join(m)
+                  for m in spec["model"]["merges"]]
+        kv = [("tokenizer.ggml.model", "str", "gpt2"),
+              ("tokenizer.ggml.pre", "str", "llama-bpe"),
+              ("tokenizer.ggml.tokens", "str[]", tokens),
+              ("tokenizer.ggml.token_type", "i32[]",
+               [types.get(i, 1) for i in range(len(tokens))]),
+              ("tokenizer.ggml.merges", "str[]", merges),
+              ("tokenizer.ggml.add_bos_token", "bool", True)]
+        config = os.path.join(ckpt, "tokenizer_config.json")
+        if os.path.exists(config):
+            with open(config) as f:
+                c = json.load(f)
+            kv += [("tokenizer.ggml.bos_token_id", "u32", vocab[c["bos_token"]]),
+                   ("tokenizer.chat_template", "str", c["chat_template"])]
+        return kv
+    if os.path.exists(sp_path):
+        import sentencepiece as spm
+        sp = spm.SentencePieceProcessor(model_file=sp_path)
+        n = sp.get_piece_size()
+        types = [2 if sp.is_unknown(i) else 3 if sp.is_control(i) else
+                 5 if sp.is_unused(i) else 6 if sp.is_byte(i) else 1
+                 for i in range(n)]
+        return [("tokenizer.ggml.model", "str", "llama"),
+                ("tokenizer.ggml.tokens", "str[]",
+                 [sp.id_to_piece(i) for i in range(n)]),
+                ("tokenizer.ggml.scores", "f32[]",
+                 [sp.get_score(i) for i in range(n)]),
+                ("tokenizer.ggml.token_type", "i32[]", types),
+                ("tokenizer.ggml.bos_token_id", "u32", sp.bos_id()),
+                ("tokenizer.ggml.unknown_token_id", "u32", sp.unk_id()),
+                ("tokenizer.ggml.add_bos_token", "bool", True)]
+    return []
+
+
 def convert(a):
+    if a.tokenizer_only:
+        write_gguf(a.out, [("general.architecture", "str", a.arch)] +
+                   tokenizer_kv(a.ckpt), [])
+        return
     model = Model(a.ckpt)
     c = model.c
     arch = a.arch
@@ -106,6 +175,7 @@ def convert(a):
           (f"{arch}.attention.layer_norm_rms_epsilon", "f32", model.eps),
           (f"{arch}.rope.freq_base", "f32", model.theta),
           ("tokenizer.ggml.eos_token_id", "u32", c["eos_token_id"])]
+    kv += tokenizer_kv(a.ckpt)
     names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q",
              "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
              "self_attn.o_proj": "attn_output",
@@ -263,6 +333,9 @@ def main():
                    choices=["f16", "f32", "q8_0", "q6_k"])
     p.add_argument("--emit-hf", help="also write the model, with the table "
                    "as read back, as an F32 checkpoint here")
+    p.add_argument("--tokenizer-only", action="store_true",
+                   help="write only the tokenizer keys of the tokenizer in "
+                   "CKPT (tokenizer.json or tokenizer.model)")
     p.add_argument("--corrupt")
     p.add_argument("--drop", help="leave this tensor out")
     p.add_argument("--spoil", action="store_true",
