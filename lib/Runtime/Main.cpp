@@ -320,9 +320,6 @@ int main(int argc, char **argv) {
   if (o.bench)
     return bench(o, vocab, context);
 
-  std::unique_ptr<Tokenizer> tok = loadTokenizer(error);
-  if (!error.empty())
-    return fail(error);
   if (!o.promptFile.empty()) {
     std::ifstream in(o.promptFile, std::ios::binary);
     std::stringstream text;
@@ -331,6 +328,13 @@ int main(int argc, char **argv) {
     o.text = text.str();
   }
   bool textMode = !o.text.empty() || o.chat;
+  // Only text needs the tokenizer (a LLaMA-3 one takes tens of ms to load).
+  std::unique_ptr<Tokenizer> tok;
+  if (textMode || o.prompt.empty()) {
+    tok = loadTokenizer(error);
+    if (!error.empty())
+      return fail(error);
+  }
   if (textMode && !tok)
     return fail(std::string(o.chat ? "--chat" : "a text prompt") +
                 " needs a tokenizer, and this model was compiled without "

@@ -19,6 +19,7 @@
 
 using namespace tern::rt;
 using AddedToken = TokenizerData::AddedToken;
+using Merge = TokenizerData::Merge;
 
 namespace {
 
@@ -160,9 +161,10 @@ std::string TokenizerData::serialize() const {
   for (float s : scores)
     w.f32(s);
   w.u32(uint32_t(merges.size()));
-  for (auto [a, b] : merges) {
-    w.i32(a);
-    w.i32(b);
+  for (const Merge &m : merges) {
+    w.i32(m.left);
+    w.i32(m.right);
+    w.i32(m.result);
   }
   w.u32(uint32_t(added.size()));
   for (const AddedToken &t : added) {
@@ -208,10 +210,11 @@ bool TokenizerData::deserialize(const void *bytes, size_t size,
   d.scores.resize(r.count(4));
   for (float &s : d.scores)
     s = r.f32();
-  d.merges.resize(r.count(8));
-  for (auto &m : d.merges) {
-    m.first = r.i32();
-    m.second = r.i32();
+  d.merges.resize(r.count(12));
+  for (Merge &m : d.merges) {
+    m.left = r.i32();
+    m.right = r.i32();
+    m.result = r.i32();
   }
   d.added.resize(r.count(6));
   for (AddedToken &t : d.added) {
@@ -231,7 +234,8 @@ bool TokenizerData::deserialize(const void *bytes, size_t size,
 }
 
 struct Tokenizer::Impl {
-  std::unordered_map<std::string, int32_t> vocab;
+  /// Token text -> id; the keys view Tokenizer::d.tokens.
+  std::unordered_map<std::string_view, int32_t> vocab;
   /// (left id, right id) -> (rank, merged id).
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges;
   int32_t byteTokens[256];
@@ -280,17 +284,16 @@ std::unique_ptr<Tokenizer> Tokenizer::create(TokenizerData data,
   m.vocab.reserve(size_t(n));
   for (int32_t i = 0; i < n; ++i)
     m.vocab.emplace(d.tokens[size_t(i)], i); // first id wins on duplicates
+  m.merges.reserve(d.merges.size());
   for (size_t r = 0; r < d.merges.size(); ++r) {
-    auto [a, b] = d.merges[r];
-    if (!inRange(a) || !inRange(b)) {
+    const Merge &g = d.merges[r];
+    if (!inRange(g.left) || !inRange(g.right) || !inRange(g.result)) {
       error = "merge " + std::to_string(r) + " names a token id outside [0, " +
               std::to_string(n) + ")";
       return nullptr;
     }
-    auto merged = m.vocab.find(d.tokens[size_t(a)] + d.tokens[size_t(b)]);
-    if (merged == m.vocab.end())
-      continue; // as Hugging Face: a merge whose result is no token is unused
-    m.merges.emplace(pairKey(a, b), std::make_pair(int32_t(r), merged->second));
+    m.merges.emplace(pairKey(g.left, g.right),
+                     std::make_pair(int32_t(r), g.result));
   }
   for (int b = 0; b < 256; ++b) {
     char name[7];
@@ -337,7 +340,7 @@ std::unique_ptr<Tokenizer> Tokenizer::create(TokenizerData data,
 }
 
 int32_t Tokenizer::find(std::string_view text) const {
-  auto it = impl->vocab.find(std::string(text));
+  auto it = impl->vocab.find(text);
   return it == impl->vocab.end() ? -1 : it->second;
 }
 
@@ -465,7 +468,7 @@ void Tokenizer::encodeText(std::string_view text, bool atStart,
 void Tokenizer::bpe(std::string_view word, std::vector<int32_t> &out) const {
   const Impl &m = *impl;
   if (d.ignoreMerges) {
-    auto it = m.vocab.find(std::string(word));
+    auto it = m.vocab.find(word);
     if (it != m.vocab.end()) {
       out.push_back(it->second);
       return;
@@ -480,7 +483,7 @@ void Tokenizer::bpe(std::string_view word, std::vector<int32_t> &out) const {
   };
   std::vector<Symbol> sym;
   auto idOf = [&](size_t start, size_t length) {
-    auto it = m.vocab.find(std::string(word.substr(start, length)));
+    auto it = m.vocab.find(word.substr(start, length));
     return it == m.vocab.end() ? -1 : it->second;
   };
   for (size_t i = 0; i < word.size();) {

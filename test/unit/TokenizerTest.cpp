@@ -29,7 +29,7 @@ TokenizerData byteLevel() {
   TokenizerData d;
   d.tokens = {"a", "b", "\xc4\xa0", "ab", "\xc4\xa0" "ab", "<|end|>"};
   d.types = {1, 1, 1, 1, 1, TokenizerData::Control};
-  d.merges = {{0, 1}, {2, 3}};
+  d.merges = {{0, 1, 3}, {2, 3, 4}};
   d.added = {{5}};
   d.patterns = {" ?\\p{L}+|\\s+"};
   d.bos = 5;
@@ -117,7 +117,7 @@ TEST(Tokenizer, SerializationRoundTrips) {
 TEST(Tokenizer, RejectsBadData) {
   std::string error;
   TokenizerData d = byteLevel();
-  d.merges.push_back({0, 99});
+  d.merges.push_back({0, 99, 3});
   EXPECT_FALSE(Tokenizer::create(d, error));
   EXPECT_NE(error.find("merge 2"), std::string::npos) << error;
   d = byteLevel();

@@ -60,8 +60,14 @@ struct TokenizerData {
   std::vector<std::string> tokens; ///< as stored: byte-level or U+2581 text
   std::vector<float> scores;       ///< SentencePiece scores (or empty)
   std::vector<uint8_t> types;      ///< TokenType per token
-  /// Merge rules by rank (pairs of token ids); empty: merges by score.
-  std::vector<std::pair<int32_t, int32_t>> merges;
+  /// A merge rule: tokens `left` and `right` next to each other become
+  /// `result` (whose text is theirs joined; readers resolve it, so that
+  /// executables do not look up strings at start-up).
+  struct Merge {
+    int32_t left, right, result;
+  };
+  /// Merge rules by rank; empty: merges by score.
+  std::vector<Merge> merges;
   std::vector<AddedToken> added; ///< matched in the text before BPE
   std::vector<std::string> patterns; ///< byte-level pre-tokenizer regexes
   int32_t bos = -1, eos = -1, unk = -1;

@@ -107,7 +107,9 @@ llvm::Expected<TokenizerData> mlir::tern::readGGUFTokenizer(StringRef path) {
         return error(llvm::formatv("merge {0} ('{1}') names a token that is "
                                    "not in tokenizer.ggml.tokens",
                                    i, (*merges)[i]));
-      d.merges.push_back({a->second, b->second});
+      auto result = ids.find((left + right).str());
+      if (result != ids.end()) // else never used, as in llama.cpp
+        d.merges.push_back({a->second, b->second, result->second});
     }
     std::string pre = string("tokenizer.ggml.pre");
     if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3")

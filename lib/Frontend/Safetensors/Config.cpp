@@ -8,9 +8,12 @@
 
 #include "Checkpoint.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 using namespace mlir::tern;
@@ -74,6 +77,26 @@ public:
   StringRef path;
   const json::Object &root;
 };
+
+/// Adds the ids of an eos_token_id value (one id or a list; null adds none)
+/// to `ids`, skipping those already there; false if one is not in
+/// [0, vocab).
+bool addEosIds(const json::Value &value, int64_t vocab,
+               std::vector<int64_t> &ids) {
+  if (value.kind() == json::Value::Null)
+    return true;
+  auto add = [&](const json::Value &v) {
+    std::optional<int64_t> id = v.getAsInteger();
+    if (!id || *id < 0 || *id >= vocab)
+      return false;
+    if (!llvm::is_contained(ids, *id))
+      ids.push_back(*id);
+    return true;
+  };
+  if (const json::Array *list = value.getAsArray())
+    return llvm::all_of(*list, add);
+  return add(value);
+}
 
 } // namespace
 
@@ -179,26 +202,34 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
     c.tiedEmbeddings = *b;
   }
 
-  // eos_token_id: one id or a list (2B4T lists end-of-text and end-of-turn).
+  // eos_token_id: one id or a list. 2B4T's config.json names end-of-text;
+  // its generation_config.json adds end-of-turn.
   if (const json::Value *eos = root->get("eos_token_id");
-      eos && eos->kind() != json::Value::Null) {
-    auto add = [&](const json::Value &v) {
-      std::optional<int64_t> id = v.getAsInteger();
-      if (!id || *id < 0 || *id >= c.vocab)
-        return false;
-      c.eosIds.push_back(*id);
-      return true;
-    };
-    bool ok = true;
-    if (const json::Array *list = eos->getAsArray())
-      for (const json::Value &v : *list)
-        ok = ok && add(v);
-    else
-      ok = add(*eos);
-    if (!ok)
-      return fail(llvm::formatv("key 'eos_token_id' must be a token id in "
-                                "[0, {0}) or a list of them",
-                                c.vocab));
+      eos && !addEosIds(*eos, c.vocab, c.eosIds))
+    return fail(llvm::formatv("key 'eos_token_id' must be a token id in "
+                              "[0, {0}) or a list of them",
+                              c.vocab));
+  llvm::SmallString<256> generation(llvm::sys::path::parent_path(path));
+  llvm::sys::path::append(generation, "generation_config.json");
+  if (llvm::sys::fs::exists(generation)) {
+    auto text = llvm::MemoryBuffer::getFile(generation, /*IsText=*/true);
+    llvm::Expected<json::Value> gen =
+        text ? json::parse((*text)->getBuffer())
+             : llvm::Expected<json::Value>(llvm::createStringError(
+                   text.getError(), text.getError().message()));
+    const json::Object *g = gen ? gen->getAsObject() : nullptr;
+    const json::Value *eos = g ? g->get("eos_token_id") : nullptr;
+    if (!gen)
+      llvm::consumeError(gen.takeError());
+    if (!g || (eos && !addEosIds(*eos, c.vocab, c.eosIds)))
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          generation + ": " +
+              (g ? llvm::formatv("key 'eos_token_id' must be a token id in "
+                                 "[0, {0}) or a list of them",
+                                 c.vocab)
+                       .str()
+                 : std::string("not a valid JSON object")));
   }
 
   // Packed checkpoints: "autobitlinear" multiplies by weight_scale, plain

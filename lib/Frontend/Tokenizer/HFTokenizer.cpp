@@ -188,7 +188,10 @@ public:
         return error(llvm::formatv("merge {0} ('{1}' '{2}') names a token "
                                    "that is not in the vocabulary",
                                    i, left, right));
-      data.merges.push_back({a->second, b->second});
+      // As Hugging Face: a merge whose result is no token is never used.
+      auto result = ids.find(left + right);
+      if (result != ids.end())
+        data.merges.push_back({a->second, b->second, result->second});
     }
     return llvm::Error::success();
   }
