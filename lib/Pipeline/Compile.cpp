@@ -224,8 +224,8 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
         importModel(options.inputName, context, sourceMgr);
     if (imported)
       if (llvm::Error e =
-              addModelTokenizer(*imported, options.inputName,
-                                options.tokenizer, options.chatFormat)) {
+              addModelTokenizer(*imported, options.inputName, options.tokenizer,
+                                options.chatFormat)) {
         llvm::errs() << "error: " << llvm::toString(std::move(e)) << "\n";
         return OwningOpRef<ModuleOp>();
       }

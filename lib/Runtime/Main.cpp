@@ -24,8 +24,8 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <random>
+#include <sstream>
 #include <vector>
 
 using namespace tern::rt;
@@ -141,7 +141,6 @@ int bench(const Options &o, int64_t vocab, int64_t context) {
   line("tg", o.benchGen, tg);
   return 0;
 }
-
 
 /// The KV cache, the position in it and the sampler: prompts and turns are
 /// fed in, tokens generated one at a time.
@@ -383,11 +382,12 @@ int main(int argc, char **argv) {
   if (!cache)
     return fail("cannot allocate the KV cache for -c " +
                 std::to_string(context));
-  Session s(o, vocab, context, cache.get(), cacheFloats,
-            o.seedSet ? o.seed
-                      : uint64_t(std::chrono::steady_clock::now()
-                                     .time_since_epoch()
-                                     .count()));
+  Session s(
+      o, vocab, context, cache.get(), cacheFloats,
+      o.seedSet
+          ? o.seed
+          : uint64_t(
+                std::chrono::steady_clock::now().time_since_epoch().count()));
   if (o.chat)
     return chat(s, *tok, loadSeconds);
 

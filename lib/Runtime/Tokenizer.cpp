@@ -59,8 +59,11 @@ void appendUtf8(std::string &s, uint32_t cp) {
 /// Length of the UTF-8 character starting at s[i] (1 for a stray byte).
 size_t charLength(std::string_view s, size_t i) {
   uint8_t c = uint8_t(s[i]);
-  size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                           : (c >> 3) == 30 ? 4 : 1;
+  size_t n = c < 0x80         ? 1
+             : (c >> 5) == 6  ? 2
+             : (c >> 4) == 14 ? 3
+             : (c >> 3) == 30 ? 4
+                              : 1;
   if (i + n > s.size())
     return 1;
   for (size_t k = 1; k < n; ++k)
@@ -321,16 +324,15 @@ std::unique_ptr<Tokenizer> Tokenizer::create(TokenizerData data,
   for (const std::string &p : d.patterns) {
     int code;
     PCRE2_SIZE offset;
-    pcre2_code *re = pcre2_compile(
-        reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(),
-        PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &offset,
-        nullptr);
+    pcre2_code *re =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(),
+                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code,
+                      &offset, nullptr);
     if (!re) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(code, message, sizeof message);
       error = "pre-tokenizer regex /" + p + "/ does not compile at offset " +
-              std::to_string(offset) + ": " +
-              reinterpret_cast<char *>(message);
+              std::to_string(offset) + ": " + reinterpret_cast<char *>(message);
       return nullptr;
     }
     pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); // else the interpreter runs
@@ -416,7 +418,8 @@ void Tokenizer::encodeText(std::string_view text, bool atStart,
     }
     size_t begin = 0; // each word starts at a U+2581
     for (size_t i = 1; i <= escaped.size(); ++i)
-      if (i == escaped.size() || escaped.compare(i, kSpace.size(), kSpace) == 0) {
+      if (i == escaped.size() ||
+          escaped.compare(i, kSpace.size(), kSpace) == 0) {
         bpe(std::string_view(escaped).substr(begin, i - begin), out);
         begin = i;
       }
@@ -437,8 +440,8 @@ void Tokenizer::encodeText(std::string_view text, bool atStart,
       auto *subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
       size_t offset = 0, last = 0;
       while (offset < piece.size()) {
-        int rc = pcre2_match(re, subject, piece.size(), offset, 0, match,
-                             nullptr);
+        int rc =
+            pcre2_match(re, subject, piece.size(), offset, 0, match, nullptr);
         if (rc < 0)
           break;
         PCRE2_SIZE *v = pcre2_get_ovector_pointer(match);

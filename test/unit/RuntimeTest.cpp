@@ -62,10 +62,10 @@ TEST(RuntimeOptions, RejectsBadValues) {
 TEST(RuntimeOptions, ParsesTextFlags) {
   Options o;
   std::string error;
-  ASSERT_TRUE(parse({"-p", "Hello", "--chat", "--system", "Be brief.",
-                     "--verbose-prompt", "--no-display-prompt", "-f",
-                     "prompt.txt"},
-                    o, error))
+  ASSERT_TRUE(
+      parse({"-p", "Hello", "--chat", "--system", "Be brief.",
+             "--verbose-prompt", "--no-display-prompt", "-f", "prompt.txt"},
+            o, error))
       << error;
   EXPECT_EQ(o.text, "Hello");
   EXPECT_EQ(o.promptFile, "prompt.txt");

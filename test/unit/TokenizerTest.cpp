@@ -1,4 +1,5 @@
-//===- TokenizerTest.cpp - the runtime tokenizer on hand-made vocabularies -===//
+//===- TokenizerTest.cpp - the runtime tokenizer on hand-made vocabularies
+//-===//
 //
 // The agreement with Hugging Face tokenizers and SentencePiece on real
 // trained tokenizers is tested end to end (test/e2e/tokenizers.test); these
@@ -27,7 +28,13 @@ std::unique_ptr<Tokenizer> make(TokenizerData d) {
 /// Byte-level: "a", "b", " " (as U+0120 "Ġ"), merges a+b, then Ġ+ab.
 TokenizerData byteLevel() {
   TokenizerData d;
-  d.tokens = {"a", "b", "\xc4\xa0", "ab", "\xc4\xa0" "ab", "<|end|>"};
+  d.tokens = {"a",
+              "b",
+              "\xc4\xa0",
+              "ab",
+              "\xc4\xa0"
+              "ab",
+              "<|end|>"};
   d.types = {1, 1, 1, 1, 1, TokenizerData::Control};
   d.merges = {{0, 1, 3}, {2, 3, 4}};
   d.added = {{5}};
@@ -64,8 +71,8 @@ TEST(Tokenizer, BosOnlyWhenTheTokenizerAddsIt) {
 TokenizerData sentencePiece() {
   TokenizerData d;
   d.kind = TokenizerData::Kind::SentencePieceBPE;
-  d.tokens = {"<unk>", "<s>", "\xe2\x96\x81", "h", "i", "hi", "\xe2\x96\x81hi",
-              "<0x21>"};
+  d.tokens = {"<unk>", "<s>", "\xe2\x96\x81",   "h",
+              "i",     "hi",  "\xe2\x96\x81hi", "<0x21>"};
   d.scores = {0, 0, -1, -2, -2, -3, -4, 0};
   d.types = {2, 3, 1, 1, 1, 1, 1, 6};
   d.unk = 0;
@@ -99,8 +106,8 @@ TEST(Tokenizer, SerializationRoundTrips) {
   std::string bytes = d.serialize();
   TokenizerData back;
   std::string error;
-  ASSERT_TRUE(TokenizerData::deserialize(bytes.data(), bytes.size(), back,
-                                         error))
+  ASSERT_TRUE(
+      TokenizerData::deserialize(bytes.data(), bytes.size(), back, error))
       << error;
   EXPECT_EQ(back.tokens, d.tokens);
   EXPECT_EQ(back.scores, d.scores);

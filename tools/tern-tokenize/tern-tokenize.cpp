@@ -78,10 +78,10 @@ int main(int argc, char **argv) {
            << (d.kind == tern::rt::TokenizerData::Kind::ByteLevelBPE
                    ? "byte-level BPE"
                    : "SentencePiece BPE")
-           << "\ntokens: " << d.tokens.size() << "\nmerges: "
-           << d.merges.size() << "\nadded tokens: " << d.added.size()
-           << "\nbos: " << d.bos << (d.addBos ? " (added)" : "")
-           << "\neos: " << d.eos << "\nchat format: "
+           << "\ntokens: " << d.tokens.size() << "\nmerges: " << d.merges.size()
+           << "\nadded tokens: " << d.added.size() << "\nbos: " << d.bos
+           << (d.addBos ? " (added)" : "") << "\neos: " << d.eos
+           << "\nchat format: "
            << (d.chatFormat.empty() ? "none" : d.chatFormat) << "\n";
     return 0;
   }

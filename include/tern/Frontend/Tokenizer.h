@@ -24,10 +24,12 @@ namespace mlir::tern {
 llvm::Expected<::tern::rt::TokenizerData> readHFTokenizer(llvm::StringRef path);
 
 /// Reads a SentencePiece tokenizer.model (BPE) with libsentencepiece.
-llvm::Expected<::tern::rt::TokenizerData> readSentencePiece(llvm::StringRef path);
+llvm::Expected<::tern::rt::TokenizerData>
+readSentencePiece(llvm::StringRef path);
 
 /// Reads the tokenizer of a GGUF file (tokenizer.ggml.*: gpt2 or llama).
-llvm::Expected<::tern::rt::TokenizerData> readGGUFTokenizer(llvm::StringRef path);
+llvm::Expected<::tern::rt::TokenizerData>
+readGGUFTokenizer(llvm::StringRef path);
 
 /// Reads the tokenizer at `path`: tokenizer.json, tokenizer.model, a .gguf
 /// file, or a checkpoint directory holding one of the first two. A directory
@@ -36,15 +38,16 @@ llvm::Expected<std::optional<::tern::rt::TokenizerData>>
 readTokenizer(llvm::StringRef path);
 
 /// The chat format a chat template (Jinja text) writes, as
-/// ::tern::rt::TokenizerData::chatFormat: "llama3" (header ids), "bitnet" (SPEC 6.4,
-/// "User: ...<|eot_id|>Assistant: ") or "" (unknown or absent).
+/// ::tern::rt::TokenizerData::chatFormat: "llama3" (header ids), "bitnet"
+/// (SPEC 6.4, "User: ...<|eot_id|>Assistant: ") or "" (unknown or absent).
 std::string chatFormatOf(llvm::StringRef chatTemplate,
                          const ::tern::rt::TokenizerData &data);
 
 /// Checks `data` (it builds, its ids fit the model's `vocab`) and stores it
 /// as the module's tern.tokenizer attribute. `origin` names the file for
 /// errors.
-llvm::Error attachTokenizer(ModuleOp module, const ::tern::rt::TokenizerData &data,
+llvm::Error attachTokenizer(ModuleOp module,
+                            const ::tern::rt::TokenizerData &data,
                             int64_t vocab, llvm::StringRef origin);
 
 /// Attaches the tokenizer ternc's --tokenizer chooses. `choice` empty: the

@@ -21,10 +21,10 @@ struct Options {
   bool displayPrompt = true;   ///< false: --no-display-prompt
   int64_t generate = 16;       ///< -n (default: 16 ids, 256 text, 1024 chat)
   bool generateSet = false;
-  int64_t context = 0;         ///< -c, 0 = the model's context length
-  int threads = 0;             ///< -t, 0 = all cores
-  SamplingParams sampling;     ///< --temp, --top-k, --top-p, --min-p, ...
-  uint64_t seed = 0;           ///< --seed, 0 = from the clock
+  int64_t context = 0;     ///< -c, 0 = the model's context length
+  int threads = 0;         ///< -t, 0 = all cores
+  SamplingParams sampling; ///< --temp, --top-k, --top-p, --min-p, ...
+  uint64_t seed = 0;       ///< --seed, 0 = from the clock
   bool seedSet = false;
   std::string dumpLogits; ///< --dump-logits FILE.npy
   std::string dumpTokens; ///< --dump-tokens FILE

@@ -32,10 +32,10 @@ struct TokenizerData {
   enum TokenType : uint8_t {
     Normal = 1,
     Unknown = 2,
-    Control = 3,      ///< special tokens: never printed
-    UserDefined = 4,  ///< added tokens printed as their text
+    Control = 3,     ///< special tokens: never printed
+    UserDefined = 4, ///< added tokens printed as their text
     Unused = 5,
-    Byte = 6,         ///< <0xXX>
+    Byte = 6, ///< <0xXX>
   };
   /// Where a prefix space (U+2581, or ' ' before byte-level mapping) goes:
   /// Start: before the text (SentencePiece's add_dummy_prefix);
@@ -68,7 +68,7 @@ struct TokenizerData {
   };
   /// Merge rules by rank; empty: merges by score.
   std::vector<Merge> merges;
-  std::vector<AddedToken> added; ///< matched in the text before BPE
+  std::vector<AddedToken> added;     ///< matched in the text before BPE
   std::vector<std::string> patterns; ///< byte-level pre-tokenizer regexes
   int32_t bos = -1, eos = -1, unk = -1;
   bool addBos = false;

@@ -464,8 +464,8 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant) {
     auto sizeFn = b.create<func::FuncOp>(
         "tern_tokenizer_size", b.getFunctionType({}, {b.getI64Type()}));
     b.setInsertionPointToStart(sizeFn.addEntryBlock());
-    b.create<func::ReturnOp>(ValueRange{
-        b.create<arith::ConstantIntOp>(type.getNumElements(), 64)});
+    b.create<func::ReturnOp>(
+        ValueRange{b.create<arith::ConstantIntOp>(type.getNumElements(), 64)});
   }
   func.erase();
   return success();

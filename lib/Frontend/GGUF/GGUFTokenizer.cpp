@@ -66,8 +66,8 @@ llvm::Expected<TokenizerData> mlir::tern::readGGUFTokenizer(StringRef path) {
                  "strings");
   d.tokens = std::move(*tokens);
   size_t n = d.tokens.size();
-  auto sized = [&](StringRef key, std::optional<std::vector<double>> &out)
-      -> llvm::Error {
+  auto sized = [&](StringRef key,
+                   std::optional<std::vector<double>> &out) -> llvm::Error {
     out = f.numberArray(key);
     if (out && out->size() != n)
       return error(llvm::formatv("{0} has {1} entries for {2} tokens", key,

@@ -33,7 +33,8 @@ const char *kProbes[] = {
     "for (int i = 0; i < n; ++i) { sum += a[i] * 2; }",
     "12345 3.14159 1,000,000",
     "\xef\xac\x81le \xe2\x85\xa0\xe2\x85\xa1 \xef\xbc\xa1\xef\xbc\xa2", // ﬁ Ⅰ Ⅱ
-    "\xc3\xbc" "ber caf\xc3\xa9 na\xc3\xafve",
+    "\xc3\xbc"
+    "ber caf\xc3\xa9 na\xc3\xafve",
     "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82 \xd0\xbc\xd0\xb8\xd1\x80",
     "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe6\x96\x87",
     "\xf0\x9f\x8e\x89\xf0\x9f\x9a\x80 emoji",
@@ -71,7 +72,7 @@ llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
   d.eos = sp.eos_id();
   d.unk = sp.unk_id();
   d.addBos = d.bos >= 0; // as LLaMA's tokenizer
-  d.fuseUnknown = true;   // SentencePiece merges runs of unknown pieces
+  d.fuseUnknown = true;  // SentencePiece merges runs of unknown pieces
   auto joined = [&](const char *text) {
     return llvm::join(sp.EncodeAsPieces(text), "");
   };
@@ -82,7 +83,8 @@ llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
       !StringRef(joined("a  a")).contains(std::string(kSpace) + kSpace);
 
   std::string buildError;
-  std::unique_ptr<::tern::rt::Tokenizer> ours = ::tern::rt::Tokenizer::create(d, buildError);
+  std::unique_ptr<::tern::rt::Tokenizer> ours =
+      ::tern::rt::Tokenizer::create(d, buildError);
   if (!ours)
     return error(buildError);
   for (const char *probe : kProbes) {
@@ -92,13 +94,14 @@ llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
     if (std::vector<int32_t>(expected.begin(), expected.end()) == got)
       continue;
     std::string quoted;
-    llvm::raw_string_ostream(quoted).write_escaped(probe, /*UseHexEscapes=*/true);
+    llvm::raw_string_ostream(quoted).write_escaped(probe,
+                                                   /*UseHexEscapes=*/true);
     return error("Tern's SentencePiece BPE gives other ids than "
-                   "libsentencepiece for \"" +
-                   quoted +
-                   "\": only BPE models with the identity normalization "
-                   "(as LLaMA's) are supported, not unigram models or "
-                   "NFKC normalization");
+                 "libsentencepiece for \"" +
+                 quoted +
+                 "\": only BPE models with the identity normalization "
+                 "(as LLaMA's) are supported, not unigram models or "
+                 "NFKC normalization");
   }
   return std::move(d);
 }

@@ -69,10 +69,9 @@ llvm::Error mlir::tern::attachTokenizer(ModuleOp module,
   if (!::tern::rt::Tokenizer::create(data, error))
     return fail(origin + ": " + error);
   if (int64_t(data.tokens.size()) > vocab)
-    return fail(origin + ": the tokenizer has " +
-                llvm::Twine(data.tokens.size()) +
-                " tokens, more than the model's vocabulary of " +
-                llvm::Twine(vocab));
+    return fail(
+        origin + ": the tokenizer has " + llvm::Twine(data.tokens.size()) +
+        " tokens, more than the model's vocabulary of " + llvm::Twine(vocab));
   std::string bytes = data.serialize();
   auto type = RankedTensorType::get({int64_t(bytes.size())},
                                     IntegerType::get(module.getContext(), 8));
@@ -113,9 +112,8 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
   if (!choice.empty() || llvm::sys::fs::is_directory(input) ||
       ext == ".safetensors" || ext == ".gguf") {
     if (choice.empty())
-      origin = ext == ".safetensors"
-                   ? llvm::sys::path::parent_path(input).str()
-                   : input.str();
+      origin = ext == ".safetensors" ? llvm::sys::path::parent_path(input).str()
+                                     : input.str();
     if (origin.empty())
       origin = ".";
     bool gguf = llvm::sys::path::extension(origin) == ".gguf";
@@ -131,8 +129,7 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
         data = std::move(*read);
       }
     } else {
-      llvm::Expected<std::optional<TokenizerData>> read =
-          readTokenizer(origin);
+      llvm::Expected<std::optional<TokenizerData>> read = readTokenizer(origin);
       if (!read)
         return fail(llvm::toString(read.takeError()) +
                     (choice.empty() ? " (compile without a tokenizer with "
