@@ -29,14 +29,15 @@ OwningOpRef<ModuleOp> fail(StringRef path, const Twine &message) {
 
 OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
                                               MLIRContext &context,
-                                              llvm::SourceMgr &sourceMgr) {
+                                              llvm::SourceMgr &sourceMgr,
+                                              const ImportOptions &options) {
   if (path != "-" && !llvm::sys::fs::exists(path))
     return fail(path, "no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
   if (llvm::sys::fs::is_directory(path) || ext == ".safetensors")
     return importCheckpoint(path, context);
   if (ext == ".gguf")
-    return importGGUF(path, context);
+    return importGGUF(path, context, options);
   if (ext == ".onnx")
     return fail(path, "onnx files are not supported yet; this version of "
                       "Tern reads Hugging Face checkpoints, GGUF files and "

@@ -221,7 +221,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = progress.run(Phase::Import, [&] {
     OwningOpRef<ModuleOp> imported =
-        importModel(options.inputName, context, sourceMgr);
+        importModel(options.inputName, context, sourceMgr, options.import);
     if (imported)
       if (llvm::Error e =
               addModelTokenizer(*imported, options.inputName, options.tokenizer,

@@ -89,6 +89,12 @@ cl::opt<std::string> chatFormat(
     cl::desc("Chat format of the executable's --chat: auto (from the "
              "tokenizer's chat template), bitnet, llama3 or none"),
     cl::init("auto"), cl::value_desc("format"), cl::cat(phaseCategory));
+cl::opt<std::string> i2sLayout(
+    "i2s-layout",
+    cl::desc("Block layout of I2_S weights in GGUF files: x86 (128-element "
+             "blocks, default) or arm (64-element blocks, written by "
+             "bitnet.cpp on ARM since 2025-11; the file does not record it)"),
+    cl::init("x86"), cl::value_desc("layout"), cl::cat(phaseCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -184,6 +190,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.lmHeadInt8 = lmHead == "int8";
+  if (i2sLayout != "x86" && i2sLayout != "arm") {
+    llvm::errs() << "error: unknown --i2s-layout '" << i2sLayout
+                 << "' (known: x86, arm)\n";
+    return 1;
+  }
+  options.import.i2sArmLayout = i2sLayout == "arm";
   options.tokenizer = tokenizer;
   options.chatFormat = chatFormat;
 

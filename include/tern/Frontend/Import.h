@@ -9,13 +9,21 @@
 
 namespace mlir::tern {
 
+/// Choices about input files that the files themselves do not record.
+struct ImportOptions {
+  /// bitnet.cpp writes I2_S in 64-element blocks when it runs on ARM (since
+  /// 2025-11; SPEC 7.5) and in 128-element blocks on x86; the file does not
+  /// say which. Default: the x86 layout.
+  bool i2sArmLayout = false;
+};
+
 /// Reads the model at `path` with the frontend its format needs and returns
 /// a module at the import phase. Text inputs are added to `sourceMgr`, so
 /// that later diagnostics can quote them. Reports what is wrong (naming the
 /// file) and returns null on failure.
-mlir::OwningOpRef<mlir::ModuleOp> importModel(llvm::StringRef path,
-                                              mlir::MLIRContext &context,
-                                              llvm::SourceMgr &sourceMgr);
+mlir::OwningOpRef<mlir::ModuleOp>
+importModel(llvm::StringRef path, mlir::MLIRContext &context,
+            llvm::SourceMgr &sourceMgr, const ImportOptions &options = {});
 
 /// Reads a Hugging Face BitNet checkpoint: a directory with config.json and
 /// model.safetensors or sharded safetensors files with their index, or one
@@ -25,7 +33,8 @@ mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(llvm::StringRef path,
 
 /// Reads a BitNet b1.58 GGUF file (bitnet.cpp or llama.cpp).
 mlir::OwningOpRef<mlir::ModuleOp> importGGUF(llvm::StringRef path,
-                                             mlir::MLIRContext &context);
+                                             mlir::MLIRContext &context,
+                                             const ImportOptions &options = {});
 
 } // namespace mlir::tern
 

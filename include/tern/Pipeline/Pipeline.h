@@ -9,6 +9,7 @@
 #ifndef TERN_PIPELINE_PIPELINE_H
 #define TERN_PIPELINE_PIPELINE_H
 
+#include "tern/Frontend/Import.h"
 #include "tern/Target/Target.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -79,6 +80,7 @@ struct CompileOptions {
   bool lmHeadInt8 = false;      ///< --lm-head=int8
   std::string tokenizer;        ///< --tokenizer: "" (the model's), none, path
   std::string chatFormat = "auto"; ///< --chat-format
+  ImportOptions import;            ///< --i2s-layout
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

@@ -7,8 +7,8 @@
 // {in_features, out_features}.
 //
 // Ternary weights become one trit per byte plus a per-tensor scale:
-//   I2_S   2-bit codes in 128-element blocks (x86 layout), f32 scale in the
-//          tail (SPEC 7.5);
+//   I2_S   2-bit codes in 128-element blocks (x86 layout; 64-element blocks
+//          with --i2s-layout=arm), f32 scale in the tail (SPEC 7.5);
 //   TQ2_0, TQ1_0  256-element blocks with an f16 d each; for a BitNet
 //          tensor every non-zero block has the same d, the scale (7.6-7.7);
 //   F32, F16, BF16  the weight_quant output T * m of mainline converters:
@@ -69,7 +69,8 @@ std::string ggufName(StringRef hf) {
 
 class GGUFSource : public WeightSource {
 public:
-  GGUFSource(MLIRContext *ctx, const GGUFFile &file) : ctx(ctx), file(file) {}
+  GGUFSource(MLIRContext *ctx, const GGUFFile &file, bool armI2S)
+      : ctx(ctx), file(file), armI2S(armI2S) {}
 
   FailureOr<LinearWeight> linear(OpBuilder &b, StringRef name, int64_t n,
                                  int64_t k) override;
@@ -119,6 +120,7 @@ private:
 
   MLIRContext *ctx;
   const GGUFFile &file;
+  bool armI2S; ///< I2_S in bitnet.cpp's ARM layout (64-element blocks)
 };
 
 FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
@@ -128,11 +130,15 @@ FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
   int64_t count = n * k;
   switch (GGMLType(t.type)) {
   case GGMLType::I2_S: {
-    if (count % 128)
-      return bad(t, "I2_S needs a multiple of 128 elements");
+    // A block of 4 * lanes codes takes `lanes` bytes; code j of a block is
+    // in byte j % lanes, at bits 6 - 2 * (j / lanes).
+    int64_t lanes = armI2S ? 16 : 32;
+    if (count % (4 * lanes))
+      return bad(
+          t, llvm::formatv("I2_S needs a multiple of {0} elements", 4 * lanes));
     for (int64_t e = 0; e < count; ++e) {
-      int64_t blk = e / 128, j = e % 128;
-      int code = (q[32 * blk + j % 32] >> (6 - 2 * (j / 32))) & 3;
+      int64_t blk = e / (4 * lanes), j = e % (4 * lanes);
+      int code = (q[lanes * blk + j % lanes] >> (6 - 2 * (j / lanes))) & 3;
       if (code == 3)
         return bad(t, llvm::formatv("element {0} has the I2_S code 3, which "
                                     "is no trit",
@@ -421,7 +427,8 @@ FailureOr<BitNetConfig> configFromMetadata(const GGUFFile &file) {
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
-                                             MLIRContext &context) {
+                                             MLIRContext &context,
+                                             const ImportOptions &options) {
   llvm::Expected<std::unique_ptr<GGUFFile>> file = GGUFFile::open(path);
   if (!file) {
     report(llvm::toString(file.takeError()));
@@ -430,7 +437,7 @@ OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
   FailureOr<BitNetConfig> config = configFromMetadata(**file);
   if (failed(config))
     return nullptr;
-  GGUFSource source(&context, **file);
+  GGUFSource source(&context, **file, options.i2sArmLayout);
   return buildBitNetModel(context, *config, source,
                           FileLineColLoc::get(&context, path, 0, 0));
 }

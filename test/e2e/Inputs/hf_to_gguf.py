@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "sc
 from reference_torch import Model, read_checkpoint  # noqa: E402
 
 TYPES = {"f32": 0, "f16": 1, "q8_0": 8, "q6_k": 14, "tq1_0": 34, "tq2_0": 35,
-         "i2_s": 36}
+         "i2_s": 36, "i2_s_arm": 36}
 
 
 def gguf_string(s):
@@ -68,8 +68,10 @@ def write_gguf(path, kv, tensors, alignment=32, version=3):
         f.write(out)
 
 
-def encode_i2_s(trits, scale):
-    c = (trits.reshape(-1) + 1).astype(np.uint8).reshape(-1, 4, 32)
+def encode_i2_s(trits, scale, lanes=32):
+    """lanes 32: the x86 layout (128-element blocks); 16: bitnet.cpp's ARM
+    layout (64-element blocks)."""
+    c = (trits.reshape(-1) + 1).astype(np.uint8).reshape(-1, 4, lanes)
     packed = (c[:, 0] << 6) | (c[:, 1] << 4) | (c[:, 2] << 2) | c[:, 3]
     tail = struct.pack("<f", scale) + bytes(28)
     return packed.tobytes() + tail
@@ -206,7 +208,9 @@ def convert(a):
                 data = w.tobytes()
             else:
                 data = {"i2_s": encode_i2_s, "tq2_0": encode_tq2_0,
-                        "tq1_0": encode_tq1_0}[a.type](trits, scale)
+                        "tq1_0": encode_tq1_0,
+                        "i2_s_arm": lambda t, s: encode_i2_s(t, s, 16)
+                        }[a.type](trits, scale)
                 if a.spoil and name == "blk.0.attn_q.weight":
                     data = bytearray(data)
                     if a.type == "i2_s":
@@ -327,7 +331,7 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ckpt", nargs="?")
     p.add_argument("out")
-    p.add_argument("--type", default="i2_s", choices=["i2_s", "tq2_0", "tq1_0", "f32"])
+    p.add_argument("--type", default="i2_s", choices=["i2_s", "i2_s_arm", "tq2_0", "tq1_0", "f32"])
     p.add_argument("--arch", default="bitnet-b1.58")
     p.add_argument("--embed", default="f16",
                    choices=["f16", "f32", "q8_0", "q6_k"])
