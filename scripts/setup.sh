@@ -8,6 +8,8 @@ APT_PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 lld-19
   cmake ninja-build ccache libgtest-dev pkg-config
   libpcre2-dev libsentencepiece-dev
+  qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
+  libstdc++-12-dev-arm64-cross binutils-aarch64-linux-gnu libpcre2-dev:arm64
   python3 python3-venv python3-numpy python3-torch
 )
 
@@ -18,6 +20,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  # AArch64 executables link PCRE2 for arm64 (Debian multiarch).
+  dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 fi
@@ -38,7 +42,7 @@ if ! .venv/bin/python -c "import gguf, tokenizers, sentencepiece" 2>/dev/null; t
   .venv/bin/pip install -q "gguf==0.19.0" "tokenizers==0.23.3" "sentencepiece==0.2.3"
 fi
 
-for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py; do
+for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py qemu-aarch64-static /usr/aarch64-linux-gnu/lib/crt1.o /usr/lib/aarch64-linux-gnu/libpcre2-8.a; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
 .venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece" || { echo "setup: numpy, torch, gguf, tokenizers or sentencepiece is not importable in .venv" >&2; exit 1; }

@@ -329,8 +329,10 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::sys::path::replace_extension(header, "h");
   llvm::Error linked = progress.run(last, [&] {
     return last == Phase::Lib
-               ? writeLibrary(objectPath, staging, header, options.argv0)
-               : linkExecutable(objectPath, staging, *target, options.argv0);
+               ? writeLibrary(objectPath, staging, header, *target,
+                              options.argv0)
+               : linkExecutable(objectPath, staging, *target, options.argv0,
+                                options.staticLink.value_or(!target->isHost));
   });
   if (linked)
     return reportError(std::move(linked));

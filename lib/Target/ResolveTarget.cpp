@@ -94,6 +94,15 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
     return fail("unknown or unsupported target triple '" + options.triple +
                 "' (Tern targets x86_64, aarch64 and nvptx64; see "
                 "--list-targets)");
+  // Weights go in a named ELF section, and executables are linked for Linux.
+  Triple triple(out.triple);
+  if (!triple.isNVPTX() && !triple.isOSBinFormatELF())
+    return fail("target '" + options.triple + "' writes " +
+                (triple.isOSBinFormatMachO() ? "Mach-O"
+                 : triple.isOSBinFormatCOFF() ? "COFF"
+                                              : "non-ELF") +
+                " objects; Tern emits ELF for Linux (e.g. --target=" +
+                Triple::getArchTypeName(triple.getArch()) + "-linux-gnu)");
 
   // CPU: host / generic / a name the target knows.
   if (options.cpu == "host") {

@@ -95,6 +95,13 @@ cl::opt<std::string> i2sLayout(
              "blocks, default) or arm (64-element blocks, written by "
              "bitnet.cpp on ARM since 2025-11; the file does not record it)"),
     cl::init("x86"), cl::value_desc("layout"), cl::cat(phaseCategory));
+cl::opt<cl::boolOrDefault> staticLink(
+    "static",
+    cl::desc("Link the executable statically: the default for other targets "
+             "than the host (qemu-aarch64 runs them without a sysroot, and "
+             "7.2 hangs starting threads of dynamic ones); --static=false "
+             "links dynamically"),
+    cl::cat(targetCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -197,6 +204,8 @@ int main(int argc, char **argv) {
   }
   options.import.i2sArmLayout = i2sLayout == "arm";
   options.tokenizer = tokenizer;
+  if (staticLink != cl::BOU_UNSET)
+    options.staticLink = staticLink == cl::BOU_TRUE;
   options.chatFormat = chatFormat;
 
   mlir::DialectRegistry registry;

@@ -81,6 +81,8 @@ struct CompileOptions {
   std::string tokenizer;        ///< --tokenizer: "" (the model's), none, path
   std::string chatFormat = "auto"; ///< --chat-format
   ImportOptions import;            ///< --i2s-layout
+  /// --static; default: dynamic for the host, static for other targets.
+  std::optional<bool> staticLink;
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

@@ -26,15 +26,19 @@ translateAndOptimize(mlir::ModuleOp module, llvm::LLVMContext &context,
 llvm::Error emitMachineCode(llvm::Module &module, const ResolvedTarget &target,
                             bool assembly, llvm::raw_pwrite_stream &os);
 
-/// Links `objectPath` with the Tern runtime into an executable at `output`.
+/// Links `objectPath` with the Tern runtime into an executable at `output`:
+/// for the host, or for AArch64 Linux with Debian's cross sysroot;
+/// `staticLink` links libc statically too.
 llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
-                           const ResolvedTarget &target, llvm::StringRef argv0);
+                           const ResolvedTarget &target, llvm::StringRef argv0,
+                           bool staticLink = false);
 
 /// Writes a static library at `archivePath` holding `objectPath`, then the C
 /// header declaring the model entry points at `headerPath`.
 llvm::Error writeLibrary(llvm::StringRef objectPath,
                          llvm::StringRef archivePath,
-                         llvm::StringRef headerPath, llvm::StringRef argv0);
+                         llvm::StringRef headerPath,
+                         const ResolvedTarget &target, llvm::StringRef argv0);
 
 } // namespace mlir::tern
 

@@ -15,6 +15,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 
 using namespace llvm;
 
@@ -51,17 +53,46 @@ Expected<std::string> findLinkerDriver() {
               "clang-19 lld-19)");
 }
 
+/// The runtime archive and the driver flags for an executable of `target`:
+/// the host's, or AArch64 Linux through Debian's cross sysroot.
+Expected<std::pair<std::string, std::string>>
+runtimeFor(const mlir::tern::ResolvedTarget &target, StringRef argv0,
+           StringRef name = "TernRuntime") {
+  Triple triple(target.triple);
+  Triple host(sys::getDefaultTargetTriple());
+  if (target.isHost || (triple.getArch() == host.getArch() &&
+                        triple.isOSLinux() && host.isOSLinux())) {
+    Expected<std::string> lib = findRuntime(argv0, ("lib" + name + ".a").str());
+    if (!lib)
+      return lib.takeError();
+    return std::make_pair(*lib, std::string());
+  }
+  if (triple.getArch() != Triple::aarch64 || !triple.isOSLinux())
+    return fail("linking an executable for " + target.triple +
+                " is not supported; use --emit=obj or --emit=asm");
+  if (!sys::fs::exists("/usr/aarch64-linux-gnu/lib/crt1.o") ||
+      !sys::fs::exists("/usr/lib/aarch64-linux-gnu/libpcre2-8.a"))
+    return fail("cannot link for " + target.triple +
+                ": the AArch64 cross sysroot is missing (apt-get install "
+                "libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross "
+                "libgcc-12-dev-arm64-cross, and libpcre2-dev:arm64 after "
+                "dpkg --add-architecture arm64; scripts/setup.sh does both)");
+  Expected<std::string> lib =
+      findRuntime(argv0, ("lib" + name + "-aarch64.a").str());
+  if (!lib)
+    return lib.takeError();
+  return std::make_pair(*lib, std::string("--target=aarch64-linux-gnu"));
+}
+
 } // namespace
 
 Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
-                                 const ResolvedTarget &target,
-                                 StringRef argv0) {
-  if (!target.isHost)
-    return fail("linking an executable for " + target.triple +
-                " is not supported yet; use --emit=obj or --emit=asm");
-  Expected<std::string> runtime = findRuntime(argv0);
-  if (!runtime)
-    return runtime.takeError();
+                                 const ResolvedTarget &target, StringRef argv0,
+                                 bool staticLink) {
+  auto found = runtimeFor(target, argv0);
+  if (!found)
+    return found.takeError();
+  auto [runtime, targetFlag] = *found;
   Expected<std::string> driver = findLinkerDriver();
   if (!driver)
     return driver.takeError();
@@ -75,8 +106,12 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
   // The runtime's tokenizer matches regexes with PCRE2, linked statically
   // so that the executable runs where libpcre2 is not installed.
   SmallVector<StringRef> args = {*driver, "-fuse-ld=lld",    "-o",
-                                 out,     objectPath,        *runtime,
+                                 out,     objectPath,        runtime,
                                  "-lm",   "-l:libpcre2-8.a", "-lpthread"};
+  if (!targetFlag.empty())
+    args.push_back(targetFlag);
+  if (staticLink)
+    args.push_back("-static");
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
                                           StringRef(log)};
   std::string error;
@@ -91,7 +126,8 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
 }
 
 Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
-                               StringRef headerPath, StringRef argv0) {
+                               StringRef headerPath,
+                               const ResolvedTarget &target, StringRef argv0) {
   Expected<NewArchiveMember> member =
       NewArchiveMember::getFile(objectPath, /*Deterministic=*/true);
   if (!member)
@@ -100,12 +136,13 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
   std::vector<NewArchiveMember> members;
   members.push_back(std::move(*member));
   // The kernels call the thread team's entry points: ship them along.
-  Expected<std::string> parallel = findRuntime(argv0, "libTernParallel.a");
-  if (!parallel)
-    return parallel.takeError();
-  auto buffer = MemoryBuffer::getFile(*parallel);
+  auto found = runtimeFor(target, argv0, "TernParallel");
+  if (!found)
+    return found.takeError();
+  std::string parallel = found->first;
+  auto buffer = MemoryBuffer::getFile(parallel);
   if (!buffer)
-    return fail("cannot read " + *parallel + ": " +
+    return fail("cannot read " + parallel + ": " +
                 buffer.getError().message());
   Expected<std::unique_ptr<object::Archive>> archive =
       object::Archive::create((*buffer)->getMemBufferRef());
