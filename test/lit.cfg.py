@@ -44,3 +44,10 @@ if {"avx2", "avx_vnni"} <= set(flags):
     config.available_features.add("host-avxvnni")
 if {"avx512f", "avx512bw", "avx512_vnni"} <= set(flags):
     config.available_features.add("host-avx512vnni")
+
+# AArch64 executables run under qemu-user where the cross toolchain and the
+# AArch64 runtime are there (scripts/setup.sh installs them).
+import shutil
+if shutil.which("qemu-aarch64-static") and os.path.exists(
+        os.path.join(config.tern_obj_root, "lib", "libTernRuntime-aarch64.a")):
+    config.available_features.add("qemu-aarch64")

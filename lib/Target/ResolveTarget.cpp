@@ -98,7 +98,7 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
   Triple triple(out.triple);
   if (!triple.isNVPTX() && !triple.isOSBinFormatELF())
     return fail("target '" + options.triple + "' writes " +
-                (triple.isOSBinFormatMachO() ? "Mach-O"
+                (triple.isOSBinFormatMachO()  ? "Mach-O"
                  : triple.isOSBinFormatCOFF() ? "COFF"
                                               : "non-ELF") +
                 " objects; Tern emits ELF for Linux (e.g. --target=" +
@@ -172,8 +172,9 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
 }
 
 ArrayRef<StringRef> mlir::tern::kernelVariants() {
-  static const StringRef names[] = {"scalar", "vector", "avx2", "avxvnni",
-                                    "avx512vnni"};
+  static const StringRef names[] = {"scalar",  "vector",     "avx2",
+                                    "avxvnni", "avx512vnni", "neon",
+                                    "dotprod", "i8mm"};
   return names;
 }
 
@@ -185,34 +186,50 @@ mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
                              "unknown --kernels '" + requested +
                                  "' (known: auto, " +
                                  join(kernelVariants(), ", ") + ")");
-  // What each variant executes, beyond the target's baseline.
-  auto needs = [](StringRef variant) -> StringRef {
+  // What each variant executes, beyond the target's baseline, and on which
+  // architecture.
+  struct Needs {
+    StringRef features;
+    bool x86, arm;
+  };
+  auto needs = [](StringRef variant) -> Needs {
     if (variant == "avx512vnni")
-      return "+avx512f,+avx512bw,+avx512vnni";
+      return {"+avx512f,+avx512bw,+avx512vnni", true, false};
     if (variant == "avxvnni")
-      return "+avx2,+avxvnni";
+      return {"+avx2,+avxvnni", true, false};
     if (variant == "avx2")
-      return "+avx2";
-    return "";
+      return {"+avx2", true, false};
+    if (variant == "i8mm")
+      return {"+neon,+dotprod,+i8mm", false, true};
+    if (variant == "dotprod")
+      return {"+neon,+dotprod", false, true};
+    if (variant == "neon")
+      return {"+neon", false, true};
+    return {"", true, true};
   };
   const MCSubtargetInfo *sti = target.machine->getMCSubtargetInfo();
-  bool x86 = Triple(target.triple).isX86();
+  Triple triple(target.triple);
   auto has = [&](StringRef variant) {
-    StringRef features = needs(variant);
-    return (features.empty() || x86) &&
-           (features.empty() || sti->checkFeatures(features));
+    Needs n = needs(variant);
+    return (triple.isX86()       ? n.x86
+            : triple.isAArch64() ? n.arm
+                                 : n.features.empty()) &&
+           (n.features.empty() || sti->checkFeatures(n.features));
   };
   StringRef best = "vector";
-  for (StringRef v : {"avx512vnni", "avxvnni", "avx2"})
-    if (x86 && has(v)) {
+  for (StringRef v :
+       {"avx512vnni", "avxvnni", "avx2", "i8mm", "dotprod", "neon"})
+    if (has(v)) {
       best = v;
       break;
     }
   StringRef variant = requested == "auto" ? best : requested;
   if (!has(variant)) {
-    notes << "note: --kernels=" << variant << " needs " << needs(variant)
-          << ", which " << target.triple << " --mcpu=" << target.cpu
-          << " lacks; using the " << best << " kernels\n";
+    Needs n = needs(variant);
+    notes << "note: --kernels=" << variant << " needs "
+          << (n.x86 ? "x86 " : "AArch64 ") << n.features << ", which "
+          << target.triple << " --mcpu=" << target.cpu << " lacks; using the "
+          << best << " kernels\n";
     variant = best;
   }
   return KernelChoice{variant.str(), variant == "scalar" ? "i2" : "i2_k64"};

@@ -26,8 +26,9 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
   let options = [
     Option<"variant", "variant", "std::string", /*default=*/"\"scalar\"",
            "code of the ternary matmul kernels on i2_k64 weights: vector "
-           "(portable), avx2, avxvnni or avx512vnni (x86 intrinsics); i2 weights "
-           "always get the scalar kernels">
+           "(portable), avx2, avxvnni or avx512vnni (x86 intrinsics), neon, "
+           "dotprod or i8mm (AArch64 intrinsics); i2 weights always get the "
+           "scalar kernels">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",

@@ -24,8 +24,17 @@
 namespace mlir::tern::kernels {
 
 /// Which code the ternary matmul kernels use (weights in i2_k64 layout for
-/// all but Scalar).
-enum class Variant { Scalar, Vector, AVX2, AVXVNNI, AVX512VNNI };
+/// all but Scalar): portable, x86 or AArch64 intrinsics.
+enum class Variant {
+  Scalar,
+  Vector,
+  AVX2,
+  AVXVNNI,
+  AVX512VNNI,
+  NEON,    ///< smull + sadalp (AArch64 baseline)
+  DotProd, ///< sdot
+  I8MM,    ///< smmla for 2 x 2 row/token blocks of prefill tiles, else sdot
+};
 
 /// The memref type a tern tensor value is stored in.
 inline MemRefType storageType(Type type) {
@@ -199,6 +208,13 @@ private:
   /// acc + the byte dot products of 64 codes (u8) and 64 activations (i8),
   /// in the variant's accumulator type.
   Value dot64(Value acc, Value codes, Value q);
+  /// smmla over one 64-byte block: rows codes0/codes1 times tokens q0/q1
+  /// into acc = [r0 t0, r0 t1, r1 t0, r1 t1].
+  Value mmla64(Value acc, Value codes0, Value codes1, Value q0, Value q1);
+  /// Calls the LLVM intrinsic `name`.
+  Value intrinsic(StringRef name, Type result, ValueRange args);
+  /// Bytes 16 * part .. 16 * part + 15 of a 64-byte vector.
+  Value slice16(Value v, int64_t part);
   Type accumulatorType();
   /// y, plus the op's residual at [t, n] if it has one.
   Value withResidual(TernaryMatmulOp op, Value y, Value t, Value n);

@@ -484,11 +484,15 @@ struct LowerToKernelsPass
             .Case("avx2", Variant::AVX2)
             .Case("avxvnni", Variant::AVXVNNI)
             .Case("avx512vnni", Variant::AVX512VNNI)
+            .Case("neon", Variant::NEON)
+            .Case("dotprod", Variant::DotProd)
+            .Case("i8mm", Variant::I8MM)
             .Default(std::nullopt);
     if (!kind) {
       module.emitError()
           << "tern-lower-to-kernels: unknown variant '" << variant
-          << "' (known: scalar, vector, avx2, avxvnni, avx512vnni)";
+          << "' (known: scalar, vector, avx2, avxvnni, avx512vnni, neon, "
+             "dotprod, i8mm)";
       return signalPassFailure();
     }
     auto forward = module.lookupSymbol<func::FuncOp>("forward");

@@ -89,6 +89,10 @@ Type KernelEmitter::accumulatorType() {
   case Variant::Scalar:
   case Variant::Vector:
     return VectorType::get({64}, i32);
+  case Variant::NEON:
+  case Variant::DotProd:
+  case Variant::I8MM:
+    return VectorType::get({4}, i32);
   }
   llvm_unreachable("unknown variant");
 }
@@ -130,14 +134,41 @@ SmallVector<Value> KernelEmitter::sumAccumulators(ValueRange accs) {
   return totals;
 }
 
+Value KernelEmitter::intrinsic(StringRef name, Type result, ValueRange args) {
+  return b
+      .create<LLVM::CallIntrinsicOp>(result, b.getStringAttr(name), args,
+                                     LLVM::FastmathFlagsAttr())
+      .getResult(0);
+}
+
+Value KernelEmitter::slice16(Value v, int64_t part) {
+  return b.create<vector::ExtractStridedSliceOp>(
+      v, ArrayRef<int64_t>{16 * part}, ArrayRef<int64_t>{16},
+      ArrayRef<int64_t>{1});
+}
+
+Value KernelEmitter::mmla64(Value acc, Value codes0, Value codes1, Value q0,
+                            Value q1) {
+  // smmla multiplies a 2 x 8 block of rows by a 2 x 8 block of tokens
+  // (both row-major in 16 bytes) into [r0 t0, r0 t1, r1 t0, r1 t1]: here
+  // bytes 8m .. 8m+7 of two rows and of two tokens, for m = 0 .. 7.
+  auto v4i32 = VectorType::get({4}, b.getI32Type());
+  auto pair = [&](Value x, Value y, int64_t m) {
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < 8; ++i)
+      mask.push_back(8 * m + i);
+    for (int64_t i = 0; i < 8; ++i)
+      mask.push_back(64 + 8 * m + i);
+    return b.create<vector::ShuffleOp>(x, y, mask);
+  };
+  for (int64_t m = 0; m < 8; ++m)
+    acc = intrinsic("llvm.aarch64.neon.smmla.v4i32.v16i8", v4i32,
+                    {acc, pair(codes0, codes1, m), pair(q0, q1, m)});
+  return acc;
+}
+
 Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
   auto i16 = b.getI16Type(), i32 = b.getI32Type();
-  auto intrinsic = [&](StringRef name, Type result, ValueRange args) {
-    return b
-        .create<LLVM::CallIntrinsicOp>(result, b.getStringAttr(name), args,
-                                       LLVM::FastmathFlagsAttr())
-        .getResult(0);
-  };
   switch (variant) {
   case Variant::AVX512VNNI: {
     auto v16i32 = VectorType::get({16}, i32);
@@ -177,6 +208,35 @@ Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
                               {slice(codes), slice(q)});
       Value quads = intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, {pairs, ones});
       acc = b.create<arith::AddIOp>(acc, quads);
+    }
+    return acc;
+  }
+  case Variant::DotProd:
+  case Variant::I8MM: {
+    // Four sdot: lane i of a 16-byte slice pair adds the products of bytes
+    // 4i .. 4i+3 (codes 0..2 are valid signed bytes too).
+    auto v4i32 = VectorType::get({4}, i32);
+    for (int64_t part = 0; part < 4; ++part)
+      acc = intrinsic("llvm.aarch64.neon.sdot.v4i32.v16i8", v4i32,
+                      {acc, slice16(codes, part), slice16(q, part)});
+    return acc;
+  }
+  case Variant::NEON: {
+    // smull of 8-byte halves (i16 products, at most 2 * 128), then sadalp
+    // (pairwise add into the i32 lanes).
+    auto v8i16 = VectorType::get({8}, i16);
+    auto v4i32 = VectorType::get({4}, i32);
+    for (int64_t half = 0; half < 8; ++half) {
+      auto slice8 = [&](Value v) {
+        return b.create<vector::ExtractStridedSliceOp>(
+            v, ArrayRef<int64_t>{8 * half}, ArrayRef<int64_t>{8},
+            ArrayRef<int64_t>{1});
+      };
+      Value products = intrinsic("llvm.aarch64.neon.smull.v8i16", v8i16,
+                                 {slice8(codes), slice8(q)});
+      acc = b.create<arith::AddIOp>(
+          acc,
+          intrinsic("llvm.aarch64.neon.saddlp.v4i32.v8i16", v4i32, {products}));
     }
     return acc;
   }
@@ -267,7 +327,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
     }
     for (int64_t u = 0; u < toks; ++u)
       tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
-    SmallVector<Value> inits(rows * toks, zero);
+    // smmla: one accumulator per 2 x 2 block of rows and tokens.
+    bool pairs = variant == Variant::I8MM && rows % 2 == 0 && toks % 2 == 0;
+    SmallVector<Value> inits(pairs ? rows * toks / 4 : rows * toks, zero);
     auto loop = b.create<scf::ForOp>(idx(0), idx(full), idx(1), inits);
     {
       OpBuilder::InsertionGuard guard(b);
@@ -290,13 +352,29 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       for (int64_t u = 0; u < toks; ++u)
         acts.push_back(
             b.create<vector::LoadOp>(v64i8, q, ValueRange{tok[u], kOff}));
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t u = 0; u < toks; ++u)
-          next.push_back(
-              dot64(loop.getRegionIterArg(r * toks + u), codes[r], acts[u]));
+      if (pairs) {
+        for (int64_t r = 0; r < rows; r += 2)
+          for (int64_t u = 0; u < toks; u += 2)
+            next.push_back(
+                mmla64(loop.getRegionIterArg(r / 2 * (toks / 2) + u / 2),
+                       codes[r], codes[r + 1], acts[u], acts[u + 1]));
+      } else {
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t u = 0; u < toks; ++u)
+            next.push_back(
+                dot64(loop.getRegionIterArg(r * toks + u), codes[r], acts[u]));
+      }
       b.create<scf::YieldOp>(next);
     }
-    SmallVector<Value> totals = sumAccumulators(loop.getResults());
+    SmallVector<Value> totals;
+    if (pairs) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t u = 0; u < toks; ++u)
+          totals.push_back(b.create<vector::ExtractOp>(
+              loop.getResult(r / 2 * (toks / 2) + u / 2), 2 * (r % 2) + u % 2));
+    } else {
+      totals = sumAccumulators(loop.getResults());
+    }
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t u = 0; u < toks; ++u) {
         Value total = totals[r * toks + u];
