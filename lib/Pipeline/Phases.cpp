@@ -96,6 +96,7 @@ void mlir::tern::populateKernelsPasses(OpPassManager &pm,
                                        const PipelineOptions &options) {
   mlir::tern::TernLowerToKernelsOptions kernels;
   kernels.variant = options.kernels;
+  kernels.mcaMarkers = options.mcaMarkers;
   pm.addPass(mlir::tern::createTernLowerToKernels(kernels));
   // The loop builders leave repeated constants and dims behind; once they
   // are one value per size, buffers of equal size share planned arenas.

@@ -216,9 +216,11 @@ mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
                                  : n.features.empty()) &&
            (n.features.empty() || sti->checkFeatures(n.features));
   };
+  // dotprod before i8mm: llvm-mca rates smmla's 2 x 2 blocks no faster than
+  // sdot once their operands are interleaved (bench/mca.py).
   StringRef best = "vector";
   for (StringRef v :
-       {"avx512vnni", "avxvnni", "avx2", "i8mm", "dotprod", "neon"})
+       {"avx512vnni", "avxvnni", "avx2", "dotprod", "i8mm", "neon"})
     if (has(v)) {
       best = v;
       break;

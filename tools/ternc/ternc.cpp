@@ -102,6 +102,11 @@ cl::opt<cl::boolOrDefault> staticLink(
              "7.2 hangs starting threads of dynamic ones); --static=false "
              "links dynamically"),
     cl::cat(targetCategory));
+cl::opt<bool> mcaMarkers(
+    "mca-markers",
+    cl::desc("Mark the ternary matmul tiles' inner loops for llvm-mca in "
+             "--emit=asm output (bench/mca.sh)"),
+    cl::Hidden, cl::cat(targetCategory));
 cl::opt<bool> listTargets("list-targets",
                           cl::desc("List supported targets and the host CPU"),
                           cl::cat(targetCategory));
@@ -204,6 +209,7 @@ int main(int argc, char **argv) {
   }
   options.import.i2sArmLayout = i2sLayout == "arm";
   options.tokenizer = tokenizer;
+  options.mcaMarkers = mcaMarkers;
   if (staticLink != cl::BOU_UNSET)
     options.staticLink = staticLink == cl::BOU_TRUE;
   options.chatFormat = chatFormat;

@@ -28,7 +28,10 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
            "code of the ternary matmul kernels on i2_k64 weights: vector "
            "(portable), avx2, avxvnni or avx512vnni (x86 intrinsics), neon, "
            "dotprod or i8mm (AArch64 intrinsics); i2 weights always get the "
-           "scalar kernels">
+           "scalar kernels">,
+    Option<"mcaMarkers", "mca-markers", "bool", /*default=*/"false",
+           "mark each ternary matmul tile's block loop for llvm-mca "
+           "(# LLVM-MCA-BEGIN/END comments in the assembly)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",

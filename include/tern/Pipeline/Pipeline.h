@@ -49,6 +49,7 @@ struct PipelineOptions {
   bool floatWeights = false;      ///< --weights=bf16: the float baseline
   bool fuse = true;               ///< false: --no-fusion
   bool lmHeadInt8 = false;        ///< --lm-head=int8
+  bool mcaMarkers = false;        ///< --mca-markers (bench/mca.sh)
 };
 
 // Stages: each takes the IR from the phase before it to its own phase.
@@ -78,6 +79,7 @@ struct CompileOptions {
   bool floatWeights = false;    ///< --weights=bf16
   bool fuse = true;             ///< false: --no-fusion
   bool lmHeadInt8 = false;      ///< --lm-head=int8
+  bool mcaMarkers = false;      ///< --mca-markers
   std::string tokenizer;        ///< --tokenizer: "" (the model's), none, path
   std::string chatFormat = "auto"; ///< --chat-format
   ImportOptions import;            ///< --i2s-layout

@@ -237,6 +237,12 @@ private:
   Operation *forward;
   SymbolTable symbols;
   Variant variant;
+
+public:
+  /// Brackets the block loop of each ternary matmul tile with
+  /// "# LLVM-MCA-BEGIN/END tile<rows>x<tokens>" assembly comments, for
+  /// bench/mca.sh.
+  bool mcaMarkers = false;
   SmallVector<Value> buffers;
   Value kvCache, tokens;
   int64_t kvLayers = 0, kvWidth = 0;

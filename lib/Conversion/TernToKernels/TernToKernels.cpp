@@ -344,7 +344,8 @@ LogicalResult checkSignature(func::FuncOp func) {
   return success();
 }
 
-LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant) {
+LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
+                         bool mcaMarkers) {
   if (failed(checkSignature(func)))
     return failure();
   MLIRContext *ctx = module.getContext();
@@ -382,6 +383,7 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant) {
   b.setInsertionPointToStart(entry);
 
   KernelEmitter emitter(b, module, kernel, variant);
+  emitter.mcaMarkers = mcaMarkers;
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     emitter.map.map(from, to);
   emitter.setup(entry->getArgument(func.getNumArguments()), layers, width,
@@ -500,7 +502,7 @@ struct LowerToKernelsPass
       module.emitError() << "no model function: expected func.func @forward";
       return signalPassFailure();
     }
-    if (failed(lowerModel(module, forward, *kind)))
+    if (failed(lowerModel(module, forward, *kind, mcaMarkers)))
       signalPassFailure();
   }
 };

@@ -335,6 +335,16 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value block = loop.getInductionVar();
+      std::string region =
+          "tile" + std::to_string(rows) + "x" + std::to_string(toks);
+      auto marker = [&](StringRef what) {
+        if (mcaMarkers)
+          b.create<LLVM::InlineAsmOp>(
+              Type(), ValueRange{}, ("# LLVM-MCA-" + what + " " + region).str(),
+              "", /*has_side_effects=*/true, /*is_align_stack=*/false,
+              LLVM::AsmDialectAttr(), ArrayAttr());
+      };
+      marker("BEGIN");
       Value kOff = b.create<arith::MulIOp>(block, idx(64));
       Value bOff = b.create<arith::MulIOp>(block, idx(128));
       SmallVector<Value> codes, acts, next;
@@ -364,6 +374,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
             next.push_back(
                 dot64(loop.getRegionIterArg(r * toks + u), codes[r], acts[u]));
       }
+      marker("END");
       b.create<scf::YieldOp>(next);
     }
     SmallVector<Value> totals;
