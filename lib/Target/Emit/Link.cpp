@@ -18,6 +18,8 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
+#include <cstdlib>
+
 using namespace llvm;
 
 #include "ModelHeader.inc"
@@ -70,18 +72,32 @@ runtimeFor(const mlir::tern::ResolvedTarget &target, StringRef argv0,
   if (triple.getArch() != Triple::aarch64 || !triple.isOSLinux())
     return fail("linking an executable for " + target.triple +
                 " is not supported; use --emit=obj or --emit=asm");
-  if (!sys::fs::exists("/usr/aarch64-linux-gnu/lib/crt1.o") ||
-      !sys::fs::exists("/usr/lib/aarch64-linux-gnu/libpcre2-8.a"))
+  // Debian's cross packages, or an arm64 root file system named by
+  // TERN_AARCH64_SYSROOT (e.g. made by debootstrap --arch=arm64).
+  std::string flags = "--target=aarch64-linux-gnu";
+  if (const char *root = std::getenv("TERN_AARCH64_SYSROOT")) {
+    for (StringRef file : {"crt1.o", "libpcre2-8.a"}) {
+      SmallString<256> path(root);
+      sys::path::append(path, "usr/lib/aarch64-linux-gnu", file);
+      if (!sys::fs::exists(path))
+        return fail("cannot link for " + target.triple + ": " + path +
+                    " is missing (TERN_AARCH64_SYSROOT must name an arm64 "
+                    "root with libc6-dev, libstdc++-12-dev and libpcre2-dev)");
+    }
+    flags += " --sysroot=" + std::string(root);
+  } else if (!sys::fs::exists("/usr/aarch64-linux-gnu/lib/crt1.o") ||
+             !sys::fs::exists("/usr/lib/aarch64-linux-gnu/libpcre2-8.a")) {
     return fail("cannot link for " + target.triple +
                 ": the AArch64 cross sysroot is missing (apt-get install "
                 "libc6-dev-arm64-cross libstdc++-12-dev-arm64-cross "
                 "libgcc-12-dev-arm64-cross, and libpcre2-dev:arm64 after "
                 "dpkg --add-architecture arm64; scripts/setup.sh does both)");
+  }
   Expected<std::string> lib =
       findRuntime(argv0, ("lib" + name + "-aarch64.a").str());
   if (!lib)
     return lib.takeError();
-  return std::make_pair(*lib, std::string("--target=aarch64-linux-gnu"));
+  return std::make_pair(*lib, flags);
 }
 
 } // namespace
@@ -108,8 +124,9 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
   SmallVector<StringRef> args = {*driver, "-fuse-ld=lld",    "-o",
                                  out,     objectPath,        runtime,
                                  "-lm",   "-l:libpcre2-8.a", "-lpthread"};
-  if (!targetFlag.empty())
-    args.push_back(targetFlag);
+  SmallVector<StringRef> extra;
+  StringRef(targetFlag).split(extra, ' ', -1, /*KeepEmpty=*/false);
+  args.append(extra.begin(), extra.end());
   if (staticLink)
     args.push_back("-static");
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
@@ -142,8 +159,7 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
   std::string parallel = found->first;
   auto buffer = MemoryBuffer::getFile(parallel);
   if (!buffer)
-    return fail("cannot read " + parallel + ": " +
-                buffer.getError().message());
+    return fail("cannot read " + parallel + ": " + buffer.getError().message());
   Expected<std::unique_ptr<object::Archive>> archive =
       object::Archive::create((*buffer)->getMemBufferRef());
   if (!archive)
