@@ -60,7 +60,8 @@ cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
 cl::opt<std::string> kernels(
     "kernels",
     cl::desc("Ternary matmul kernels: auto (the best the target CPU runs), "
-             "scalar, vector, avx2, avxvnni, avx512vnni"),
+             "scalar, vector, avx2, avxvnni, avx512vnni (x86-64), neon, "
+             "dotprod, i8mm (AArch64)"),
     cl::init("auto"), cl::value_desc("variant"), cl::cat(targetCategory));
 cl::opt<std::string> weights(
     "weights",
