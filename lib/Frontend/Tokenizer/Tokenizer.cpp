@@ -6,7 +6,10 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 
 using namespace mlir;
 using namespace mlir::tern;
@@ -21,6 +24,47 @@ llvm::Error fail(const llvm::Twine &message) {
 }
 
 } // namespace
+
+llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
+  // tern-spm (next to this program) reads it: libsentencepiece cannot share
+  // a process with libprotobuf (see tools/tern-spm).
+  std::string self = llvm::sys::fs::getMainExecutable(
+      nullptr, reinterpret_cast<void *>(&readSentencePiece));
+  llvm::SmallString<256> helper(llvm::sys::path::parent_path(self));
+  llvm::sys::path::append(helper, "tern-spm");
+  if (!llvm::sys::fs::can_execute(helper))
+    return fail(path + ": cannot read SentencePiece models: " + helper +
+                " is missing (is this a complete build?)");
+  llvm::SmallString<128> out, log;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("tern-spm", "bin", out))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removeOut(out);
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("tern-spm", "log", log))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removeLog(log);
+  std::optional<StringRef> redirects[] = {std::nullopt, std::nullopt,
+                                          StringRef(log)};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(helper, {helper, path, out}, std::nullopt,
+                                     redirects, 0, 0, &error);
+  if (rc != 0) {
+    auto text = llvm::MemoryBuffer::getFile(log);
+    if (text && !(*text)->getBuffer().trim().empty())
+      return fail((*text)->getBuffer().trim());
+    return fail(path + ": " + helper + " failed" +
+                (error.empty() ? "" : ": " + error));
+  }
+  auto bytes = llvm::MemoryBuffer::getFile(out, /*IsText=*/false);
+  if (!bytes)
+    return fail(out + ": " + bytes.getError().message());
+  TokenizerData data;
+  if (!TokenizerData::deserialize((*bytes)->getBufferStart(),
+                                  (*bytes)->getBufferSize(), data, error))
+    return fail(path + ": " + error);
+  return std::move(data);
+}
 
 llvm::Expected<std::optional<TokenizerData>>
 mlir::tern::readTokenizer(StringRef path) {

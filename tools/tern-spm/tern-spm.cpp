@@ -1,4 +1,11 @@
-//===- SentencePiece.cpp - tokenizer.model through libsentencepiece -------===//
+//===- tern-spm.cpp - tokenizer.model through libsentencepiece ------------===//
+//
+// usage: tern-spm MODEL OUT  (run by ternc and tern-tokenize)
+//
+// A separate program because libsentencepiece carries its own copy of
+// protobuf-lite, whose symbols clash with libprotobuf's (which libonnx
+// uses) in one process. It writes the serialized rt::TokenizerData to OUT,
+// or one error line to stderr and exits 1.
 //
 // libsentencepiece loads and checks the model and lists its pieces, scores
 // and types. Two settings of its normalizer are not in its API and are read
@@ -9,15 +16,18 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "tern/Frontend/Tokenizer.h"
+#include "tern/Runtime/Tokenizer.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <sentencepiece_processor.h>
 
-using namespace mlir;
-using namespace mlir::tern;
+using namespace llvm;
 using TokenizerData = ::tern::rt::TokenizerData;
 
 namespace {
@@ -41,7 +51,9 @@ const char *kProbes[] = {
 
 } // namespace
 
-llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
+namespace {
+
+Expected<TokenizerData> readSentencePiece(StringRef path) {
   auto error = [&](const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": " + message);
@@ -103,4 +115,28 @@ llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
                  "NFKC normalization");
   }
   return std::move(d);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  if (argc != 3) {
+    errs() << "usage: tern-spm TOKENIZER.model OUT\n";
+    return 2;
+  }
+  Expected<TokenizerData> data = readSentencePiece(argv[1]);
+  if (!data) {
+    errs() << toString(data.takeError()) << "\n";
+    return 1;
+  }
+  std::error_code ec;
+  ToolOutputFile out(argv[2], ec, sys::fs::OF_None);
+  if (ec) {
+    errs() << argv[2] << ": " << ec.message() << "\n";
+    return 1;
+  }
+  out.os() << data->serialize();
+  out.keep();
+  return 0;
 }
