@@ -39,9 +39,7 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
   if (ext == ".gguf")
     return importGGUF(path, context, options);
   if (ext == ".onnx")
-    return fail(path, "onnx files are not supported yet; this version of "
-                      "Tern reads Hugging Face checkpoints, GGUF files and "
-                      "tern IR (.mlir) files");
+    return importONNX(path, context);
   if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
     return fail(path, "unknown model format '" + ext +
                           "' (expected a checkpoint directory, a "

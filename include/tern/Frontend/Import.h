@@ -31,6 +31,11 @@ importModel(llvm::StringRef path, mlir::MLIRContext &context,
 mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(llvm::StringRef path,
                                                    mlir::MLIRContext &context);
 
+/// Reads an ONNX file: parses and checks it (opset, wiring, initializers,
+/// external data, supported ops; every problem reported at once).
+mlir::OwningOpRef<mlir::ModuleOp> importONNX(llvm::StringRef path,
+                                             mlir::MLIRContext &context);
+
 /// Reads a BitNet b1.58 GGUF file (bitnet.cpp or llama.cpp).
 mlir::OwningOpRef<mlir::ModuleOp> importGGUF(llvm::StringRef path,
                                              mlir::MLIRContext &context,

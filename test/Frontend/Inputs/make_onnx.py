@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Small ONNX files for the frontend's checks, made with the onnx helper API
+(Debian's python3-onnx).
+
+usage: make_onnx.py DIR   writes DIR/CASE.onnx for every case below
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def mlp(opset=17, nodes=None, inits=None, outputs=("y",)):
+    """A BitLinear-style MLP in the offline form: MatMul with a ternary
+    float weight, Mul by its scale, Relu."""
+    w = numpy_helper.from_array(
+        np.random.default_rng(0).integers(-1, 2, (8, 4)).astype(np.float32), "W")
+    s = numpy_helper.from_array(np.array(0.5, np.float32), "s")
+    nodes = nodes or [helper.make_node("MatMul", ["x", "W"], ["m"], name="matmul"),
+                      helper.make_node("Mul", ["m", "s"], ["h"], name="scale"),
+                      helper.make_node("Relu", ["h"], ["y"], name="relu")]
+    graph = helper.make_graph(
+        nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, ["n", 4]) for o in outputs],
+        inits if inits is not None else [w, s])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def save(model, d, name):
+    with open(os.path.join(d, name + ".onnx"), "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def main():
+    d = sys.argv[1]
+    os.makedirs(d, exist_ok=True)
+    save(mlp(), d, "valid")
+    with open(os.path.join(d, "garbage.onnx"), "wb") as f:
+        f.write(b"\xff\xfe this is not a protobuf \x00\x01")
+    save(mlp(opset=11), d, "opset11")
+    save(mlp(nodes=[helper.make_node("MatMul", ["x", "W"], ["m"], name="matmul"),
+                    helper.make_node("Add", ["m", "nope"], ["y"], name="add")]),
+         d, "dangling")
+    save(mlp(outputs=("y", "z")), d, "unproduced")
+    short = numpy_helper.from_array(np.zeros((8, 4), np.float32), "W")
+    short.raw_data = b"\x00" * 12  # 12 bytes for 32 floats
+    save(mlp(inits=[short, numpy_helper.from_array(np.array(0.5, np.float32), "s")]),
+         d, "short-initializer")
+    # External data: W's 128 bytes in weights.bin beside the model.
+    ext = mlp()
+    w = ext.graph.initializer[0]
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in [("location", "weights.bin"), ("offset", "0"), ("length", "128")]:
+        w.external_data.add(key=k, value=v)
+    save(ext, d, "external-missing")
+    os.makedirs(os.path.join(d, "ext"), exist_ok=True)
+    save(ext, os.path.join(d, "ext"), "external-short")
+    with open(os.path.join(d, "ext", "weights.bin"), "wb") as f:
+        f.write(b"\x00" * 100)
+    os.makedirs(os.path.join(d, "ok"), exist_ok=True)
+    save(ext, os.path.join(d, "ok"), "external")
+    with open(os.path.join(d, "ok", "weights.bin"), "wb") as f:
+        f.write(numpy_helper.to_array(mlp().graph.initializer[0]).tobytes())
+    # Unsupported ops: every type listed, with counts and node names.
+    save(mlp(nodes=[helper.make_node("MatMul", ["x", "W"], ["m"], name="matmul"),
+                    helper.make_node("Erf", ["m"], ["e1"], name="erf_a"),
+                    helper.make_node("Erf", ["e1"], ["e2"], name="erf_b"),
+                    helper.make_node("Foo", ["e2"], ["y"], name="foo", domain="com.example")]),
+         d, "unsupported")
+
+
+if __name__ == "__main__":
+    main()
