@@ -135,6 +135,34 @@ struct Reader {
   }
 };
 
+/// The regex with \s and \S meaning Unicode White_Space, as in Oniguruma
+/// (which Hugging Face tokenizers uses): PCRE2's \s also takes U+180E.
+std::string whiteSpaceAsOniguruma(const std::string &re) {
+  const std::string space = "\\p{Z}\\t\\n\\v\\f\\r\\x{85}";
+  std::string out;
+  bool inClass = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      char e = re[++i];
+      if (e == 's')
+        out += inClass ? space : "[" + space + "]";
+      else if (e == 'S' && !inClass)
+        out += "[^" + space + "]";
+      else
+        out += std::string(1, c) + e;
+      continue;
+    }
+    if (c == '[' && !inClass)
+      inClass = true;
+    else if (c == ']' && inClass && out.back() != '[' &&
+             !(out.size() >= 2 && out.compare(out.size() - 2, 2, "[^") == 0))
+      inClass = false;
+    out += c;
+  }
+  return out;
+}
+
 uint64_t pairKey(int32_t a, int32_t b) {
   return (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
 }
@@ -324,10 +352,11 @@ std::unique_ptr<Tokenizer> Tokenizer::create(TokenizerData data,
   for (const std::string &p : d.patterns) {
     int code;
     PCRE2_SIZE offset;
-    pcre2_code *re =
-        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(),
-                      PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code,
-                      &offset, nullptr);
+    std::string pattern = whiteSpaceAsOniguruma(p);
+    pcre2_code *re = pcre2_compile(
+        reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+        PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &code, &offset,
+        nullptr);
     if (!re) {
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(code, message, sizeof message);

@@ -9,6 +9,7 @@ ids Tern's tokenizer must reproduce.
                                       SentencePiece-style tokenizer.json in
                                       DIR/hfspm/
   tokenizer_ref.py strings FILE       the test strings (JSON array)
+  tokenizer_ref.py fuzz FILE          5,000 strings of random code points
   tokenizer_ref.py check KIND TOK STRINGS OURS
                                       compares tern-tokenize's output OURS
                                       with the library's ids (and decoded
@@ -38,7 +39,8 @@ SCRIPTS = ["Größe über Straße café naïve façade", "Привет мир к
            "안녕하세요 세계", "สวัสดีชาวโลก", "Tiếng Việt có dấu"]
 EMOJI = ["🎉", "🚀", "👍🏽", "👨‍👩‍👧", "🇫🇷", "❤️", "😀😃😄", "🧪"]
 SPACES = [" ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "\u00a0",
-          "\u3000", "    ", "\t\t"]
+          "\u3000", "    ", "\t\t", "\x0b", "\x85", "\u1680", "\u2028",
+          "\u180e"]  # U+180E: not White_Space since Unicode 6.3
 NUMBERS = ["0", "7", "42", "123", "1234", "12345678", "3.14159", "1,000",
            "2026-11-22", "-5", "1e-5"]
 PUNCT = [".", ",", "!", "?", "...", "'", "\"", "(", ")", "--", ":", ";",
@@ -64,6 +66,23 @@ def make_strings(rng, count, specials=True):
     out += ["", " ", "  ", "\n", "a", "A", "'s", "  leading", "trailing  ",
             "x" * 50, "🎉" * 5, "\u00e9" * 7]
     return out
+
+
+# Code point ranges for random strings: ASCII and controls, Latin,
+# combining marks, Greek, Cyrillic, Hebrew/Arabic, Devanagari, Thai, Hangul
+# jamo, punctuation and spaces, kana, CJK, syllables, emoji, selectors, and
+# the spaces regex engines disagree on.
+FUZZ_RANGES = [(0x20, 0x7e), (0x9, 0xd), (0xa0, 0x24f), (0x300, 0x36f),
+               (0x370, 0x3ff), (0x400, 0x4ff), (0x590, 0x6ff), (0x900, 0x97f),
+               (0xe00, 0xe7f), (0x1100, 0x11ff), (0x2000, 0x206f),
+               (0x3000, 0x30ff), (0x4e00, 0x4fff), (0xac00, 0xad00),
+               (0x1f300, 0x1f64f), (0xfe00, 0xfe0f), (0x1680, 0x1680),
+               (0x180e, 0x180e), (0x85, 0x85)]
+
+
+def fuzz_strings(rng, count):
+    return ["".join(chr(rng.randint(*rng.choice(FUZZ_RANGES)))
+                    for _ in range(rng.randint(1, 40))) for _ in range(count)]
 
 
 def corpus(rng):
@@ -193,6 +212,9 @@ def main():
     elif sys.argv[1] == "strings":
         with open(sys.argv[2], "w") as f:
             json.dump(make_strings(random.Random(2), 1200), f)
+    elif sys.argv[1] == "fuzz":
+        with open(sys.argv[2], "w") as f:
+            json.dump(fuzz_strings(random.Random(5), 5000), f)
     elif sys.argv[1] == "check":
         sys.exit(check(*sys.argv[2:6]))
     else:
