@@ -24,7 +24,7 @@ using Merge = TokenizerData::Merge;
 namespace {
 
 constexpr char kMagic[8] = {'T', 'E', 'R', 'N', 'T', 'O', 'K', '1'};
-const std::string kSpace = "\xe2\x96\x81"; // U+2581, SentencePiece's space
+const std::string kSpace = kSentencePieceSpace;
 
 // GPT-2's byte-to-character map: printable Latin-1 bytes stand for
 // themselves, the others for U+0100 onwards in byte order.

@@ -32,7 +32,7 @@ using TokenizerData = ::tern::rt::TokenizerData;
 
 namespace {
 
-const char *kSpace = "\xe2\x96\x81"; // U+2581
+const char *kSpace = ::tern::rt::kSentencePieceSpace;
 
 // Scripts, digits, punctuation, whitespace runs and bytes no vocabulary
 // holds: enough to tell BPE from unigram and identity from NFKC.

@@ -66,7 +66,9 @@ int main(int argc, char **argv) {
   if (!data)
     return fail(toString(data.takeError()));
   if (!*data)
-    return fail(tokenizerPath + ": no tokenizer.json or tokenizer.model");
+    return fail(tokenizerPath +
+                ": no tokenizer (tokenizer.json, tokenizer.model or "
+                "tokenizer.ggml.* keys)");
   std::string error;
   std::unique_ptr<tern::rt::Tokenizer> t =
       tern::rt::Tokenizer::create(std::move(**data), error);

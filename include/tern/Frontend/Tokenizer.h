@@ -27,13 +27,14 @@ llvm::Expected<::tern::rt::TokenizerData> readHFTokenizer(llvm::StringRef path);
 llvm::Expected<::tern::rt::TokenizerData>
 readSentencePiece(llvm::StringRef path);
 
-/// Reads the tokenizer of a GGUF file (tokenizer.ggml.*: gpt2 or llama).
-llvm::Expected<::tern::rt::TokenizerData>
+/// Reads the tokenizer of a GGUF file (tokenizer.ggml.*: gpt2 or llama);
+/// std::nullopt when the file has none (no tokenizer.ggml.model).
+llvm::Expected<std::optional<::tern::rt::TokenizerData>>
 readGGUFTokenizer(llvm::StringRef path);
 
 /// Reads the tokenizer at `path`: tokenizer.json, tokenizer.model, a .gguf
 /// file, or a checkpoint directory holding one of the first two. A directory
-/// without one gives std::nullopt.
+/// without one, or a GGUF file without one, gives std::nullopt.
 llvm::Expected<std::optional<::tern::rt::TokenizerData>>
 readTokenizer(llvm::StringRef path);
 

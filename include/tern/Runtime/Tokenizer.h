@@ -26,6 +26,18 @@
 
 namespace tern::rt {
 
+/// SentencePiece's space, U+2581.
+inline constexpr const char *kSentencePieceSpace = "\xe2\x96\x81";
+/// Pre-tokenizer regexes by name: GPT-2's (Hugging Face ByteLevel with
+/// use_regex, llama.cpp "gpt-2") and LLaMA-3's (SPEC 6.4, "llama-bpe").
+inline constexpr const char *kGPT2Pattern =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|"
+    "\\s+(?!\\S)|\\s+";
+inline constexpr const char *kLlama3Pattern =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+    "\\s+(?!\\S)|\\s+";
+
 struct TokenizerData {
   enum class Kind : uint8_t { ByteLevelBPE = 0, SentencePieceBPE = 1 };
   /// As SentencePiece and GGUF's tokenizer.ggml.token_type number them.

@@ -17,18 +17,11 @@ using namespace mlir;
 using namespace mlir::tern;
 using TokenizerData = ::tern::rt::TokenizerData;
 
-namespace {
+using ::tern::rt::kGPT2Pattern;
+using ::tern::rt::kLlama3Pattern;
 
-// Pre-tokenizer regexes by tokenizer.ggml.pre (SPEC 6.4 for LLaMA-3's).
-const char *kLlama3Pattern =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const char *kGPT2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
-                           "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-} // namespace
-
-llvm::Expected<TokenizerData> mlir::tern::readGGUFTokenizer(StringRef path) {
+llvm::Expected<std::optional<TokenizerData>>
+mlir::tern::readGGUFTokenizer(StringRef path) {
   llvm::Expected<std::unique_ptr<GGUFFile>> opened = GGUFFile::open(path);
   if (!opened)
     return opened.takeError();
@@ -50,7 +43,7 @@ llvm::Expected<TokenizerData> mlir::tern::readGGUFTokenizer(StringRef path) {
 
   std::string model = string("tokenizer.ggml.model");
   if (model.empty())
-    return error("no tokenizer (tokenizer.ggml.model is absent)");
+    return std::nullopt; // a model without a tokenizer
   TokenizerData d;
   if (model == "gpt2")
     d.kind = TokenizerData::Kind::ByteLevelBPE;
@@ -139,5 +132,5 @@ llvm::Expected<TokenizerData> mlir::tern::readGGUFTokenizer(StringRef path) {
                      d.kind == TokenizerData::Kind::SentencePieceBPE) &&
              d.bos >= 0;
   d.chatFormat = chatFormatOf(string("tokenizer.chat_template"), d);
-  return std::move(d);
+  return std::optional<TokenizerData>(std::move(d));
 }

@@ -26,10 +26,8 @@ namespace json = llvm::json;
 
 namespace {
 
-const char *kSpace = "\xe2\x96\x81"; // U+2581
-// The GPT-2 pre-tokenizer regex (ByteLevel with use_regex).
-const char *kGPT2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
-                           "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+using ::tern::rt::kGPT2Pattern;
+const char *kSpace = ::tern::rt::kSentencePieceSpace;
 
 class Reader {
 public:

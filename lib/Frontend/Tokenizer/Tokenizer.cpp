@@ -80,14 +80,15 @@ mlir::tern::readTokenizer(StringRef path) {
   if (!llvm::sys::fs::exists(path))
     return fail(path + ": no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
+  if (ext == ".gguf")
+    return readGGUFTokenizer(path);
   llvm::Expected<TokenizerData> data =
       ext == ".json"    ? readHFTokenizer(path)
       : ext == ".model" ? readSentencePiece(path)
-      : ext == ".gguf"
-          ? readGGUFTokenizer(path)
-          : llvm::Expected<TokenizerData>(fail(
-                path + ": unknown tokenizer file (expected tokenizer.json, a "
-                       "SentencePiece .model or a .gguf file)"));
+                        : llvm::Expected<TokenizerData>(fail(
+                              path + ": unknown tokenizer file (expected "
+                                     "tokenizer.json, a SentencePiece .model "
+                                     "or a .gguf file)"));
   if (!data)
     return data.takeError();
   return std::optional<TokenizerData>(std::move(*data));
@@ -160,29 +161,16 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
                                      : input.str();
     if (origin.empty())
       origin = ".";
-    bool gguf = llvm::sys::path::extension(origin) == ".gguf";
-    // A GGUF file without tokenizer keys is a model without a tokenizer.
-    if (gguf && choice.empty()) {
-      llvm::Expected<TokenizerData> read = readGGUFTokenizer(origin);
-      if (!read) {
-        std::string message = llvm::toString(read.takeError());
-        if (!StringRef(message).contains("tokenizer.ggml.model is absent"))
-          return fail(message + " (compile without a tokenizer with "
-                                "--tokenizer=none)");
-      } else {
-        data = std::move(*read);
-      }
-    } else {
-      llvm::Expected<std::optional<TokenizerData>> read = readTokenizer(origin);
-      if (!read)
-        return fail(llvm::toString(read.takeError()) +
-                    (choice.empty() ? " (compile without a tokenizer with "
-                                      "--tokenizer=none)"
-                                    : ""));
-      if (!*read && !choice.empty())
-        return fail(origin + ": no tokenizer.json or tokenizer.model");
-      data = std::move(*read);
-    }
+    llvm::Expected<std::optional<TokenizerData>> read = readTokenizer(origin);
+    if (!read)
+      return fail(llvm::toString(read.takeError()) +
+                  (choice.empty() ? " (compile without a tokenizer with "
+                                    "--tokenizer=none)"
+                                  : ""));
+    if (!*read && !choice.empty())
+      return fail(origin + ": no tokenizer (tokenizer.json, tokenizer.model or "
+                           "tokenizer.ggml.* keys)");
+    data = std::move(*read);
   } else {
     data = attachedTokenizer(module); // a .mlir module's own
   }
