@@ -19,6 +19,7 @@
 #include "llvm/TargetParser/Triple.h"
 
 #include <cstdlib>
+#include <vector>
 
 using namespace llvm;
 
@@ -55,11 +56,16 @@ Expected<std::string> findLinkerDriver() {
               "clang-19 lld-19)");
 }
 
-/// The runtime archive and the driver flags for an executable of `target`:
-/// the host's, or AArch64 Linux through Debian's cross sysroot.
-Expected<std::pair<std::string, std::string>>
-runtimeFor(const mlir::tern::ResolvedTarget &target, StringRef argv0,
-           StringRef name = "TernRuntime") {
+/// The runtime archive of an executable for `target`, and the driver flags
+/// it takes: the host's, or AArch64 Linux through Debian's cross sysroot.
+struct RuntimeChoice {
+  std::string archive;
+  std::vector<std::string> flags;
+};
+
+Expected<RuntimeChoice> runtimeFor(const mlir::tern::ResolvedTarget &target,
+                                   StringRef argv0,
+                                   StringRef name = "TernRuntime") {
   Triple triple(target.triple);
   Triple host(sys::getDefaultTargetTriple());
   if (target.isHost || (triple.getArch() == host.getArch() &&
@@ -67,14 +73,14 @@ runtimeFor(const mlir::tern::ResolvedTarget &target, StringRef argv0,
     Expected<std::string> lib = findRuntime(argv0, ("lib" + name + ".a").str());
     if (!lib)
       return lib.takeError();
-    return std::make_pair(*lib, std::string());
+    return RuntimeChoice{*lib, {}};
   }
   if (triple.getArch() != Triple::aarch64 || !triple.isOSLinux())
     return fail("linking an executable for " + target.triple +
                 " is not supported; use --emit=obj or --emit=asm");
   // Debian's cross packages, or an arm64 root file system named by
   // TERN_AARCH64_SYSROOT (e.g. made by debootstrap --arch=arm64).
-  std::string flags = "--target=aarch64-linux-gnu";
+  std::vector<std::string> flags = {"--target=aarch64-linux-gnu"};
   if (const char *root = std::getenv("TERN_AARCH64_SYSROOT")) {
     for (StringRef file : {"crt1.o", "libpcre2-8.a"}) {
       SmallString<256> path(root);
@@ -84,7 +90,7 @@ runtimeFor(const mlir::tern::ResolvedTarget &target, StringRef argv0,
                     " is missing (TERN_AARCH64_SYSROOT must name an arm64 "
                     "root with libc6-dev, libstdc++-12-dev and libpcre2-dev)");
     }
-    flags += " --sysroot=" + std::string(root);
+    flags.push_back("--sysroot=" + std::string(root));
   } else if (!sys::fs::exists("/usr/aarch64-linux-gnu/lib/crt1.o") ||
              !sys::fs::exists("/usr/lib/aarch64-linux-gnu/libpcre2-8.a")) {
     return fail("cannot link for " + target.triple +
@@ -97,7 +103,7 @@ runtimeFor(const mlir::tern::ResolvedTarget &target, StringRef argv0,
       findRuntime(argv0, ("lib" + name + "-aarch64.a").str());
   if (!lib)
     return lib.takeError();
-  return std::make_pair(*lib, flags);
+  return RuntimeChoice{*lib, flags};
 }
 
 } // namespace
@@ -108,7 +114,6 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
   auto found = runtimeFor(target, argv0);
   if (!found)
     return found.takeError();
-  auto [runtime, targetFlag] = *found;
   Expected<std::string> driver = findLinkerDriver();
   if (!driver)
     return driver.takeError();
@@ -122,11 +127,9 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
   // The runtime's tokenizer matches regexes with PCRE2, linked statically
   // so that the executable runs where libpcre2 is not installed.
   SmallVector<StringRef> args = {*driver, "-fuse-ld=lld",    "-o",
-                                 out,     objectPath,        runtime,
+                                 out,     objectPath,        found->archive,
                                  "-lm",   "-l:libpcre2-8.a", "-lpthread"};
-  SmallVector<StringRef> extra;
-  StringRef(targetFlag).split(extra, ' ', -1, /*KeepEmpty=*/false);
-  args.append(extra.begin(), extra.end());
+  args.append(found->flags.begin(), found->flags.end());
   if (staticLink)
     args.push_back("-static");
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
@@ -156,7 +159,7 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
   auto found = runtimeFor(target, argv0, "TernParallel");
   if (!found)
     return found.takeError();
-  std::string parallel = found->first;
+  const std::string &parallel = found->archive;
   auto buffer = MemoryBuffer::getFile(parallel);
   if (!buffer)
     return fail("cannot read " + parallel + ": " + buffer.getError().message());
