@@ -158,6 +158,9 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
         return true;
       };
     };
+    auto setString = [](std::string &field) {
+      return [&field](const std::string &v) { return field = v, true; };
+    };
     const std::pair<const char *, std::function<bool(const std::string &)>>
         valued[] = {
             {"--tokens",
@@ -170,15 +173,11 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
                o.generateSet = true;
                return setInt(o.generate, 0, INT32_MAX)(v);
              }},
-            {"-p", [&](const std::string &v) { return o.text = v, true; }},
-            {"--prompt",
-             [&](const std::string &v) { return o.text = v, true; }},
-            {"-f",
-             [&](const std::string &v) { return o.promptFile = v, true; }},
-            {"--file",
-             [&](const std::string &v) { return o.promptFile = v, true; }},
-            {"--system",
-             [&](const std::string &v) { return o.system = v, true; }},
+            {"-p", setString(o.text)},
+            {"--prompt", setString(o.text)},
+            {"-f", setString(o.promptFile)},
+            {"--file", setString(o.promptFile)},
+            {"--system", setString(o.system)},
             {"-c", setInt(o.context, 1, INT32_MAX)},
             {"-t", setInt(o.threads, 1, 4096)},
             {"--bench-pp", setInt(o.benchPrompt, 1, INT32_MAX)},
@@ -195,10 +194,8 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
                return setInt(o.seed, 0, INT64_MAX)(v);
              }},
             {"--temp", setFloat(o.sampling.temperature, 0, 1e6)},
-            {"--dump-logits",
-             [&](const std::string &v) { return o.dumpLogits = v, true; }},
-            {"--dump-tokens",
-             [&](const std::string &v) { return o.dumpTokens = v, true; }},
+            {"--dump-logits", setString(o.dumpLogits)},
+            {"--dump-tokens", setString(o.dumpTokens)},
         };
     auto it = std::find_if(std::begin(valued), std::end(valued),
                            [&](const auto &e) { return flag == e.first; });
