@@ -37,13 +37,14 @@ fi
 
 # PyPI gguf: the GGUF tests check Tern's Q8_0/Q6_K decoding against its
 # dequantizers. tokenizers and sentencepiece train the tokenizers the
-# tokenizer tests compare Tern's ids with.
-if ! .venv/bin/python -c "import gguf, tokenizers, sentencepiece" 2>/dev/null; then
-  echo "setup: installing gguf, tokenizers and sentencepiece into .venv"
-  .venv/bin/pip install -q "gguf==0.19.0" "tokenizers==0.23.3" "sentencepiece==0.2.3"
+# tokenizer tests compare Tern's ids with. onnxruntime is the reference for
+# ONNX models (1.20.1 runs on Debian's numpy 1.24).
+if ! .venv/bin/python -c "import gguf, tokenizers, sentencepiece, onnxruntime" 2>/dev/null; then
+  echo "setup: installing gguf, tokenizers, sentencepiece and onnxruntime into .venv"
+  .venv/bin/pip install -q "gguf==0.19.0" "tokenizers==0.23.3" "sentencepiece==0.2.3" "onnxruntime==1.20.1"
 fi
 
 for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py qemu-aarch64-static /usr/aarch64-linux-gnu/lib/crt1.o /usr/lib/aarch64-linux-gnu/libpcre2-8.a; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
-.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece" || { echo "setup: numpy, torch, gguf, tokenizers or sentencepiece is not importable in .venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime" || { echo "setup: numpy, torch, gguf, tokenizers, sentencepiece, onnx or onnxruntime is not importable in .venv" >&2; exit 1; }

@@ -1,14 +1,18 @@
-//===- ONNXModel.cpp - ONNX files: parsing and checking -------------------===//
+//===- ONNXModel.cpp - ONNX files: parsing, checking, dispatch ------------===//
 //
-// The ONNX frontend's first half: the file is parsed with Debian's libonnx
-// (onnx_proto) and checked before anything is built: opset, graph wiring,
-// initializer sizes, external data (mapped, not copied), and the op types
-// Tern reads, all unsupported ones listed at once. Building tern IR from the
-// graph (BitLinear recognition, the generic path) is not written yet: a file
-// that passes the checks gets an error that says so.
+// The file is parsed with Debian's libonnx (onnx_proto) and checked before
+// anything is built: opset, graph wiring, initializer sizes, external data,
+// and the op types Tern reads, all unsupported ones listed at once.
+//
+// A graph from token ids to logits is a language model: it is run once on a
+// probe sequence (ONNXGraph.h) and recognised as a BitNet b1.58 model
+// (LMRecognizer.cpp), which then compiles like a checkpoint, KV cache and
+// all. Other graphs (the generic path) are not compiled yet.
 //
 //===----------------------------------------------------------------------===//
 
+#include "LMRecognizer.h"
+#include "ONNXGraph.h"
 #include "tern/Frontend/Import.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -24,54 +28,35 @@
 #include <map>
 
 using namespace mlir;
+namespace onnx_frontend = mlir::tern::onnx_frontend;
 
 namespace {
 
 /// The standard ops BitNet exports contain (SPEC 8), plus the deployment
 /// forms' quantized ops.
 constexpr llvm::StringLiteral kSupported[] = {
-    "Abs",
-    "Add",
-    "BitShift",
-    "Cast",
-    "Clip",
-    "Concat",
-    "Constant",
-    "ConstantOfShape",
-    "DequantizeLinear",
-    "Div",
-    "Equal",
-    "Expand",
-    "Gather",
-    "Gemm",
-    "Identity",
-    "MatMul",
-    "MatMulInteger",
-    "Mul",
-    "Neg",
-    "Pow",
-    "Range",
-    "Reciprocal",
-    "ReduceMax",
-    "ReduceMean",
-    "ReduceSum",
-    "Relu",
-    "Reshape",
-    "Round",
-    "Shape",
-    "Sigmoid",
-    "SimplifiedLayerNormalization",
-    "Slice",
-    "Softmax",
-    "Split",
-    "Sqrt",
-    "Squeeze",
-    "Sub",
-    "Tanh",
-    "Transpose",
-    "Trilu",
-    "Unsqueeze",
-    "Where",
+    "Abs",        "Add",
+    "BitShift",   "Cast",
+    "Clip",       "Concat",
+    "Constant",   "ConstantOfShape",
+    "Cos",        "DequantizeLinear",
+    "Div",        "Equal",
+    "Expand",     "Gather",
+    "Gemm",       "Identity",
+    "MatMul",     "MatMulInteger",
+    "Mul",        "Neg",
+    "Pow",        "Range",
+    "Reciprocal", "ReduceMax",
+    "ReduceMean", "ReduceSum",
+    "Relu",       "Reshape",
+    "Round",      "Shape",
+    "Sigmoid",    "SimplifiedLayerNormalization",
+    "Sin",        "Slice",
+    "Softmax",    "Split",
+    "Sqrt",       "Squeeze",
+    "Sub",        "Tanh",
+    "Transpose",  "Trilu",
+    "Unsqueeze",  "Where",
 };
 
 /// Bytes per element of an ONNX tensor data type, or 0 for unknown ones.
@@ -252,6 +237,101 @@ public:
   int64_t opset = 0;
 };
 
+/// The probe's token ids: a fixed, varied sequence within the vocabulary
+/// (the rows of the table the ids index, when it can be found).
+int64_t probeVocab(const onnx::GraphProto &g, StringRef ids) {
+  std::string value = ids.str();
+  for (const onnx::NodeProto &n : g.node()) {
+    if (n.op_type() == "Cast" && n.input(0) == value)
+      value = n.output(0);
+    if (n.op_type() == "Gather" && n.input_size() == 2 && n.input(1) == value)
+      for (const onnx::TensorProto &t : g.initializer())
+        if (t.name() == n.input(0) && t.dims_size() == 2)
+          return t.dims(0);
+  }
+  return 2;
+}
+
+OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
+                                   MLIRContext &context) {
+  using T = onnx::TensorProto;
+  // Graph inputs that are not initializers (IR < 4 lists both).
+  llvm::StringSet<> inits;
+  for (const T &t : g.initializer())
+    inits.insert(t.name());
+  std::vector<const onnx::ValueInfoProto *> inputs;
+  for (const onnx::ValueInfoProto &v : g.input())
+    if (!inits.contains(v.name()))
+      inputs.push_back(&v);
+  auto elemType = [](const onnx::ValueInfoProto &v) {
+    return v.type().tensor_type().elem_type();
+  };
+  bool idsIn = inputs.size() == 1 && (elemType(*inputs[0]) == T::INT64 ||
+                                      elemType(*inputs[0]) == T::INT32);
+  if (!idsIn || g.output_size() != 1 || elemType(g.output(0)) != T::FLOAT) {
+    std::string list;
+    for (const onnx::ValueInfoProto *v : inputs)
+      list += (list.empty() ? "'" : ", '") + v->name() + "'";
+    checker.fail(llvm::formatv(
+        "the graph is not a language model (one integer input of token ids, "
+        "one float output of logits; it has inputs {0} and {1} output{2}); "
+        "Tern compiles language models from ONNX, and the generic path for "
+        "other graphs is not implemented yet",
+        list.empty() ? "none" : list, g.output_size(),
+        g.output_size() == 1 ? "" : "s"));
+    return nullptr;
+  }
+
+  // The sequence length must be free: the model runs on any prompt.
+  const onnx::ValueInfoProto &ids = *inputs[0];
+  const auto &dims = ids.type().tensor_type().shape().dim();
+  if (dims.size() < 1 || dims.size() > 2) {
+    checker.fail("token ids '" + ids.name() +
+                 "' must have shape [batch, sequence] or [sequence]");
+    return nullptr;
+  }
+  const auto &seq = dims[dims.size() - 1];
+  if (seq.has_dim_value()) {
+    checker.fail(llvm::formatv("token ids '{0}' have a fixed sequence length "
+                               "of {1}; export with a dynamic axis "
+                               "(torch.onnx.export dynamic_axes) so that the "
+                               "model runs on any number of tokens",
+                               ids.name(), seq.dim_value()));
+    return nullptr;
+  }
+  if (dims.size() == 2 && dims[0].has_dim_value() && dims[0].dim_value() != 1) {
+    checker.fail(llvm::formatv("token ids '{0}' have a fixed batch of {1}; "
+                               "Tern runs one sequence",
+                               ids.name(), dims[0].dim_value()));
+    return nullptr;
+  }
+
+  // Run the graph once on a probe sequence of 7 tokens.
+  int64_t vocab = probeVocab(g, ids.name());
+  std::vector<int64_t> probe;
+  for (int64_t k = 0; k < 7; ++k)
+    probe.push_back((k * 37 + 11) % vocab);
+  std::vector<int64_t> shape = {int64_t(probe.size())};
+  if (dims.size() == 2)
+    shape.insert(shape.begin(), 1);
+  llvm::StringMap<onnx_frontend::Tensor> bound;
+  bound[ids.name()] = onnx_frontend::Tensor::ints(elemType(ids), shape, probe);
+  onnx_frontend::GraphValues values(g);
+  if (llvm::Error e = values.run(std::move(bound),
+                                 llvm::sys::path::parent_path(checker.path))) {
+    checker.fail("running the graph on a probe sequence: " +
+                 llvm::toString(std::move(e)));
+    return nullptr;
+  }
+  auto module = onnx_frontend::buildLanguageModel(values, ids.name(),
+                                                  g.output(0).name(), context);
+  if (!module) {
+    checker.fail(llvm::toString(module.takeError()));
+    return nullptr;
+  }
+  return std::move(*module);
+}
+
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
@@ -274,11 +354,5 @@ OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
   }
   if (!checker.check(model))
     return nullptr;
-  checker.fail(llvm::formatv(
-      "the graph is valid ({0} nodes, {1} initializers, opset {2}), but "
-      "compiling ONNX graphs is not implemented yet; convert the model to a "
-      "Hugging Face checkpoint or GGUF file",
-      model.graph().node_size(), model.graph().initializer_size(),
-      checker.opset));
-  return nullptr;
+  return compileGraph(model.graph(), checker, context);
 }

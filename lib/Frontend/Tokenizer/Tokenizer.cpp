@@ -155,10 +155,12 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
   std::string origin = choice.str();
   StringRef ext = llvm::sys::path::extension(input);
   if (!choice.empty() || llvm::sys::fs::is_directory(input) ||
-      ext == ".safetensors" || ext == ".gguf") {
+      ext == ".safetensors" || ext == ".gguf" || ext == ".onnx") {
+    // A .safetensors or .onnx file's tokenizer is in its directory.
     if (choice.empty())
-      origin = ext == ".safetensors" ? llvm::sys::path::parent_path(input).str()
-                                     : input.str();
+      origin = ext == ".safetensors" || ext == ".onnx"
+                   ? llvm::sys::path::parent_path(input).str()
+                   : input.str();
     if (origin.empty())
       origin = ".";
     llvm::Expected<std::optional<TokenizerData>> read = readTokenizer(origin);

@@ -70,6 +70,15 @@ def main():
                     helper.make_node("Erf", ["e1"], ["e2"], name="erf_b"),
                     helper.make_node("Foo", ["e2"], ["y"], name="foo", domain="com.example")]),
          d, "unsupported")
+    # Token ids in, but a node that cannot run on the probe sequence.
+    table = numpy_helper.from_array(np.ones((4, 8), np.float32), "E")
+    shape = numpy_helper.from_array(np.array([3, 5], np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("Gather", ["E", "ids"], ["h"], name="embed"),
+         helper.make_node("Reshape", ["h", "shape"], ["y"], name="reshape")],
+        "lm", [helper.make_tensor_value_info("ids", TensorProto.INT64, ["seq"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [table, shape])
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), d, "probe-error")
 
 
 if __name__ == "__main__":

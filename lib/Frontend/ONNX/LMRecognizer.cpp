@@ -1,0 +1,810 @@
+//===- LMRecognizer.cpp - BitNet language models in ONNX graphs -----------===//
+//
+// An export of a BitNet LM spells each part of SPEC 3 in a few dozen standard
+// ops, and exporters differ in the details (SPEC 8). The recogniser anchors
+// on a few landmarks and checks each part by its numbers on the probe run
+// rather than by its exact op sequence:
+//   - a BitLinear is a matrix product by ternary weights (one magnitude)
+//     whose input went through a per-token ReduceMax(|x|): its output must
+//     equal dot(q(x), T) / s(x) * scale (SPEC 2.2-2.3), for one scale;
+//   - an RMSNorm ends in ReduceMean(x^2) ... Mul(gain), or is a
+//     SimplifiedLayerNormalization, and must equal gain * x / rms(x);
+//   - attention is whatever lies between the q/k/v and o projections, and
+//     must equal causal softmax attention (GQA) with half-split RoPE whose
+//     theta is read from the cos/sin tables the graph multiplies q by;
+//   - the GLU must equal relu(gate)^2 * up or silu(gate) * up.
+// The residual adds string the parts together, block by block.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LMRecognizer.h"
+
+#include "tern/Frontend/BitNetModel.h"
+
+#include "Tern/IR/TernDialect.h"
+#include "Tern/IR/WeightData.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
+
+using namespace mlir;
+using namespace mlir::tern;
+using namespace mlir::tern::onnx_frontend;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace {
+
+/// Parts must match the graph's own numbers this closely (relative to the
+/// largest value): float summation order is all that may differ.
+constexpr double kTolerance = 1e-4;
+
+Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+bool isMatmul(StringRef op) {
+  return op == "MatMul" || op == "Gemm" || op == "MatMulInteger" ||
+         op == "MatMulNBits";
+}
+
+/// Ops a backward or forward search does not cross: they start another part.
+bool isBoundary(StringRef op) { return isMatmul(op) || op == "Softmax"; }
+
+/// max |got - want| / max |got| (0 when both are all zero).
+double relDiff(llvm::ArrayRef<float> got, llvm::ArrayRef<double> want) {
+  double diff = 0, scale = 0;
+  for (size_t k = 0; k < got.size(); ++k) {
+    diff = std::max(diff, std::fabs(double(got[k]) - want[k]));
+    scale = std::max(scale, std::fabs(double(got[k])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+struct Linear {
+  const onnx::NodeProto *node = nullptr;
+  /// The quantized input (an RMSNorm's output) and the scaled output.
+  std::string x, y;
+  int64_t k = 0, n = 0;
+  std::vector<int8_t> trits; // [n, k]
+  float scale = 1;
+};
+
+struct Norm {
+  std::string input;
+  std::vector<float> gain;
+  float eps = 0;
+};
+
+struct Rope {
+  double theta = 0;
+  int64_t headDim = 0, heads = 0;
+  /// Rows of the table the graph slices cos from, or 0 when computed.
+  int64_t tableRows = 0;
+};
+
+class Recognizer {
+public:
+  explicit Recognizer(const GraphValues &g) : g(g) {}
+
+  Expected<OwningOpRef<ModuleOp>> run(StringRef ids, StringRef logits,
+                                      MLIRContext &context);
+
+private:
+  const Tensor &val(StringRef v) const { return *g.get(v); }
+  std::string name(const onnx::NodeProto &n) const {
+    return "node '" + n.name() + "' (" + n.op_type() + ")";
+  }
+
+  /// `v` with Cast and Identity nodes that keep it float skipped.
+  std::string source(std::string v) const {
+    while (const onnx::NodeProto *p = g.producer(v)) {
+      if ((p->op_type() != "Cast" && p->op_type() != "Identity") ||
+          !val(p->input(0)).isFloat() || !val(v).isFloat())
+        break;
+      v = p->input(0);
+    }
+    return v;
+  }
+
+  /// The first node (breadth first, nearest first) among the dynamic
+  /// ancestors (or descendants) of `v` for which `pick` holds; the search
+  /// does not cross matrix products or softmaxes.
+  const onnx::NodeProto *
+  search(StringRef v, bool forward,
+         llvm::function_ref<bool(const onnx::NodeProto &)> pick) const;
+
+  Expected<std::optional<Linear>> matchLinear(const onnx::NodeProto &m);
+  Expected<Norm> matchNorm(StringRef x);
+  /// `tables` says whether q is multiplied by two tables at all (errors of
+  /// such candidates say more than "no RoPE").
+  Expected<Rope> matchRope(const Linear &q, bool &tables);
+  double attentionDiff(const Linear &q, const Linear &k, const Linear &v,
+                       const Rope &rope, StringRef out) const;
+
+  const GraphValues &g;
+};
+
+const onnx::NodeProto *Recognizer::search(
+    StringRef v, bool forward,
+    llvm::function_ref<bool(const onnx::NodeProto &)> pick) const {
+  std::deque<std::string> queue{v.str()};
+  llvm::SmallPtrSet<const onnx::NodeProto *, 32> seen;
+  while (!queue.empty() && seen.size() < 64) {
+    std::string at = queue.front();
+    queue.pop_front();
+    llvm::SmallVector<const onnx::NodeProto *> next;
+    if (forward)
+      llvm::append_range(next, g.consumers(at));
+    else if (const onnx::NodeProto *p = g.producer(at))
+      next.push_back(p);
+    for (const onnx::NodeProto *n : next) {
+      if (!seen.insert(n).second)
+        continue;
+      if (pick(*n))
+        return n;
+      if (isBoundary(n->op_type()))
+        continue;
+      if (forward)
+        llvm::append_range(queue, n->output());
+      else
+        for (const std::string &in : n->input())
+          if (!in.empty() && g.isDynamic(in))
+            queue.push_back(in);
+    }
+  }
+  return nullptr;
+}
+
+Expected<std::optional<Linear>>
+Recognizer::matchLinear(const onnx::NodeProto &m) {
+  if (!isMatmul(m.op_type()) || m.input_size() < 2 || !g.isDynamic(m.input(0)))
+    return std::nullopt;
+  std::vector<const Tensor *> args;
+  for (const std::string &in : m.input()) {
+    if (!in.empty() && in != m.input(0) && g.isDynamic(in))
+      return std::nullopt; // activations times activations
+    args.push_back(in.empty() ? nullptr : g.get(in));
+  }
+  Expected<Tensor> w = matmulWeight(m, args);
+  if (!w)
+    return w.takeError();
+
+  // Ternary times one magnitude (folded STE chains carry 1-ulp noise).
+  Linear l;
+  l.node = &m;
+  l.k = w->shape[0];
+  l.n = w->shape[1];
+  float mag = 0;
+  for (float v : w->f)
+    mag = std::max(mag, std::fabs(v));
+  l.trits.resize(l.n * l.k);
+  for (int64_t kk = 0; kk < l.k; ++kk)
+    for (int64_t nn = 0; nn < l.n; ++nn) {
+      float v = w->f[kk * l.n + nn];
+      int8_t t = 0;
+      if (v != 0) {
+        if (std::fabs(std::fabs(v) - mag) > 1e-5f * mag)
+          return std::nullopt; // a float weight
+        t = v > 0 ? 1 : -1;
+      }
+      l.trits[nn * l.k + kk] = t;
+    }
+
+  // The activation quantizer: ReduceMax(|x|) over the last axis.
+  const onnx::NodeProto *amax =
+      search(m.input(0), /*forward=*/false, [&](const onnx::NodeProto &n) {
+        return n.op_type() == "ReduceMax";
+      });
+  const onnx::NodeProto *abs = amax ? g.producer(amax->input(0)) : nullptr;
+  if (!abs || abs->op_type() != "Abs")
+    return fail(name(m) + " multiplies by ternary weights, but its input "
+                          "has no per-token absmax quantization "
+                          "(ReduceMax of Abs, SPEC 8.3)");
+  l.x = source(abs->input(0));
+  const Tensor &x = val(l.x);
+  std::vector<int64_t> axes;
+  for (const onnx::AttributeProto &a : amax->attribute())
+    if (a.name() == "axes")
+      axes.assign(a.ints().begin(), a.ints().end());
+  if (amax->input_size() > 1 && !amax->input(1).empty())
+    axes.assign(val(amax->input(1)).i.begin(), val(amax->input(1)).i.end());
+  if (axes.size() != 1 || (axes[0] != -1 && axes[0] != x.rank() - 1))
+    return fail(name(*amax) + " takes the activation scale over axes other "
+                              "than the last one alone: BitNet scales each "
+                              "token by its own absmax");
+
+  // The output: the product, then Casts and Mul/Div by scalars or
+  // per-token values (the dequantization of the deployment forms).
+  l.y = m.output(0);
+  for (;;) {
+    llvm::ArrayRef<const onnx::NodeProto *> users = g.consumers(l.y);
+    if (users.size() != 1)
+      break;
+    const onnx::NodeProto &c = *users[0];
+    if (c.op_type() == "Cast" && val(c.output(0)).isFloat()) {
+      l.y = c.output(0);
+      continue;
+    }
+    bool mul = c.op_type() == "Mul", div = c.op_type() == "Div";
+    if ((!mul && !div) || (div && c.input(0) != l.y))
+      break;
+    StringRef other = c.input(0) == l.y ? c.input(1) : c.input(0);
+    const Tensor &o = val(other);
+    bool perToken = o.size() == 1 ||
+                    (g.isDynamic(other) && o.rank() && o.shape.back() == 1);
+    if (!perToken)
+      break;
+    l.y = c.output(0);
+  }
+
+  // Check: y = dot(q(x), T) / s(x) * scale for one positive scale.
+  const Tensor &y = val(l.y);
+  if (!x.isFloat() || !y.isFloat() || !x.rank() || x.shape.back() != l.k ||
+      !y.rank() || y.shape.back() != l.n || x.size() / l.k != y.size() / l.n)
+    return fail(name(m) + ": its input " + shapeString(x.shape) +
+                " and output " + shapeString(y.shape) +
+                " do not fit a weight [" + std::to_string(l.k) + ", " +
+                std::to_string(l.n) + "]");
+  int64_t rows = x.size() / l.k;
+  std::vector<double> ref(rows * l.n);
+  std::vector<int32_t> q(l.k);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *xr = x.f.data() + r * l.k;
+    float amaxValue = 0;
+    for (int64_t j = 0; j < l.k; ++j)
+      amaxValue = std::max(amaxValue, std::fabs(xr[j]));
+    float s = 1.0f / std::max(amaxValue, 1e-5f) * 127.0f;
+    for (int64_t j = 0; j < l.k; ++j)
+      q[j] = int32_t(std::clamp(std::nearbyint(xr[j] * s), -128.0f, 127.0f));
+    for (int64_t c = 0; c < l.n; ++c) {
+      int64_t dot = 0;
+      const int8_t *t = l.trits.data() + c * l.k;
+      for (int64_t j = 0; j < l.k; ++j)
+        dot += q[j] * t[j];
+      ref[r * l.n + c] = double(dot) / s;
+    }
+  }
+  size_t peak = 0;
+  for (size_t e = 0; e < ref.size(); ++e)
+    if (std::fabs(ref[e]) > std::fabs(ref[peak]))
+      peak = e;
+  double scale = ref[peak] != 0 ? y.f[peak] / ref[peak] : 1.0;
+  for (double &v : ref)
+    v *= scale;
+  double diff = relDiff(y.f, ref);
+  if (!(scale > 0) || diff > kTolerance)
+    return fail(llvm::formatv("{0} multiplies by ternary weights, but "
+                              "'{1}' is not per-token int8 activations "
+                              "times them (off by {2:e} of its range)",
+                              name(m), l.y, diff)
+                    .str());
+  l.scale = float(scale);
+  return l;
+}
+
+Expected<Norm> Recognizer::matchNorm(StringRef xName) {
+  std::string v = source(xName.str());
+  const onnx::NodeProto *p = g.producer(v);
+  Norm norm;
+  int64_t dim = val(v).rank() ? val(v).shape.back() : 0;
+  if (p && p->op_type() == "SimplifiedLayerNormalization") {
+    norm.input = source(p->input(0));
+    norm.gain = val(p->input(1)).f;
+    norm.eps = 1e-5f;
+    for (const onnx::AttributeProto &a : p->attribute())
+      if (a.name() == "epsilon")
+        norm.eps = a.f();
+  } else {
+    std::string z = v;
+    if (p && p->op_type() == "Mul")
+      for (int side = 0; side < 2; ++side) {
+        StringRef gain = p->input(side);
+        if (!g.isDynamic(gain) && val(gain).isFloat() &&
+            val(gain).size() == dim) {
+          norm.gain = val(gain).f;
+          z = p->input(1 - side);
+        }
+      }
+    const onnx::NodeProto *mean =
+        search(z, /*forward=*/false, [&](const onnx::NodeProto &n) {
+          return n.op_type() == "ReduceMean";
+        });
+    const onnx::NodeProto *sq = mean ? g.producer(mean->input(0)) : nullptr;
+    if (!sq || !((sq->op_type() == "Pow" && !g.isDynamic(sq->input(1)) &&
+                  val(sq->input(1)).at(0) == 2) ||
+                 (sq->op_type() == "Mul" && sq->input(0) == sq->input(1))))
+      return fail("'" + xName +
+                  "' feeds a BitLinear, but no RMSNorm "
+                  "(ReduceMean of x^2, SPEC 8.3) precedes it");
+    norm.input = source(sq->input(0));
+    for (const onnx::NodeProto *add : g.consumers(mean->output(0)))
+      if (add->op_type() == "Add")
+        for (const std::string &in : add->input())
+          if (!g.isDynamic(in) && val(in).size() == 1)
+            norm.eps = float(val(in).at(0));
+  }
+  if (norm.gain.empty())
+    norm.gain.assign(dim, 1.0f);
+  const Tensor &a = val(norm.input), &x = val(v);
+  if (int64_t(norm.gain.size()) != dim || a.shape != x.shape)
+    return fail("the RMSNorm before '" + xName + "' has a gain of " +
+                std::to_string(norm.gain.size()) + " for values " +
+                shapeString(x.shape));
+  std::vector<double> ref(a.size());
+  for (int64_t r = 0; r < a.size() / dim; ++r) {
+    double ss = 0;
+    for (int64_t j = 0; j < dim; ++j)
+      ss += double(a.f[r * dim + j]) * a.f[r * dim + j];
+    double inv = 1.0 / std::sqrt(ss / dim + norm.eps);
+    for (int64_t j = 0; j < dim; ++j)
+      ref[r * dim + j] = a.f[r * dim + j] * inv * norm.gain[j];
+  }
+  double diff = relDiff(x.f, ref);
+  if (diff > kTolerance)
+    return fail(llvm::formatv("'{0}' is not RMSNorm(gain) of '{1}' (off by "
+                              "{2:e} of its range)",
+                              v, norm.input, diff)
+                    .str());
+  return norm;
+}
+
+Expected<Rope> Recognizer::matchRope(const Linear &q, bool &found) {
+  Rope rope;
+  // Heads and head size: the first reshape of q to [batch, tokens, H, d].
+  const onnx::NodeProto *reshape =
+      search(q.y, /*forward=*/true,
+             [](const onnx::NodeProto &n) { return n.op_type() == "Reshape"; });
+  const Tensor *split = reshape ? g.get(reshape->output(0)) : nullptr;
+  if (!split || split->rank() != 4 || split->shape[2] * split->shape[3] != q.n)
+    return fail("the output of " + name(*q.node) +
+                " is not reshaped to [batch, tokens, heads, head_dim]");
+  rope.heads = split->shape[2];
+  rope.headDim = split->shape[3];
+  int64_t d = rope.headDim, half = d / 2;
+  // cos and sin: the tables q (and its rotated half) is multiplied by.
+  std::vector<std::string> tables;
+  search(q.y, /*forward=*/true, [&](const onnx::NodeProto &n) {
+    if (n.op_type() == "Mul")
+      for (const std::string &in : n.input())
+        if (!g.isDynamic(in) && val(in).isFloat() && val(in).size() > 1 &&
+            val(in).shape.back() == d)
+          if (!llvm::is_contained(tables, in))
+            tables.push_back(in);
+    return false;
+  });
+  const Tensor *cos = nullptr, *sin = nullptr;
+  for (const std::string &t : tables) {
+    const Tensor &table = val(t);
+    bool ones = llvm::all_of(llvm::ArrayRef(table.f).take_front(d),
+                             [](float v) { return v == 1.0f; });
+    bool zeros = llvm::all_of(llvm::ArrayRef(table.f).take_front(d),
+                              [](float v) { return v == 0.0f; });
+    if (zeros)
+      sin = &table;
+    if (ones) {
+      cos = &table;
+      // The table's full length, when it is sliced from an initializer.
+      const onnx::NodeProto *p = g.producer(t);
+      for (int hops = 0; p && hops < 4; ++hops) {
+        if (g.isInitializer(p->input(0)) && val(p->input(0)).rank() >= 2)
+          rope.tableRows = val(p->input(0)).shape[0];
+        p = g.producer(p->input(0));
+      }
+    }
+  }
+  found = tables.size() == 2;
+  if (tables.size() != 2 || !cos || !sin || cos->size() != sin->size() ||
+      d < 4 || d % 2)
+    return fail("no RoPE after " + name(*q.node) +
+                ": Tern expects q multiplied by cos and sin tables (rows of "
+                "head_dim " +
+                std::to_string(d) + ", position 0 first)");
+  int64_t positions = cos->size() / d;
+  if (positions < 2)
+    return fail("the RoPE tables after " + name(*q.node) +
+                " cover fewer than 2 positions");
+  auto angle = [&](int64_t p, int64_t i) {
+    return std::atan2(double(sin->f[p * d + i]), double(cos->f[p * d + i]));
+  };
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t i = 0; i < half; ++i)
+      if (cos->f[p * d + i] != cos->f[p * d + i + half] ||
+          sin->f[p * d + i] != sin->f[p * d + i + half])
+        return fail("the RoPE tables after " + name(*q.node) +
+                    " do not repeat their first half: only half-split "
+                    "(rotate_half) RoPE is supported");
+  // inv_freq_i = theta^(-2i/d); the highest frequency index gives the
+  // least rounding. Round to 3 significant digits when that still fits.
+  double theta =
+      std::exp(-std::log(angle(1, half - 1)) * d / (2.0 * (half - 1)));
+  double digits = std::pow(10.0, std::floor(std::log10(theta)) - 2);
+  double round = std::round(theta / digits) * digits;
+  if (std::fabs(round - theta) < 1e-4 * theta)
+    theta = round;
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      double want = p * std::pow(theta, -2.0 * i / d);
+      if (std::fabs(std::cos(want) - cos->f[p * d + i]) > 1e-4 ||
+          std::fabs(std::sin(want) - sin->f[p * d + i]) > 1e-4)
+        return fail(llvm::formatv("the RoPE tables after {0} are not "
+                                  "cos/sin(p * theta^(-2i/d)) for any theta "
+                                  "(closest: {1})",
+                                  name(*q.node), theta)
+                        .str());
+    }
+  rope.theta = theta;
+  return rope;
+}
+
+/// The largest difference, relative to the graph's, between `out` and
+/// causal softmax attention of q, k and v with RoPE.
+double Recognizer::attentionDiff(const Linear &q, const Linear &k,
+                                 const Linear &v, const Rope &rope,
+                                 StringRef out) const {
+  const Tensor &Q = val(q.y), &K = val(k.y), &V = val(v.y), &O = val(out);
+  int64_t d = rope.headDim, H = rope.heads, kvH = k.n / d;
+  if (k.n != v.n || k.n % d || !kvH || H % kvH || O.size() != Q.size() ||
+      O.shape.back() != q.n)
+    return INFINITY;
+  int64_t t = Q.size() / q.n, half = d / 2;
+  auto rotate = [&](const Tensor &x, int64_t width) {
+    std::vector<double> r(x.f.begin(), x.f.end());
+    for (int64_t p = 0; p < t; ++p)
+      for (int64_t h = 0; h < width / d; ++h)
+        for (int64_t i = 0; i < half; ++i) {
+          double a = p * std::pow(rope.theta, -2.0 * i / d);
+          double *e = r.data() + p * width + h * d;
+          double x0 = x.f[p * width + h * d + i],
+                 x1 = x.f[p * width + h * d + i + half];
+          e[i] = x0 * std::cos(a) - x1 * std::sin(a);
+          e[i + half] = x1 * std::cos(a) + x0 * std::sin(a);
+        }
+    return r;
+  };
+  std::vector<double> qr = rotate(Q, q.n), kr = rotate(K, k.n);
+  std::vector<double> ref(O.size(), 0.0);
+  for (int64_t h = 0; h < H; ++h) {
+    int64_t g = h / (H / kvH);
+    for (int64_t i = 0; i < t; ++i) {
+      std::vector<double> w(i + 1);
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j <= i; ++j) {
+        double s = 0;
+        for (int64_t e = 0; e < d; ++e)
+          s += qr[i * q.n + h * d + e] * kr[j * k.n + g * d + e];
+        w[j] = s / std::sqrt(double(d));
+        mx = std::max(mx, w[j]);
+      }
+      for (double &x : w)
+        sum += x = std::exp(x - mx);
+      for (int64_t j = 0; j <= i; ++j)
+        for (int64_t e = 0; e < d; ++e)
+          ref[i * q.n + h * d + e] += w[j] / sum * V.f[j * v.n + g * d + e];
+    }
+  }
+  return relDiff(O.f, ref);
+}
+
+/// Serves the recognised tensors to buildBitNetModel by their Hugging Face
+/// names.
+class RecognizedWeights : public WeightSource {
+public:
+  std::map<std::string, const Linear *> linears;
+  std::map<std::string, std::vector<float>> vectors;
+  std::map<std::string, const Tensor *> tables;
+
+  FailureOr<LinearWeight> linear(OpBuilder &b, StringRef name, int64_t n,
+                                 int64_t k) override {
+    const Linear *l = linears.at(name.str());
+    assert(l->n == n && l->k == k && "recogniser and builder disagree");
+    MLIRContext *ctx = b.getContext();
+    auto type = RankedTensorType::get({n, k}, TritType::get(ctx));
+    auto storage = RankedTensorType::get({n, k}, b.getI8Type());
+    Value w = createWeight(b, b.getUnknownLoc(), name, type, storage,
+                           [&](MutableArrayRef<char> out) {
+                             std::memcpy(out.data(), l->trits.data(), n * k);
+                           });
+    return LinearWeight{w, l->scale};
+  }
+  FailureOr<Value> vector(OpBuilder &b, StringRef name, int64_t n) override {
+    const std::vector<float> &v = vectors.at(name.str());
+    auto type = RankedTensorType::get({n}, b.getF32Type());
+    return createWeight(b, b.getUnknownLoc(), name, type, type,
+                        [&](MutableArrayRef<char> out) {
+                          std::memcpy(out.data(), v.data(), n * 4);
+                        })
+        .getResult();
+  }
+  FailureOr<Value> table(OpBuilder &b, StringRef name, int64_t rows,
+                         int64_t cols) override {
+    const Tensor *t = tables.at(name.str());
+    auto type = RankedTensorType::get({rows, cols}, b.getF32Type());
+    return createWeight(b, b.getUnknownLoc(), name, type, type,
+                        [&](MutableArrayRef<char> out) {
+                          std::memcpy(out.data(), t->f.data(), rows * cols * 4);
+                        })
+        .getResult();
+  }
+};
+
+Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
+                                                MLIRContext &context) {
+  // The embedding: Gather(table, ids).
+  const onnx::NodeProto *gather =
+      search(ids, /*forward=*/true, [&](const onnx::NodeProto &n) {
+        return n.op_type() == "Gather" && !g.isDynamic(n.input(0)) &&
+               val(n.input(0)).isFloat() && val(n.input(0)).rank() == 2;
+      });
+  if (!gather)
+    return fail("no embedding: the token ids '" + ids +
+                "' do not index a float table with Gather");
+  const Tensor &embed = val(gather->input(0));
+  BitNetConfig c;
+  c.vocab = embed.shape[0];
+  c.hidden = embed.shape[1];
+  c.activation = GluActivation::Relu2;
+  c.attnSubNorm = "self_attn.attn_sub_norm";
+  c.ffnSubNorm = "mlp.ffn_sub_norm";
+  RecognizedWeights weights;
+  weights.tables["model.embed_tokens.weight"] = &embed;
+
+  // Every BitLinear, keyed by its output, and the norm before each.
+  std::vector<Linear> linears;
+  for (const onnx::NodeProto &n : g.graph.node()) {
+    Expected<std::optional<Linear>> l = matchLinear(n);
+    if (!l)
+      return l.takeError();
+    if (*l)
+      linears.push_back(std::move(**l));
+  }
+  if (linears.empty())
+    return fail("no BitLinear: no matrix product by ternary weights with "
+                "per-token int8 activations");
+  std::map<std::string, Norm> norms; // by quantized input
+  for (const Linear &l : linears) {
+    if (norms.count(l.x))
+      continue;
+    Expected<Norm> norm = matchNorm(l.x);
+    if (!norm)
+      return norm.takeError();
+    norms[l.x] = std::move(*norm);
+  }
+  std::vector<float> eps;
+  auto useNorm = [&](const std::string &name, const Norm &n) {
+    weights.vectors[name] = n.gain;
+    eps.push_back(n.eps);
+  };
+  // The BitLinears whose norm reads `h`, and the one whose output is added
+  // to `h` (with the sum).
+  auto readers = [&](StringRef h) {
+    std::vector<const Linear *> out;
+    for (const Linear &l : linears)
+      if (norms[l.x].input == h)
+        out.push_back(&l);
+    return out;
+  };
+  auto residual = [&](StringRef h) -> std::pair<const Linear *, std::string> {
+    for (const onnx::NodeProto *add : g.consumers(h)) {
+      if (add->op_type() != "Add")
+        continue;
+      std::string other =
+          source(add->input(0) == h ? add->input(1) : add->input(0));
+      for (const Linear &l : linears)
+        if (l.y == other)
+          return {&l, add->output(0)};
+    }
+    return {nullptr, ""};
+  };
+
+  std::string h = source(gather->output(0));
+  size_t used = 0;
+  double worstAttention = 0;
+  int64_t tableRows = 0;
+  for (int64_t layer = 0;; ++layer) {
+    auto [o, mid] = residual(h);
+    if (!o)
+      break;
+    std::string pre = "model.layers." + std::to_string(layer) + ".";
+    std::vector<const Linear *> qkv = readers(h);
+    if (qkv.size() != 3)
+      return fail(llvm::formatv("block {0}: {1} BitLinears read the "
+                                "normalized residual '{2}'; attention needs "
+                                "3 (q, k, v)",
+                                layer, qkv.size(), h)
+                      .str());
+    // Which is q, k and v: the order whose attention matches the graph's.
+    const Norm &attnOut = norms[o->x];
+    std::optional<std::array<const Linear *, 3>> best;
+    Rope rope;
+    double bestDiff = INFINITY;
+    std::string ropeError;
+    bool ropeErrorHasTables = false;
+    std::array<int, 3> perm{0, 1, 2};
+    do {
+      const Linear *q = qkv[perm[0]], *k = qkv[perm[1]], *v = qkv[perm[2]];
+      bool tables = false;
+      Expected<Rope> r = matchRope(*q, tables);
+      if (!r) {
+        std::string message = llvm::toString(r.takeError());
+        if (ropeError.empty() || (tables && !ropeErrorHasTables))
+          ropeError = message;
+        ropeErrorHasTables |= tables;
+        continue;
+      }
+      double diff = attentionDiff(*q, *k, *v, *r, attnOut.input);
+      if (diff < bestDiff) {
+        bestDiff = diff;
+        best = {q, k, v};
+        rope = *r;
+      }
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    if (!best)
+      return fail(llvm::formatv("block {0}: {1}", layer, ropeError).str());
+    if (bestDiff > kTolerance)
+      return fail(llvm::formatv("block {0}: '{1}' is not causal softmax "
+                                "attention of the q/k/v projections with "
+                                "RoPE (theta {2}, {3} heads of {4}): off by "
+                                "{5:e} of its range",
+                                layer, attnOut.input, rope.theta, rope.heads,
+                                rope.headDim, bestDiff)
+                      .str());
+    worstAttention = std::max(worstAttention, bestDiff);
+    auto [q, k, v] = *best;
+    if (layer == 0) {
+      c.heads = rope.heads;
+      c.headDim = rope.headDim;
+      c.kvHeads = k->n / rope.headDim;
+      c.ropeTheta = float(rope.theta);
+      tableRows = rope.tableRows;
+    } else if (rope.heads != c.heads || k->n / rope.headDim != c.kvHeads ||
+               float(rope.theta) != c.ropeTheta) {
+      return fail(llvm::formatv("block {0} has other attention settings than "
+                                "block 0",
+                                layer)
+                      .str());
+    }
+    useNorm(pre + "input_layernorm.weight", norms[q->x]);
+    useNorm(pre + c.attnSubNorm + ".weight", attnOut);
+    weights.linears[pre + "self_attn.q_proj.weight"] = q;
+    weights.linears[pre + "self_attn.k_proj.weight"] = k;
+    weights.linears[pre + "self_attn.v_proj.weight"] = v;
+    weights.linears[pre + "self_attn.o_proj.weight"] = o;
+
+    // The feed-forward half: gate and up read the new residual, down adds.
+    auto [down, next] = residual(mid);
+    std::vector<const Linear *> gu = readers(mid);
+    if (!down || gu.size() != 2)
+      return fail(llvm::formatv("block {0}: no feed-forward after '{1}' "
+                                "(two BitLinears reading its norm, a third "
+                                "added to it)",
+                                layer, mid)
+                      .str());
+    const Norm &ffnOut = norms[down->x];
+    const Tensor &m = val(ffnOut.input);
+    std::optional<std::pair<int, GluActivation>> glu;
+    for (int first = 0; first < 2 && !glu; ++first)
+      for (GluActivation act : {GluActivation::Relu2, GluActivation::Silu}) {
+        const Tensor &gate = val(gu[first]->y), &up = val(gu[1 - first]->y);
+        if (gate.size() != m.size() || up.size() != m.size())
+          continue;
+        std::vector<double> ref(m.size());
+        for (int64_t e = 0; e < m.size(); ++e) {
+          double x = gate.f[e];
+          double a = act == GluActivation::Relu2 ? (x > 0 ? x * x : 0)
+                                                 : x / (1 + std::exp(-x));
+          ref[e] = a * up.f[e];
+        }
+        if (relDiff(m.f, ref) <= kTolerance) {
+          glu = {first, act};
+          break;
+        }
+      }
+    if (!glu)
+      return fail(llvm::formatv("block {0}: '{1}' is neither relu(gate)^2 * "
+                                "up nor silu(gate) * up of the two "
+                                "projections that read '{2}'",
+                                layer, ffnOut.input, mid)
+                      .str());
+    if (layer == 0)
+      c.activation = glu->second;
+    else if (glu->second != c.activation)
+      return fail(llvm::formatv("block {0} has another GLU activation than "
+                                "block 0",
+                                layer)
+                      .str());
+    useNorm(pre + "post_attention_layernorm.weight", norms[gu[0]->x]);
+    useNorm(pre + c.ffnSubNorm + ".weight", ffnOut);
+    weights.linears[pre + "mlp.gate_proj.weight"] = gu[glu->first];
+    weights.linears[pre + "mlp.up_proj.weight"] = gu[1 - glu->first];
+    weights.linears[pre + "mlp.down_proj.weight"] = down;
+    c.intermediate = down->k;
+    used += 7;
+    h = next;
+    c.layers = layer + 1;
+  }
+  if (!c.layers)
+    return fail("no transformer block: nothing adds a BitLinear's output to "
+                "the embedding '" +
+                h + "'");
+  if (used != linears.size()) {
+    for (const Linear &l : linears) {
+      bool placed = llvm::any_of(weights.linears,
+                                 [&](auto &e) { return e.second == &l; });
+      if (!placed)
+        return fail(name(*l.node) + " is a BitLinear outside the " +
+                    std::to_string(c.layers) +
+                    " recognised blocks; Tern reads the BitNet b1.58 block "
+                    "(SPEC 3) only");
+    }
+  }
+
+  // The head: logits = RMSNorm(h) x table^T.
+  std::string out = source(logits.str());
+  const onnx::NodeProto *head = g.producer(out);
+  if (!head || (head->op_type() != "MatMul" && head->op_type() != "Gemm") ||
+      !g.isDynamic(head->input(0)) || g.isDynamic(head->input(1)))
+    return fail("the logits '" + logits +
+                "' are not a matrix product of the last hidden state by a "
+                "weight (the LM head)");
+  std::vector<const Tensor *> args;
+  for (const std::string &in : head->input())
+    args.push_back(in.empty() ? nullptr : g.get(in));
+  Expected<Tensor> w = matmulWeight(*head, args);
+  if (!w)
+    return w.takeError();
+  Expected<Norm> final = matchNorm(head->input(0));
+  if (!final)
+    return final.takeError();
+  if (final->input != h)
+    return fail("the LM head " + name(*head) +
+                " does not read the norm of "
+                "the last block's output '" +
+                h + "'");
+  if (w->shape[0] != c.hidden || w->shape[1] != c.vocab)
+    return fail(name(*head) + ": an LM head of " + shapeString(w->shape) +
+                " for hidden size " + std::to_string(c.hidden) +
+                " and vocabulary " + std::to_string(c.vocab));
+  useNorm("model.norm.weight", *final);
+  Tensor headTable = Tensor::floats({c.vocab, c.hidden},
+                                    std::vector<float>(c.vocab * c.hidden));
+  for (int64_t r = 0; r < c.hidden; ++r)
+    for (int64_t col = 0; col < c.vocab; ++col)
+      headTable.f[col * c.hidden + r] = w->f[r * c.vocab + col];
+  c.tiedEmbeddings = headTable.f == embed.f;
+  if (!c.tiedEmbeddings)
+    weights.tables["lm_head.weight"] = &headTable;
+
+  c.epsilon = eps.front();
+  for (float e : eps)
+    if (e != c.epsilon)
+      return fail(llvm::formatv("the RMSNorms use different epsilons ({0} "
+                                "and {1}); Tern's model has one",
+                                c.epsilon, e)
+                      .str());
+  // Computed RoPE tables fit any position; sliced ones end with the table.
+  c.maxPositions = tableRows ? tableRows : 4096;
+  (void)worstAttention;
+  OwningOpRef<ModuleOp> module =
+      buildBitNetModel(context, c, weights, UnknownLoc::get(&context));
+  if (!module)
+    return fail("building the model failed");
+  return module;
+}
+
+} // namespace
+
+Expected<OwningOpRef<ModuleOp>>
+mlir::tern::onnx_frontend::buildLanguageModel(const GraphValues &values,
+                                              StringRef ids, StringRef logits,
+                                              MLIRContext &context) {
+  return Recognizer(values).run(ids, logits, context);
+}

@@ -1,0 +1,1300 @@
+//===- ONNXGraph.cpp - ONNX tensors and the reference interpreter ---------===//
+
+#include "ONNXGraph.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <optional>
+
+using namespace mlir::tern::onnx_frontend;
+using llvm::ArrayRef;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+using T = onnx::TensorProto;
+
+int64_t Tensor::size() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+Tensor Tensor::floats(std::vector<int64_t> shape, std::vector<float> data) {
+  Tensor t;
+  t.shape = std::move(shape);
+  t.f = std::move(data);
+  return t;
+}
+
+Tensor Tensor::ints(int32_t type, std::vector<int64_t> shape,
+                    std::vector<int64_t> data) {
+  Tensor t;
+  t.type = type;
+  t.shape = std::move(shape);
+  t.i = std::move(data);
+  return t;
+}
+
+std::string mlir::tern::onnx_frontend::shapeString(ArrayRef<int64_t> shape) {
+  return "[" +
+         llvm::join(llvm::map_range(
+                        shape, [](int64_t d) { return std::to_string(d); }),
+                    ", ") +
+         "]";
+}
+
+namespace {
+
+Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+bool isFloatType(int32_t type) {
+  return type == T::FLOAT || type == T::FLOAT16 || type == T::BFLOAT16 ||
+         type == T::DOUBLE;
+}
+
+/// Wraps an integer to the range of `type` (two's complement).
+int64_t wrap(int32_t type, int64_t v) {
+  switch (type) {
+  case T::UINT8:
+    return uint8_t(v);
+  case T::INT8:
+    return int8_t(v);
+  case T::UINT16:
+    return uint16_t(v);
+  case T::INT16:
+    return int16_t(v);
+  case T::INT32:
+    return int32_t(v);
+  case T::UINT32:
+    return uint32_t(v);
+  case T::BOOL:
+    return v != 0;
+  default:
+    return v;
+  }
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 31,
+           mant = h & 1023;
+  if (exp == 0)
+    return (sign ? -1.0f : 1.0f) * std::ldexp(float(mant), -24);
+  uint32_t bits = exp == 31 ? sign | 0x7f800000 | (mant << 13)
+                            : sign | ((exp + 112) << 23) | (mant << 13);
+  float out;
+  std::memcpy(&out, &bits, 4);
+  return out;
+}
+
+/// Decodes `count` little-endian elements of `type` at `bytes`.
+Tensor decode(int32_t type, std::vector<int64_t> shape, const char *bytes,
+              int64_t count) {
+  Tensor t;
+  t.shape = std::move(shape);
+  if (isFloatType(type)) {
+    t.f.resize(count);
+    for (int64_t k = 0; k < count; ++k) {
+      if (type == T::FLOAT) {
+        std::memcpy(&t.f[k], bytes + 4 * k, 4);
+      } else if (type == T::DOUBLE) {
+        double d;
+        std::memcpy(&d, bytes + 8 * k, 8);
+        t.f[k] = float(d);
+      } else {
+        uint16_t h;
+        std::memcpy(&h, bytes + 2 * k, 2);
+        if (type == T::FLOAT16) {
+          t.f[k] = halfToFloat(h);
+        } else {
+          uint32_t bits = uint32_t(h) << 16;
+          std::memcpy(&t.f[k], &bits, 4);
+        }
+      }
+    }
+    return t;
+  }
+  t.type = type;
+  t.i.resize(count);
+  for (int64_t k = 0; k < count; ++k) {
+    switch (type) {
+    case T::UINT8:
+    case T::BOOL:
+      t.i[k] = uint8_t(bytes[k]);
+      break;
+    case T::INT8:
+      t.i[k] = int8_t(bytes[k]);
+      break;
+    case T::INT16:
+    case T::UINT16: {
+      uint16_t v;
+      std::memcpy(&v, bytes + 2 * k, 2);
+      t.i[k] = wrap(type, v);
+      break;
+    }
+    case T::INT32:
+    case T::UINT32: {
+      uint32_t v;
+      std::memcpy(&v, bytes + 4 * k, 4);
+      t.i[k] = wrap(type, v);
+      break;
+    }
+    default:
+      std::memcpy(&t.i[k], bytes + 8 * k, 8);
+    }
+  }
+  return t;
+}
+
+int64_t bytesOf(int32_t type) {
+  switch (type) {
+  case T::FLOAT:
+  case T::INT32:
+  case T::UINT32:
+    return 4;
+  case T::UINT8:
+  case T::INT8:
+  case T::BOOL:
+    return 1;
+  case T::UINT16:
+  case T::INT16:
+  case T::FLOAT16:
+  case T::BFLOAT16:
+    return 2;
+  default:
+    return 8;
+  }
+}
+
+} // namespace
+
+Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
+                                                       StringRef dir) {
+  std::vector<int64_t> shape(proto.dims().begin(), proto.dims().end());
+  int64_t count = 1;
+  for (int64_t d : shape)
+    count *= d;
+  int32_t type = proto.data_type();
+  if (proto.data_location() == T::EXTERNAL) {
+    std::string location;
+    uint64_t offset = 0;
+    for (const onnx::StringStringEntryProto &e : proto.external_data()) {
+      if (e.key() == "location")
+        location = e.value();
+      else if (e.key() == "offset")
+        llvm::to_integer(e.value(), offset);
+    }
+    llvm::SmallString<256> file(dir);
+    llvm::sys::path::append(file, location);
+    auto buffer = llvm::MemoryBuffer::getFileSlice(
+        file, count * bytesOf(type), offset, /*IsVolatile=*/false);
+    if (!buffer)
+      return error("tensor '" + proto.name() + "': cannot read '" + file +
+                   "': " + buffer.getError().message());
+    return decode(type, shape, (*buffer)->getBufferStart(), count);
+  }
+  if (proto.has_raw_data())
+    return decode(type, shape, proto.raw_data().data(), count);
+  Tensor t;
+  t.shape = shape;
+  if (type == T::FLOAT) {
+    t.f.assign(proto.float_data().begin(), proto.float_data().end());
+  } else if (type == T::DOUBLE) {
+    for (double d : proto.double_data())
+      t.f.push_back(float(d));
+  } else if (type == T::FLOAT16 || type == T::BFLOAT16) {
+    for (int32_t v : proto.int32_data())
+      t.f.push_back(type == T::FLOAT16 ? halfToFloat(uint16_t(v))
+                                       : decode(type, {}, (char *)&v, 1).f[0]);
+  } else {
+    t.type = type;
+    if (type == T::INT64)
+      t.i.assign(proto.int64_data().begin(), proto.int64_data().end());
+    else if (type == T::UINT64 || type == T::UINT32)
+      t.i.assign(proto.uint64_data().begin(), proto.uint64_data().end());
+    else
+      for (int32_t v : proto.int32_data())
+        t.i.push_back(wrap(type, v));
+  }
+  if (int64_t(t.f.size() + t.i.size()) != count)
+    return error("tensor '" + proto.name() +
+                 "' holds the wrong number of "
+                 "elements for its shape");
+  return t;
+}
+
+//===----------------------------------------------------------------------===//
+// Shape helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+std::vector<int64_t> strides(ArrayRef<int64_t> shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d)
+    s[d] = s[d + 1] * shape[d + 1];
+  return s;
+}
+
+Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
+                                         ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  for (size_t k = 0; k < rank; ++k) {
+    int64_t x = k < rank - a.size() ? 1 : a[k - (rank - a.size())];
+    int64_t y = k < rank - b.size() ? 1 : b[k - (rank - b.size())];
+    if (x != y && x != 1 && y != 1)
+      return error("shapes " + shapeString(a) + " and " + shapeString(b) +
+                   " do not broadcast");
+    out[k] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+/// For each element of `out`, the index of the element of `in` that
+/// broadcasts to it.
+std::vector<int64_t> broadcastIndex(ArrayRef<int64_t> in,
+                                    ArrayRef<int64_t> out) {
+  int64_t n = 1;
+  for (int64_t d : out)
+    n *= d;
+  std::vector<int64_t> idx(n);
+  std::vector<int64_t> os = strides(out), is = strides(in);
+  size_t off = out.size() - in.size();
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t rest = k, at = 0;
+    for (size_t d = 0; d < out.size(); ++d) {
+      int64_t c = rest / os[d];
+      rest %= os[d];
+      if (d >= off && in[d - off] != 1)
+        at += c * is[d - off];
+    }
+    idx[k] = at;
+  }
+  return idx;
+}
+
+int64_t normAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
+}
+
+std::vector<int64_t> intsOf(const Tensor &t) {
+  if (!t.isFloat())
+    return t.i;
+  return std::vector<int64_t>(t.f.begin(), t.f.end());
+}
+
+//===----------------------------------------------------------------------===//
+// The interpreter
+//===----------------------------------------------------------------------===//
+
+class Node {
+public:
+  Node(const onnx::NodeProto &n, ArrayRef<const Tensor *> in, StringRef dir)
+      : n(n), in(in), dir(dir) {}
+
+  Expected<std::vector<Tensor>> run();
+  Expected<Tensor> weight();
+
+private:
+  const onnx::AttributeProto *attr(StringRef name) const {
+    for (const onnx::AttributeProto &a : n.attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  int64_t attrInt(StringRef name, int64_t def) const {
+    const onnx::AttributeProto *a = attr(name);
+    return a ? a->i() : def;
+  }
+  float attrFloat(StringRef name, float def) const {
+    const onnx::AttributeProto *a = attr(name);
+    return a ? a->f() : def;
+  }
+  std::optional<std::vector<int64_t>> attrInts(StringRef name) const {
+    const onnx::AttributeProto *a = attr(name);
+    if (!a)
+      return std::nullopt;
+    return std::vector<int64_t>(a->ints().begin(), a->ints().end());
+  }
+  const Tensor *input(size_t k) const {
+    return k < in.size() ? in[k] : nullptr;
+  }
+  Error bad(const llvm::Twine &message) const {
+    return error("node '" + n.name() + "' (" + n.op_type() + "): " + message);
+  }
+  Expected<Tensor> need(size_t k) const {
+    if (!input(k))
+      return bad(llvm::formatv("input {0} is required", k).str());
+    return *input(k);
+  }
+
+  Expected<Tensor> unary(std::function<float(float)> f,
+                         std::function<int64_t(int64_t)> g = nullptr);
+  Expected<Tensor> binary(std::function<float(float, float)> f,
+                          std::function<int64_t(int64_t, int64_t)> g);
+  Expected<Tensor> compare(std::function<bool(double, double)> f);
+  Expected<Tensor> reduce(StringRef kind);
+  Expected<Tensor> matmul(const Tensor &a, const Tensor &b);
+  Expected<Tensor> gather();
+  Expected<Tensor> slice();
+  Expected<Tensor> reshape(const Tensor &x, std::vector<int64_t> target);
+  Expected<Tensor> transpose(const Tensor &x, std::vector<int64_t> perm);
+  Expected<Tensor> concat();
+  Expected<std::vector<Tensor>> split();
+  Expected<Tensor> softmax();
+  Expected<Tensor> cast();
+  Expected<Tensor> where();
+  Expected<Tensor> expand();
+  Expected<Tensor> trilu();
+  Expected<Tensor> nbitsWeight();
+  Expected<Tensor> matmulNBits();
+  Expected<Tensor> gemm();
+  Expected<Tensor> constant();
+
+  const onnx::NodeProto &n;
+  ArrayRef<const Tensor *> in;
+  StringRef dir;
+};
+
+Expected<Tensor> Node::unary(std::function<float(float)> f,
+                             std::function<int64_t(int64_t)> g) {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  Tensor out = std::move(*x);
+  if (out.isFloat()) {
+    for (float &v : out.f)
+      v = f(v);
+  } else {
+    if (!g)
+      return bad("needs a float input");
+    for (int64_t &v : out.i)
+      v = wrap(out.type, g(v));
+  }
+  return out;
+}
+
+Expected<Tensor> Node::binary(std::function<float(float, float)> f,
+                              std::function<int64_t(int64_t, int64_t)> g) {
+  auto a = need(0), b = need(1);
+  if (!a || !b)
+    return a ? b.takeError() : a.takeError();
+  if (a->isFloat() != b->isFloat())
+    return bad("mixes float and integer inputs");
+  auto shape = broadcast(a->shape, b->shape);
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ia = broadcastIndex(a->shape, *shape),
+                       ib = broadcastIndex(b->shape, *shape);
+  Tensor out;
+  out.type = a->type;
+  out.shape = *shape;
+  if (a->isFloat()) {
+    out.f.resize(ia.size());
+    for (size_t k = 0; k < ia.size(); ++k)
+      out.f[k] = f(a->f[ia[k]], b->f[ib[k]]);
+  } else {
+    if (!g)
+      return bad("needs float inputs");
+    out.i.resize(ia.size());
+    for (size_t k = 0; k < ia.size(); ++k)
+      out.i[k] = wrap(out.type, g(a->i[ia[k]], b->i[ib[k]]));
+  }
+  return out;
+}
+
+Expected<Tensor> Node::compare(std::function<bool(double, double)> f) {
+  auto a = need(0), b = need(1);
+  if (!a || !b)
+    return a ? b.takeError() : a.takeError();
+  auto shape = broadcast(a->shape, b->shape);
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ia = broadcastIndex(a->shape, *shape),
+                       ib = broadcastIndex(b->shape, *shape);
+  Tensor out = Tensor::ints(T::BOOL, *shape, {});
+  for (size_t k = 0; k < ia.size(); ++k)
+    out.i.push_back(f(a->at(ia[k]), b->at(ib[k])));
+  return out;
+}
+
+Expected<Tensor> Node::reduce(StringRef kind) {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  std::optional<std::vector<int64_t>> axes = attrInts("axes");
+  if (input(1))
+    axes = intsOf(*input(1));
+  bool keep = attrInt("keepdims", 1);
+  int64_t rank = x->rank();
+  std::vector<bool> reduced(rank, !axes || axes->empty());
+  if (axes && axes->empty() && attrInt("noop_with_empty_axes", 0))
+    return *x;
+  if (axes)
+    for (int64_t a : *axes) {
+      a = normAxis(a, rank);
+      if (a < 0 || a >= rank)
+        return bad("axis out of range");
+      reduced[a] = true;
+    }
+  std::vector<int64_t> outShape, keptShape;
+  for (int64_t d = 0; d < rank; ++d) {
+    keptShape.push_back(reduced[d] ? 1 : x->shape[d]);
+    if (!reduced[d] || keep)
+      outShape.push_back(reduced[d] ? 1 : x->shape[d]);
+  }
+  int64_t outSize = 1, count = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    outSize *= keptShape[d];
+    if (reduced[d])
+      count *= x->shape[d];
+  }
+  // Accumulate in element order, in f32 like ONNX runtimes' plain loops.
+  std::vector<int64_t> xs = strides(x->shape), ks = strides(keptShape);
+  std::vector<float> acc(outSize, kind == "max" ? -INFINITY : 0.0f);
+  std::vector<int64_t> iacc(outSize, kind == "max" ? INT64_MIN : 0);
+  for (int64_t k = 0; k < x->size(); ++k) {
+    int64_t rest = k, at = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t c = rest / xs[d];
+      rest %= xs[d];
+      if (!reduced[d])
+        at += c * ks[d];
+    }
+    if (x->isFloat())
+      acc[at] = kind == "max" ? std::max(acc[at], x->f[k]) : acc[at] + x->f[k];
+    else
+      iacc[at] =
+          kind == "max" ? std::max(iacc[at], x->i[k]) : iacc[at] + x->i[k];
+  }
+  if (!x->isFloat()) {
+    if (kind == "mean")
+      for (int64_t &v : iacc)
+        v /= count;
+    return Tensor::ints(x->type, outShape, iacc);
+  }
+  if (kind == "mean")
+    for (float &v : acc)
+      v /= float(count);
+  return Tensor::floats(outShape, acc);
+}
+
+Expected<Tensor> Node::matmul(const Tensor &a0, const Tensor &b0) {
+  Tensor a = a0, b = b0;
+  bool va = a.rank() == 1, vb = b.rank() == 1;
+  if (va)
+    a.shape.insert(a.shape.begin(), 1);
+  if (vb)
+    b.shape.push_back(1);
+  if (a.rank() < 2 || b.rank() < 2)
+    return bad("needs inputs of rank 1 or more");
+  int64_t m = a.shape[a.rank() - 2], k = a.shape.back(),
+          k2 = b.shape[b.rank() - 2], nn = b.shape.back();
+  if (k != k2)
+    return bad("inner dimensions differ: " + shapeString(a0.shape) + " x " +
+               shapeString(b0.shape));
+  std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - 2),
+      bb(b.shape.begin(), b.shape.end() - 2);
+  auto batch = broadcast(ba, bb);
+  if (!batch)
+    return bad(llvm::toString(batch.takeError()));
+  std::vector<int64_t> ia = broadcastIndex(ba, *batch),
+                       ib = broadcastIndex(bb, *batch);
+  std::vector<int64_t> shape = *batch;
+  if (!va)
+    shape.push_back(m);
+  if (!vb)
+    shape.push_back(nn);
+  bool isFloat = a.isFloat();
+  Tensor out =
+      isFloat ? Tensor::floats(shape, {}) : Tensor::ints(T::INT32, shape, {});
+  for (size_t p = 0; p < ia.size(); ++p) {
+    int64_t offA = ia[p] * m * k, offB = ib[p] * k * nn;
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < nn; ++c) {
+        if (isFloat) {
+          float s = 0;
+          for (int64_t j = 0; j < k; ++j)
+            s += a.f[offA + r * k + j] * b.f[offB + j * nn + c];
+          out.f.push_back(s);
+        } else {
+          int64_t s = 0;
+          for (int64_t j = 0; j < k; ++j)
+            s += a.i[offA + r * k + j] * b.i[offB + j * nn + c];
+          out.i.push_back(wrap(T::INT32, s));
+        }
+      }
+  }
+  return out;
+}
+
+Expected<Tensor> Node::gather() {
+  auto data = need(0), idx = need(1);
+  if (!data || !idx)
+    return data ? idx.takeError() : data.takeError();
+  int64_t axis = normAxis(attrInt("axis", 0), data->rank());
+  if (axis < 0 || axis >= data->rank())
+    return bad("axis out of range");
+  int64_t outer = 1, inner = 1, dim = data->shape[axis];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= data->shape[d];
+  for (int64_t d = axis + 1; d < data->rank(); ++d)
+    inner *= data->shape[d];
+  std::vector<int64_t> shape(data->shape.begin(), data->shape.begin() + axis);
+  shape.insert(shape.end(), idx->shape.begin(), idx->shape.end());
+  shape.insert(shape.end(), data->shape.begin() + axis + 1, data->shape.end());
+  std::vector<int64_t> ids = intsOf(*idx);
+  Tensor out = *data;
+  out.shape = shape;
+  out.f.clear();
+  out.i.clear();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t id : ids) {
+      if (id < 0)
+        id += dim;
+      if (id < 0 || id >= dim)
+        return bad(llvm::formatv("index {0} is out of range for a dimension "
+                                 "of {1}",
+                                 id, dim)
+                       .str());
+      int64_t base = (o * dim + id) * inner;
+      if (data->isFloat())
+        out.f.insert(out.f.end(), data->f.begin() + base,
+                     data->f.begin() + base + inner);
+      else
+        out.i.insert(out.i.end(), data->i.begin() + base,
+                     data->i.begin() + base + inner);
+    }
+  return out;
+}
+
+Expected<Tensor> Node::slice() {
+  auto x = need(0), s = need(1), e = need(2);
+  if (!x || !s || !e)
+    return bad("needs data, starts and ends");
+  std::vector<int64_t> starts = intsOf(*s), ends = intsOf(*e), axes, steps;
+  if (input(3))
+    axes = intsOf(*input(3));
+  else
+    for (size_t k = 0; k < starts.size(); ++k)
+      axes.push_back(k);
+  if (input(4))
+    steps = intsOf(*input(4));
+  else
+    steps.assign(starts.size(), 1);
+  int64_t rank = x->rank();
+  std::vector<int64_t> begin(rank, 0), step(rank, 1), count(x->shape);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    int64_t a = normAxis(axes[k], rank), dim = x->shape[a];
+    if (a < 0 || a >= rank || steps[k] == 0)
+      return bad("bad axis or step");
+    int64_t st = starts[k], en = ends[k], sp = steps[k];
+    if (st < 0)
+      st += dim;
+    if (en < 0)
+      en += dim;
+    if (sp > 0) {
+      st = std::clamp<int64_t>(st, 0, dim);
+      en = std::clamp<int64_t>(en, 0, dim);
+      count[a] = std::max<int64_t>(0, (en - st + sp - 1) / sp);
+    } else {
+      st = std::clamp<int64_t>(st, 0, dim - 1);
+      en = std::clamp<int64_t>(en, -1, dim - 1);
+      count[a] = std::max<int64_t>(0, (st - en - sp - 1) / -sp);
+    }
+    begin[a] = st;
+    step[a] = sp;
+  }
+  Tensor out = *x;
+  out.shape = count;
+  out.f.clear();
+  out.i.clear();
+  std::vector<int64_t> xs = strides(x->shape), os = strides(count);
+  int64_t total = out.size();
+  for (int64_t k = 0; k < total; ++k) {
+    int64_t rest = k, at = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t c = rest / os[d];
+      rest %= os[d];
+      at += (begin[d] + c * step[d]) * xs[d];
+    }
+    if (x->isFloat())
+      out.f.push_back(x->f[at]);
+    else
+      out.i.push_back(x->i[at]);
+  }
+  return out;
+}
+
+Expected<Tensor> Node::reshape(const Tensor &x, std::vector<int64_t> target) {
+  bool allowZero = attrInt("allowzero", 0);
+  int64_t known = 1, infer = -1;
+  for (size_t d = 0; d < target.size(); ++d) {
+    if (target[d] == 0 && !allowZero) {
+      if (d >= x.shape.size())
+        return bad("copies a dimension the input does not have");
+      target[d] = x.shape[d];
+    }
+    if (target[d] == -1)
+      infer = d;
+    else
+      known *= target[d];
+  }
+  if (infer >= 0)
+    target[infer] = known ? x.size() / known : 0;
+  Tensor out = x;
+  out.shape = target;
+  if (out.size() != x.size())
+    return bad("cannot reshape " + shapeString(x.shape) + " to " +
+               shapeString(target));
+  return out;
+}
+
+Expected<Tensor> Node::transpose(const Tensor &x, std::vector<int64_t> perm) {
+  int64_t rank = x.rank();
+  if (perm.empty())
+    for (int64_t d = rank - 1; d >= 0; --d)
+      perm.push_back(d);
+  if (int64_t(perm.size()) != rank)
+    return bad("perm does not match the rank");
+  std::vector<int64_t> shape(rank);
+  for (int64_t d = 0; d < rank; ++d)
+    shape[d] = x.shape[perm[d]];
+  std::vector<int64_t> xs = strides(x.shape), os = strides(shape);
+  Tensor out = x;
+  out.shape = shape;
+  for (int64_t k = 0; k < x.size(); ++k) {
+    int64_t rest = k, at = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t c = rest / os[d];
+      rest %= os[d];
+      at += c * xs[perm[d]];
+    }
+    if (x.isFloat())
+      out.f[k] = x.f[at];
+    else
+      out.i[k] = x.i[at];
+  }
+  return out;
+}
+
+Expected<Tensor> Node::concat() {
+  if (in.empty() || !in[0])
+    return bad("needs inputs");
+  int64_t rank = in[0]->rank(), axis = normAxis(attrInt("axis", 0), rank);
+  if (axis < 0 || axis >= rank)
+    return bad("axis out of range");
+  std::vector<int64_t> shape = in[0]->shape;
+  shape[axis] = 0;
+  for (const Tensor *t : in) {
+    if (!t || t->rank() != rank || t->isFloat() != in[0]->isFloat())
+      return bad("inputs differ in rank or type");
+    shape[axis] += t->shape[axis];
+  }
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  Tensor out = *in[0];
+  out.shape = shape;
+  out.f.clear();
+  out.i.clear();
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Tensor *t : in) {
+      int64_t chunk = t->size() / std::max<int64_t>(outer, 1);
+      if (t->isFloat())
+        out.f.insert(out.f.end(), t->f.begin() + o * chunk,
+                     t->f.begin() + (o + 1) * chunk);
+      else
+        out.i.insert(out.i.end(), t->i.begin() + o * chunk,
+                     t->i.begin() + (o + 1) * chunk);
+    }
+  return out;
+}
+
+Expected<std::vector<Tensor>> Node::split() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  int64_t rank = x->rank(), axis = normAxis(attrInt("axis", 0), rank);
+  if (axis < 0 || axis >= rank)
+    return bad("axis out of range");
+  std::vector<int64_t> sizes;
+  if (input(1))
+    sizes = intsOf(*input(1));
+  else if (auto s = attrInts("split"))
+    sizes = *s;
+  else {
+    int64_t parts = n.output_size(), dim = x->shape[axis];
+    int64_t each = (dim + parts - 1) / parts;
+    for (int64_t p = 0; p < parts; ++p)
+      sizes.push_back(std::min(each, dim - p * each));
+  }
+  std::vector<Tensor> outs;
+  int64_t at = 0;
+  for (int64_t size : sizes) {
+    Tensor starts = Tensor::ints(T::INT64, {1}, {at}),
+           ends = Tensor::ints(T::INT64, {1}, {at + size}),
+           axes = Tensor::ints(T::INT64, {1}, {axis});
+    const Tensor *args[] = {&*x, &starts, &ends, &axes};
+    auto part = Node(n, args, dir).slice();
+    if (!part)
+      return part.takeError();
+    outs.push_back(std::move(*part));
+    at += size;
+  }
+  return outs;
+}
+
+Expected<Tensor> Node::softmax() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  if (!x->isFloat())
+    return bad("needs a float input");
+  int64_t rank = x->rank(), axis = normAxis(attrInt("axis", -1), rank);
+  if (axis != rank - 1)
+    return bad("only the last axis is supported");
+  int64_t len = x->shape.back();
+  Tensor out = *x;
+  for (int64_t r = 0; r < x->size() / std::max<int64_t>(len, 1); ++r) {
+    float *row = out.f.data() + r * len;
+    float mx = -INFINITY;
+    for (int64_t k = 0; k < len; ++k)
+      mx = std::max(mx, row[k]);
+    float sum = 0;
+    for (int64_t k = 0; k < len; ++k)
+      sum += row[k] = std::exp(row[k] - mx);
+    for (int64_t k = 0; k < len; ++k)
+      row[k] /= sum;
+  }
+  return out;
+}
+
+Expected<Tensor> Node::cast() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  int32_t to = int32_t(attrInt("to", T::FLOAT));
+  if (isFloatType(to)) {
+    if (x->isFloat())
+      return *x;
+    return Tensor::floats(x->shape,
+                          std::vector<float>(x->i.begin(), x->i.end()));
+  }
+  Tensor out = Tensor::ints(to, x->shape, {});
+  for (int64_t k = 0; k < x->size(); ++k)
+    out.i.push_back(x->isFloat() ? (to == T::BOOL ? x->f[k] != 0
+                                                  : wrap(to, int64_t(x->f[k])))
+                                 : wrap(to, x->i[k]));
+  return out;
+}
+
+Expected<Tensor> Node::where() {
+  auto c = need(0), a = need(1), b = need(2);
+  if (!c || !a || !b)
+    return bad("needs condition, X and Y");
+  auto s1 = broadcast(c->shape, a->shape);
+  if (!s1)
+    return bad(llvm::toString(s1.takeError()));
+  auto shape = broadcast(*s1, b->shape);
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ic = broadcastIndex(c->shape, *shape),
+                       ia = broadcastIndex(a->shape, *shape),
+                       ib = broadcastIndex(b->shape, *shape);
+  Tensor out = *a;
+  out.shape = *shape;
+  out.f.clear();
+  out.i.clear();
+  for (size_t k = 0; k < ic.size(); ++k) {
+    bool pick = c->at(ic[k]) != 0;
+    if (a->isFloat())
+      out.f.push_back(pick ? a->f[ia[k]] : b->f[ib[k]]);
+    else
+      out.i.push_back(pick ? a->i[ia[k]] : b->i[ib[k]]);
+  }
+  return out;
+}
+
+Expected<Tensor> Node::expand() {
+  auto x = need(0), s = need(1);
+  if (!x || !s)
+    return bad("needs input and shape");
+  auto shape = broadcast(x->shape, intsOf(*s));
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ix = broadcastIndex(x->shape, *shape);
+  Tensor out = *x;
+  out.shape = *shape;
+  out.f.clear();
+  out.i.clear();
+  for (int64_t k : ix) {
+    if (x->isFloat())
+      out.f.push_back(x->f[k]);
+    else
+      out.i.push_back(x->i[k]);
+  }
+  return out;
+}
+
+Expected<Tensor> Node::trilu() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  if (x->rank() < 2)
+    return bad("needs rank 2 or more");
+  int64_t k = input(1) ? intsOf(*input(1))[0] : 0;
+  bool upper = attrInt("upper", 1);
+  int64_t rows = x->shape[x->rank() - 2], cols = x->shape.back();
+  Tensor out = *x;
+  for (int64_t e = 0; e < x->size(); ++e) {
+    int64_t c = e % cols, r = (e / cols) % rows;
+    bool keep = upper ? c - r >= k : c - r <= k;
+    if (!keep) {
+      if (out.isFloat())
+        out.f[e] = 0;
+      else
+        out.i[e] = 0;
+    }
+  }
+  return out;
+}
+
+/// com.microsoft.MatMulNBits' B as the [K, N] matrix it stands for: B^T
+/// stored as `bits`-bit codes in blocks along K, each block with a scale and
+/// a zero point (default 2^(bits-1)).
+Expected<Tensor> Node::nbitsWeight() {
+  auto b = need(1), scales = need(2);
+  if (!b || !scales)
+    return bad("needs A, B and scales");
+  int64_t K = attrInt("K", 0), N = attrInt("N", 0), bits = attrInt("bits", 4),
+          block = attrInt("block_size", 0);
+  if (bits != 2 && bits != 4 && bits != 8)
+    return bad(
+        llvm::formatv("bits={0} is not supported (2, 4, 8 are)", bits).str());
+  if (K <= 0 || N <= 0 || block <= 0 || block % (8 / bits))
+    return bad("needs positive K, N and block_size");
+  int64_t blocks = (K + block - 1) / block, perByte = 8 / bits;
+  int64_t blockBytes = block / perByte;
+  if (b->size() != N * blocks * blockBytes || scales->size() != N * blocks)
+    return bad("B or scales do not match K, N, bits and block_size");
+  if (input(3) && input(3)->size())
+    return bad("explicit zero points are not supported");
+  int64_t zp = int64_t(1) << (bits - 1);
+  Tensor w = Tensor::floats({K, N}, std::vector<float>(K * N));
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t k = 0; k < K; ++k) {
+      int64_t blk = k / block, within = k % block;
+      int64_t byte = b->i[(r * blocks + blk) * blockBytes + within / perByte];
+      int64_t code = (byte >> ((within % perByte) * bits)) & ((1 << bits) - 1);
+      w.f[k * N + r] = float(code - zp) * scales->f[r * blocks + blk];
+    }
+  return w;
+}
+
+Expected<Tensor> Node::matmulNBits() {
+  auto a = need(0);
+  auto w = nbitsWeight();
+  if (!a || !w)
+    return a ? w.takeError() : a.takeError();
+  return matmul(*a, *w);
+}
+
+/// The [K, N] matrix a matmul-like node multiplies its first input by.
+Expected<Tensor> Node::weight() {
+  StringRef op = n.op_type();
+  if (op == "MatMulNBits")
+    return nbitsWeight();
+  auto b = need(1);
+  if (!b)
+    return b.takeError();
+  if (b->rank() != 2)
+    return bad("has a weight of rank " + std::to_string(b->rank()) + ", not 2");
+  Tensor w = *b;
+  if (op == "MatMulInteger") {
+    int64_t zp = input(3) ? input(3)->i[0] : 0;
+    w = Tensor::floats(b->shape, {});
+    for (int64_t v : b->i)
+      w.f.push_back(float(v - zp));
+  } else if (op == "Gemm") {
+    if (attrInt("transB", 0)) {
+      auto t = transpose(*b, {1, 0});
+      if (!t)
+        return t.takeError();
+      w = *t;
+    }
+    for (float &v : w.f)
+      v *= attrFloat("alpha", 1);
+  } else if (op != "MatMul") {
+    return bad("is not a matrix product");
+  }
+  if (!w.isFloat())
+    return bad("has an integer weight");
+  return w;
+}
+
+Expected<Tensor> Node::gemm() {
+  auto a = need(0), b = need(1);
+  if (!a || !b)
+    return bad("needs A and B");
+  Tensor ta = *a, tb = *b;
+  if (attrInt("transA", 0)) {
+    auto t = transpose(*a, {1, 0});
+    if (!t)
+      return t.takeError();
+    ta = *t;
+  }
+  if (attrInt("transB", 0)) {
+    auto t = transpose(*b, {1, 0});
+    if (!t)
+      return t.takeError();
+    tb = *t;
+  }
+  auto y = matmul(ta, tb);
+  if (!y)
+    return y.takeError();
+  float alpha = attrFloat("alpha", 1), beta = attrFloat("beta", 1);
+  for (float &v : y->f)
+    v *= alpha;
+  if (const Tensor *c = input(2)) {
+    std::vector<int64_t> ic = broadcastIndex(c->shape, y->shape);
+    for (size_t k = 0; k < ic.size(); ++k)
+      y->f[k] += beta * c->f[ic[k]];
+  }
+  return y;
+}
+
+Expected<Tensor> Node::constant() {
+  for (const onnx::AttributeProto &a : n.attribute()) {
+    if (a.name() == "value")
+      return readTensor(a.t(), dir);
+    if (a.name() == "value_float")
+      return Tensor::floats({}, {a.f()});
+    if (a.name() == "value_floats")
+      return Tensor::floats({a.floats_size()},
+                            {a.floats().begin(), a.floats().end()});
+    if (a.name() == "value_int")
+      return Tensor::ints(T::INT64, {}, {a.i()});
+    if (a.name() == "value_ints")
+      return Tensor::ints(T::INT64, {a.ints_size()},
+                          {a.ints().begin(), a.ints().end()});
+  }
+  return bad("has no value attribute Tern reads");
+}
+
+float roundEven(float v) { return std::nearbyint(v); }
+
+Expected<std::vector<Tensor>> Node::run() {
+  StringRef op = n.op_type();
+  auto one = [](Expected<Tensor> t) -> Expected<std::vector<Tensor>> {
+    if (!t)
+      return t.takeError();
+    std::vector<Tensor> v;
+    v.push_back(std::move(*t));
+    return v;
+  };
+  if (op == "Identity")
+    return one(need(0));
+  if (op == "Constant")
+    return one(constant());
+  if (op == "Add")
+    return one(binary(std::plus<float>(), std::plus<int64_t>()));
+  if (op == "Sub")
+    return one(binary(std::minus<float>(), std::minus<int64_t>()));
+  if (op == "Mul")
+    return one(binary(std::multiplies<float>(), std::multiplies<int64_t>()));
+  if (op == "Div")
+    return one(binary(std::divides<float>(),
+                      [](int64_t a, int64_t b) { return b ? a / b : 0; }));
+  if (op == "Pow")
+    return one(binary(
+        [](float a, float b) { return b == 2.0f ? a * a : std::pow(a, b); },
+        [](int64_t a, int64_t b) { return int64_t(std::pow(a, b)); }));
+  if (op == "Equal")
+    return one(compare([](double a, double b) { return a == b; }));
+  if (op == "Abs")
+    return one(unary([](float v) { return std::fabs(v); },
+                     [](int64_t v) { return v < 0 ? -v : v; }));
+  if (op == "Neg")
+    return one(unary([](float v) { return -v; }, [](int64_t v) { return -v; }));
+  if (op == "Sqrt")
+    return one(unary([](float v) { return std::sqrt(v); }));
+  if (op == "Reciprocal")
+    return one(unary([](float v) { return 1.0f / v; }));
+  if (op == "Round")
+    return one(unary(roundEven));
+  if (op == "Relu")
+    return one(unary([](float v) { return v > 0 ? v : 0.0f; },
+                     [](int64_t v) { return v > 0 ? v : 0; }));
+  if (op == "Sigmoid")
+    return one(unary([](float v) { return 1.0f / (1.0f + std::exp(-v)); }));
+  if (op == "Tanh")
+    return one(unary([](float v) { return std::tanh(v); }));
+  if (op == "Cos")
+    return one(unary([](float v) { return std::cos(v); }));
+  if (op == "Sin")
+    return one(unary([](float v) { return std::sin(v); }));
+  if (op == "Clip") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    double lo = -INFINITY, hi = INFINITY;
+    if (input(1))
+      lo = input(1)->at(0);
+    else if (attr("min"))
+      lo = attrFloat("min", 0);
+    if (input(2))
+      hi = input(2)->at(0);
+    else if (attr("max"))
+      hi = attrFloat("max", 0);
+    Tensor out = std::move(*x);
+    for (float &v : out.f)
+      v = std::min<float>(std::max<float>(v, lo), hi);
+    for (int64_t &v : out.i)
+      v = int64_t(std::min<double>(std::max<double>(double(v), lo), hi));
+    return one(std::move(out));
+  }
+  if (op == "BitShift") {
+    bool left = attr("direction") && attr("direction")->s() == "LEFT";
+    return one(binary(nullptr, [left](int64_t a, int64_t b) {
+      return left ? int64_t(uint64_t(a) << b) : int64_t(uint64_t(a) >> b);
+    }));
+  }
+  if (op == "Cast")
+    return one(cast());
+  if (op == "ReduceMean")
+    return one(reduce("mean"));
+  if (op == "ReduceMax")
+    return one(reduce("max"));
+  if (op == "ReduceSum")
+    return one(reduce("sum"));
+  if (op == "MatMul") {
+    auto a = need(0), b = need(1);
+    if (!a || !b)
+      return bad("needs A and B");
+    return one(matmul(*a, *b));
+  }
+  if (op == "MatMulInteger") {
+    auto a = need(0), b = need(1);
+    if (!a || !b)
+      return bad("needs A and B");
+    for (auto [t, zp] : {std::pair(&*a, input(2)), std::pair(&*b, input(3))})
+      if (zp)
+        for (int64_t &v : t->i)
+          v -= zp->i[0];
+    return one(matmul(*a, *b));
+  }
+  if (op == "MatMulNBits")
+    return one(matmulNBits());
+  if (op == "Gemm")
+    return one(gemm());
+  if (op == "DequantizeLinear") {
+    auto x = need(0), s = need(1);
+    if (!x || !s)
+      return bad("needs x and scale");
+    if (s->size() != 1 || (input(2) && input(2)->size() != 1))
+      return bad("only per-tensor scales and zero points are supported");
+    int64_t zp = input(2) ? input(2)->i[0] : 0;
+    Tensor out = Tensor::floats(x->shape, {});
+    for (int64_t v : x->i)
+      out.f.push_back(float(v - zp) * s->f[0]);
+    return one(std::move(out));
+  }
+  if (op == "SimplifiedLayerNormalization") {
+    auto x = need(0), g = need(1);
+    if (!x || !g)
+      return bad("needs X and scale");
+    float eps = attrFloat("epsilon", 1e-5f);
+    int64_t len = x->shape.back();
+    Tensor out = *x;
+    for (int64_t r = 0; r < x->size() / len; ++r) {
+      float ss = 0;
+      for (int64_t k = 0; k < len; ++k)
+        ss += x->f[r * len + k] * x->f[r * len + k];
+      float inv = 1.0f / std::sqrt(ss / float(len) + eps);
+      for (int64_t k = 0; k < len; ++k)
+        out.f[r * len + k] = x->f[r * len + k] * inv * g->f[k % g->size()];
+    }
+    return one(std::move(out));
+  }
+  if (op == "Softmax")
+    return one(softmax());
+  if (op == "Gather")
+    return one(gather());
+  if (op == "Slice")
+    return one(slice());
+  if (op == "Concat")
+    return one(concat());
+  if (op == "Split")
+    return split();
+  if (op == "Where")
+    return one(where());
+  if (op == "Expand")
+    return one(expand());
+  if (op == "Trilu")
+    return one(trilu());
+  if (op == "Reshape") {
+    auto x = need(0), s = need(1);
+    if (!x || !s)
+      return bad("needs data and shape");
+    return one(reshape(*x, intsOf(*s)));
+  }
+  if (op == "Transpose") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    return one(
+        transpose(*x, attrInts("perm").value_or(std::vector<int64_t>{})));
+  }
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    std::vector<int64_t> axes =
+        input(1) ? intsOf(*input(1))
+                 : attrInts("axes").value_or(std::vector<int64_t>{});
+    std::vector<int64_t> shape = x->shape;
+    if (op == "Unsqueeze") {
+      int64_t rank = x->rank() + int64_t(axes.size());
+      for (int64_t &a : axes)
+        a = normAxis(a, rank);
+      llvm::sort(axes);
+      for (int64_t a : axes)
+        shape.insert(shape.begin() + std::min<int64_t>(a, shape.size()), 1);
+    } else {
+      std::vector<bool> drop(shape.size(), axes.empty());
+      for (int64_t a : axes)
+        drop[normAxis(a, x->rank())] = true;
+      shape.clear();
+      for (int64_t d = 0; d < x->rank(); ++d)
+        if (!drop[d] || x->shape[d] != 1)
+          shape.push_back(x->shape[d]);
+    }
+    Tensor out = std::move(*x);
+    out.shape = shape;
+    return one(std::move(out));
+  }
+  if (op == "Shape") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    int64_t rank = x->rank();
+    int64_t start =
+        std::clamp<int64_t>(normAxis(attrInt("start", 0), rank), 0, rank);
+    int64_t end =
+        std::clamp<int64_t>(normAxis(attrInt("end", rank), rank), 0, rank);
+    std::vector<int64_t> dims(x->shape.begin() + start,
+                              x->shape.begin() + std::max(start, end));
+    return one(Tensor::ints(T::INT64, {int64_t(dims.size())}, dims));
+  }
+  if (op == "ConstantOfShape") {
+    auto s = need(0);
+    if (!s)
+      return s.takeError();
+    Tensor value = Tensor::floats({1}, {0.0f});
+    if (const onnx::AttributeProto *a = attr("value")) {
+      auto v = readTensor(a->t(), dir);
+      if (!v)
+        return v.takeError();
+      value = *v;
+    }
+    Tensor out = value;
+    out.shape = intsOf(*s);
+    int64_t count = out.size();
+    if (value.isFloat())
+      out.f.assign(count, value.f[0]);
+    else
+      out.i.assign(count, value.i[0]);
+    return one(std::move(out));
+  }
+  if (op == "Range") {
+    auto s = need(0), l = need(1), d = need(2);
+    if (!s || !l || !d)
+      return bad("needs start, limit and delta");
+    double start = s->at(0), limit = l->at(0), delta = d->at(0);
+    if (delta == 0)
+      return bad("delta is 0");
+    int64_t count =
+        std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
+    Tensor out = *s;
+    out.shape = {count};
+    out.f.clear();
+    out.i.clear();
+    for (int64_t k = 0; k < count; ++k) {
+      if (s->isFloat())
+        out.f.push_back(float(start + k * delta));
+      else
+        out.i.push_back(int64_t(start) + k * int64_t(delta));
+    }
+    return one(std::move(out));
+  }
+  return bad("is not an op the interpreter runs");
+}
+
+} // namespace
+
+Expected<std::vector<Tensor>>
+mlir::tern::onnx_frontend::evaluateNode(const onnx::NodeProto &node,
+                                        ArrayRef<const Tensor *> inputs,
+                                        StringRef dir) {
+  return Node(node, inputs, dir).run();
+}
+
+Expected<Tensor>
+mlir::tern::onnx_frontend::matmulWeight(const onnx::NodeProto &node,
+                                        ArrayRef<const Tensor *> inputs) {
+  return Node(node, inputs, "").weight();
+}
+
+Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir) {
+  for (const onnx::ValueInfoProto &v : graph.input()) {
+    if (!inputs.count(v.name()))
+      continue;
+    values[v.name()] = std::move(inputs[v.name()]);
+    dynamic[v.name()] = true;
+  }
+  for (const T &t : graph.initializer()) {
+    if (values.count(t.name()))
+      continue;
+    auto tensor = readTensor(t, dir);
+    if (!tensor)
+      return tensor.takeError();
+    values[t.name()] = std::move(*tensor);
+    initializers[t.name()] = true;
+  }
+  for (const onnx::NodeProto &node : graph.node()) {
+    std::vector<const Tensor *> args;
+    bool isDynamicNode = false;
+    for (const std::string &name : node.input()) {
+      args.push_back(name.empty() ? nullptr : get(name));
+      if (!name.empty())
+        readers[name].push_back(&node);
+      isDynamicNode |= !name.empty() && isDynamic(name);
+    }
+    // A shape depends on the input's size, not on its contents.
+    if (node.op_type() == "Shape")
+      isDynamicNode = false;
+    auto outs = evaluateNode(node, args, dir);
+    if (!outs)
+      return outs.takeError();
+    for (auto [name, value] : llvm::zip(node.output(), *outs)) {
+      producers[name] = &node;
+      values[name] = std::move(value);
+      if (isDynamicNode)
+        dynamic[name] = true;
+    }
+  }
+  return Error::success();
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Compiles an ONNX language model with ternc and checks its executable
+against onnxruntime.
+
+  * prompt logits: the largest difference relative to onnxruntime's logit
+    range, bounded by --rel (default 1e-4); argmax equal at every position;
+  * --generate greedy tokens identical (the executable decodes with its KV
+    cache; onnxruntime reruns the whole sequence each step).
+
+--reference REF.onnx runs onnxruntime on another file with the same weights
+(com.microsoft.MatMulNBits with bits=2 has no CPU kernel in onnxruntime).
+
+usage: check_onnx_lm.py --ternc TERNC --workdir DIR MODEL.onnx
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("model")
+    p.add_argument("--ternc", required=True)
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--reference")
+    p.add_argument("--prompt", default="3,14,15,92,65,35,8")
+    p.add_argument("--generate", type=int, default=24)
+    p.add_argument("--rel", type=float, default=1e-4)
+    a = p.parse_args()
+    exe = os.path.join(a.workdir, "model")
+    subprocess.run([a.ternc, "-q", a.model, "-o", exe], check=True)
+
+    ort.set_default_logger_severity(3)
+    session = ort.InferenceSession(a.reference or a.model,
+                                   providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(ids):
+        return session.run(None, {name: np.array([ids], np.int64)})[0][0]
+
+    prompt = [int(t) for t in a.prompt.split(",")]
+    ref_logits = run(prompt)
+    ref_tokens, seq = [], list(prompt)
+    for _ in range(a.generate):
+        nxt = int(run(seq)[-1].argmax())
+        ref_tokens.append(nxt)
+        seq.append(nxt)
+
+    logits_file = os.path.join(a.workdir, "logits.npy")
+    tokens_file = os.path.join(a.workdir, "tokens.txt")
+    subprocess.run([exe, "--tokens", a.prompt, "-n", str(a.generate),
+                    "--greedy", "-q", "--ignore-eos", "--dump-logits",
+                    logits_file, "--dump-tokens", tokens_file],
+                   check=True, stdout=subprocess.DEVNULL)
+    logits = np.load(logits_file)
+    with open(tokens_file) as f:
+        tokens = [int(line) for line in f]
+    if logits.shape != ref_logits.shape:
+        print(f"FAIL: logits shape {logits.shape}, onnxruntime {ref_logits.shape}")
+        return 1
+    span = float(ref_logits.max() - ref_logits.min())
+    diff = np.abs(logits - ref_logits)
+    err = float(diff.max())
+    over = int((diff > a.rel * span).sum())
+    print(f"logits max |diff| {err:.2e} = {err / span:.1e} of range {span:.2f}; "
+          f"{over} of {diff.size} elements over {a.rel:.0e}")
+    ok = True
+    if err > a.rel * span:
+        print(f"FAIL: logits differ by more than {a.rel:.0e} of their range")
+        ok = False
+    if not (logits.argmax(1) == ref_logits.argmax(1)).all():
+        print("FAIL: argmax differs at positions",
+              np.nonzero(logits.argmax(1) != ref_logits.argmax(1))[0].tolist())
+        ok = False
+    if tokens != ref_tokens:
+        print(f"FAIL: greedy tokens differ\n  tern:        {tokens}\n"
+              f"  onnxruntime: {ref_tokens}")
+        ok = False
+    if ok:
+        print(f"OK: argmax equal at {len(prompt)} positions, "
+              f"{len(tokens)} greedy tokens identical")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
