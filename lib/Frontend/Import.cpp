@@ -39,7 +39,7 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
   if (ext == ".gguf")
     return importGGUF(path, context, options);
   if (ext == ".onnx")
-    return importONNX(path, context);
+    return importONNX(path, context, options);
   if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
     return fail(path, "unknown model format '" + ext +
                           "' (expected a checkpoint directory, a "

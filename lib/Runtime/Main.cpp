@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tern/Runtime/Graph.h"
 #include "tern/Runtime/Npy.h"
 #include "tern/Runtime/Options.h"
 #include "tern/Runtime/Parallel.h"
@@ -29,6 +30,16 @@
 #include <vector>
 
 using namespace tern::rt;
+
+// A model is a language model or a generic graph: each defines only its own
+// functions, so all are weak here and main() runs the one it finds.
+#pragma weak _mlir_ciface_tern_forward
+#pragma weak tern_vocab_size
+#pragma weak tern_kv_floats_per_position
+#pragma weak tern_context_length
+#pragma weak tern_is_eos
+#pragma weak _mlir_ciface_tern_graph
+#pragma weak tern_graph_signature
 
 namespace {
 
@@ -296,6 +307,8 @@ int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
 } // namespace
 
 int main(int argc, char **argv) {
+  if (tern_graph_signature)
+    return runGraph(argc, argv, tern_graph_signature);
   Options o;
   bool help = false;
   std::string error;

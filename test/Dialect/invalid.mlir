@@ -444,3 +444,29 @@ func.func @matmul_residual_type(%q: tensor<?x8xi8>, %s: tensor<?xf32>, %h: tenso
   %y = tern.ternary_matmul %q, %s, %w residual %h {scales = array<f32: 1.0>} : tensor<?x8xi8>, tensor<?xf32>, tensor<4x8x!tern.trit> residual tensor<?x6xf32> -> tensor<?x4xf32>
   return
 }
+
+// -----
+
+func.func @binary_vector_size(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %b = tern.weight "b" = dense<1.0> : tensor<4xf32> -> tensor<4xf32>
+  // expected-error @+1 {{vector operand 'tensor<4xf32>' must have 1 or 8 elements}}
+  %y = tern.binary %x, %b {fn = #tern.binary<add>} : tensor<?x8xf32>, tensor<4xf32> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @binary_no_rows() -> tensor<?x8xf32> {
+  %b = tern.weight "b" = dense<1.0> : tensor<8xf32> -> tensor<8xf32>
+  // expected-error @+1 {{needs an activations operand (rank 2)}}
+  %y = tern.binary %b, %b {fn = #tern.binary<mul>} : tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @binary_rows_differ(%x: tensor<?x8xf32>, %z: tensor<?x4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{operand 'tensor<?x4xf32>' differs from the result 'tensor<?x8xf32>'}}
+  %y = tern.binary %x, %z {fn = #tern.binary<sub>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

@@ -92,3 +92,17 @@ func.func @resource_weight() -> tensor<2x2xf32> {
     }
   }
 #-}
+
+// Generic graphs (the ONNX frontend's row-wise path).
+// CHECK-LABEL: func.func @generic
+func.func @generic(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %b = tern.weight "bias" = dense<0.5> : tensor<8xf32> -> tensor<8xf32>
+  %c = tern.weight "c" = dense<2.0> : tensor<1xf32> -> tensor<1xf32>
+  // CHECK: tern.unary %{{.*}} {fn = #tern.unary<sigmoid>} : tensor<?x8xf32>
+  %s = tern.unary %x {fn = #tern.unary<sigmoid>} : tensor<?x8xf32>
+  // CHECK: tern.binary %{{.*}}, %{{.*}} {fn = #tern.binary<add>} : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  %y = tern.binary %s, %b {fn = #tern.binary<add>} : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+  // CHECK: tern.binary %{{.*}}, %{{.*}} {fn = #tern.binary<div>} : tensor<1xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
+  %z = tern.binary %c, %y {fn = #tern.binary<div>} : tensor<1xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
+  return %z : tensor<?x8xf32>
+}

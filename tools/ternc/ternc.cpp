@@ -96,6 +96,11 @@ cl::opt<std::string> i2sLayout(
              "blocks, default) or arm (64-element blocks, written by "
              "bitnet.cpp on ARM since 2025-11; the file does not record it)"),
     cl::init("x86"), cl::value_desc("layout"), cl::cat(phaseCategory));
+cl::list<std::string> dims(
+    "dim",
+    cl::desc("Size of a symbolic dimension of an ONNX graph's inputs, e.g. "
+             "--dim features=64 (repeatable); the probe run also uses it"),
+    cl::value_desc("name=value"), cl::cat(phaseCategory));
 cl::opt<cl::boolOrDefault> staticLink(
     "static",
     cl::desc("Link the executable statically: the default for other targets "
@@ -209,6 +214,16 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.import.i2sArmLayout = i2sLayout == "arm";
+  for (const std::string &d : dims) {
+    auto [name, value] = llvm::StringRef(d).split('=');
+    int64_t size = 0;
+    if (name.empty() || value.getAsInteger(10, size) || size <= 0) {
+      llvm::errs() << "error: --dim '" << d
+                   << "' is not NAME=VALUE with a positive VALUE\n";
+      return 1;
+    }
+    options.import.dims[name.str()] = size;
+  }
   options.tokenizer = tokenizer;
   options.mcaMarkers = mcaMarkers;
   if (staticLink != cl::BOU_UNSET)

@@ -30,6 +30,38 @@ def Tern_GluActivationAttr : EnumAttr<Tern_Dialect, Tern_GluActivation, "activat
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Tern_UnaryFn : I32EnumAttr<"UnaryFn", "elementwise function of tern.unary", [
+    I32EnumAttrCase<"Relu", 0, "relu">,
+    I32EnumAttrCase<"Sigmoid", 1, "sigmoid">,
+    I32EnumAttrCase<"Tanh", 2, "tanh">,
+    I32EnumAttrCase<"Neg", 3, "neg">,
+    I32EnumAttrCase<"Abs", 4, "abs">,
+    I32EnumAttrCase<"Sqrt", 5, "sqrt">,
+    I32EnumAttrCase<"Reciprocal", 6, "reciprocal">,
+    I32EnumAttrCase<"Exp", 7, "exp">,
+    I32EnumAttrCase<"Round", 8, "round">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::tern";
+}
+def Tern_UnaryFnAttr : EnumAttr<Tern_Dialect, Tern_UnaryFn, "unary"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def Tern_BinaryFn : I32EnumAttr<"BinaryFn", "elementwise function of tern.binary", [
+    I32EnumAttrCase<"Add", 0, "add">,
+    I32EnumAttrCase<"Sub", 1, "sub">,
+    I32EnumAttrCase<"Mul", 2, "mul">,
+    I32EnumAttrCase<"Div", 3, "div">,
+    I32EnumAttrCase<"Pow", 4, "pow">,
+    I32EnumAttrCase<"Max", 5, "max">,
+    I32EnumAttrCase<"Min", 6, "min">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::tern";
+}
+def Tern_BinaryFnAttr : EnumAttr<Tern_Dialect, Tern_BinaryFn, "binary"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def Tern_PackedLayout : I32EnumAttr<"PackedLayout", "byte layout of packed ternary weights", [
     I32EnumAttrCase<"I2", 0, "i2">,
     I32EnumAttrCase<"HFRows", 1, "hf_rows">,

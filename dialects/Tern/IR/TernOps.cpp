@@ -276,6 +276,28 @@ LogicalResult LMHeadOp::verify() {
                     describe(getTable(), "the table"));
 }
 
+LogicalResult BinaryOp::verify() {
+  auto result = tensorType(getResult());
+  int64_t n = result.getDimSize(1);
+  bool rows = false;
+  for (Value operand : {getLhs(), getRhs()}) {
+    auto type = tensorType(operand);
+    if (type.getRank() == 2) {
+      if (type != result)
+        return emitOpError()
+               << "operand " << type << " differs from the result " << result;
+      rows = true;
+    } else if (type.isDynamicDim(0) ||
+               (type.getDimSize(0) != 1 && type.getDimSize(0) != n)) {
+      return emitOpError() << "vector operand " << type << " must have 1 or "
+                           << n << " elements";
+    }
+  }
+  if (!rows)
+    return emitOpError() << "needs an activations operand (rank 2)";
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
   auto weight = tensorType(getWeight());
   if (failed(verifyWeightK(*this, getInput(), getWeight(), "weight")))

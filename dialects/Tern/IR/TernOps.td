@@ -189,6 +189,44 @@ def Tern_AddOp : Tern_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> 
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
+def Tern_UnaryOp : Tern_Op<"unary", [Pure, SameOperandsAndResultType]> {
+  let summary = "elementwise function of activations (generic graphs)";
+  let description = [{
+    `y[t, j] = fn(x[t, j])` in `f32`. The ONNX frontend's generic path maps
+    row-wise graphs (MLPs, classifiers) onto it; BitNet models do not need
+    it. `round` rounds half to even, as ONNX's Round.
+
+    ```mlir
+    %y = tern.unary %x {fn = #tern.unary<sigmoid>} : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_UnaryFnAttr:$fn);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Tern_RowOperand : TensorRankOf<[F32], [1, 2]>;
+
+def Tern_BinaryOp : Tern_Op<"binary", [Pure]> {
+  let summary = "elementwise function of two operands, vectors broadcast";
+  let description = [{
+    `z[t, j] = fn(a[t, j], b[t, j])` in `f32`, where an operand of rank 1 (a
+    constant vector of the row's size, or of size 1) is the same for every
+    row. At least one operand is activations. `pow` is `powf`.
+
+    ```mlir
+    %z = tern.binary %x, %bias {fn = #tern.binary<add>} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins Tern_RowOperand:$lhs, Tern_RowOperand:$rhs,
+                       Tern_BinaryFnAttr:$fn);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Tern_LMHeadOp : Tern_Op<"lm_head", [Pure]> {
   let summary = "full-precision output projection to vocabulary logits";
   let description = [{

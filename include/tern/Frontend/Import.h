@@ -7,6 +7,9 @@
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <map>
+#include <string>
+
 namespace mlir::tern {
 
 /// Choices about input files that the files themselves do not record.
@@ -15,6 +18,8 @@ struct ImportOptions {
   /// 2025-11; SPEC 7.5) and in 128-element blocks on x86; the file does not
   /// say which. Default: the x86 layout.
   bool i2sArmLayout = false;
+  /// Sizes of symbolic dimensions of ONNX graph inputs (--dim NAME=VALUE).
+  std::map<std::string, int64_t> dims;
 };
 
 /// Reads the model at `path` with the frontend its format needs and returns
@@ -34,7 +39,8 @@ mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(llvm::StringRef path,
 /// Reads an ONNX file: parses and checks it (opset, wiring, initializers,
 /// external data, supported ops; every problem reported at once).
 mlir::OwningOpRef<mlir::ModuleOp> importONNX(llvm::StringRef path,
-                                             mlir::MLIRContext &context);
+                                             mlir::MLIRContext &context,
+                                             const ImportOptions &options = {});
 
 /// Reads a BitNet b1.58 GGUF file (bitnet.cpp or llama.cpp).
 mlir::OwningOpRef<mlir::ModuleOp> importGGUF(llvm::StringRef path,

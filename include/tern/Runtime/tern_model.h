@@ -32,6 +32,15 @@ typedef struct {
   int64_t strides[1];
 } tern_f32_vector;
 
+/* A flat buffer of bytes (a generic graph's inputs or outputs). */
+typedef struct {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} tern_bytes;
+
 /* A row-major [tokens, vocab] matrix of logits. */
 typedef struct {
   float *allocated;
@@ -67,6 +76,19 @@ int64_t tern_context_length(void);
 /* 1 if generating `id` ends the text (the model's end-of-sequence ids),
  * else 0. */
 int64_t tern_is_eos(int64_t id);
+
+/* --- Generic graphs (ONNX graphs other than language models) ---
+ *
+ * A row-wise graph maps float inputs [rows, features] to float outputs
+ * [rows, features] with the same rows. `inputs` holds every input's f32
+ * rows one input after the other, in the order of tern_graph_signature
+ * (sizes[0] in bytes); `outputs` receives the outputs likewise (sized by
+ * the caller). */
+void _mlir_ciface_tern_graph(tern_bytes *inputs, tern_bytes *outputs);
+
+/* The graph's inputs and outputs, one per line: "in|out NAME RANK DIM...",
+ * -1 for a free (leading) dimension; the last is the features. */
+extern const char tern_graph_signature[];
 
 #ifdef __cplusplus
 }

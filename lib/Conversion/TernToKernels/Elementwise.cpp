@@ -266,3 +266,95 @@ void KernelEmitter::lowerAdd(AddOp op) {
     });
   });
 }
+
+void KernelEmitter::lowerUnary(UnaryOp op) {
+  Value x = in(op.getInput()), out = output(op.getResult());
+  int64_t n = cast<MemRefType>(x.getType()).getDimSize(1);
+  UnaryFn fn = op.getFn();
+  forEachToken(dim(x, 0), [&](Value t) {
+    forEachLane(n, [&](Value j, int64_t w) {
+      Value v = load(x, {t, j}, w), one = splat(f32(1), w), y;
+      switch (fn) {
+      case UnaryFn::Relu:
+        y = b.create<arith::MaximumFOp>(v, splat(f32(0), w));
+        break;
+      case UnaryFn::Sigmoid: // 1 / (1 + exp(-x))
+        y = b.create<arith::DivFOp>(
+            one, b.create<arith::AddFOp>(
+                     one, b.create<math::ExpOp>(b.create<arith::NegFOp>(v))));
+        break;
+      case UnaryFn::Tanh: // 1 - 2 / (exp(2x) + 1): exact at both ends
+        y = b.create<arith::SubFOp>(
+            one, b.create<arith::DivFOp>(
+                     splat(f32(2), w),
+                     b.create<arith::AddFOp>(
+                         b.create<math::ExpOp>(b.create<arith::AddFOp>(v, v)),
+                         one)));
+        break;
+      case UnaryFn::Neg:
+        y = b.create<arith::NegFOp>(v);
+        break;
+      case UnaryFn::Abs:
+        y = b.create<math::AbsFOp>(v);
+        break;
+      case UnaryFn::Sqrt:
+        y = b.create<math::SqrtOp>(v);
+        break;
+      case UnaryFn::Reciprocal:
+        y = b.create<arith::DivFOp>(one, v);
+        break;
+      case UnaryFn::Exp:
+        y = b.create<math::ExpOp>(v);
+        break;
+      case UnaryFn::Round:
+        y = b.create<math::RoundEvenOp>(v);
+        break;
+      }
+      store(y, out, {t, j});
+    });
+  });
+}
+
+void KernelEmitter::lowerBinary(BinaryOp op) {
+  Value l = in(op.getLhs()), r = in(op.getRhs()), out = output(op.getResult());
+  int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
+  BinaryFn fn = op.getFn();
+  // A rank-1 operand is one value per column, or one for all.
+  auto operand = [&](Value v, Value t, Value j, int64_t w) -> Value {
+    auto type = cast<MemRefType>(v.getType());
+    if (type.getRank() == 2)
+      return load(v, {t, j}, w);
+    if (type.getDimSize(0) == n)
+      return load(v, {j}, w);
+    return splat(b.create<memref::LoadOp>(v, ValueRange{idx(0)}), w);
+  };
+  forEachToken(dim(out, 0), [&](Value t) {
+    forEachLane(n, [&](Value j, int64_t w) {
+      Value x = operand(l, t, j, w), y = operand(r, t, j, w), z;
+      switch (fn) {
+      case BinaryFn::Add:
+        z = b.create<arith::AddFOp>(x, y);
+        break;
+      case BinaryFn::Sub:
+        z = b.create<arith::SubFOp>(x, y);
+        break;
+      case BinaryFn::Mul:
+        z = b.create<arith::MulFOp>(x, y);
+        break;
+      case BinaryFn::Div:
+        z = b.create<arith::DivFOp>(x, y);
+        break;
+      case BinaryFn::Pow:
+        z = b.create<math::PowFOp>(x, y);
+        break;
+      case BinaryFn::Max:
+        z = b.create<arith::MaximumFOp>(x, y);
+        break;
+      case BinaryFn::Min:
+        z = b.create<arith::MinimumFOp>(x, y);
+        break;
+      }
+      store(z, out, {t, j});
+    });
+  });
+}

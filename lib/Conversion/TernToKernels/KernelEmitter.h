@@ -227,6 +227,8 @@ private:
   void lowerAttention(AttentionOp op);
   void lowerGlu(GluOp op);
   void lowerAdd(AddOp op);
+  void lowerUnary(UnaryOp op);
+  void lowerBinary(BinaryOp op);
   void lowerLMHead(LMHeadOp op);
   void lowerLinear(LinearOp op);
   /// out = x . table^T in f32 over a float table (LM head, float linear),

@@ -65,8 +65,8 @@ LogicalResult KernelEmitter::lower(Operation *op) {
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](WeightOp w) { return lowerWeight(w); })
       .Case<EmbeddingOp, RMSNormOp, ActQuantOp, NormQuantOp, TernaryMatmulOp,
-            RopeOp, AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp>(
-          [&](Operation *o) { return emitCall(o); })
+            RopeOp, AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp, UnaryOp,
+            BinaryOp>([&](Operation *o) { return emitCall(o); })
       .Case([&](BitLinearOp o) {
         return o.emitOpError()
                << "must be lowered to act_quant + ternary_matmul before "
@@ -94,6 +94,8 @@ void KernelEmitter::lowerBody(Operation *op) {
       .Case([&](AttentionOp o) { lowerAttention(o); })
       .Case([&](GluOp o) { lowerGlu(o); })
       .Case([&](AddOp o) { lowerAdd(o); })
+      .Case([&](UnaryOp o) { lowerUnary(o); })
+      .Case([&](BinaryOp o) { lowerBinary(o); })
       .Case([&](LMHeadOp o) { lowerLMHead(o); })
       .Case([&](LinearOp o) { lowerLinear(o); });
 }
@@ -473,6 +475,97 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
   return success();
 }
 
+/// A generic graph (module attribute tern.graph, from the ONNX frontend):
+///   func @forward(x_0: [?, k_0], ...) -> (y_0: [?, n_0], ...)
+/// becomes tern_graph(inputs, outputs): every input's f32 rows one after the
+/// other in one byte buffer, the outputs likewise, all with the same number
+/// of rows (the count follows from the input size). A pair of flat buffers
+/// keeps the C interface one fixed function however many inputs and outputs
+/// the graph has.
+LogicalResult lowerGraph(ModuleOp module, func::FuncOp func, Variant variant) {
+  MLIRContext *ctx = module.getContext();
+  ImplicitLocOpBuilder b(func.getLoc(), ctx);
+  b.setInsertionPoint(func);
+  auto widths = [&](TypeRange types) {
+    SmallVector<int64_t> out;
+    for (Type t : types) {
+      auto tensor = dyn_cast<RankedTensorType>(t);
+      if (!tensor || tensor.getRank() != 2 ||
+          !tensor.getElementType().isF32() || tensor.isDynamicDim(1))
+        return SmallVector<int64_t>();
+      out.push_back(tensor.getDimSize(1));
+    }
+    return out;
+  };
+  SmallVector<int64_t> ins = widths(func.getArgumentTypes()),
+                       outs = widths(func.getResultTypes());
+  if (ins.size() != func.getNumArguments() || ins.empty() ||
+      outs.size() != func.getNumResults() || outs.empty())
+    return func.emitOpError() << "graph function must map tensor<?xKxf32> "
+                                 "inputs to tensor<?xNxf32> outputs, got "
+                              << func.getFunctionType();
+  // Byte buffers: memref.view then gives each input and output a plain
+  // [rows, width] f32 view, which kernels read in place and outputs are
+  // copied into with memcpy.
+  auto bytes = MemRefType::get({ShapedType::kDynamic}, b.getI8Type());
+  auto kernel = b.create<func::FuncOp>("tern_graph",
+                                       b.getFunctionType({bytes, bytes}, {}));
+  kernel->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+  Block *entry = kernel.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  int64_t inWidth = 0;
+  for (int64_t k : ins)
+    inWidth += k;
+  Value rows = b.create<arith::DivUIOp>(
+      b.create<memref::DimOp>(entry->getArgument(0), 0),
+      b.create<arith::ConstantIndexOp>(4 * inWidth));
+
+  // The [rows, width] f32 view of a byte buffer at row offset rows * before.
+  auto view = [&](Value buffer, int64_t before, int64_t width) -> Value {
+    Value shift = b.create<arith::MulIOp>(
+        rows, b.create<arith::ConstantIndexOp>(4 * before));
+    auto type = MemRefType::get({ShapedType::kDynamic, width}, b.getF32Type());
+    return b.create<memref::ViewOp>(type, buffer, shift, ValueRange{rows});
+  };
+  KernelEmitter emitter(b, module, kernel, variant);
+  emitter.setup(Value(), 0, 0, rows);
+  int64_t before = 0;
+  for (auto [arg, width] : llvm::zip(func.getArguments(), ins)) {
+    emitter.map.map(arg, view(entry->getArgument(0), before, width));
+    before += width;
+  }
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  for (Operation &op : func.getBody().front()) {
+    if (&op == ret)
+      break;
+    if (failed(emitter.lower(&op)))
+      return failure();
+  }
+  before = 0;
+  for (auto [result, width] : llvm::zip(ret.getOperands(), outs)) {
+    b.create<memref::CopyOp>(emitter.map.lookup(result),
+                             view(entry->getArgument(1), before, width));
+    before += width;
+  }
+  emitter.freeBuffers();
+  b.create<func::ReturnOp>();
+
+  // The graph's inputs and outputs, named and shaped (tern.graph), for the
+  // runtime: the public NUL-terminated string tern_graph_signature.
+  auto signature = module->getAttrOfType<StringAttr>("tern.graph");
+  std::vector<char> text(signature.getValue().begin(),
+                         signature.getValue().end());
+  text.push_back(0);
+  auto type = RankedTensorType::get({int64_t(text.size())}, b.getI8Type());
+  b.setInsertionPointAfter(kernel);
+  b.create<memref::GlobalOp>("tern_graph_signature", b.getStringAttr("public"),
+                             MemRefType::get(type.getShape(), b.getI8Type()),
+                             DenseElementsAttr::get(type, ArrayRef<char>(text)),
+                             /*constant=*/true, IntegerAttr());
+  func.erase();
+  return success();
+}
+
 struct LowerToKernelsPass
     : mlir::tern::impl::TernLowerToKernelsBase<LowerToKernelsPass> {
   using Base::Base;
@@ -501,6 +594,11 @@ struct LowerToKernelsPass
     if (!forward) {
       module.emitError() << "no model function: expected func.func @forward";
       return signalPassFailure();
+    }
+    if (module->hasAttr("tern.graph")) {
+      if (failed(lowerGraph(module, forward, *kind)))
+        signalPassFailure();
+      return;
     }
     if (failed(lowerModel(module, forward, *kind, mcaMarkers)))
       signalPassFailure();

@@ -1,14 +1,9 @@
 //===- LMRecognizer.cpp - BitNet language models in ONNX graphs -----------===//
 //
 // An export of a BitNet LM spells each part of SPEC 3 in a few dozen standard
-// ops, and exporters differ in the details (SPEC 8). The recogniser anchors
-// on a few landmarks and checks each part by its numbers on the probe run
-// rather than by its exact op sequence:
-//   - a BitLinear is a matrix product by ternary weights (one magnitude)
-//     whose input went through a per-token ReduceMax(|x|): its output must
-//     equal dot(q(x), T) / s(x) * scale (SPEC 2.2-2.3), for one scale;
-//   - an RMSNorm ends in ReduceMean(x^2) ... Mul(gain), or is a
-//     SimplifiedLayerNormalization, and must equal gain * x / rms(x);
+// ops, and exporters differ in the details (SPEC 8). As for BitLinears and
+// RMSNorms (Patterns.h), the recogniser anchors on a few landmarks and checks
+// each part by its numbers on the probe run:
 //   - attention is whatever lies between the q/k/v and o projections, and
 //     must equal causal softmax attention (GQA) with half-split RoPE whose
 //     theta is read from the cos/sin tables the graph multiplies q by;
@@ -18,19 +13,18 @@
 //===----------------------------------------------------------------------===//
 
 #include "LMRecognizer.h"
+#include "Patterns.h"
 
 #include "tern/Frontend/BitNetModel.h"
 
 #include "Tern/IR/TernDialect.h"
 #include "Tern/IR/WeightData.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <optional>
 
@@ -43,47 +37,6 @@ using llvm::StringRef;
 
 namespace {
 
-/// Parts must match the graph's own numbers this closely (relative to the
-/// largest value): float summation order is all that may differ.
-constexpr double kTolerance = 1e-4;
-
-Error fail(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
-bool isMatmul(StringRef op) {
-  return op == "MatMul" || op == "Gemm" || op == "MatMulInteger" ||
-         op == "MatMulNBits";
-}
-
-/// Ops a backward or forward search does not cross: they start another part.
-bool isBoundary(StringRef op) { return isMatmul(op) || op == "Softmax"; }
-
-/// max |got - want| / max |got| (0 when both are all zero).
-double relDiff(llvm::ArrayRef<float> got, llvm::ArrayRef<double> want) {
-  double diff = 0, scale = 0;
-  for (size_t k = 0; k < got.size(); ++k) {
-    diff = std::max(diff, std::fabs(double(got[k]) - want[k]));
-    scale = std::max(scale, std::fabs(double(got[k])));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
-struct Linear {
-  const onnx::NodeProto *node = nullptr;
-  /// The quantized input (an RMSNorm's output) and the scaled output.
-  std::string x, y;
-  int64_t k = 0, n = 0;
-  std::vector<int8_t> trits; // [n, k]
-  float scale = 1;
-};
-
-struct Norm {
-  std::string input;
-  std::vector<float> gain;
-  float eps = 0;
-};
-
 struct Rope {
   double theta = 0;
   int64_t headDim = 0, heads = 0;
@@ -91,271 +44,20 @@ struct Rope {
   int64_t tableRows = 0;
 };
 
-class Recognizer {
+class Recognizer : public Matcher {
 public:
-  explicit Recognizer(const GraphValues &g) : g(g) {}
+  explicit Recognizer(const GraphValues &g) : Matcher(g) {}
 
   Expected<OwningOpRef<ModuleOp>> run(StringRef ids, StringRef logits,
                                       MLIRContext &context);
 
 private:
-  const Tensor &val(StringRef v) const { return *g.get(v); }
-  std::string name(const onnx::NodeProto &n) const {
-    return "node '" + n.name() + "' (" + n.op_type() + ")";
-  }
-
-  /// `v` with Cast and Identity nodes that keep it float skipped.
-  std::string source(std::string v) const {
-    while (const onnx::NodeProto *p = g.producer(v)) {
-      if ((p->op_type() != "Cast" && p->op_type() != "Identity") ||
-          !val(p->input(0)).isFloat() || !val(v).isFloat())
-        break;
-      v = p->input(0);
-    }
-    return v;
-  }
-
-  /// The first node (breadth first, nearest first) among the dynamic
-  /// ancestors (or descendants) of `v` for which `pick` holds; the search
-  /// does not cross matrix products or softmaxes.
-  const onnx::NodeProto *
-  search(StringRef v, bool forward,
-         llvm::function_ref<bool(const onnx::NodeProto &)> pick) const;
-
-  Expected<std::optional<Linear>> matchLinear(const onnx::NodeProto &m);
-  Expected<Norm> matchNorm(StringRef x);
   /// `tables` says whether q is multiplied by two tables at all (errors of
   /// such candidates say more than "no RoPE").
   Expected<Rope> matchRope(const Linear &q, bool &tables);
   double attentionDiff(const Linear &q, const Linear &k, const Linear &v,
                        const Rope &rope, StringRef out) const;
-
-  const GraphValues &g;
 };
-
-const onnx::NodeProto *Recognizer::search(
-    StringRef v, bool forward,
-    llvm::function_ref<bool(const onnx::NodeProto &)> pick) const {
-  std::deque<std::string> queue{v.str()};
-  llvm::SmallPtrSet<const onnx::NodeProto *, 32> seen;
-  while (!queue.empty() && seen.size() < 64) {
-    std::string at = queue.front();
-    queue.pop_front();
-    llvm::SmallVector<const onnx::NodeProto *> next;
-    if (forward)
-      llvm::append_range(next, g.consumers(at));
-    else if (const onnx::NodeProto *p = g.producer(at))
-      next.push_back(p);
-    for (const onnx::NodeProto *n : next) {
-      if (!seen.insert(n).second)
-        continue;
-      if (pick(*n))
-        return n;
-      if (isBoundary(n->op_type()))
-        continue;
-      if (forward)
-        llvm::append_range(queue, n->output());
-      else
-        for (const std::string &in : n->input())
-          if (!in.empty() && g.isDynamic(in))
-            queue.push_back(in);
-    }
-  }
-  return nullptr;
-}
-
-Expected<std::optional<Linear>>
-Recognizer::matchLinear(const onnx::NodeProto &m) {
-  if (!isMatmul(m.op_type()) || m.input_size() < 2 || !g.isDynamic(m.input(0)))
-    return std::nullopt;
-  std::vector<const Tensor *> args;
-  for (const std::string &in : m.input()) {
-    if (!in.empty() && in != m.input(0) && g.isDynamic(in))
-      return std::nullopt; // activations times activations
-    args.push_back(in.empty() ? nullptr : g.get(in));
-  }
-  Expected<Tensor> w = matmulWeight(m, args);
-  if (!w)
-    return w.takeError();
-
-  // Ternary times one magnitude (folded STE chains carry 1-ulp noise).
-  Linear l;
-  l.node = &m;
-  l.k = w->shape[0];
-  l.n = w->shape[1];
-  float mag = 0;
-  for (float v : w->f)
-    mag = std::max(mag, std::fabs(v));
-  l.trits.resize(l.n * l.k);
-  for (int64_t kk = 0; kk < l.k; ++kk)
-    for (int64_t nn = 0; nn < l.n; ++nn) {
-      float v = w->f[kk * l.n + nn];
-      int8_t t = 0;
-      if (v != 0) {
-        if (std::fabs(std::fabs(v) - mag) > 1e-5f * mag)
-          return std::nullopt; // a float weight
-        t = v > 0 ? 1 : -1;
-      }
-      l.trits[nn * l.k + kk] = t;
-    }
-
-  // The activation quantizer: ReduceMax(|x|) over the last axis.
-  const onnx::NodeProto *amax =
-      search(m.input(0), /*forward=*/false, [&](const onnx::NodeProto &n) {
-        return n.op_type() == "ReduceMax";
-      });
-  const onnx::NodeProto *abs = amax ? g.producer(amax->input(0)) : nullptr;
-  if (!abs || abs->op_type() != "Abs")
-    return fail(name(m) + " multiplies by ternary weights, but its input "
-                          "has no per-token absmax quantization "
-                          "(ReduceMax of Abs, SPEC 8.3)");
-  l.x = source(abs->input(0));
-  const Tensor &x = val(l.x);
-  std::vector<int64_t> axes;
-  for (const onnx::AttributeProto &a : amax->attribute())
-    if (a.name() == "axes")
-      axes.assign(a.ints().begin(), a.ints().end());
-  if (amax->input_size() > 1 && !amax->input(1).empty())
-    axes.assign(val(amax->input(1)).i.begin(), val(amax->input(1)).i.end());
-  if (axes.size() != 1 || (axes[0] != -1 && axes[0] != x.rank() - 1))
-    return fail(name(*amax) + " takes the activation scale over axes other "
-                              "than the last one alone: BitNet scales each "
-                              "token by its own absmax");
-
-  // The output: the product, then Casts and Mul/Div by scalars or
-  // per-token values (the dequantization of the deployment forms).
-  l.y = m.output(0);
-  for (;;) {
-    llvm::ArrayRef<const onnx::NodeProto *> users = g.consumers(l.y);
-    if (users.size() != 1)
-      break;
-    const onnx::NodeProto &c = *users[0];
-    if (c.op_type() == "Cast" && val(c.output(0)).isFloat()) {
-      l.y = c.output(0);
-      continue;
-    }
-    bool mul = c.op_type() == "Mul", div = c.op_type() == "Div";
-    if ((!mul && !div) || (div && c.input(0) != l.y))
-      break;
-    StringRef other = c.input(0) == l.y ? c.input(1) : c.input(0);
-    const Tensor &o = val(other);
-    bool perToken = o.size() == 1 ||
-                    (g.isDynamic(other) && o.rank() && o.shape.back() == 1);
-    if (!perToken)
-      break;
-    l.y = c.output(0);
-  }
-
-  // Check: y = dot(q(x), T) / s(x) * scale for one positive scale.
-  const Tensor &y = val(l.y);
-  if (!x.isFloat() || !y.isFloat() || !x.rank() || x.shape.back() != l.k ||
-      !y.rank() || y.shape.back() != l.n || x.size() / l.k != y.size() / l.n)
-    return fail(name(m) + ": its input " + shapeString(x.shape) +
-                " and output " + shapeString(y.shape) +
-                " do not fit a weight [" + std::to_string(l.k) + ", " +
-                std::to_string(l.n) + "]");
-  int64_t rows = x.size() / l.k;
-  std::vector<double> ref(rows * l.n);
-  std::vector<int32_t> q(l.k);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x.f.data() + r * l.k;
-    float amaxValue = 0;
-    for (int64_t j = 0; j < l.k; ++j)
-      amaxValue = std::max(amaxValue, std::fabs(xr[j]));
-    float s = 1.0f / std::max(amaxValue, 1e-5f) * 127.0f;
-    for (int64_t j = 0; j < l.k; ++j)
-      q[j] = int32_t(std::clamp(std::nearbyint(xr[j] * s), -128.0f, 127.0f));
-    for (int64_t c = 0; c < l.n; ++c) {
-      int64_t dot = 0;
-      const int8_t *t = l.trits.data() + c * l.k;
-      for (int64_t j = 0; j < l.k; ++j)
-        dot += q[j] * t[j];
-      ref[r * l.n + c] = double(dot) / s;
-    }
-  }
-  size_t peak = 0;
-  for (size_t e = 0; e < ref.size(); ++e)
-    if (std::fabs(ref[e]) > std::fabs(ref[peak]))
-      peak = e;
-  double scale = ref[peak] != 0 ? y.f[peak] / ref[peak] : 1.0;
-  for (double &v : ref)
-    v *= scale;
-  double diff = relDiff(y.f, ref);
-  if (!(scale > 0) || diff > kTolerance)
-    return fail(llvm::formatv("{0} multiplies by ternary weights, but "
-                              "'{1}' is not per-token int8 activations "
-                              "times them (off by {2:e} of its range)",
-                              name(m), l.y, diff)
-                    .str());
-  l.scale = float(scale);
-  return l;
-}
-
-Expected<Norm> Recognizer::matchNorm(StringRef xName) {
-  std::string v = source(xName.str());
-  const onnx::NodeProto *p = g.producer(v);
-  Norm norm;
-  int64_t dim = val(v).rank() ? val(v).shape.back() : 0;
-  if (p && p->op_type() == "SimplifiedLayerNormalization") {
-    norm.input = source(p->input(0));
-    norm.gain = val(p->input(1)).f;
-    norm.eps = 1e-5f;
-    for (const onnx::AttributeProto &a : p->attribute())
-      if (a.name() == "epsilon")
-        norm.eps = a.f();
-  } else {
-    std::string z = v;
-    if (p && p->op_type() == "Mul")
-      for (int side = 0; side < 2; ++side) {
-        StringRef gain = p->input(side);
-        if (!g.isDynamic(gain) && val(gain).isFloat() &&
-            val(gain).size() == dim) {
-          norm.gain = val(gain).f;
-          z = p->input(1 - side);
-        }
-      }
-    const onnx::NodeProto *mean =
-        search(z, /*forward=*/false, [&](const onnx::NodeProto &n) {
-          return n.op_type() == "ReduceMean";
-        });
-    const onnx::NodeProto *sq = mean ? g.producer(mean->input(0)) : nullptr;
-    if (!sq || !((sq->op_type() == "Pow" && !g.isDynamic(sq->input(1)) &&
-                  val(sq->input(1)).at(0) == 2) ||
-                 (sq->op_type() == "Mul" && sq->input(0) == sq->input(1))))
-      return fail("'" + xName +
-                  "' feeds a BitLinear, but no RMSNorm "
-                  "(ReduceMean of x^2, SPEC 8.3) precedes it");
-    norm.input = source(sq->input(0));
-    for (const onnx::NodeProto *add : g.consumers(mean->output(0)))
-      if (add->op_type() == "Add")
-        for (const std::string &in : add->input())
-          if (!g.isDynamic(in) && val(in).size() == 1)
-            norm.eps = float(val(in).at(0));
-  }
-  if (norm.gain.empty())
-    norm.gain.assign(dim, 1.0f);
-  const Tensor &a = val(norm.input), &x = val(v);
-  if (int64_t(norm.gain.size()) != dim || a.shape != x.shape)
-    return fail("the RMSNorm before '" + xName + "' has a gain of " +
-                std::to_string(norm.gain.size()) + " for values " +
-                shapeString(x.shape));
-  std::vector<double> ref(a.size());
-  for (int64_t r = 0; r < a.size() / dim; ++r) {
-    double ss = 0;
-    for (int64_t j = 0; j < dim; ++j)
-      ss += double(a.f[r * dim + j]) * a.f[r * dim + j];
-    double inv = 1.0 / std::sqrt(ss / dim + norm.eps);
-    for (int64_t j = 0; j < dim; ++j)
-      ref[r * dim + j] = a.f[r * dim + j] * inv * norm.gain[j];
-  }
-  double diff = relDiff(x.f, ref);
-  if (diff > kTolerance)
-    return fail(llvm::formatv("'{0}' is not RMSNorm(gain) of '{1}' (off by "
-                              "{2:e} of its range)",
-                              v, norm.input, diff)
-                    .str());
-  return norm;
-}
 
 Expected<Rope> Recognizer::matchRope(const Linear &q, bool &found) {
   Rope rope;

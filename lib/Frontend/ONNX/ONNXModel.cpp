@@ -7,12 +7,14 @@
 // A graph from token ids to logits is a language model: it is run once on a
 // probe sequence (ONNXGraph.h) and recognised as a BitNet b1.58 model
 // (LMRecognizer.cpp), which then compiles like a checkpoint, KV cache and
-// all. Other graphs (the generic path) are not compiled yet.
+// all. Other graphs take the generic path (RowGraph.cpp): float inputs of
+// [rows..., features], run on a probe of random values first, too.
 //
 //===----------------------------------------------------------------------===//
 
 #include "LMRecognizer.h"
 #include "ONNXGraph.h"
+#include "RowGraph.h"
 #include "tern/Frontend/Import.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -252,8 +254,102 @@ int64_t probeVocab(const onnx::GraphProto &g, StringRef ids) {
   return 2;
 }
 
+/// The generic path: float inputs [leading..., features] whose symbolic
+/// leading dimensions stay free (the probe gives them 2), and whose features
+/// are known or pinned with --dim.
+OwningOpRef<ModuleOp>
+compileRowGraph(const onnx::GraphProto &g,
+                llvm::ArrayRef<const onnx::ValueInfoProto *> inputs,
+                Checker &checker, MLIRContext &context,
+                const tern::ImportOptions &options) {
+  std::vector<onnx_frontend::GraphInput> declared;
+  llvm::StringMap<onnx_frontend::Tensor> bound;
+  llvm::StringSet<> used;
+  uint32_t state = 12345;
+  for (const onnx::ValueInfoProto *v : inputs) {
+    const onnx::TypeProto::Tensor &type = v->type().tensor_type();
+    if (type.elem_type() != onnx::TensorProto::FLOAT) {
+      checker.fail("graph input '" + v->name() +
+                   "' is not float; Tern compiles language models (one "
+                   "integer input of token ids) and row-wise graphs of float "
+                   "inputs");
+      return nullptr;
+    }
+    if (!type.has_shape() || type.shape().dim_size() == 0) {
+      checker.fail("graph input '" + v->name() +
+                   "' has no shape: the generic path needs [rows..., "
+                   "features]");
+      return nullptr;
+    }
+    onnx_frontend::GraphInput in{v->name(), {}};
+    std::vector<int64_t> probe;
+    for (const onnx::TensorShapeProto::Dimension &d : type.shape().dim()) {
+      int64_t size = -1;
+      if (d.has_dim_value()) {
+        size = d.dim_value();
+      } else if (auto it = options.dims.find(d.dim_param());
+                 it != options.dims.end()) {
+        size = it->second;
+        used.insert(d.dim_param());
+      }
+      bool last = int64_t(in.dims.size()) == type.shape().dim_size() - 1;
+      if (size < 0 && last) {
+        std::string param = d.dim_param();
+        checker.fail(llvm::formatv(
+            "graph input '{0}' has a symbolic last dimension{1}; the "
+            "features must be known at compile time: pin it with --dim "
+            "{2}=VALUE",
+            v->name(), param.empty() ? "" : " '" + param + "'",
+            param.empty() ? "NAME" : param));
+        return nullptr;
+      }
+      in.dims.push_back(size);
+      probe.push_back(size < 0 ? 2 : size);
+    }
+    if (!declared.empty()) {
+      const std::vector<int64_t> &a = declared[0].dims, &b = in.dims;
+      if (a.size() != b.size() ||
+          !std::equal(a.begin(), a.end() - 1, b.begin())) {
+        checker.fail("graph inputs '" + declared[0].name + "' and '" + in.name +
+                     "' differ in their leading dimensions; the generic "
+                     "path runs every row of all inputs together");
+        return nullptr;
+      }
+    }
+    // Probe values: a fixed pseudo-random draw in [-2, 2).
+    onnx_frontend::Tensor t;
+    t.shape = probe;
+    for (int64_t k = 0; k < t.size(); ++k) {
+      state = state * 1664525u + 1013904223u;
+      t.f.push_back(float(state >> 8) / float(1 << 24) * 4.0f - 2.0f);
+    }
+    bound[v->name()] = std::move(t);
+    declared.push_back(std::move(in));
+  }
+  for (const auto &[name, size] : options.dims)
+    if (!used.contains(name)) {
+      checker.fail("--dim " + name +
+                   ": no graph input has a symbolic dimension '" + name + "'");
+      return nullptr;
+    }
+  onnx_frontend::GraphValues values(g);
+  if (llvm::Error e = values.run(std::move(bound),
+                                 llvm::sys::path::parent_path(checker.path))) {
+    checker.fail("running the graph on a probe input: " +
+                 llvm::toString(std::move(e)));
+    return nullptr;
+  }
+  auto module = onnx_frontend::buildRowGraph(values, declared, context);
+  if (!module) {
+    checker.fail(llvm::toString(module.takeError()));
+    return nullptr;
+  }
+  return std::move(*module);
+}
+
 OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
-                                   MLIRContext &context) {
+                                   MLIRContext &context,
+                                   const tern::ImportOptions &options) {
   using T = onnx::TensorProto;
   // Graph inputs that are not initializers (IR < 4 lists both).
   llvm::StringSet<> inits;
@@ -268,19 +364,8 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
   };
   bool idsIn = inputs.size() == 1 && (elemType(*inputs[0]) == T::INT64 ||
                                       elemType(*inputs[0]) == T::INT32);
-  if (!idsIn || g.output_size() != 1 || elemType(g.output(0)) != T::FLOAT) {
-    std::string list;
-    for (const onnx::ValueInfoProto *v : inputs)
-      list += (list.empty() ? "'" : ", '") + v->name() + "'";
-    checker.fail(llvm::formatv(
-        "the graph is not a language model (one integer input of token ids, "
-        "one float output of logits; it has inputs {0} and {1} output{2}); "
-        "Tern compiles language models from ONNX, and the generic path for "
-        "other graphs is not implemented yet",
-        list.empty() ? "none" : list, g.output_size(),
-        g.output_size() == 1 ? "" : "s"));
-    return nullptr;
-  }
+  if (!idsIn || g.output_size() != 1 || elemType(g.output(0)) != T::FLOAT)
+    return compileRowGraph(g, inputs, checker, context, options);
 
   // The sequence length must be free: the model runs on any prompt.
   const onnx::ValueInfoProto &ids = *inputs[0];
@@ -335,7 +420,8 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
 } // namespace
 
 OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
-                                             MLIRContext &context) {
+                                             MLIRContext &context,
+                                             const ImportOptions &options) {
   Checker checker(path);
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
@@ -354,5 +440,5 @@ OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
   }
   if (!checker.check(model))
     return nullptr;
-  return compileGraph(model.graph(), checker, context);
+  return compileGraph(model.graph(), checker, context, options);
 }

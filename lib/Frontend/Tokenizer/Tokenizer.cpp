@@ -151,6 +151,13 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
     module->removeAttr(kAttr);
     return llvm::Error::success();
   }
+  // Generic graphs (tern.graph) take numbers, not text.
+  if (module->hasAttr("tern.graph")) {
+    if (!choice.empty())
+      return fail("--tokenizer: " + input +
+                  " is not a language model (it has no token input)");
+    return llvm::Error::success();
+  }
   std::optional<TokenizerData> data;
   std::string origin = choice.str();
   StringRef ext = llvm::sys::path::extension(input);

@@ -80,6 +80,27 @@ def main():
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [table, shape])
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), d, "probe-error")
 
+    # The generic path's errors.
+    def graph_model(nodes, inputs, inits=(), out_shape=("n", 4)):
+        graph = helper.make_graph(
+            nodes, "g", inputs,
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape))],
+            list(inits))
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", "features"])
+    save(graph_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x]),
+         d, "symbolic-features")
+    x8 = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])
+    save(graph_model([helper.make_node("Softmax", ["x"], ["y"], name="softmax")], [x8]),
+         d, "softmax")
+    save(graph_model([helper.make_node("Transpose", ["x"], ["t"], name="transpose"),
+                      helper.make_node("Transpose", ["t"], ["y"], name="back")], [x8],
+                     out_shape=("n", 8)), d, "transpose")
+    i8 = helper.make_tensor_value_info("x", TensorProto.INT8, ["n", 8])
+    save(graph_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
+                     [i8, helper.make_tensor_value_info("z", TensorProto.INT8, ["n", 8])]),
+         d, "integer-inputs")
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,79 @@
+//===- Patterns.h - BitLinear and RMSNorm in ONNX graphs -------*- C++ -*-===//
+//
+// Recognising a part of a graph means finding it by a few landmarks and then
+// checking it by its numbers on the probe run (ONNXGraph.h), not by its exact
+// op sequence, which differs between exporters (SPEC 8):
+//   - a BitLinear is a matrix product by ternary weights (one magnitude)
+//     whose input went through a per-token ReduceMax(|x|): its output must
+//     equal dot(q(x), T) / s(x) * scale (SPEC 2.2-2.3), for one scale;
+//   - an RMSNorm ends in ReduceMean(x^2) ... Mul(gain), or is a
+//     SimplifiedLayerNormalization, and must equal gain * x / rms(x).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_FRONTEND_ONNX_PATTERNS_H
+#define TERN_FRONTEND_ONNX_PATTERNS_H
+
+#include "ONNXGraph.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <optional>
+
+namespace mlir::tern::onnx_frontend {
+
+/// Parts must match the graph's own numbers this closely (relative to the
+/// largest value): float summation order is all that may differ.
+constexpr double kTolerance = 1e-4;
+
+llvm::Error fail(const llvm::Twine &message);
+bool isMatmul(llvm::StringRef op);
+/// max |got - want| / max |got| (0 when both are all zero).
+double relDiff(llvm::ArrayRef<float> got, llvm::ArrayRef<double> want);
+
+struct Linear {
+  const onnx::NodeProto *node = nullptr;
+  /// The quantized input (an RMSNorm's output) and the scaled output.
+  std::string x, y;
+  int64_t k = 0, n = 0;
+  std::vector<int8_t> trits; // [n, k]
+  float scale = 1;
+};
+
+struct Norm {
+  std::string input;
+  std::vector<float> gain;
+  float eps = 0;
+};
+
+class Matcher {
+public:
+  explicit Matcher(const GraphValues &g) : g(g) {}
+
+  const Tensor &val(llvm::StringRef v) const { return *g.get(v); }
+  std::string name(const onnx::NodeProto &n) const {
+    return "node '" + n.name() + "' (" + n.op_type() + ")";
+  }
+  /// `v` with Cast and Identity nodes that keep it float skipped.
+  std::string source(std::string v) const;
+  /// The first node (breadth first, nearest first) among the dynamic
+  /// ancestors (or descendants) of `v` for which `pick` holds; the search
+  /// does not cross matrix products or softmaxes.
+  const onnx::NodeProto *
+  search(llvm::StringRef v, bool forward,
+         llvm::function_ref<bool(const onnx::NodeProto &)> pick) const;
+
+  /// The BitLinear whose matrix product is `m`; none when `m` is not a
+  /// product of per-token quantized activations by ternary weights; an
+  /// error when it is, but the numbers do not match.
+  llvm::Expected<std::optional<Linear>>
+  matchLinear(const onnx::NodeProto &m) const;
+  /// The RMSNorm whose output is `x`.
+  llvm::Expected<Norm> matchNorm(llvm::StringRef x) const;
+
+  const GraphValues &g;
+};
+
+} // namespace mlir::tern::onnx_frontend
+
+#endif // TERN_FRONTEND_ONNX_PATTERNS_H

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Small MLPs exported to ONNX (PyTorch 1.13, opset 17) for the generic path.
+
+--form picks the BitLinear form of both layers, as in onnx_lm.py (ste,
+offline, packed, dql, mmi, nbits); `float` is a plain MLP (nn.Linear with
+bias, Sigmoid, Tanh, a scaled residual) with no BitLinear at all.
+The input is x [batch, seq, 64] with both leading dimensions dynamic; --in
+names the input dimension symbolically instead (for --dim).
+
+usage: onnx_mlp.py -o MODEL.onnx [--form F] [--symbolic-features]
+"""
+import argparse
+import io
+import os
+import sys
+import warnings
+
+import onnx
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import onnx_lm  # noqa: E402
+
+
+class BitMLP(torch.nn.Module):
+    """fc1 -> relu^2 -> fc2, as in SPEC 8.2's exports."""
+
+    def __init__(self, linear):
+        super().__init__()
+        self.fc1, self.fc2 = linear(64, 128), linear(128, 32)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)) ** 2)
+
+
+class FloatMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(64, 96)
+        self.fc2 = torch.nn.Linear(96, 64)
+        self.fc3 = torch.nn.Linear(64, 32)
+
+    def forward(self, x):
+        h = torch.sigmoid(self.fc1(x))
+        h = x + 0.5 * torch.tanh(self.fc2(h))
+        return self.fc3(h).clamp(-1.5, 1.5)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--form", default="ste",
+                   choices=["ste", "offline", "packed", "dql", "mmi", "nbits", "float"])
+    p.add_argument("--symbolic-features", action="store_true")
+    a = p.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_grad_enabled(False)
+    torch.manual_seed(0)
+    base = "offline" if a.form in ("dql", "mmi", "nbits") else a.form
+    if base == "float":
+        model = FloatMLP()
+    elif base == "ste":
+        model = BitMLP(lambda i, o: onnx_lm.BitLinearSTE(i, o, bias=False))
+    else:
+        cls = onnx_lm.BitLinearPacked if base == "packed" else onnx_lm.BitLinearOffline
+        model = BitMLP(lambda i, o: cls(torch.randn(o, i) * 0.1))
+    f = io.BytesIO()
+    axes = {0: "batch", 1: "seq"}
+    if a.symbolic_features:
+        axes[2] = "features"
+    torch.onnx.export(model.eval(), (torch.zeros(2, 3, 64),), f, opset_version=17,
+                      input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": axes, "y": {0: "batch", 1: "seq"}})
+    m = onnx.load_from_string(f.getvalue())
+    if a.form != base:
+        m = onnx_lm.deployment(m, a.form)
+    onnx.save(m, a.output)
+
+
+if __name__ == "__main__":
+    main()
