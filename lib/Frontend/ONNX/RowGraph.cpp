@@ -5,9 +5,10 @@
 // ...) and a last dimension of features, and every node works on each row
 // alone. MLPs, classifier heads and BitLinear stacks are such graphs. Each
 // row is a token row of tern ops, so the kernels are the language models'
-// ones: BitLinears (found and checked as in Patterns.h), matrix products by
-// constant weights, SimplifiedLayerNormalization, and elementwise ops whose
-// constant operands broadcast along the rows.
+// ones: BitLinears and the RMSNorms before them (found and checked as in
+// Patterns.h), matrix products by constant weights,
+// SimplifiedLayerNormalization, and elementwise ops whose constant operands
+// broadcast along the rows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -267,24 +268,51 @@ RowGraphBuilder::run(llvm::ArrayRef<GraphInput> inputs) {
     if (*l)
       linears.push_back(std::move(**l));
   }
-  for (const Linear &l : linears) {
-    std::vector<std::string> stack{l.y};
+  // What a part replaces: the nodes from its input `from` to its output
+  // `to`, which must depend on nothing else.
+  auto enclose = [&](StringRef from, StringRef to,
+                     const onnx::NodeProto &part) -> llvm::Error {
+    std::vector<std::string> stack{to.str()};
     llvm::StringSet<> seen;
     while (!stack.empty()) {
       std::string v = stack.back();
       stack.pop_back();
-      if (v == l.x || !seen.insert(v).second)
+      if (v == from || !seen.insert(v).second)
         continue;
       const onnx::NodeProto *p = g.producer(v);
       if (!p)
-        return fail(name(*l.node) + ": the BitLinear's output depends on '" +
-                    v + "' besides its input '" + l.x + "'");
+        return fail(name(part) + ": '" + to + "' depends on '" + v +
+                    "' besides '" + from + "'");
       inside.insert(p);
       for (const std::string &in : p->input())
         if (!in.empty() && g.isDynamic(in))
           stack.push_back(in);
     }
+    return llvm::Error::success();
+  };
+  for (const Linear &l : linears) {
+    if (llvm::Error e = enclose(l.x, l.y, *l.node))
+      return std::move(e);
     lastNode[g.producer(l.y)] = &l;
+  }
+  // RMSNorms before BitLinears (the BitLinear of the BitNet papers and
+  // courses normalizes its own input): a tern.rms_norm each.
+  std::vector<std::pair<std::string, Norm>> norms;
+  llvm::DenseMap<const onnx::NodeProto *, size_t> normAt;
+  for (const Linear &l : linears) {
+    std::string v = source(l.x);
+    const onnx::NodeProto *p = g.producer(v);
+    if (!p || normAt.count(p))
+      continue;
+    Expected<Norm> norm = matchNorm(v);
+    if (!norm) {
+      llvm::consumeError(norm.takeError()); // not a norm: plain ops
+      continue;
+    }
+    if (llvm::Error e = enclose(norm->input, v, *p))
+      return std::move(e);
+    normAt[p] = norms.size();
+    norms.emplace_back(v, std::move(*norm));
   }
 
   // The function: inputs and outputs as [rows, features].
@@ -349,13 +377,25 @@ RowGraphBuilder::run(llvm::ArrayRef<GraphInput> inputs) {
                                         b.getF32FloatAttr(l->scale));
       continue;
     }
+    if (auto it = normAt.find(&n); it != normAt.end()) {
+      auto &[out, norm] = norms[it->second];
+      auto x = env.find(norm.input);
+      if (x == env.end())
+        return fail(name(n) + ": the RMSNorm's input '" + norm.input +
+                    "' is not a row value");
+      int64_t width = int64_t(norm.gain.size());
+      env[out] = b.create<RMSNormOp>(loc, acts(width), x->second,
+                                     vector(out, norm.gain),
+                                     b.getF32FloatAttr(norm.eps));
+      continue;
+    }
     if (inside.contains(&n)) {
-      // Only the BitLinear itself may read what is computed inside it.
+      // Only the part itself may read what is computed inside it.
       for (const std::string &o : n.output())
         for (const onnx::NodeProto *user : g.consumers(o))
           if (!inside.contains(user) && live.contains(user))
             return fail(name(*user) + " reads '" + o +
-                        "', a value inside a BitLinear's quantization");
+                        "', a value inside a BitLinear or RMSNorm");
       continue;
     }
     if (llvm::Error e = translate(n))

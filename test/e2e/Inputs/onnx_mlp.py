@@ -2,10 +2,13 @@
 """Small MLPs exported to ONNX (PyTorch 1.13, opset 17) for the generic path.
 
 --form picks the BitLinear form of both layers, as in onnx_lm.py (ste,
-offline, packed, dql, mmi, nbits); `float` is a plain MLP (nn.Linear with
-bias, Sigmoid, Tanh, a scaled residual) with no BitLinear at all.
-The input is x [batch, seq, 64] with both leading dimensions dynamic; --in
-names the input dimension symbolically instead (for --dim).
+offline, packed, dql, mmi, nbits); `norm` is the training form with the
+RMSNorm inside each BitLinear, as BitNet courses write it; `float` is a
+plain MLP (nn.Linear with bias, Sigmoid, Tanh, a scaled residual, clamp)
+with no BitLinear at all; `sln` is SimplifiedLayerNormalization (the ORT
+GenAI builder's RMSNorm) then a float MatMul, written with the onnx helper
+API, input x [batch, 16]. The input is x [batch, seq, 64] with both leading
+dimensions dynamic; --symbolic-features names the last one too (for --dim).
 
 usage: onnx_mlp.py -o MODEL.onnx [--form F] [--symbolic-features]
 """
@@ -20,6 +23,17 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import onnx_lm  # noqa: E402
+
+
+class NormBitLinear(onnx_lm.BitLinearSTE):
+    """BitLinear normalizing its own input (RMSNorm with a gain)."""
+
+    def __init__(self, i, o):
+        super().__init__(i, o, bias=False)
+        self.norm = onnx_lm.RMSNorm(i, 1e-6)
+
+    def forward(self, x):
+        return super().forward(self.norm(x))
 
 
 class BitMLP(torch.nn.Module):
@@ -46,15 +60,34 @@ class FloatMLP(torch.nn.Module):
         return self.fc3(h).clamp(-1.5, 1.5)
 
 
+def sln_model():
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+    rng = np.random.default_rng(0)
+    g = numpy_helper.from_array((1 + 0.1 * rng.standard_normal(16)).astype(np.float32), "g")
+    w = numpy_helper.from_array(rng.standard_normal((16, 8)).astype(np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("SimplifiedLayerNormalization", ["x", "g"], ["n"], epsilon=1e-6,
+                          axis=-1, name="sln"),
+         helper.make_node("MatMul", ["n", "W"], ["y"], name="mm")],
+        "sln", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8])], [g, w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--form", default="ste",
-                   choices=["ste", "offline", "packed", "dql", "mmi", "nbits", "float"])
+                   choices=["ste", "norm", "offline", "packed", "dql", "mmi", "nbits",
+                            "float", "sln"])
     p.add_argument("--symbolic-features", action="store_true")
     a = p.parse_args()
     warnings.filterwarnings("ignore")
+    if a.form == "sln":
+        onnx.save(sln_model(), a.output)
+        return
     torch.set_grad_enabled(False)
     torch.manual_seed(0)
     base = "offline" if a.form in ("dql", "mmi", "nbits") else a.form
@@ -62,6 +95,8 @@ def main():
         model = FloatMLP()
     elif base == "ste":
         model = BitMLP(lambda i, o: onnx_lm.BitLinearSTE(i, o, bias=False))
+    elif base == "norm":
+        model = BitMLP(NormBitLinear)
     else:
         cls = onnx_lm.BitLinearPacked if base == "packed" else onnx_lm.BitLinearOffline
         model = BitMLP(lambda i, o: cls(torch.randn(o, i) * 0.1))
