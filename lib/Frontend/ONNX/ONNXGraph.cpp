@@ -4,6 +4,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -12,8 +13,10 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <optional>
+#include <type_traits>
 
 using namespace mlir::tern::onnx_frontend;
 using llvm::ArrayRef;
@@ -342,8 +345,7 @@ private:
 
   Expected<Tensor> unary(std::function<float(float)> f,
                          std::function<int64_t(int64_t)> g = nullptr);
-  Expected<Tensor> binary(std::function<float(float, float)> f,
-                          std::function<int64_t(int64_t, int64_t)> g);
+  template <typename F, typename G> Expected<Tensor> binary(F f, G g);
   Expected<Tensor> compare(std::function<bool(double, double)> f);
   Expected<Tensor> reduce(StringRef kind);
   Expected<Tensor> matmul(const Tensor &a, const Tensor &b);
@@ -386,31 +388,55 @@ Expected<Tensor> Node::unary(std::function<float(float)> f,
   return out;
 }
 
-Expected<Tensor> Node::binary(std::function<float(float, float)> f,
-                              std::function<int64_t(int64_t, int64_t)> g) {
-  auto a = need(0), b = need(1);
+template <typename F, typename G> Expected<Tensor> Node::binary(F f, G g) {
+  const Tensor *a = input(0), *b = input(1);
   if (!a || !b)
-    return a ? b.takeError() : a.takeError();
+    return bad("needs two inputs");
   if (a->isFloat() != b->isFloat())
     return bad("mixes float and integer inputs");
   auto shape = broadcast(a->shape, b->shape);
   if (!shape)
     return bad(llvm::toString(shape.takeError()));
-  std::vector<int64_t> ia = broadcastIndex(a->shape, *shape),
-                       ib = broadcastIndex(b->shape, *shape);
   Tensor out;
   out.type = a->type;
   out.shape = *shape;
+  int64_t n = out.size();
+  // Same shapes, or one side a single value: no index tables (weights are
+  // large).
+  auto at = [&](const Tensor &t) -> std::function<int64_t(int64_t)> {
+    if (t.size() == n)
+      return [](int64_t k) { return k; };
+    if (t.size() == 1)
+      return [](int64_t) { return int64_t(0); };
+    auto index =
+        std::make_shared<std::vector<int64_t>>(broadcastIndex(t.shape, *shape));
+    return [index](int64_t k) { return (*index)[k]; };
+  };
+  bool direct =
+      (a->size() == n && b->size() == n) || (a->size() == n && b->size() == 1);
   if (a->isFloat()) {
-    out.f.resize(ia.size());
-    for (size_t k = 0; k < ia.size(); ++k)
-      out.f[k] = f(a->f[ia[k]], b->f[ib[k]]);
+    out.f.resize(n);
+    if (direct && b->size() == n) {
+      for (int64_t k = 0; k < n; ++k)
+        out.f[k] = f(a->f[k], b->f[k]);
+    } else if (direct) {
+      float y = b->f[0];
+      for (int64_t k = 0; k < n; ++k)
+        out.f[k] = f(a->f[k], y);
+    } else {
+      auto ia = at(*a), ib = at(*b);
+      for (int64_t k = 0; k < n; ++k)
+        out.f[k] = f(a->f[ia(k)], b->f[ib(k)]);
+    }
   } else {
-    if (!g)
+    if constexpr (std::is_same_v<G, std::nullptr_t>) {
       return bad("needs float inputs");
-    out.i.resize(ia.size());
-    for (size_t k = 0; k < ia.size(); ++k)
-      out.i[k] = wrap(out.type, g(a->i[ia[k]], b->i[ib[k]]));
+    } else {
+      auto ia = at(*a), ib = at(*b);
+      out.i.resize(n);
+      for (int64_t k = 0; k < n; ++k)
+        out.i[k] = wrap(out.type, g(a->i[ia(k)], b->i[ib(k)]));
+    }
   }
   return out;
 }
@@ -491,22 +517,19 @@ Expected<Tensor> Node::reduce(StringRef kind) {
   return Tensor::floats(outShape, acc);
 }
 
-Expected<Tensor> Node::matmul(const Tensor &a0, const Tensor &b0) {
-  Tensor a = a0, b = b0;
-  bool va = a.rank() == 1, vb = b.rank() == 1;
-  if (va)
-    a.shape.insert(a.shape.begin(), 1);
-  if (vb)
-    b.shape.push_back(1);
-  if (a.rank() < 2 || b.rank() < 2)
+Expected<Tensor> Node::matmul(const Tensor &a, const Tensor &b) {
+  if (a.rank() < 1 || b.rank() < 1)
     return bad("needs inputs of rank 1 or more");
-  int64_t m = a.shape[a.rank() - 2], k = a.shape.back(),
-          k2 = b.shape[b.rank() - 2], nn = b.shape.back();
+  // Vectors act as [1, k] and [k, 1], and lose that dimension again.
+  bool va = a.rank() == 1, vb = b.rank() == 1;
+  int64_t m = va ? 1 : a.shape[a.rank() - 2], k = a.shape.back(),
+          k2 = vb ? b.shape[0] : b.shape[b.rank() - 2],
+          nn = vb ? 1 : b.shape.back();
   if (k != k2)
-    return bad("inner dimensions differ: " + shapeString(a0.shape) + " x " +
-               shapeString(b0.shape));
-  std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - 2),
-      bb(b.shape.begin(), b.shape.end() - 2);
+    return bad("inner dimensions differ: " + shapeString(a.shape) + " x " +
+               shapeString(b.shape));
+  std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - (va ? 1 : 2)),
+      bb(b.shape.begin(), b.shape.end() - (vb ? 1 : 2));
   auto batch = broadcast(ba, bb);
   if (!batch)
     return bad(llvm::toString(batch.takeError()));
@@ -520,22 +543,33 @@ Expected<Tensor> Node::matmul(const Tensor &a0, const Tensor &b0) {
   bool isFloat = a.isFloat();
   Tensor out =
       isFloat ? Tensor::floats(shape, {}) : Tensor::ints(T::INT32, shape, {});
+  // Row times matrix, row by row (the weight streams in order).
+  std::vector<float> rowF(nn);
+  std::vector<int64_t> rowI(nn);
   for (size_t p = 0; p < ia.size(); ++p) {
     int64_t offA = ia[p] * m * k, offB = ib[p] * k * nn;
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < nn; ++c) {
-        if (isFloat) {
-          float s = 0;
-          for (int64_t j = 0; j < k; ++j)
-            s += a.f[offA + r * k + j] * b.f[offB + j * nn + c];
-          out.f.push_back(s);
-        } else {
-          int64_t s = 0;
-          for (int64_t j = 0; j < k; ++j)
-            s += a.i[offA + r * k + j] * b.i[offB + j * nn + c];
-          out.i.push_back(wrap(T::INT32, s));
+    for (int64_t r = 0; r < m; ++r) {
+      if (isFloat) {
+        std::fill(rowF.begin(), rowF.end(), 0.0f);
+        for (int64_t j = 0; j < k; ++j) {
+          float x = a.f[offA + r * k + j];
+          const float *w = b.f.data() + offB + j * nn;
+          for (int64_t c = 0; c < nn; ++c)
+            rowF[c] += x * w[c];
         }
+        out.f.insert(out.f.end(), rowF.begin(), rowF.end());
+      } else {
+        std::fill(rowI.begin(), rowI.end(), 0);
+        for (int64_t j = 0; j < k; ++j) {
+          int64_t x = a.i[offA + r * k + j];
+          const int64_t *w = b.i.data() + offB + j * nn;
+          for (int64_t c = 0; c < nn; ++c)
+            rowI[c] += x * w[c];
+        }
+        for (int64_t v : rowI)
+          out.i.push_back(wrap(T::INT32, v));
       }
+    }
   }
   return out;
 }
@@ -1067,10 +1101,14 @@ Expected<std::vector<Tensor>> Node::run() {
     return one(std::move(out));
   }
   if (op == "BitShift") {
+    if (!input(0) || input(0)->isFloat())
+      return bad("needs integer inputs");
     bool left = attr("direction") && attr("direction")->s() == "LEFT";
-    return one(binary(nullptr, [left](int64_t a, int64_t b) {
-      return left ? int64_t(uint64_t(a) << b) : int64_t(uint64_t(a) >> b);
-    }));
+    return one(binary([](float, float) { return 0.0f; },
+                      [left](int64_t a, int64_t b) {
+                        return left ? int64_t(uint64_t(a) << b)
+                                    : int64_t(uint64_t(a) >> b);
+                      }));
   }
   if (op == "Cast")
     return one(cast());
@@ -1081,10 +1119,9 @@ Expected<std::vector<Tensor>> Node::run() {
   if (op == "ReduceSum")
     return one(reduce("sum"));
   if (op == "MatMul") {
-    auto a = need(0), b = need(1);
-    if (!a || !b)
+    if (!input(0) || !input(1))
       return bad("needs A and B");
-    return one(matmul(*a, *b));
+    return one(matmul(*input(0), *input(1)));
   }
   if (op == "MatMulInteger") {
     auto a = need(0), b = need(1);
@@ -1265,18 +1302,44 @@ Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir) {
     values[v.name()] = std::move(inputs[v.name()]);
     dynamic[v.name()] = true;
   }
-  for (const T &t : graph.initializer()) {
-    if (values.count(t.name()))
-      continue;
-    auto tensor = readTensor(t, dir);
-    if (!tensor)
-      return tensor.takeError();
-    values[t.name()] = std::move(*tensor);
-    initializers[t.name()] = true;
-  }
+  // Initializers are decoded when first read, so that the weights of a
+  // large model are not all in memory at once.
+  llvm::StringMap<const T *> unread;
+  for (const T &t : graph.initializer())
+    if (!values.count(t.name())) {
+      unread[t.name()] = &t;
+      initializers[t.name()] = true;
+    }
+  // Large constants that only feed further constant folding (the steps of a
+  // training-form weight chain) are dropped after their last use: what the
+  // frontend reads later are the weights products and lookups take, and
+  // small values.
+  llvm::StringMap<int64_t> pending;
+  llvm::StringSet<> kept;
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &name : node.input()) {
+      ++pending[name];
+      StringRef op = node.op_type();
+      if (op == "MatMul" || op == "Gemm" || op == "MatMulInteger" ||
+          op == "MatMulNBits" || op == "Gather")
+        kept.insert(name);
+    }
+  for (const onnx::ValueInfoProto &v : graph.output())
+    kept.insert(v.name());
+  constexpr int64_t kSmall = int64_t(1) << 16;
+
   for (const onnx::NodeProto &node : graph.node()) {
     std::vector<const Tensor *> args;
     bool isDynamicNode = false;
+    for (const std::string &name : node.input()) {
+      if (auto it = unread.find(name); it != unread.end()) {
+        auto tensor = readTensor(*it->second, dir);
+        if (!tensor)
+          return tensor.takeError();
+        values[name] = std::move(*tensor);
+        unread.erase(it);
+      }
+    }
     for (const std::string &name : node.input()) {
       args.push_back(name.empty() ? nullptr : get(name));
       if (!name.empty())
@@ -1294,6 +1357,16 @@ Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir) {
       values[name] = std::move(value);
       if (isDynamicNode)
         dynamic[name] = true;
+    }
+    for (const std::string &name : node.input()) {
+      if (name.empty() || --pending[name] > 0 || kept.contains(name) ||
+          isDynamic(name))
+        continue;
+      Tensor &t = values[name];
+      if (t.size() > kSmall) {
+        t.f = std::vector<float>();
+        t.i = std::vector<int64_t>();
+      }
     }
   }
   return Error::success();

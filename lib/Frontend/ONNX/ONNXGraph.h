@@ -75,6 +75,8 @@ public:
   /// Evaluates every node in order, with `inputs` bound to graph inputs.
   llvm::Error run(llvm::StringMap<Tensor> inputs, llvm::StringRef dir);
 
+  /// The value of `name`. Large constants that only fed constant folding
+  /// are released after the run (their data is empty).
   const Tensor *get(llvm::StringRef name) const {
     auto it = values.find(name);
     return it == values.end() ? nullptr : &it->second;
