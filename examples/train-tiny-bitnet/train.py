@@ -131,8 +131,11 @@ class Block(torch.nn.Module):
         q = rope(self.q_proj(x), self.H)
         k = rope(self.k_proj(x), self.Hkv)
         v = self.v_proj(x).view(B, T, self.Hkv, self.hd).transpose(1, 2)
+        # GQA as HF's repeat_kv (expand + reshape; repeat_interleave would
+        # export to ONNX as a Loop).
         rep = self.H // self.Hkv
-        k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
+        k = k[:, :, None].expand(B, self.Hkv, rep, T, self.hd).reshape(B, self.H, T, self.hd)
+        v = v[:, :, None].expand(B, self.Hkv, rep, T, self.hd).reshape(B, self.H, T, self.hd)
         a = q @ k.transpose(-1, -2) * self.hd ** -0.5
         a = a.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
         o = (a.softmax(-1) @ v).transpose(1, 2).reshape(B, T, -1)

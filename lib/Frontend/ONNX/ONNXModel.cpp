@@ -12,10 +12,13 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "../Safetensors/Checkpoint.h"
 #include "LMRecognizer.h"
 #include "ONNXGraph.h"
 #include "RowGraph.h"
 #include "tern/Frontend/Import.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -414,6 +417,24 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
     checker.fail(llvm::toString(module.takeError()));
     return nullptr;
   }
+  // The ids that end a generation: ONNX has no place for them; exports
+  // (Optimum's, the example's) keep config.json and generation_config.json
+  // beside the model.
+  auto forward = (*module)->lookupSymbol<func::FuncOp>("forward");
+  int64_t logits =
+      cast<RankedTensorType>(forward.getResultTypes()[0]).getDimSize(1);
+  std::vector<int64_t> eos;
+  for (StringRef file : {"config.json", "generation_config.json"}) {
+    llvm::SmallString<256> path(llvm::sys::path::parent_path(checker.path));
+    llvm::sys::path::append(path, file);
+    if (llvm::Error e = tern::addEosIdsFrom(path, logits, eos)) {
+      llvm::errs() << "error: " << llvm::toString(std::move(e)) << "\n";
+      return nullptr;
+    }
+  }
+  if (!eos.empty())
+    (**module)->setAttr("tern.eos_token_ids",
+                        DenseI64ArrayAttr::get(&context, eos));
   return std::move(*module);
 }
 

@@ -19,6 +19,12 @@ struct CheckpointConfig {
 /// Reads and checks config.json at `path`.
 llvm::Expected<CheckpointConfig> readConfig(llvm::StringRef path);
 
+/// Adds the eos_token_id of the JSON file `path` (config.json or
+/// generation_config.json; one id or a list) to `ids`. A missing file adds
+/// nothing; a malformed one, or an id outside [0, vocab), is an error.
+llvm::Error addEosIdsFrom(llvm::StringRef path, int64_t vocab,
+                          std::vector<int64_t> &ids);
+
 } // namespace mlir::tern
 
 #endif // TERN_FRONTEND_CHECKPOINT_H

@@ -211,26 +211,8 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
                               c.vocab));
   llvm::SmallString<256> generation(llvm::sys::path::parent_path(path));
   llvm::sys::path::append(generation, "generation_config.json");
-  if (llvm::sys::fs::exists(generation)) {
-    auto text = llvm::MemoryBuffer::getFile(generation, /*IsText=*/true);
-    llvm::Expected<json::Value> gen =
-        text ? json::parse((*text)->getBuffer())
-             : llvm::Expected<json::Value>(llvm::createStringError(
-                   text.getError(), text.getError().message()));
-    const json::Object *g = gen ? gen->getAsObject() : nullptr;
-    const json::Value *eos = g ? g->get("eos_token_id") : nullptr;
-    if (!gen)
-      llvm::consumeError(gen.takeError());
-    if (!g || (eos && !addEosIds(*eos, c.vocab, c.eosIds)))
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          generation + ": " +
-              (g ? llvm::formatv("key 'eos_token_id' must be a token id in "
-                                 "[0, {0}) or a list of them",
-                                 c.vocab)
-                       .str()
-                 : std::string("not a valid JSON object")));
-  }
+  if (llvm::Error e = addEosIdsFrom(generation, c.vocab, c.eosIds))
+    return std::move(e);
 
   // Packed checkpoints: "autobitlinear" multiplies by weight_scale, plain
   // "bitlinear" (or no class) divides (SPEC 2.4).
@@ -242,4 +224,29 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
     result.scaleMultiplies = cls && *cls == "autobitlinear";
   }
   return result;
+}
+
+llvm::Error mlir::tern::addEosIdsFrom(StringRef path, int64_t vocab,
+                                      std::vector<int64_t> &ids) {
+  if (!llvm::sys::fs::exists(path))
+    return llvm::Error::success();
+  auto text = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  llvm::Expected<json::Value> parsed =
+      text ? json::parse((*text)->getBuffer())
+           : llvm::Expected<json::Value>(llvm::createStringError(
+                 text.getError(), text.getError().message()));
+  const json::Object *root = parsed ? parsed->getAsObject() : nullptr;
+  if (!parsed)
+    llvm::consumeError(parsed.takeError());
+  const json::Value *eos = root ? root->get("eos_token_id") : nullptr;
+  if (!root || (eos && !addEosIds(*eos, vocab, ids)))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        path + ": " +
+            (root ? llvm::formatv("key 'eos_token_id' must be a token id in "
+                                  "[0, {0}) or a list of them",
+                                  vocab)
+                        .str()
+                  : std::string("not a valid JSON object")));
+  return llvm::Error::success();
 }

@@ -3,6 +3,7 @@
 text, over the same token ids.
 
 usage: perplexity.py EXE CHECKPOINT TEXT [--window N] [--tolerance T]
+                     [--onnx MODEL.onnx]
 
 TEXT holds fortunes separated by lines "%"; each is encoded with the
 checkpoint's tokenizer.json (Hugging Face tokenizers: BOS first) and ends with
@@ -10,7 +11,8 @@ EOS, as the model was trained. The stream is cut into windows of N tokens;
 the executable's logits (--dump-logits) and scripts/reference_torch.py's give
 two perplexities, which must agree within T (relative, default 1%). The
 executable's own tokenization of the first fortune (-p, --verbose-prompt)
-must be the library's.
+must be the library's. With --onnx, the reference is onnxruntime running
+MODEL.onnx (an export of the checkpoint) instead of PyTorch.
 """
 import argparse
 import math
@@ -38,6 +40,7 @@ def main():
     p.add_argument("text")
     p.add_argument("--window", type=int, default=256)
     p.add_argument("--tolerance", type=float, default=0.01)
+    p.add_argument("--onnx")
     a = p.parse_args()
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(a.ckpt, "tokenizer.json"))
@@ -55,7 +58,21 @@ def main():
     stream = []
     for f in fortunes:
         stream += tok.encode(f).ids + [eos]
-    ref = Model(a.ckpt)
+    if a.onnx:
+        import onnxruntime as ort
+        ort.set_default_logger_severity(3)
+        session = ort.InferenceSession(a.onnx, providers=["CPUExecutionProvider"])
+        label = "onnxruntime"
+
+        def reference(ids):
+            return session.run(None, {"input_ids": np.array([ids], np.int64)})[0][0]
+    else:
+        model = Model(a.ckpt)
+        label = "PyTorch"
+
+        def reference(ids):
+            with torch.no_grad():
+                return model.forward(ids).numpy()
     total = {"tern": 0.0, "torch": 0.0}
     count = 0
     with tempfile.TemporaryDirectory() as d:
@@ -67,14 +84,13 @@ def main():
             subprocess.run([a.exe, "--tokens", ",".join(map(str, ids)), "-n", "0",
                             "-q", "--dump-logits", out], check=True)
             total["tern"] += nll(np.load(out), ids)
-            with torch.no_grad():
-                total["torch"] += nll(ref.forward(ids).numpy(), ids)
+            total["torch"] += nll(reference(ids), ids)
             count += len(ids) - 1
     ppl = {k: math.exp(v / count) for k, v in total.items()}
     rel = abs(ppl["tern"] - ppl["torch"]) / ppl["torch"]
     ok = rel <= a.tolerance
-    print("perplexity over %d tokens: tern %.3f, PyTorch %.3f (%.3f%% apart, "
-          "bound %.1f%%): %s" % (count, ppl["tern"], ppl["torch"], 100 * rel,
+    print("perplexity over %d tokens: tern %.3f, %s %.3f (%.3f%% apart, "
+          "bound %.1f%%): %s" % (count, ppl["tern"], label, ppl["torch"], 100 * rel,
                                 100 * a.tolerance, "ok" if ok else "TOO FAR"))
     return 0 if ok else 1
 
