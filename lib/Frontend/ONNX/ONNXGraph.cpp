@@ -1058,6 +1058,29 @@ Expected<std::vector<Tensor>> Node::run() {
         [](int64_t a, int64_t b) { return int64_t(std::pow(a, b)); }));
   if (op == "Equal")
     return one(compare([](double a, double b) { return a == b; }));
+  if (op == "Less")
+    return one(compare([](double a, double b) { return a < b; }));
+  if (op == "LessOrEqual")
+    return one(compare([](double a, double b) { return a <= b; }));
+  if (op == "Greater")
+    return one(compare([](double a, double b) { return a > b; }));
+  if (op == "GreaterOrEqual")
+    return one(compare([](double a, double b) { return a >= b; }));
+  if (op == "And")
+    return one(compare([](double a, double b) { return a != 0 && b != 0; }));
+  if (op == "Or")
+    return one(compare([](double a, double b) { return a != 0 || b != 0; }));
+  if (op == "Xor")
+    return one(
+        compare([](double a, double b) { return (a != 0) != (b != 0); }));
+  if (op == "Not") {
+    if (!input(0) || input(0)->isFloat())
+      return bad("needs a boolean input");
+    Tensor out = *input(0);
+    for (int64_t &v : out.i)
+      v = !v;
+    return one(std::move(out));
+  }
   if (op == "Abs")
     return one(unary([](float v) { return std::fabs(v); },
                      [](int64_t v) { return v < 0 ? -v : v; }));
@@ -1076,6 +1099,19 @@ Expected<std::vector<Tensor>> Node::run() {
     return one(unary([](float v) { return 1.0f / (1.0f + std::exp(-v)); }));
   if (op == "Tanh")
     return one(unary([](float v) { return std::tanh(v); }));
+  if (op == "Exp")
+    return one(unary([](float v) { return std::exp(v); }));
+  if (op == "Max" || op == "Min") {
+    if (n.input_size() != 2)
+      return bad("only two inputs are supported");
+    bool max = op == "Max";
+    return one(
+        binary([max](float a,
+                     float b) { return max ? std::max(a, b) : std::min(a, b); },
+               [max](int64_t a, int64_t b) {
+                 return max ? std::max(a, b) : std::min(a, b);
+               }));
+  }
   if (op == "Cos")
     return one(unary([](float v) { return std::cos(v); }));
   if (op == "Sin")
@@ -1295,12 +1331,14 @@ mlir::tern::onnx_frontend::matmulWeight(const onnx::NodeProto &node,
   return Node(node, inputs, "").weight();
 }
 
-Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir) {
+Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir,
+                       ArrayRef<std::string> dynamicInputs) {
   for (const onnx::ValueInfoProto &v : graph.input()) {
     if (!inputs.count(v.name()))
       continue;
     values[v.name()] = std::move(inputs[v.name()]);
-    dynamic[v.name()] = true;
+    if (dynamicInputs.empty() || llvm::is_contained(dynamicInputs, v.name()))
+      dynamic[v.name()] = true;
   }
   // Initializers are decoded when first read, so that the weights of a
   // large model are not all in memory at once.

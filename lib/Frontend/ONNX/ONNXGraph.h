@@ -73,7 +73,10 @@ public:
   explicit GraphValues(const onnx::GraphProto &graph) : graph(graph) {}
 
   /// Evaluates every node in order, with `inputs` bound to graph inputs.
-  llvm::Error run(llvm::StringMap<Tensor> inputs, llvm::StringRef dir);
+  /// The values of `dynamicInputs` (default: all inputs) make what depends
+  /// on them dynamic; the other inputs are fixed settings, like shapes.
+  llvm::Error run(llvm::StringMap<Tensor> inputs, llvm::StringRef dir,
+                  llvm::ArrayRef<std::string> dynamicInputs = {});
 
   /// The value of `name`. Large constants that only fed constant folding
   /// are released after the run (their data is empty).

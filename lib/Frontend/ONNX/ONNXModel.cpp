@@ -39,30 +39,65 @@ namespace {
 
 /// The standard ops BitNet exports contain (SPEC 8), plus the deployment
 /// forms' quantized ops.
+// clang-format off
 constexpr llvm::StringLiteral kSupported[] = {
-    "Abs",        "Add",
-    "BitShift",   "Cast",
-    "Clip",       "Concat",
-    "Constant",   "ConstantOfShape",
-    "Cos",        "DequantizeLinear",
-    "Div",        "Equal",
-    "Expand",     "Gather",
-    "Gemm",       "Identity",
-    "MatMul",     "MatMulInteger",
-    "Mul",        "Neg",
-    "Pow",        "Range",
-    "Reciprocal", "ReduceMax",
-    "ReduceMean", "ReduceSum",
-    "Relu",       "Reshape",
-    "Round",      "Shape",
-    "Sigmoid",    "SimplifiedLayerNormalization",
-    "Sin",        "Slice",
-    "Softmax",    "Split",
-    "Sqrt",       "Squeeze",
-    "Sub",        "Tanh",
-    "Transpose",  "Trilu",
-    "Unsqueeze",  "Where",
+    "Abs",
+    "Add",
+    "And",
+    "BitShift",
+    "Cast",
+    "Clip",
+    "Concat",
+    "Constant",
+    "ConstantOfShape",
+    "Cos",
+    "DequantizeLinear",
+    "Div",
+    "Equal",
+    "Exp",
+    "Expand",
+    "Gather",
+    "Gemm",
+    "Greater",
+    "GreaterOrEqual",
+    "Identity",
+    "Less",
+    "LessOrEqual",
+    "MatMul",
+    "MatMulInteger",
+    "Max",
+    "Min",
+    "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "Pow",
+    "Range",
+    "Reciprocal",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Round",
+    "Shape",
+    "Sigmoid",
+    "SimplifiedLayerNormalization",
+    "Sin",
+    "Slice",
+    "Softmax",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
+    "Trilu",
+    "Unsqueeze",
+    "Where",
+    "Xor",
 };
+// clang-format on
 
 /// Bytes per element of an ONNX tensor data type, or 0 for unknown ones.
 int64_t elementBytes(int32_t type) {
@@ -365,13 +400,40 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
   auto elemType = [](const onnx::ValueInfoProto &v) {
     return v.type().tensor_type().elem_type();
   };
-  bool idsIn = inputs.size() == 1 && (elemType(*inputs[0]) == T::INT64 ||
-                                      elemType(*inputs[0]) == T::INT32);
-  if (!idsIn || g.output_size() != 1 || elemType(g.output(0)) != T::FLOAT)
+  // A language model: token ids in (the one integer input, or the one
+  // named input_ids), logits out. Hugging Face exports (Optimum) may also
+  // take attention_mask, position_ids and an empty past_key_values.*, and
+  // return present.*: the executable runs one unpadded sequence, so the
+  // probe binds them as such (ones, 0..n-1, zero past positions).
+  auto isInt = [&](const onnx::ValueInfoProto *v) {
+    return elemType(*v) == T::INT64 || elemType(*v) == T::INT32;
+  };
+  const onnx::ValueInfoProto *idsInput = nullptr;
+  for (const onnx::ValueInfoProto *v : inputs)
+    if (isInt(v) && (v->name() == "input_ids" || !idsInput))
+      idsInput = v;
+  bool languageModel = idsInput != nullptr && g.output_size() >= 1;
+  for (const onnx::ValueInfoProto *v : inputs) {
+    StringRef name = v->name();
+    if (v != idsInput &&
+        !(isInt(v) &&
+          (name.contains("attention_mask") || name.contains("position_ids"))) &&
+        !(!isInt(v) && name.starts_with("past_key_values")))
+      languageModel = false;
+  }
+  const onnx::ValueInfoProto *logitsOutput = nullptr;
+  for (const onnx::ValueInfoProto &o : g.output()) {
+    if (!logitsOutput || o.name() == "logits")
+      logitsOutput = &o;
+  }
+  for (const onnx::ValueInfoProto &o : g.output())
+    if (&o != logitsOutput && !StringRef(o.name()).starts_with("present"))
+      languageModel = false;
+  if (!languageModel || elemType(*logitsOutput) != T::FLOAT)
     return compileRowGraph(g, inputs, checker, context, options);
 
   // The sequence length must be free: the model runs on any prompt.
-  const onnx::ValueInfoProto &ids = *inputs[0];
+  const onnx::ValueInfoProto &ids = *idsInput;
   const auto &dims = ids.type().tensor_type().shape().dim();
   if (dims.size() < 1 || dims.size() > 2) {
     checker.fail("token ids '" + ids.name() +
@@ -404,15 +466,35 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
     shape.insert(shape.begin(), 1);
   llvm::StringMap<onnx_frontend::Tensor> bound;
   bound[ids.name()] = onnx_frontend::Tensor::ints(elemType(ids), shape, probe);
+  for (const onnx::ValueInfoProto *v : inputs) {
+    if (v == idsInput)
+      continue;
+    StringRef name = v->name();
+    std::vector<int64_t> values;
+    for (int64_t k = 0; k < int64_t(probe.size()); ++k)
+      values.push_back(name.contains("attention_mask") ? 1 : k);
+    if (isInt(v)) {
+      bound[name] = onnx_frontend::Tensor::ints(elemType(*v), shape, values);
+      continue;
+    }
+    // past_key_values.*: [batch, kv_heads, past, head_dim], with no past.
+    std::vector<int64_t> pastShape;
+    for (const auto &d : v->type().tensor_type().shape().dim())
+      pastShape.push_back(d.has_dim_value()   ? d.dim_value()
+                          : pastShape.empty() ? 1
+                                              : 0);
+    bound[name] = onnx_frontend::Tensor::floats(pastShape, {});
+  }
   onnx_frontend::GraphValues values(g);
   if (llvm::Error e = values.run(std::move(bound),
-                                 llvm::sys::path::parent_path(checker.path))) {
+                                 llvm::sys::path::parent_path(checker.path),
+                                 {ids.name()})) {
     checker.fail("running the graph on a probe sequence: " +
                  llvm::toString(std::move(e)));
     return nullptr;
   }
-  auto module = onnx_frontend::buildLanguageModel(values, ids.name(),
-                                                  g.output(0).name(), context);
+  auto module = onnx_frontend::buildLanguageModel(
+      values, ids.name(), logitsOutput->name(), context);
   if (!module) {
     checker.fail(llvm::toString(module.takeError()));
     return nullptr;

@@ -44,10 +44,20 @@ def main():
     ort.set_default_logger_severity(3)
     session = ort.InferenceSession(a.reference or a.model,
                                    providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    names = [i.name for i in session.get_inputs()]
+
+    def feeds(ids):
+        # Hugging Face exports' other inputs: one unpadded sequence.
+        n = len(ids)
+        f = {"input_ids": np.array([ids], np.int64)}
+        if "attention_mask" in names:
+            f["attention_mask"] = np.ones((1, n), np.int64)
+        if "position_ids" in names:
+            f["position_ids"] = np.arange(n, dtype=np.int64)[None]
+        return f
 
     def run(ids):
-        return session.run(None, {name: np.array([ids], np.int64)})[0][0]
+        return session.run(["logits"], feeds(ids))[0][0]
 
     def greedy(prompt):
         tokens, seq = [], list(prompt)
@@ -64,7 +74,7 @@ def main():
     for _ in range(a.candidates):
         prompt = [int(t) for t in rng.integers(0, vocab, a.prompt)]
         tokens, seq = greedy(prompt)
-        m = margins.margin({name: np.array([seq], np.int64)})
+        m = margins.margin(feeds(seq))
         if best is None or m > best[0]:
             best = (m, prompt, tokens)
     margin, prompt, ref_tokens = best

@@ -20,6 +20,10 @@ written in PyTorch and exported with torch.onnx.export at opset 17 (SPEC 8.2).
 The last three are rewritten from the offline export with the onnx helper
 API, as deployment tools write them.
 
+--hf-inputs exports the inputs Hugging Face exports take besides the ids:
+attention_mask (combined with the causal mask) and position_ids (which
+index the RoPE tables).
+
 --defect makes a graph that is not a BitNet model in one place, for the
 frontend's errors: static (fixed sequence length), per-tensor (one
 activation scale for all tokens), float (plain float linears), no-norm (no
@@ -138,7 +142,7 @@ class Block(torch.nn.Module):
         self.ffn_sub_norm = RMSNorm(Fi, c.eps)
         self.down_proj = linear(Fi, D)
 
-    def forward(self, h, cos, sin):
+    def forward(self, h, cos, sin, keep=None):
         B, T, _ = h.shape
 
         def rope(x, heads):
@@ -158,6 +162,8 @@ class Block(torch.nn.Module):
         v = v[:, :, None].expand(B, self.Hkv, rep, T, self.hd).reshape(B, self.H, T, self.hd)
         a = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
         mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        if keep is not None:  # attention_mask: 0 hides a position
+            mask = mask | (keep[:, None, None, :] == 0)
         if DEFECT != "no-mask":
             a = a.masked_fill(mask, float("-inf"))
         o = (a.softmax(-1) @ v).transpose(1, 2).reshape(B, T, -1)
@@ -183,9 +189,12 @@ class Model(torch.nn.Module):
         self.register_buffer("cos", ang.cos())
         self.register_buffer("sin", ang.sin())
 
-    def forward(self, ids):
+    def forward(self, ids, attention_mask=None, position_ids=None):
         T = ids.shape[1]
-        if self.c.rope == "table":
+        keep = attention_mask
+        if position_ids is not None:  # [B, T] -> [B, 1, T, hd]
+            cos, sin = self.cos[position_ids][:, None], self.sin[position_ids][:, None]
+        elif self.c.rope == "table":
             cos, sin = self.cos[:T], self.sin[:T]
         else:  # computed from the positions, as HF's rotary embedding does
             ang = torch.arange(T, dtype=torch.float32)[:, None] * self.inv_freq[None, :]
@@ -193,17 +202,21 @@ class Model(torch.nn.Module):
             cos, sin = ang.cos(), ang.sin()
         h = self.embed_tokens(ids)
         for layer in self.layers:
-            h = layer(h, cos, sin)
+            h = layer(h, cos, sin, keep)
         h = self.norm(h)
         return self.lm_head(h) if self.lm_head is not None else h @ self.embed_tokens.weight.T
 
 
-def export(model, path):
+def export(model, path, hf_inputs=False):
     f = io.BytesIO()
     ids = torch.zeros(1, 5, dtype=torch.long)
-    axes = None if DEFECT == "static" else {"input_ids": {0: "batch", 1: "sequence"},
-                                            "logits": {0: "batch", 1: "sequence"}}
-    torch.onnx.export(model, (ids,), f, opset_version=17, input_names=["input_ids"],
+    args, names = (ids,), ["input_ids"]
+    if hf_inputs:
+        args = (ids, torch.ones(1, 5, dtype=torch.long), torch.arange(5)[None])
+        names = ["input_ids", "attention_mask", "position_ids"]
+    axes = None if DEFECT == "static" else {
+        n: {0: "batch", 1: "sequence"} for n in names + ["logits"]}
+    torch.onnx.export(model, args, f, opset_version=17, input_names=names,
                       output_names=["logits"], do_constant_folding=True,
                       dynamic_axes=axes)
     return onnx.load_from_string(f.getvalue())
@@ -308,6 +321,7 @@ def main():
     p.add_argument("--rope", default="table", choices=["table", "computed"])
     p.add_argument("--act", default="relu2", choices=["relu2", "silu"])
     p.add_argument("--untied", action="store_true")
+    p.add_argument("--hf-inputs", action="store_true")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--vocab", type=int, default=96)
     p.add_argument("--hidden", type=int, default=64)
@@ -327,7 +341,7 @@ def main():
     torch.set_grad_enabled(False)
     base = "offline" if a.form in ("dql", "mmi", "nbits") else a.form
     form, a.form = a.form, base
-    onnx_model = export(build(a), a.output)
+    onnx_model = export(build(a), a.output, a.hf_inputs)
     if form != base:
         onnx_model = deployment(onnx_model, form)
     onnx.save(onnx_model, a.output)

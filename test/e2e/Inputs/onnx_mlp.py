@@ -7,7 +7,8 @@ RMSNorm inside each BitLinear, as BitNet courses write it; `float` is a
 plain MLP (nn.Linear with bias, Sigmoid, Tanh, a scaled residual, clamp)
 with no BitLinear at all; `sln` is SimplifiedLayerNormalization (the ORT
 GenAI builder's RMSNorm) then a float MatMul, written with the onnx helper
-API, input x [batch, 16]. The input is x [batch, seq, 64] with both leading
+API, input x [batch, 16]; `elementwise` chains every elementwise op the
+generic path compiles (helper API, inputs x and z [batch, 16]). The input is x [batch, seq, 64] with both leading
 dimensions dynamic; --symbolic-features names the last one too (for --dim).
 
 usage: onnx_mlp.py -o MODEL.onnx [--form F] [--symbolic-features]
@@ -75,18 +76,54 @@ def sln_model():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
+def elementwise_model():
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+    rng = np.random.default_rng(1)
+    v = numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "v")
+    one = numpy_helper.from_array(np.array([1.0], np.float32), "one")
+    three = numpy_helper.from_array(np.array(3.0, np.float32), "three")
+    nodes = []
+
+    def node(op, ins, out, **kw):
+        nodes.append(helper.make_node(op, ins, [out], name=out, **kw))
+    node("Relu", ["x"], "relu")
+    node("Sigmoid", ["z"], "sigmoid")
+    node("Tanh", ["x"], "tanh")
+    node("Neg", ["tanh"], "neg")
+    node("Abs", ["z"], "abs")
+    node("Sqrt", ["abs"], "sqrt")
+    node("Add", ["abs", "one"], "abs1")
+    node("Reciprocal", ["abs1"], "recip")
+    node("Exp", ["neg"], "exp")
+    node("Mul", ["x", "v"], "xv")
+    node("Round", ["xv"], "round")
+    node("Sub", ["relu", "sigmoid"], "sub")
+    node("Div", ["sqrt", "abs1"], "div")
+    node("Pow", ["recip", "three"], "pow")
+    node("Max", ["sub", "div"], "max")
+    node("Min", ["exp", "round"], "min")
+    node("Add", ["max", "min"], "sum1")
+    node("Add", ["sum1", "pow"], "y")
+    graph = helper.make_graph(
+        nodes, "elementwise",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", 16]) for n in "xz"],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16])], [v, one, three])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--form", default="ste",
                    choices=["ste", "norm", "offline", "packed", "dql", "mmi", "nbits",
-                            "float", "sln"])
+                            "float", "sln", "elementwise"])
     p.add_argument("--symbolic-features", action="store_true")
     a = p.parse_args()
     warnings.filterwarnings("ignore")
-    if a.form == "sln":
-        onnx.save(sln_model(), a.output)
+    if a.form in ("sln", "elementwise"):
+        onnx.save(sln_model() if a.form == "sln" else elementwise_model(), a.output)
         return
     torch.set_grad_enabled(False)
     torch.manual_seed(0)
