@@ -22,7 +22,8 @@ API, as deployment tools write them.
 
 --hf-inputs exports the inputs Hugging Face exports take besides the ids:
 attention_mask (combined with the causal mask) and position_ids (which
-index the RoPE tables).
+index the RoPE tables); --past adds Optimum's KV cache, inputs
+past_key_values.L.key/value and outputs present.L.key/value.
 
 --defect makes a graph that is not a BitNet model in one place, for the
 frontend's errors: static (fixed sequence length), per-tensor (one
@@ -142,7 +143,7 @@ class Block(torch.nn.Module):
         self.ffn_sub_norm = RMSNorm(Fi, c.eps)
         self.down_proj = linear(Fi, D)
 
-    def forward(self, h, cos, sin, keep=None):
+    def forward(self, h, cos, sin, keep=None, past=None):
         B, T, _ = h.shape
 
         def rope(x, heads):
@@ -157,11 +158,17 @@ class Block(torch.nn.Module):
         q = rope(self.q_proj(x), self.H)
         k = rope(self.k_proj(x), self.Hkv)
         v = self.v_proj(x).view(B, T, self.Hkv, self.hd).transpose(1, 2)
+        P = 0
+        if past is not None:  # the KV cache of an HF export: past, then new
+            P = past[0].shape[2]
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        present = (k, v)
+        S = P + T
         rep = self.H // self.Hkv  # GQA as HF's repeat_kv: Expand + Reshape
-        k = k[:, :, None].expand(B, self.Hkv, rep, T, self.hd).reshape(B, self.H, T, self.hd)
-        v = v[:, :, None].expand(B, self.Hkv, rep, T, self.hd).reshape(B, self.H, T, self.hd)
+        k = k[:, :, None].expand(B, self.Hkv, rep, S, self.hd).reshape(B, self.H, S, self.hd)
+        v = v[:, :, None].expand(B, self.Hkv, rep, S, self.hd).reshape(B, self.H, S, self.hd)
         a = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
-        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        mask = torch.ones(T, S, dtype=torch.bool).triu(1 + P)
         if keep is not None:  # attention_mask: 0 hides a position
             mask = mask | (keep[:, None, None, :] == 0)
         if DEFECT != "no-mask":
@@ -171,7 +178,8 @@ class Block(torch.nn.Module):
         x = self.post_attention_layernorm(h)
         g = self.gate_proj(x)
         g = torch.relu(g) ** 2 if self.act == "relu2" else F.silu(g)
-        return h + self.down_proj(self.ffn_sub_norm(g * self.up_proj(x)))
+        h = h + self.down_proj(self.ffn_sub_norm(g * self.up_proj(x)))
+        return h if past is None else (h, present)
 
 
 class Model(torch.nn.Module):
@@ -189,7 +197,7 @@ class Model(torch.nn.Module):
         self.register_buffer("cos", ang.cos())
         self.register_buffer("sin", ang.sin())
 
-    def forward(self, ids, attention_mask=None, position_ids=None):
+    def forward(self, ids, attention_mask=None, position_ids=None, *past):
         T = ids.shape[1]
         keep = attention_mask
         if position_ids is not None:  # [B, T] -> [B, 1, T, hd]
@@ -201,23 +209,40 @@ class Model(torch.nn.Module):
             ang = torch.cat([ang, ang], -1)
             cos, sin = ang.cos(), ang.sin()
         h = self.embed_tokens(ids)
-        for layer in self.layers:
-            h = layer(h, cos, sin, keep)
+        presents = []
+        for i, layer in enumerate(self.layers):
+            if past:
+                h, kv = layer(h, cos, sin, keep, past[2 * i:2 * i + 2])
+                presents += kv
+            else:
+                h = layer(h, cos, sin, keep)
         h = self.norm(h)
-        return self.lm_head(h) if self.lm_head is not None else h @ self.embed_tokens.weight.T
+        logits = self.lm_head(h) if self.lm_head is not None else h @ self.embed_tokens.weight.T
+        return (logits, *presents) if past else logits
 
 
-def export(model, path, hf_inputs=False):
+def export(model, path, hf_inputs=False, past=False):
     f = io.BytesIO()
     ids = torch.zeros(1, 5, dtype=torch.long)
-    args, names = (ids,), ["input_ids"]
-    if hf_inputs:
+    args, names, outs = (ids,), ["input_ids"], ["logits"]
+    if hf_inputs or past:
         args = (ids, torch.ones(1, 5, dtype=torch.long), torch.arange(5)[None])
         names = ["input_ids", "attention_mask", "position_ids"]
     axes = None if DEFECT == "static" else {
         n: {0: "batch", 1: "sequence"} for n in names + ["logits"]}
+    if past:  # Optimum's names: past_key_values.L.key/value -> present.L.*
+        c = model.c
+        shape = (1, c.kv_heads, 3, c.hidden // c.heads)
+        for i in range(c.layers):
+            for kind in ("key", "value"):
+                args += (torch.zeros(shape),)
+                names.append(f"past_key_values.{i}.{kind}")
+                outs.append(f"present.{i}.{kind}")
+                axes[names[-1]] = axes[outs[-1]] = {0: "batch", 2: "past"}
+        axes["attention_mask"] = {0: "batch", 1: "total"}
+        args = (ids, torch.ones(1, 8, dtype=torch.long), torch.arange(3, 8)[None]) + args[3:]
     torch.onnx.export(model, args, f, opset_version=17, input_names=names,
-                      output_names=["logits"], do_constant_folding=True,
+                      output_names=outs, do_constant_folding=True,
                       dynamic_axes=axes)
     return onnx.load_from_string(f.getvalue())
 
@@ -322,6 +347,8 @@ def main():
     p.add_argument("--act", default="relu2", choices=["relu2", "silu"])
     p.add_argument("--untied", action="store_true")
     p.add_argument("--hf-inputs", action="store_true")
+    p.add_argument("--past", action="store_true",
+                   help="also past_key_values.* inputs and present.* outputs")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--vocab", type=int, default=96)
     p.add_argument("--hidden", type=int, default=64)
@@ -341,7 +368,7 @@ def main():
     torch.set_grad_enabled(False)
     base = "offline" if a.form in ("dql", "mmi", "nbits") else a.form
     form, a.form = a.form, base
-    onnx_model = export(build(a), a.output, a.hf_inputs)
+    onnx_model = export(build(a), a.output, a.hf_inputs, a.past)
     if form != base:
         onnx_model = deployment(onnx_model, form)
     onnx.save(onnx_model, a.output)
