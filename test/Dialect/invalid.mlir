@@ -458,7 +458,7 @@ func.func @binary_vector_size(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 func.func @binary_no_rows() -> tensor<?x8xf32> {
   %b = tern.weight "b" = dense<1.0> : tensor<8xf32> -> tensor<8xf32>
-  // expected-error @+1 {{needs an activations operand (rank 2)}}
+  // expected-error @+1 {{needs an operand of the result's type}}
   %y = tern.binary %b, %b {fn = #tern.binary<mul>} : tensor<8xf32>, tensor<8xf32> -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
@@ -466,7 +466,15 @@ func.func @binary_no_rows() -> tensor<?x8xf32> {
 // -----
 
 func.func @binary_rows_differ(%x: tensor<?x8xf32>, %z: tensor<?x4xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{operand 'tensor<?x4xf32>' differs from the result 'tensor<?x8xf32>'}}
+  // expected-error @+1 {{operand 'tensor<?x4xf32>' differs from the result 'tensor<?x8xf32>' (and is not one column)}}
   %y = tern.binary %x, %z {fn = #tern.binary<sub>} : tensor<?x8xf32>, tensor<?x4xf32> -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @reduce_columns(%x: tensor<?x8xf32>) -> tensor<?x2xf32> {
+  // expected-error @+1 {{result 'tensor<?x2xf32>' must have one column}}
+  %y = tern.reduce %x {fn = #tern.reduce<sum>} : tensor<?x8xf32> -> tensor<?x2xf32>
+  return %y : tensor<?x2xf32>
 }

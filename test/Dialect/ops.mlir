@@ -104,5 +104,9 @@ func.func @generic(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %y = tern.binary %s, %b {fn = #tern.binary<add>} : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
   // CHECK: tern.binary %{{.*}}, %{{.*}} {fn = #tern.binary<div>} : tensor<1xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
   %z = tern.binary %c, %y {fn = #tern.binary<div>} : tensor<1xf32>, tensor<?x8xf32> -> tensor<?x8xf32>
-  return %z : tensor<?x8xf32>
+  // CHECK: tern.reduce %{{.*}} {fn = #tern.reduce<max>} : tensor<?x8xf32> -> tensor<?x1xf32>
+  %m = tern.reduce %z {fn = #tern.reduce<max>} : tensor<?x8xf32> -> tensor<?x1xf32>
+  // CHECK: tern.binary %{{.*}}, %{{.*}} {fn = #tern.binary<sub>} : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+  %w = tern.binary %z, %m {fn = #tern.binary<sub>} : tensor<?x8xf32>, tensor<?x1xf32> -> tensor<?x8xf32>
+  return %w : tensor<?x8xf32>
 }

@@ -62,6 +62,17 @@ def Tern_BinaryFnAttr : EnumAttr<Tern_Dialect, Tern_BinaryFn, "binary"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def Tern_ReduceFn : I32EnumAttr<"ReduceFn", "row reduction of tern.reduce", [
+    I32EnumAttrCase<"Sum", 0, "sum">,
+    I32EnumAttrCase<"Mean", 1, "mean">,
+    I32EnumAttrCase<"Max", 2, "max">]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::tern";
+}
+def Tern_ReduceFnAttr : EnumAttr<Tern_Dialect, Tern_ReduceFn, "reduce"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 def Tern_PackedLayout : I32EnumAttr<"PackedLayout", "byte layout of packed ternary weights", [
     I32EnumAttrCase<"I2", 0, "i2">,
     I32EnumAttrCase<"HFRows", 1, "hf_rows">,

@@ -283,10 +283,11 @@ LogicalResult BinaryOp::verify() {
   for (Value operand : {getLhs(), getRhs()}) {
     auto type = tensorType(operand);
     if (type.getRank() == 2) {
-      if (type != result)
+      if (type != result && type.getDimSize(1) != 1)
         return emitOpError()
-               << "operand " << type << " differs from the result " << result;
-      rows = true;
+               << "operand " << type << " differs from the result " << result
+               << " (and is not one column)";
+      rows |= type == result;
     } else if (type.isDynamicDim(0) ||
                (type.getDimSize(0) != 1 && type.getDimSize(0) != n)) {
       return emitOpError() << "vector operand " << type << " must have 1 or "
@@ -294,7 +295,14 @@ LogicalResult BinaryOp::verify() {
     }
   }
   if (!rows)
-    return emitOpError() << "needs an activations operand (rank 2)";
+    return emitOpError() << "needs an operand of the result's type";
+  return success();
+}
+
+LogicalResult ReduceOp::verify() {
+  auto result = tensorType(getResult());
+  if (result.getDimSize(1) != 1)
+    return emitOpError() << "result " << result << " must have one column";
   return success();
 }
 

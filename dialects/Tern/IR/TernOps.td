@@ -212,7 +212,9 @@ def Tern_BinaryOp : Tern_Op<"binary", [Pure]> {
   let description = [{
     `z[t, j] = fn(a[t, j], b[t, j])` in `f32`, where an operand of rank 1 (a
     constant vector of the row's size, or of size 1) is the same for every
-    row. At least one operand is activations. `pow` is `powf`.
+    row, and activations of one column (`tensor<?x1xf32>`, a row's
+    `tern.reduce`) are the same along the row. At least one operand is
+    activations. `pow` is `powf`.
 
     ```mlir
     %z = tern.binary %x, %bias {fn = #tern.binary<add>} : tensor<?x64xf32>, tensor<64xf32> -> tensor<?x64xf32>
@@ -224,6 +226,24 @@ def Tern_BinaryOp : Tern_Op<"binary", [Pure]> {
   let assemblyFormat = [{
     $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
   }];
+  let hasVerifier = 1;
+}
+
+def Tern_ReduceOp : Tern_Op<"reduce", [Pure]> {
+  let summary = "one value per row: sum, mean or max (generic graphs)";
+  let description = [{
+    `y[t, 0] = fn_j x[t, j]` in `f32` (sums in 16 lanes, then a tree, as
+    the other row kernels). With `tern.binary`
+    it spells the row-wise reductions of generic graphs: softmax, layer
+    normalization.
+
+    ```mlir
+    %m = tern.reduce %x {fn = #tern.reduce<max>} : tensor<?x64xf32> -> tensor<?x1xf32>
+    ```
+  }];
+  let arguments = (ins Tern_Activations:$input, Tern_ReduceFnAttr:$fn);
+  let results = (outs Tern_Activations:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }
 

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::tern;
@@ -319,9 +320,12 @@ void KernelEmitter::lowerBinary(BinaryOp op) {
   Value l = in(op.getLhs()), r = in(op.getRhs()), out = output(op.getResult());
   int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
   BinaryFn fn = op.getFn();
-  // A rank-1 operand is one value per column, or one for all.
+  // A rank-1 operand is one value per column, or one for all; one column
+  // of activations is one value per row.
   auto operand = [&](Value v, Value t, Value j, int64_t w) -> Value {
     auto type = cast<MemRefType>(v.getType());
+    if (type.getRank() == 2 && type.getDimSize(1) == 1 && n != 1)
+      return splat(b.create<memref::LoadOp>(v, ValueRange{t, idx(0)}), w);
     if (type.getRank() == 2)
       return load(v, {t, j}, w);
     if (type.getDimSize(0) == n)
@@ -356,5 +360,22 @@ void KernelEmitter::lowerBinary(BinaryOp op) {
       }
       store(z, out, {t, j});
     });
+  });
+}
+
+void KernelEmitter::lowerReduce(ReduceOp op) {
+  Value x = in(op.getInput()), out = output(op.getResult());
+  int64_t n = cast<MemRefType>(x.getType()).getDimSize(1);
+  ReduceFn fn = op.getFn();
+  forEachToken(dim(x, 0), [&](Value t) {
+    auto element = [&](Value j, int64_t w) { return load(x, {t, j}, w); };
+    Value y =
+        fn == ReduceFn::Max
+            ? reduceLanes(n, vector::CombiningKind::MAXIMUMF,
+                          f32(-std::numeric_limits<float>::infinity()), element)
+            : reduceLanes(n, vector::CombiningKind::ADD, f32(0), element);
+    if (fn == ReduceFn::Mean)
+      y = b.create<arith::DivFOp>(y, f32(float(n)));
+    b.create<memref::StoreOp>(y, out, ValueRange{t, idx(0)});
   });
 }

@@ -229,6 +229,7 @@ private:
   void lowerAdd(AddOp op);
   void lowerUnary(UnaryOp op);
   void lowerBinary(BinaryOp op);
+  void lowerReduce(ReduceOp op);
   void lowerLMHead(LMHeadOp op);
   void lowerLinear(LinearOp op);
   /// out = x . table^T in f32 over a float table (LM head, float linear),

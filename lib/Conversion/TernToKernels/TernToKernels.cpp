@@ -66,7 +66,7 @@ LogicalResult KernelEmitter::lower(Operation *op) {
       .Case([&](WeightOp w) { return lowerWeight(w); })
       .Case<EmbeddingOp, RMSNormOp, ActQuantOp, NormQuantOp, TernaryMatmulOp,
             RopeOp, AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp, UnaryOp,
-            BinaryOp>([&](Operation *o) { return emitCall(o); })
+            BinaryOp, ReduceOp>([&](Operation *o) { return emitCall(o); })
       .Case([&](BitLinearOp o) {
         return o.emitOpError()
                << "must be lowered to act_quant + ternary_matmul before "
@@ -96,6 +96,7 @@ void KernelEmitter::lowerBody(Operation *op) {
       .Case([&](AddOp o) { lowerAdd(o); })
       .Case([&](UnaryOp o) { lowerUnary(o); })
       .Case([&](BinaryOp o) { lowerBinary(o); })
+      .Case([&](ReduceOp o) { lowerReduce(o); })
       .Case([&](LMHeadOp o) { lowerLMHead(o); })
       .Case([&](LinearOp o) { lowerLinear(o); });
 }

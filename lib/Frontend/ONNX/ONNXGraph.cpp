@@ -1204,6 +1204,32 @@ Expected<std::vector<Tensor>> Node::run() {
   }
   if (op == "Softmax")
     return one(softmax());
+  if (op == "LayerNormalization") {
+    auto x = need(0), g = need(1);
+    if (!x || !g)
+      return bad("needs X and Scale");
+    int64_t axis = normAxis(attrInt("axis", -1), x->rank());
+    if (axis != x->rank() - 1 || n.output_size() > 1)
+      return bad("only the last axis and one output are supported");
+    float eps = attrFloat("epsilon", 1e-5f);
+    const Tensor *bias = input(2);
+    int64_t len = x->shape.back();
+    Tensor out = *x;
+    for (int64_t r = 0; r < x->size() / std::max<int64_t>(len, 1); ++r) {
+      const float *row = x->f.data() + r * len;
+      float mean = 0, var = 0;
+      for (int64_t k = 0; k < len; ++k)
+        mean += row[k];
+      mean /= float(len);
+      for (int64_t k = 0; k < len; ++k)
+        var += (row[k] - mean) * (row[k] - mean);
+      float inv = 1.0f / std::sqrt(var / float(len) + eps);
+      for (int64_t k = 0; k < len; ++k)
+        out.f[r * len + k] = (row[k] - mean) * inv * g->f[k % g->size()] +
+                             (bias ? bias->f[k % bias->size()] : 0.0f);
+    }
+    return one(std::move(out));
+  }
   if (op == "Gather")
     return one(gather());
   if (op == "Slice")

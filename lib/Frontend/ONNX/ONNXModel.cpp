@@ -61,6 +61,7 @@ constexpr llvm::StringLiteral kSupported[] = {
     "Greater",
     "GreaterOrEqual",
     "Identity",
+    "LayerNormalization",
     "Less",
     "LessOrEqual",
     "MatMul",

@@ -7,8 +7,10 @@
 // row is a token row of tern ops, so the kernels are the language models'
 // ones: BitLinears and the RMSNorms before them (found and checked as in
 // Patterns.h), matrix products by constant weights,
-// SimplifiedLayerNormalization, and elementwise ops whose constant operands
-// broadcast along the rows.
+// SimplifiedLayerNormalization, elementwise ops whose constant operands
+// broadcast along the rows, and reductions over the row (one column, which
+// broadcasts back along it): Softmax and LayerNormalization are spelled in
+// those.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,8 +57,8 @@ private:
   llvm::Error unsupported(const onnx::NodeProto &n, const llvm::Twine &why) {
     return fail(name(n) + ": " + why +
                 "; the generic path compiles row-wise graphs (BitLinears, "
-                "products by constant weights, SimplifiedLayerNormalization, "
-                "elementwise ops)");
+                "products by constant weights, elementwise ops, reductions, "
+                "softmax and normalizations over the last axis)");
   }
 
   OpBuilder b;
@@ -224,6 +226,89 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
         return unsupported(n, "has a bias that does not broadcast along rows");
       y = b.create<BinaryOp>(loc, acts(width), y, vector(n.input(2), c.f),
                              BinaryFn::Add);
+    }
+    return define(y);
+  }
+  // Row reductions (one column) and what is built from them.
+  auto lastAxisOnly = [&](int64_t defaultAxis) {
+    std::vector<int64_t> axes;
+    for (const onnx::AttributeProto &a : n.attribute()) {
+      if (a.name() == "axes")
+        axes.assign(a.ints().begin(), a.ints().end());
+      if (a.name() == "axis")
+        axes = {a.i()};
+    }
+    if (n.input_size() > 1 && !n.input(1).empty() && op.starts_with("Reduce"))
+      axes = val(n.input(1)).i;
+    if (axes.empty())
+      axes = {defaultAxis};
+    int64_t last = int64_t(lead.size());
+    return axes.size() == 1 && (axes[0] == -1 || axes[0] == last);
+  };
+  auto reduce = [&](Value x, ReduceFn fn) -> Value {
+    return b.create<ReduceOp>(loc, acts(1), x, fn);
+  };
+  auto combine = [&](Value x, Value y, BinaryFn fn) -> Value {
+    // The wider activations (constants are rank 1).
+    int64_t w = 1;
+    for (Value v : {x, y})
+      if (auto t = cast<RankedTensorType>(v.getType()); t.getRank() == 2)
+        w = std::max(w, t.getDimSize(1));
+    return b.create<BinaryOp>(loc, acts(w), x, y, fn);
+  };
+  std::optional<ReduceFn> reduceFn =
+      llvm::StringSwitch<std::optional<ReduceFn>>(op)
+          .Case("ReduceSum", ReduceFn::Sum)
+          .Case("ReduceMean", ReduceFn::Mean)
+          .Case("ReduceMax", ReduceFn::Max)
+          .Default(std::nullopt);
+  if (reduceFn) {
+    if (!lastAxisOnly(-2) || width != 1)
+      return unsupported(n, "reduces over more than the last axis, or drops "
+                            "it (keepdims=0)");
+    int64_t features = val(n.input(0)).shape.back();
+    Expected<Value> x = operand(n.input(0), n, features);
+    if (!x)
+      return x.takeError();
+    return define(reduce(*x, *reduceFn));
+  }
+  if (op == "Softmax") {
+    if (!lastAxisOnly(-1))
+      return unsupported(n, "normalizes over another axis than the last");
+    Expected<Value> x = operand(n.input(0), n, width);
+    if (!x)
+      return x.takeError();
+    // exp(x - max) / sum, as the reference implementations do.
+    Value e = b.create<UnaryOp>(
+        loc, acts(width), combine(*x, reduce(*x, ReduceFn::Max), BinaryFn::Sub),
+        UnaryFn::Exp);
+    return define(combine(e, reduce(e, ReduceFn::Sum), BinaryFn::Div));
+  }
+  if (op == "LayerNormalization") {
+    if (!lastAxisOnly(-1) || n.output_size() > 1)
+      return unsupported(n, "normalizes over more than the last axis, or "
+                            "returns its mean and variance");
+    float eps = 1e-5f;
+    for (const onnx::AttributeProto &a : n.attribute())
+      if (a.name() == "epsilon")
+        eps = a.f();
+    Expected<Value> x = operand(n.input(0), n, width);
+    if (!x)
+      return x.takeError();
+    // (x - mean) / sqrt(var + eps) * scale + bias.
+    Value d = combine(*x, reduce(*x, ReduceFn::Mean), BinaryFn::Sub);
+    Value var = reduce(combine(d, d, BinaryFn::Mul), ReduceFn::Mean);
+    Value sd = b.create<UnaryOp>(
+        loc, acts(1), combine(var, vector("epsilon", {eps}), BinaryFn::Add),
+        UnaryFn::Sqrt);
+    Value y = combine(d, sd, BinaryFn::Div);
+    for (int k = 1; k < 3 && k < n.input_size(); ++k) {
+      if (n.input(k).empty())
+        continue;
+      Expected<Value> c = operand(n.input(k), n, width);
+      if (!c)
+        return c.takeError();
+      y = combine(y, *c, k == 1 ? BinaryFn::Mul : BinaryFn::Add);
     }
     return define(y);
   }

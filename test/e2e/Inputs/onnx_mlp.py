@@ -8,7 +8,9 @@ plain MLP (nn.Linear with bias, Sigmoid, Tanh, a scaled residual, clamp)
 with no BitLinear at all; `sln` is SimplifiedLayerNormalization (the ORT
 GenAI builder's RMSNorm) then a float MatMul, written with the onnx helper
 API, input x [batch, 16]; `elementwise` chains every elementwise op the
-generic path compiles (helper API, inputs x and z [batch, 16]). The input is x [batch, seq, 64] with both leading
+generic path compiles (helper API, inputs x and z [batch, 16]); `classifier`
+is a float MLP with LayerNorm, GELU-free, ending in a softmax, plus a
+ReduceMean/ReduceMax row statistic (exported from PyTorch). The input is x [batch, seq, 64] with both leading
 dimensions dynamic; --symbolic-features names the last one too (for --dim).
 
 usage: onnx_mlp.py -o MODEL.onnx [--form F] [--symbolic-features]
@@ -59,6 +61,19 @@ class FloatMLP(torch.nn.Module):
         h = torch.sigmoid(self.fc1(x))
         h = x + 0.5 * torch.tanh(self.fc2(h))
         return self.fc3(h).clamp(-1.5, 1.5)
+
+
+class Classifier(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(64, 96)
+        self.ln = torch.nn.LayerNorm(96)
+        self.fc2 = torch.nn.Linear(96, 32)
+
+    def forward(self, x):
+        h = self.ln(torch.relu(self.fc1(x)))
+        h = h - h.mean(-1, keepdim=True) + 0.1 * h.amax(-1, keepdim=True)
+        return torch.softmax(self.fc2(h), -1)
 
 
 def sln_model():
@@ -118,7 +133,7 @@ def main():
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--form", default="ste",
                    choices=["ste", "norm", "offline", "packed", "dql", "mmi", "nbits",
-                            "float", "sln", "elementwise"])
+                            "float", "sln", "elementwise", "classifier"])
     p.add_argument("--symbolic-features", action="store_true")
     a = p.parse_args()
     warnings.filterwarnings("ignore")
@@ -130,6 +145,11 @@ def main():
     base = "offline" if a.form in ("dql", "mmi", "nbits") else a.form
     if base == "float":
         model = FloatMLP()
+    elif base == "classifier":
+        model = Classifier()
+        with torch.no_grad():  # a LayerNorm that is not the identity
+            model.ln.weight.normal_(1, 0.2)
+            model.ln.bias.normal_(0, 0.2)
     elif base == "ste":
         model = BitMLP(lambda i, o: onnx_lm.BitLinearSTE(i, o, bias=False))
     elif base == "norm":
