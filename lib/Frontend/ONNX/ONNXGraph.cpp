@@ -798,21 +798,26 @@ Expected<Tensor> Node::softmax() {
   if (!x->isFloat())
     return bad("needs a float input");
   int64_t rank = x->rank(), axis = normAxis(attrInt("axis", -1), rank);
-  if (axis != rank - 1)
-    return bad("only the last axis is supported");
-  int64_t len = x->shape.back();
+  if (axis < 0 || axis >= rank)
+    return bad("axis out of range");
+  // Along `axis`: elements `inner` apart, for every outer and inner index.
+  int64_t len = x->shape[axis], inner = 1, outer = 1;
+  for (int64_t d = axis + 1; d < rank; ++d)
+    inner *= x->shape[d];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= x->shape[d];
   Tensor out = *x;
-  for (int64_t r = 0; r < x->size() / std::max<int64_t>(len, 1); ++r) {
-    float *row = out.f.data() + r * len;
-    float mx = -INFINITY;
-    for (int64_t k = 0; k < len; ++k)
-      mx = std::max(mx, row[k]);
-    float sum = 0;
-    for (int64_t k = 0; k < len; ++k)
-      sum += row[k] = std::exp(row[k] - mx);
-    for (int64_t k = 0; k < len; ++k)
-      row[k] /= sum;
-  }
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      float *base = out.f.data() + o * len * inner + i;
+      float mx = -INFINITY, sum = 0;
+      for (int64_t k = 0; k < len; ++k)
+        mx = std::max(mx, base[k * inner]);
+      for (int64_t k = 0; k < len; ++k)
+        sum += base[k * inner] = std::exp(base[k * inner] - mx);
+      for (int64_t k = 0; k < len; ++k)
+        base[k * inner] /= sum;
+    }
   return out;
 }
 

@@ -91,8 +91,14 @@ def main():
     save(graph_model([helper.make_node("Relu", ["x"], ["y"], name="relu")], [x]),
          d, "symbolic-features")
     x8 = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])
-    save(graph_model([helper.make_node("Softmax", ["x"], ["y"], name="softmax")], [x8]),
-         d, "softmax")
+    save(graph_model([helper.make_node("Softmax", ["x"], ["y"], name="softmax", axis=0)],
+                     [x8], out_shape=("n", 8)), d, "softmax")
+    starts = numpy_helper.from_array(np.array([0], np.int64), "starts")
+    ends = numpy_helper.from_array(np.array([4], np.int64), "ends")
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    save(graph_model([helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["y"],
+                                       name="slice")], [x8], [starts, ends, axes]),
+         d, "slice")
     save(graph_model([helper.make_node("Transpose", ["x"], ["t"], name="transpose"),
                       helper.make_node("Transpose", ["t"], ["y"], name="back")], [x8],
                      out_shape=("n", 8)), d, "transpose")
