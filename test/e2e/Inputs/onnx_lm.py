@@ -320,6 +320,27 @@ def deployment(model, form):
     return model
 
 
+def to_opset(model, opset):
+    """The export at `opset` (18 to 21): the ops this model uses change only
+    in that ReduceMean/ReduceMax/ReduceSum take axes as an input (onnx 1.12's
+    version converter stops at 17)."""
+    g = model.graph
+    for n in g.node:
+        if n.op_type in ("ReduceMean", "ReduceMax", "ReduceSum"):
+            axes = [a for a in n.attribute if a.name == "axes"]
+            if axes:
+                name = n.name + "_axes"
+                g.initializer.append(numpy_helper.from_array(
+                    np.array(list(axes[0].ints), np.int64), name))
+                n.input.append(name)
+                n.attribute.remove(axes[0])
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            o.version = opset
+    model.ir_version = 9 if opset < 21 else 10
+    return model
+
+
 def build(a):
     torch.manual_seed(a.seed)
     linear = {"ste": lambda i, o: BitLinearSTE(i, o, bias=False)}.get(a.form)
@@ -347,6 +368,9 @@ def main():
     p.add_argument("--act", default="relu2", choices=["relu2", "silu"])
     p.add_argument("--untied", action="store_true")
     p.add_argument("--hf-inputs", action="store_true")
+    p.add_argument("--opset", type=int, default=17,
+                   help="18 or more: rewrite the export to that opset (Reduce* "
+                        "take their axes as an input from 18 on)")
     p.add_argument("--past", action="store_true",
                    help="also past_key_values.* inputs and present.* outputs")
     p.add_argument("--layers", type=int, default=2)
@@ -371,6 +395,8 @@ def main():
     onnx_model = export(build(a), a.output, a.hf_inputs, a.past)
     if form != base:
         onnx_model = deployment(onnx_model, form)
+    if a.opset > 17:
+        onnx_model = to_opset(onnx_model, a.opset)
     onnx.save(onnx_model, a.output)
 
 
