@@ -1,0 +1,803 @@
+//===- Interpreter.cpp - ONNX ops: dispatch, arithmetic, products ---------===//
+
+#include "Interpreter.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <type_traits>
+
+using namespace mlir::tern::onnx_frontend;
+using namespace mlir::tern::onnx_frontend::interp;
+
+namespace mlir::tern::onnx_frontend::interp {
+
+Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+bool isFloatType(int32_t type) {
+  return type == T::FLOAT || type == T::FLOAT16 || type == T::BFLOAT16 ||
+         type == T::DOUBLE;
+}
+
+/// Wraps an integer to the range of `type` (two's complement).
+int64_t wrap(int32_t type, int64_t v) {
+  switch (type) {
+  case T::UINT8:
+    return uint8_t(v);
+  case T::INT8:
+    return int8_t(v);
+  case T::UINT16:
+    return uint16_t(v);
+  case T::INT16:
+    return int16_t(v);
+  case T::INT32:
+    return int32_t(v);
+  case T::UINT32:
+    return uint32_t(v);
+  case T::BOOL:
+    return v != 0;
+  default:
+    return v;
+  }
+}
+
+std::vector<int64_t> strides(ArrayRef<int64_t> shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d)
+    s[d] = s[d + 1] * shape[d + 1];
+  return s;
+}
+
+Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
+                                         ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  for (size_t k = 0; k < rank; ++k) {
+    int64_t x = k < rank - a.size() ? 1 : a[k - (rank - a.size())];
+    int64_t y = k < rank - b.size() ? 1 : b[k - (rank - b.size())];
+    if (x != y && x != 1 && y != 1)
+      return error("shapes " + shapeString(a) + " and " + shapeString(b) +
+                   " do not broadcast");
+    out[k] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+/// For each element of `out`, the index of the element of `in` that
+/// broadcasts to it.
+std::vector<int64_t> broadcastIndex(ArrayRef<int64_t> in,
+                                    ArrayRef<int64_t> out) {
+  int64_t n = 1;
+  for (int64_t d : out)
+    n *= d;
+  std::vector<int64_t> idx(n);
+  std::vector<int64_t> os = strides(out), is = strides(in);
+  size_t off = out.size() - in.size();
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t rest = k, at = 0;
+    for (size_t d = 0; d < out.size(); ++d) {
+      int64_t c = rest / os[d];
+      rest %= os[d];
+      if (d >= off && in[d - off] != 1)
+        at += c * is[d - off];
+    }
+    idx[k] = at;
+  }
+  return idx;
+}
+
+int64_t normAxis(int64_t axis, int64_t rank) {
+  return axis < 0 ? axis + rank : axis;
+}
+
+std::vector<int64_t> intsOf(const Tensor &t) {
+  if (!t.isFloat())
+    return t.i;
+  return std::vector<int64_t>(t.f.begin(), t.f.end());
+}
+
+} // namespace mlir::tern::onnx_frontend::interp
+
+Expected<Tensor> Node::unary(std::function<float(float)> f,
+                             std::function<int64_t(int64_t)> g) {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  Tensor out = std::move(*x);
+  if (out.isFloat()) {
+    for (float &v : out.f)
+      v = f(v);
+  } else {
+    if (!g)
+      return bad("needs a float input");
+    for (int64_t &v : out.i)
+      v = wrap(out.type, g(v));
+  }
+  return out;
+}
+
+template <typename F, typename G> Expected<Tensor> Node::binary(F f, G g) {
+  const Tensor *a = input(0), *b = input(1);
+  if (!a || !b)
+    return bad("needs two inputs");
+  if (a->isFloat() != b->isFloat())
+    return bad("mixes float and integer inputs");
+  auto shape = broadcast(a->shape, b->shape);
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  Tensor out;
+  out.type = a->type;
+  out.shape = *shape;
+  int64_t n = out.size();
+  // Same shapes, or one side a single value: no index tables (weights are
+  // large).
+  auto at = [&](const Tensor &t) -> std::function<int64_t(int64_t)> {
+    if (t.size() == n)
+      return [](int64_t k) { return k; };
+    if (t.size() == 1)
+      return [](int64_t) { return int64_t(0); };
+    auto index =
+        std::make_shared<std::vector<int64_t>>(broadcastIndex(t.shape, *shape));
+    return [index](int64_t k) { return (*index)[k]; };
+  };
+  bool direct =
+      (a->size() == n && b->size() == n) || (a->size() == n && b->size() == 1);
+  if (a->isFloat()) {
+    out.f.resize(n);
+    if (direct && b->size() == n) {
+      for (int64_t k = 0; k < n; ++k)
+        out.f[k] = f(a->f[k], b->f[k]);
+    } else if (direct) {
+      float y = b->f[0];
+      for (int64_t k = 0; k < n; ++k)
+        out.f[k] = f(a->f[k], y);
+    } else {
+      auto ia = at(*a), ib = at(*b);
+      for (int64_t k = 0; k < n; ++k)
+        out.f[k] = f(a->f[ia(k)], b->f[ib(k)]);
+    }
+  } else {
+    if constexpr (std::is_same_v<G, std::nullptr_t>) {
+      return bad("needs float inputs");
+    } else {
+      auto ia = at(*a), ib = at(*b);
+      out.i.resize(n);
+      for (int64_t k = 0; k < n; ++k)
+        out.i[k] = wrap(out.type, g(a->i[ia(k)], b->i[ib(k)]));
+    }
+  }
+  return out;
+}
+
+Expected<Tensor> Node::compare(std::function<bool(double, double)> f) {
+  auto a = need(0), b = need(1);
+  if (!a || !b)
+    return a ? b.takeError() : a.takeError();
+  auto shape = broadcast(a->shape, b->shape);
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ia = broadcastIndex(a->shape, *shape),
+                       ib = broadcastIndex(b->shape, *shape);
+  Tensor out = Tensor::ints(T::BOOL, *shape, {});
+  for (size_t k = 0; k < ia.size(); ++k)
+    out.i.push_back(f(a->at(ia[k]), b->at(ib[k])));
+  return out;
+}
+
+Expected<Tensor> Node::reduce(StringRef kind) {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  std::optional<std::vector<int64_t>> axes = attrInts("axes");
+  if (input(1))
+    axes = intsOf(*input(1));
+  bool keep = attrInt("keepdims", 1);
+  int64_t rank = x->rank();
+  std::vector<bool> reduced(rank, !axes || axes->empty());
+  if (axes && axes->empty() && attrInt("noop_with_empty_axes", 0))
+    return *x;
+  if (axes)
+    for (int64_t a : *axes) {
+      a = normAxis(a, rank);
+      if (a < 0 || a >= rank)
+        return bad("axis out of range");
+      reduced[a] = true;
+    }
+  std::vector<int64_t> outShape, keptShape;
+  for (int64_t d = 0; d < rank; ++d) {
+    keptShape.push_back(reduced[d] ? 1 : x->shape[d]);
+    if (!reduced[d] || keep)
+      outShape.push_back(reduced[d] ? 1 : x->shape[d]);
+  }
+  int64_t outSize = 1, count = 1;
+  for (int64_t d = 0; d < rank; ++d) {
+    outSize *= keptShape[d];
+    if (reduced[d])
+      count *= x->shape[d];
+  }
+  // Accumulate in element order, in f32 like ONNX runtimes' plain loops.
+  std::vector<int64_t> xs = strides(x->shape), ks = strides(keptShape);
+  std::vector<float> acc(outSize, kind == "max" ? -INFINITY : 0.0f);
+  std::vector<int64_t> iacc(outSize, kind == "max" ? INT64_MIN : 0);
+  for (int64_t k = 0; k < x->size(); ++k) {
+    int64_t rest = k, at = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t c = rest / xs[d];
+      rest %= xs[d];
+      if (!reduced[d])
+        at += c * ks[d];
+    }
+    if (x->isFloat())
+      acc[at] = kind == "max" ? std::max(acc[at], x->f[k]) : acc[at] + x->f[k];
+    else
+      iacc[at] =
+          kind == "max" ? std::max(iacc[at], x->i[k]) : iacc[at] + x->i[k];
+  }
+  if (!x->isFloat()) {
+    if (kind == "mean")
+      for (int64_t &v : iacc)
+        v /= count;
+    return Tensor::ints(x->type, outShape, iacc);
+  }
+  if (kind == "mean")
+    for (float &v : acc)
+      v /= float(count);
+  return Tensor::floats(outShape, acc);
+}
+
+Expected<Tensor> Node::matmul(const Tensor &a, const Tensor &b) {
+  if (a.rank() < 1 || b.rank() < 1)
+    return bad("needs inputs of rank 1 or more");
+  // Vectors act as [1, k] and [k, 1], and lose that dimension again.
+  bool va = a.rank() == 1, vb = b.rank() == 1;
+  int64_t m = va ? 1 : a.shape[a.rank() - 2], k = a.shape.back(),
+          k2 = vb ? b.shape[0] : b.shape[b.rank() - 2],
+          nn = vb ? 1 : b.shape.back();
+  if (k != k2)
+    return bad("inner dimensions differ: " + shapeString(a.shape) + " x " +
+               shapeString(b.shape));
+  std::vector<int64_t> ba(a.shape.begin(), a.shape.end() - (va ? 1 : 2)),
+      bb(b.shape.begin(), b.shape.end() - (vb ? 1 : 2));
+  auto batch = broadcast(ba, bb);
+  if (!batch)
+    return bad(llvm::toString(batch.takeError()));
+  std::vector<int64_t> ia = broadcastIndex(ba, *batch),
+                       ib = broadcastIndex(bb, *batch);
+  std::vector<int64_t> shape = *batch;
+  if (!va)
+    shape.push_back(m);
+  if (!vb)
+    shape.push_back(nn);
+  bool isFloat = a.isFloat();
+  Tensor out =
+      isFloat ? Tensor::floats(shape, {}) : Tensor::ints(T::INT32, shape, {});
+  // Row times matrix, row by row (the weight streams in order).
+  std::vector<float> rowF(nn);
+  std::vector<int64_t> rowI(nn);
+  for (size_t p = 0; p < ia.size(); ++p) {
+    int64_t offA = ia[p] * m * k, offB = ib[p] * k * nn;
+    for (int64_t r = 0; r < m; ++r) {
+      if (isFloat) {
+        std::fill(rowF.begin(), rowF.end(), 0.0f);
+        for (int64_t j = 0; j < k; ++j) {
+          float x = a.f[offA + r * k + j];
+          const float *w = b.f.data() + offB + j * nn;
+          for (int64_t c = 0; c < nn; ++c)
+            rowF[c] += x * w[c];
+        }
+        out.f.insert(out.f.end(), rowF.begin(), rowF.end());
+      } else {
+        std::fill(rowI.begin(), rowI.end(), 0);
+        for (int64_t j = 0; j < k; ++j) {
+          int64_t x = a.i[offA + r * k + j];
+          const int64_t *w = b.i.data() + offB + j * nn;
+          for (int64_t c = 0; c < nn; ++c)
+            rowI[c] += x * w[c];
+        }
+        for (int64_t v : rowI)
+          out.i.push_back(wrap(T::INT32, v));
+      }
+    }
+  }
+  return out;
+}
+
+Expected<Tensor> Node::softmax() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  if (!x->isFloat())
+    return bad("needs a float input");
+  int64_t rank = x->rank(), axis = normAxis(attrInt("axis", -1), rank);
+  if (axis < 0 || axis >= rank)
+    return bad("axis out of range");
+  // Along `axis`: elements `inner` apart, for every outer and inner index.
+  int64_t len = x->shape[axis], inner = 1, outer = 1;
+  for (int64_t d = axis + 1; d < rank; ++d)
+    inner *= x->shape[d];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= x->shape[d];
+  Tensor out = *x;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < inner; ++i) {
+      float *base = out.f.data() + o * len * inner + i;
+      float mx = -INFINITY, sum = 0;
+      for (int64_t k = 0; k < len; ++k)
+        mx = std::max(mx, base[k * inner]);
+      for (int64_t k = 0; k < len; ++k)
+        sum += base[k * inner] = std::exp(base[k * inner] - mx);
+      for (int64_t k = 0; k < len; ++k)
+        base[k * inner] /= sum;
+    }
+  return out;
+}
+
+Expected<Tensor> Node::cast() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  int32_t to = int32_t(attrInt("to", T::FLOAT));
+  if (isFloatType(to)) {
+    if (x->isFloat())
+      return *x;
+    return Tensor::floats(x->shape,
+                          std::vector<float>(x->i.begin(), x->i.end()));
+  }
+  Tensor out = Tensor::ints(to, x->shape, {});
+  for (int64_t k = 0; k < x->size(); ++k)
+    out.i.push_back(x->isFloat() ? (to == T::BOOL ? x->f[k] != 0
+                                                  : wrap(to, int64_t(x->f[k])))
+                                 : wrap(to, x->i[k]));
+  return out;
+}
+
+Expected<Tensor> Node::nbitsWeight() {
+  auto b = need(1), scales = need(2);
+  if (!b || !scales)
+    return bad("needs A, B and scales");
+  int64_t K = attrInt("K", 0), N = attrInt("N", 0), bits = attrInt("bits", 4),
+          block = attrInt("block_size", 0);
+  if (bits != 2 && bits != 4 && bits != 8)
+    return bad(
+        llvm::formatv("bits={0} is not supported (2, 4, 8 are)", bits).str());
+  if (K <= 0 || N <= 0 || block <= 0 || block % (8 / bits))
+    return bad("needs positive K, N and block_size");
+  int64_t blocks = (K + block - 1) / block, perByte = 8 / bits;
+  int64_t blockBytes = block / perByte;
+  if (b->size() != N * blocks * blockBytes || scales->size() != N * blocks)
+    return bad("B or scales do not match K, N, bits and block_size");
+  if (input(3) && input(3)->size())
+    return bad("explicit zero points are not supported");
+  int64_t zp = int64_t(1) << (bits - 1);
+  Tensor w = Tensor::floats({K, N}, std::vector<float>(K * N));
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t k = 0; k < K; ++k) {
+      int64_t blk = k / block, within = k % block;
+      int64_t byte = b->i[(r * blocks + blk) * blockBytes + within / perByte];
+      int64_t code = (byte >> ((within % perByte) * bits)) & ((1 << bits) - 1);
+      w.f[k * N + r] = float(code - zp) * scales->f[r * blocks + blk];
+    }
+  return w;
+}
+
+Expected<Tensor> Node::matmulNBits() {
+  auto a = need(0);
+  auto w = nbitsWeight();
+  if (!a || !w)
+    return a ? w.takeError() : a.takeError();
+  return matmul(*a, *w);
+}
+
+/// The [K, N] matrix a matmul-like node multiplies its first input by.
+Expected<Tensor> Node::weight() {
+  StringRef op = n.op_type();
+  if (op == "MatMulNBits")
+    return nbitsWeight();
+  auto b = need(1);
+  if (!b)
+    return b.takeError();
+  if (b->rank() != 2)
+    return bad("has a weight of rank " + std::to_string(b->rank()) + ", not 2");
+  Tensor w = *b;
+  if (op == "MatMulInteger") {
+    int64_t zp = input(3) ? input(3)->i[0] : 0;
+    w = Tensor::floats(b->shape, {});
+    for (int64_t v : b->i)
+      w.f.push_back(float(v - zp));
+  } else if (op == "Gemm") {
+    if (attrInt("transB", 0)) {
+      auto t = transpose(*b, {1, 0});
+      if (!t)
+        return t.takeError();
+      w = *t;
+    }
+    for (float &v : w.f)
+      v *= attrFloat("alpha", 1);
+  } else if (op != "MatMul") {
+    return bad("is not a matrix product");
+  }
+  if (!w.isFloat())
+    return bad("has an integer weight");
+  return w;
+}
+
+Expected<Tensor> Node::gemm() {
+  auto a = need(0), b = need(1);
+  if (!a || !b)
+    return bad("needs A and B");
+  Tensor ta = *a, tb = *b;
+  if (attrInt("transA", 0)) {
+    auto t = transpose(*a, {1, 0});
+    if (!t)
+      return t.takeError();
+    ta = *t;
+  }
+  if (attrInt("transB", 0)) {
+    auto t = transpose(*b, {1, 0});
+    if (!t)
+      return t.takeError();
+    tb = *t;
+  }
+  auto y = matmul(ta, tb);
+  if (!y)
+    return y.takeError();
+  float alpha = attrFloat("alpha", 1), beta = attrFloat("beta", 1);
+  for (float &v : y->f)
+    v *= alpha;
+  if (const Tensor *c = input(2)) {
+    std::vector<int64_t> ic = broadcastIndex(c->shape, y->shape);
+    for (size_t k = 0; k < ic.size(); ++k)
+      y->f[k] += beta * c->f[ic[k]];
+  }
+  return y;
+}
+
+Expected<Tensor> Node::constant() {
+  for (const onnx::AttributeProto &a : n.attribute()) {
+    if (a.name() == "value")
+      return readTensor(a.t(), dir);
+    if (a.name() == "value_float")
+      return Tensor::floats({}, {a.f()});
+    if (a.name() == "value_floats")
+      return Tensor::floats({a.floats_size()},
+                            {a.floats().begin(), a.floats().end()});
+    if (a.name() == "value_int")
+      return Tensor::ints(T::INT64, {}, {a.i()});
+    if (a.name() == "value_ints")
+      return Tensor::ints(T::INT64, {a.ints_size()},
+                          {a.ints().begin(), a.ints().end()});
+  }
+  return bad("has no value attribute Tern reads");
+}
+
+static float roundEven(float v) { return std::nearbyint(v); }
+
+Expected<std::vector<Tensor>> Node::run() {
+  StringRef op = n.op_type();
+  auto one = [](Expected<Tensor> t) -> Expected<std::vector<Tensor>> {
+    if (!t)
+      return t.takeError();
+    std::vector<Tensor> v;
+    v.push_back(std::move(*t));
+    return v;
+  };
+  if (op == "Identity")
+    return one(need(0));
+  if (op == "Constant")
+    return one(constant());
+  if (op == "Add")
+    return one(binary(std::plus<float>(), std::plus<int64_t>()));
+  if (op == "Sub")
+    return one(binary(std::minus<float>(), std::minus<int64_t>()));
+  if (op == "Mul")
+    return one(binary(std::multiplies<float>(), std::multiplies<int64_t>()));
+  if (op == "Div")
+    return one(binary(std::divides<float>(),
+                      [](int64_t a, int64_t b) { return b ? a / b : 0; }));
+  if (op == "Pow")
+    return one(binary(
+        [](float a, float b) { return b == 2.0f ? a * a : std::pow(a, b); },
+        [](int64_t a, int64_t b) { return int64_t(std::pow(a, b)); }));
+  if (op == "Equal")
+    return one(compare([](double a, double b) { return a == b; }));
+  if (op == "Less")
+    return one(compare([](double a, double b) { return a < b; }));
+  if (op == "LessOrEqual")
+    return one(compare([](double a, double b) { return a <= b; }));
+  if (op == "Greater")
+    return one(compare([](double a, double b) { return a > b; }));
+  if (op == "GreaterOrEqual")
+    return one(compare([](double a, double b) { return a >= b; }));
+  if (op == "And")
+    return one(compare([](double a, double b) { return a != 0 && b != 0; }));
+  if (op == "Or")
+    return one(compare([](double a, double b) { return a != 0 || b != 0; }));
+  if (op == "Xor")
+    return one(
+        compare([](double a, double b) { return (a != 0) != (b != 0); }));
+  if (op == "Not") {
+    if (!input(0) || input(0)->isFloat())
+      return bad("needs a boolean input");
+    Tensor out = *input(0);
+    for (int64_t &v : out.i)
+      v = !v;
+    return one(std::move(out));
+  }
+  if (op == "Abs")
+    return one(unary([](float v) { return std::fabs(v); },
+                     [](int64_t v) { return v < 0 ? -v : v; }));
+  if (op == "Neg")
+    return one(unary([](float v) { return -v; }, [](int64_t v) { return -v; }));
+  if (op == "Sqrt")
+    return one(unary([](float v) { return std::sqrt(v); }));
+  if (op == "Reciprocal")
+    return one(unary([](float v) { return 1.0f / v; }));
+  if (op == "Round")
+    return one(unary(roundEven));
+  if (op == "Relu")
+    return one(unary([](float v) { return v > 0 ? v : 0.0f; },
+                     [](int64_t v) { return v > 0 ? v : 0; }));
+  if (op == "Sigmoid")
+    return one(unary([](float v) { return 1.0f / (1.0f + std::exp(-v)); }));
+  if (op == "Tanh")
+    return one(unary([](float v) { return std::tanh(v); }));
+  if (op == "Exp")
+    return one(unary([](float v) { return std::exp(v); }));
+  if (op == "Max" || op == "Min") {
+    if (n.input_size() != 2)
+      return bad("only two inputs are supported");
+    bool max = op == "Max";
+    return one(
+        binary([max](float a,
+                     float b) { return max ? std::max(a, b) : std::min(a, b); },
+               [max](int64_t a, int64_t b) {
+                 return max ? std::max(a, b) : std::min(a, b);
+               }));
+  }
+  if (op == "Cos")
+    return one(unary([](float v) { return std::cos(v); }));
+  if (op == "Sin")
+    return one(unary([](float v) { return std::sin(v); }));
+  if (op == "Clip") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    double lo = -INFINITY, hi = INFINITY;
+    if (input(1))
+      lo = input(1)->at(0);
+    else if (attr("min"))
+      lo = attrFloat("min", 0);
+    if (input(2))
+      hi = input(2)->at(0);
+    else if (attr("max"))
+      hi = attrFloat("max", 0);
+    Tensor out = std::move(*x);
+    for (float &v : out.f)
+      v = std::min<float>(std::max<float>(v, lo), hi);
+    for (int64_t &v : out.i)
+      v = int64_t(std::min<double>(std::max<double>(double(v), lo), hi));
+    return one(std::move(out));
+  }
+  if (op == "BitShift") {
+    if (!input(0) || input(0)->isFloat())
+      return bad("needs integer inputs");
+    bool left = attr("direction") && attr("direction")->s() == "LEFT";
+    return one(binary([](float, float) { return 0.0f; },
+                      [left](int64_t a, int64_t b) {
+                        return left ? int64_t(uint64_t(a) << b)
+                                    : int64_t(uint64_t(a) >> b);
+                      }));
+  }
+  if (op == "Cast")
+    return one(cast());
+  if (op == "ReduceMean")
+    return one(reduce("mean"));
+  if (op == "ReduceMax")
+    return one(reduce("max"));
+  if (op == "ReduceSum")
+    return one(reduce("sum"));
+  if (op == "MatMul") {
+    if (!input(0) || !input(1))
+      return bad("needs A and B");
+    return one(matmul(*input(0), *input(1)));
+  }
+  if (op == "MatMulInteger") {
+    auto a = need(0), b = need(1);
+    if (!a || !b)
+      return bad("needs A and B");
+    for (auto [t, zp] : {std::pair(&*a, input(2)), std::pair(&*b, input(3))})
+      if (zp)
+        for (int64_t &v : t->i)
+          v -= zp->i[0];
+    return one(matmul(*a, *b));
+  }
+  if (op == "MatMulNBits")
+    return one(matmulNBits());
+  if (op == "Gemm")
+    return one(gemm());
+  if (op == "DequantizeLinear") {
+    auto x = need(0), s = need(1);
+    if (!x || !s)
+      return bad("needs x and scale");
+    if (s->size() != 1 || (input(2) && input(2)->size() != 1))
+      return bad("only per-tensor scales and zero points are supported");
+    int64_t zp = input(2) ? input(2)->i[0] : 0;
+    Tensor out = Tensor::floats(x->shape, {});
+    for (int64_t v : x->i)
+      out.f.push_back(float(v - zp) * s->f[0]);
+    return one(std::move(out));
+  }
+  if (op == "SimplifiedLayerNormalization") {
+    auto x = need(0), g = need(1);
+    if (!x || !g)
+      return bad("needs X and scale");
+    float eps = attrFloat("epsilon", 1e-5f);
+    int64_t len = x->shape.back();
+    Tensor out = *x;
+    for (int64_t r = 0; r < x->size() / len; ++r) {
+      float ss = 0;
+      for (int64_t k = 0; k < len; ++k)
+        ss += x->f[r * len + k] * x->f[r * len + k];
+      float inv = 1.0f / std::sqrt(ss / float(len) + eps);
+      for (int64_t k = 0; k < len; ++k)
+        out.f[r * len + k] = x->f[r * len + k] * inv * g->f[k % g->size()];
+    }
+    return one(std::move(out));
+  }
+  if (op == "Softmax")
+    return one(softmax());
+  if (op == "LayerNormalization") {
+    auto x = need(0), g = need(1);
+    if (!x || !g)
+      return bad("needs X and Scale");
+    int64_t axis = normAxis(attrInt("axis", -1), x->rank());
+    if (axis != x->rank() - 1 || n.output_size() > 1)
+      return bad("only the last axis and one output are supported");
+    float eps = attrFloat("epsilon", 1e-5f);
+    const Tensor *bias = input(2);
+    int64_t len = x->shape.back();
+    Tensor out = *x;
+    for (int64_t r = 0; r < x->size() / std::max<int64_t>(len, 1); ++r) {
+      const float *row = x->f.data() + r * len;
+      float mean = 0, var = 0;
+      for (int64_t k = 0; k < len; ++k)
+        mean += row[k];
+      mean /= float(len);
+      for (int64_t k = 0; k < len; ++k)
+        var += (row[k] - mean) * (row[k] - mean);
+      float inv = 1.0f / std::sqrt(var / float(len) + eps);
+      for (int64_t k = 0; k < len; ++k)
+        out.f[r * len + k] = (row[k] - mean) * inv * g->f[k % g->size()] +
+                             (bias ? bias->f[k % bias->size()] : 0.0f);
+    }
+    return one(std::move(out));
+  }
+  if (op == "Gather")
+    return one(gather());
+  if (op == "Slice")
+    return one(slice());
+  if (op == "Concat")
+    return one(concat());
+  if (op == "Split")
+    return split();
+  if (op == "Where")
+    return one(where());
+  if (op == "Expand")
+    return one(expand());
+  if (op == "Trilu")
+    return one(trilu());
+  if (op == "Reshape") {
+    auto x = need(0), s = need(1);
+    if (!x || !s)
+      return bad("needs data and shape");
+    return one(reshape(*x, intsOf(*s)));
+  }
+  if (op == "Transpose") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    return one(
+        transpose(*x, attrInts("perm").value_or(std::vector<int64_t>{})));
+  }
+  if (op == "Unsqueeze" || op == "Squeeze") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    std::vector<int64_t> axes =
+        input(1) ? intsOf(*input(1))
+                 : attrInts("axes").value_or(std::vector<int64_t>{});
+    std::vector<int64_t> shape = x->shape;
+    if (op == "Unsqueeze") {
+      int64_t rank = x->rank() + int64_t(axes.size());
+      for (int64_t &a : axes)
+        a = normAxis(a, rank);
+      llvm::sort(axes);
+      for (int64_t a : axes)
+        shape.insert(shape.begin() + std::min<int64_t>(a, shape.size()), 1);
+    } else {
+      std::vector<bool> drop(shape.size(), axes.empty());
+      for (int64_t a : axes)
+        drop[normAxis(a, x->rank())] = true;
+      shape.clear();
+      for (int64_t d = 0; d < x->rank(); ++d)
+        if (!drop[d] || x->shape[d] != 1)
+          shape.push_back(x->shape[d]);
+    }
+    Tensor out = std::move(*x);
+    out.shape = shape;
+    return one(std::move(out));
+  }
+  if (op == "Shape") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    int64_t rank = x->rank();
+    int64_t start =
+        std::clamp<int64_t>(normAxis(attrInt("start", 0), rank), 0, rank);
+    int64_t end =
+        std::clamp<int64_t>(normAxis(attrInt("end", rank), rank), 0, rank);
+    std::vector<int64_t> dims(x->shape.begin() + start,
+                              x->shape.begin() + std::max(start, end));
+    return one(Tensor::ints(T::INT64, {int64_t(dims.size())}, dims));
+  }
+  if (op == "ConstantOfShape") {
+    auto s = need(0);
+    if (!s)
+      return s.takeError();
+    Tensor value = Tensor::floats({1}, {0.0f});
+    if (const onnx::AttributeProto *a = attr("value")) {
+      auto v = readTensor(a->t(), dir);
+      if (!v)
+        return v.takeError();
+      value = *v;
+    }
+    Tensor out = value;
+    out.shape = intsOf(*s);
+    int64_t count = out.size();
+    if (value.isFloat())
+      out.f.assign(count, value.f[0]);
+    else
+      out.i.assign(count, value.i[0]);
+    return one(std::move(out));
+  }
+  if (op == "Range") {
+    auto s = need(0), l = need(1), d = need(2);
+    if (!s || !l || !d)
+      return bad("needs start, limit and delta");
+    double start = s->at(0), limit = l->at(0), delta = d->at(0);
+    if (delta == 0)
+      return bad("delta is 0");
+    int64_t count =
+        std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
+    Tensor out = *s;
+    out.shape = {count};
+    out.f.clear();
+    out.i.clear();
+    for (int64_t k = 0; k < count; ++k) {
+      if (s->isFloat())
+        out.f.push_back(float(start + k * delta));
+      else
+        out.i.push_back(int64_t(start) + k * int64_t(delta));
+    }
+    return one(std::move(out));
+  }
+  return bad("is not an op the interpreter runs");
+}
+
+Expected<std::vector<Tensor>>
+mlir::tern::onnx_frontend::evaluateNode(const onnx::NodeProto &node,
+                                        ArrayRef<const Tensor *> inputs,
+                                        StringRef dir) {
+  return Node(node, inputs, dir).run();
+}
+
+Expected<Tensor>
+mlir::tern::onnx_frontend::matmulWeight(const onnx::NodeProto &node,
+                                        ArrayRef<const Tensor *> inputs) {
+  return Node(node, inputs, "").weight();
+}

@@ -1,0 +1,306 @@
+//===- InterpreterShapes.cpp - ONNX ops that move elements ----------------===//
+//
+// Gather, Slice, Reshape, Transpose, Concat, Split, Where, Expand, Trilu.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Interpreter.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+
+using namespace mlir::tern::onnx_frontend;
+using namespace mlir::tern::onnx_frontend::interp;
+
+Expected<Tensor> Node::gather() {
+  auto data = need(0), idx = need(1);
+  if (!data || !idx)
+    return data ? idx.takeError() : data.takeError();
+  int64_t axis = normAxis(attrInt("axis", 0), data->rank());
+  if (axis < 0 || axis >= data->rank())
+    return bad("axis out of range");
+  int64_t outer = 1, inner = 1, dim = data->shape[axis];
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= data->shape[d];
+  for (int64_t d = axis + 1; d < data->rank(); ++d)
+    inner *= data->shape[d];
+  std::vector<int64_t> shape(data->shape.begin(), data->shape.begin() + axis);
+  shape.insert(shape.end(), idx->shape.begin(), idx->shape.end());
+  shape.insert(shape.end(), data->shape.begin() + axis + 1, data->shape.end());
+  std::vector<int64_t> ids = intsOf(*idx);
+  Tensor out = *data;
+  out.shape = shape;
+  out.f.clear();
+  out.i.clear();
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t id : ids) {
+      if (id < 0)
+        id += dim;
+      if (id < 0 || id >= dim)
+        return bad(llvm::formatv("index {0} is out of range for a dimension "
+                                 "of {1}",
+                                 id, dim)
+                       .str());
+      int64_t base = (o * dim + id) * inner;
+      if (data->isFloat())
+        out.f.insert(out.f.end(), data->f.begin() + base,
+                     data->f.begin() + base + inner);
+      else
+        out.i.insert(out.i.end(), data->i.begin() + base,
+                     data->i.begin() + base + inner);
+    }
+  return out;
+}
+
+Expected<Tensor> Node::slice() {
+  auto x = need(0), s = need(1), e = need(2);
+  if (!x || !s || !e)
+    return bad("needs data, starts and ends");
+  std::vector<int64_t> starts = intsOf(*s), ends = intsOf(*e), axes, steps;
+  if (input(3))
+    axes = intsOf(*input(3));
+  else
+    for (size_t k = 0; k < starts.size(); ++k)
+      axes.push_back(k);
+  if (input(4))
+    steps = intsOf(*input(4));
+  else
+    steps.assign(starts.size(), 1);
+  int64_t rank = x->rank();
+  std::vector<int64_t> begin(rank, 0), step(rank, 1), count(x->shape);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    int64_t a = normAxis(axes[k], rank), dim = x->shape[a];
+    if (a < 0 || a >= rank || steps[k] == 0)
+      return bad("bad axis or step");
+    int64_t st = starts[k], en = ends[k], sp = steps[k];
+    if (st < 0)
+      st += dim;
+    if (en < 0)
+      en += dim;
+    if (sp > 0) {
+      st = std::clamp<int64_t>(st, 0, dim);
+      en = std::clamp<int64_t>(en, 0, dim);
+      count[a] = std::max<int64_t>(0, (en - st + sp - 1) / sp);
+    } else {
+      st = std::clamp<int64_t>(st, 0, dim - 1);
+      en = std::clamp<int64_t>(en, -1, dim - 1);
+      count[a] = std::max<int64_t>(0, (st - en - sp - 1) / -sp);
+    }
+    begin[a] = st;
+    step[a] = sp;
+  }
+  Tensor out = *x;
+  out.shape = count;
+  out.f.clear();
+  out.i.clear();
+  std::vector<int64_t> xs = strides(x->shape), os = strides(count);
+  int64_t total = out.size();
+  for (int64_t k = 0; k < total; ++k) {
+    int64_t rest = k, at = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t c = rest / os[d];
+      rest %= os[d];
+      at += (begin[d] + c * step[d]) * xs[d];
+    }
+    if (x->isFloat())
+      out.f.push_back(x->f[at]);
+    else
+      out.i.push_back(x->i[at]);
+  }
+  return out;
+}
+
+Expected<Tensor> Node::reshape(const Tensor &x, std::vector<int64_t> target) {
+  bool allowZero = attrInt("allowzero", 0);
+  int64_t known = 1, infer = -1;
+  for (size_t d = 0; d < target.size(); ++d) {
+    if (target[d] == 0 && !allowZero) {
+      if (d >= x.shape.size())
+        return bad("copies a dimension the input does not have");
+      target[d] = x.shape[d];
+    }
+    if (target[d] == -1)
+      infer = d;
+    else
+      known *= target[d];
+  }
+  if (infer >= 0)
+    target[infer] = known ? x.size() / known : 0;
+  Tensor out = x;
+  out.shape = target;
+  if (out.size() != x.size())
+    return bad("cannot reshape " + shapeString(x.shape) + " to " +
+               shapeString(target));
+  return out;
+}
+
+Expected<Tensor> Node::transpose(const Tensor &x, std::vector<int64_t> perm) {
+  int64_t rank = x.rank();
+  if (perm.empty())
+    for (int64_t d = rank - 1; d >= 0; --d)
+      perm.push_back(d);
+  if (int64_t(perm.size()) != rank)
+    return bad("perm does not match the rank");
+  std::vector<int64_t> shape(rank);
+  for (int64_t d = 0; d < rank; ++d)
+    shape[d] = x.shape[perm[d]];
+  std::vector<int64_t> xs = strides(x.shape), os = strides(shape);
+  Tensor out = x;
+  out.shape = shape;
+  for (int64_t k = 0; k < x.size(); ++k) {
+    int64_t rest = k, at = 0;
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t c = rest / os[d];
+      rest %= os[d];
+      at += c * xs[perm[d]];
+    }
+    if (x.isFloat())
+      out.f[k] = x.f[at];
+    else
+      out.i[k] = x.i[at];
+  }
+  return out;
+}
+
+Expected<Tensor> Node::concat() {
+  if (in.empty() || !in[0])
+    return bad("needs inputs");
+  int64_t rank = in[0]->rank(), axis = normAxis(attrInt("axis", 0), rank);
+  if (axis < 0 || axis >= rank)
+    return bad("axis out of range");
+  std::vector<int64_t> shape = in[0]->shape;
+  shape[axis] = 0;
+  for (const Tensor *t : in) {
+    if (!t || t->rank() != rank || t->isFloat() != in[0]->isFloat())
+      return bad("inputs differ in rank or type");
+    shape[axis] += t->shape[axis];
+  }
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= shape[d];
+  Tensor out = *in[0];
+  out.shape = shape;
+  out.f.clear();
+  out.i.clear();
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Tensor *t : in) {
+      int64_t chunk = t->size() / std::max<int64_t>(outer, 1);
+      if (t->isFloat())
+        out.f.insert(out.f.end(), t->f.begin() + o * chunk,
+                     t->f.begin() + (o + 1) * chunk);
+      else
+        out.i.insert(out.i.end(), t->i.begin() + o * chunk,
+                     t->i.begin() + (o + 1) * chunk);
+    }
+  return out;
+}
+
+Expected<std::vector<Tensor>> Node::split() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  int64_t rank = x->rank(), axis = normAxis(attrInt("axis", 0), rank);
+  if (axis < 0 || axis >= rank)
+    return bad("axis out of range");
+  std::vector<int64_t> sizes;
+  if (input(1))
+    sizes = intsOf(*input(1));
+  else if (auto s = attrInts("split"))
+    sizes = *s;
+  else {
+    int64_t parts = n.output_size(), dim = x->shape[axis];
+    int64_t each = (dim + parts - 1) / parts;
+    for (int64_t p = 0; p < parts; ++p)
+      sizes.push_back(std::min(each, dim - p * each));
+  }
+  std::vector<Tensor> outs;
+  int64_t at = 0;
+  for (int64_t size : sizes) {
+    Tensor starts = Tensor::ints(T::INT64, {1}, {at}),
+           ends = Tensor::ints(T::INT64, {1}, {at + size}),
+           axes = Tensor::ints(T::INT64, {1}, {axis});
+    const Tensor *args[] = {&*x, &starts, &ends, &axes};
+    auto part = Node(n, args, dir).slice();
+    if (!part)
+      return part.takeError();
+    outs.push_back(std::move(*part));
+    at += size;
+  }
+  return outs;
+}
+
+Expected<Tensor> Node::where() {
+  auto c = need(0), a = need(1), b = need(2);
+  if (!c || !a || !b)
+    return bad("needs condition, X and Y");
+  auto s1 = broadcast(c->shape, a->shape);
+  if (!s1)
+    return bad(llvm::toString(s1.takeError()));
+  auto shape = broadcast(*s1, b->shape);
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ic = broadcastIndex(c->shape, *shape),
+                       ia = broadcastIndex(a->shape, *shape),
+                       ib = broadcastIndex(b->shape, *shape);
+  Tensor out = *a;
+  out.shape = *shape;
+  out.f.clear();
+  out.i.clear();
+  for (size_t k = 0; k < ic.size(); ++k) {
+    bool pick = c->at(ic[k]) != 0;
+    if (a->isFloat())
+      out.f.push_back(pick ? a->f[ia[k]] : b->f[ib[k]]);
+    else
+      out.i.push_back(pick ? a->i[ia[k]] : b->i[ib[k]]);
+  }
+  return out;
+}
+
+Expected<Tensor> Node::expand() {
+  auto x = need(0), s = need(1);
+  if (!x || !s)
+    return bad("needs input and shape");
+  auto shape = broadcast(x->shape, intsOf(*s));
+  if (!shape)
+    return bad(llvm::toString(shape.takeError()));
+  std::vector<int64_t> ix = broadcastIndex(x->shape, *shape);
+  Tensor out = *x;
+  out.shape = *shape;
+  out.f.clear();
+  out.i.clear();
+  for (int64_t k : ix) {
+    if (x->isFloat())
+      out.f.push_back(x->f[k]);
+    else
+      out.i.push_back(x->i[k]);
+  }
+  return out;
+}
+
+Expected<Tensor> Node::trilu() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  if (x->rank() < 2)
+    return bad("needs rank 2 or more");
+  int64_t k = input(1) ? intsOf(*input(1))[0] : 0;
+  bool upper = attrInt("upper", 1);
+  int64_t rows = x->shape[x->rank() - 2], cols = x->shape.back();
+  Tensor out = *x;
+  for (int64_t e = 0; e < x->size(); ++e) {
+    int64_t c = e % cols, r = (e / cols) % rows;
+    bool keep = upper ? c - r >= k : c - r <= k;
+    if (!keep) {
+      if (out.isFloat())
+        out.f[e] = 0;
+      else
+        out.i[e] = 0;
+    }
+  }
+  return out;
+}
+
+/// com.microsoft.MatMulNBits' B as the [K, N] matrix it stands for: B^T
+/// stored as `bits`-bit codes in blocks along K, each block with a scale and
+/// a zero point (default 2^(bits-1)).
