@@ -86,8 +86,12 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
   initializeLLVMTargets();
   ResolvedTarget out;
   out.isHost = options.triple.empty() || options.triple == "host";
-  out.triple = out.isHost ? sys::getDefaultTargetTriple()
-                          : Triple::normalize(options.triple);
+  // "nvptx" and "cuda" name the one NVIDIA target.
+  StringRef spelled = options.triple;
+  if (spelled == "nvptx" || spelled == "nvptx64" || spelled == "cuda")
+    spelled = "nvptx64-nvidia-cuda";
+  out.triple =
+      out.isHost ? sys::getDefaultTargetTriple() : Triple::normalize(spelled);
   std::string error;
   const Target *target = TargetRegistry::lookupTarget(out.triple, error);
   if (!target)
@@ -112,6 +116,11 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
                   out.triple + " instead (e.g. --mcpu=generic)");
     out.cpu = sys::getHostCPUName().str();
     out.features = hostFeatures();
+  } else if (options.cpu.empty() && triple.isNVPTX()) {
+    out.cpu = "sm_80";
+    warnings << "warning: no GPU architecture chosen; generating code for "
+                "sm_80, which newer GPUs also run. Add --gpu-arch=<sm_XX> to "
+                "tune it (e.g. --gpu-arch=sm_90).\n";
   } else if (options.cpu.empty()) {
     if (out.isHost) {
       out.cpu = sys::getHostCPUName().str();
@@ -133,9 +142,26 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
 
   std::unique_ptr<MCSubtargetInfo> sti(
       target->createMCSubtargetInfo(out.triple, "", ""));
-  if (!out.cpu.empty() && !sti->isCPUStringValid(out.cpu))
+  if (triple.isNVPTX()) {
+    // Tern's GPU kernels use int8 dot products and need sm_80 or newer.
+    SmallVector<std::string> archs;
+    for (const SubtargetSubTypeKV &kv : sti->getAllProcessorDescriptions()) {
+      unsigned version = 0;
+      StringRef key(kv.Key);
+      if (key.consume_front("sm_") &&
+          !key.take_while(isDigit).getAsInteger(10, version) && version >= 80 &&
+          !llvm::is_contained(archs, kv.Key))
+        archs.push_back(kv.Key);
+    }
+    if (!llvm::is_contained(archs, out.cpu))
+      return fail("GPU architecture '" + out.cpu +
+                  "' is not supported; Tern's kernels need sm_80 or newer "
+                  "(LLVM 19 knows " +
+                  join(archs, ", ") + ")");
+  } else if (!out.cpu.empty() && !sti->isCPUStringValid(out.cpu)) {
     return fail("unknown CPU '" + out.cpu + "' for target " + out.triple +
                 closest(out.cpu, sti->getAllProcessorDescriptions()));
+  }
 
   // Features: a comma-separated list of +name / -name the target knows.
   SmallVector<StringRef> requested;
@@ -174,7 +200,7 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
 ArrayRef<StringRef> mlir::tern::kernelVariants() {
   static const StringRef names[] = {"scalar",  "vector",     "avx2",
                                     "avxvnni", "avx512vnni", "neon",
-                                    "dotprod", "i8mm"};
+                                    "dotprod", "i8mm",       "gpu-emulation"};
   return names;
 }
 
@@ -234,7 +260,9 @@ mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
           << best << " kernels\n";
     variant = best;
   }
-  return KernelChoice{variant.str(), variant == "scalar" ? "i2" : "i2_k64"};
+  return KernelChoice{variant.str(), variant == "scalar"          ? "i2"
+                                     : variant == "gpu-emulation" ? "gpu_w2"
+                                                                  : "i2_k64"};
 }
 
 void mlir::tern::printTargets(raw_ostream &os) {

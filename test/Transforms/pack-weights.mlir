@@ -51,4 +51,4 @@ func.func @code_three() {
   return
 }
 
-// LAYOUT: error: tern-pack-weights: 'i7' is not a kernel layout (known: i2, i2_k64)
+// LAYOUT: error: tern-pack-weights: 'i7' is not a kernel layout (known: i2, i2_k64, gpu_w2)

@@ -52,6 +52,11 @@ cl::opt<std::string> targetTriple("target",
 cl::opt<std::string>
     mcpu("mcpu", cl::desc("Target CPU: host, generic or any LLVM CPU name"),
          cl::value_desc("cpu"), cl::cat(targetCategory));
+cl::opt<std::string>
+    gpuArch("gpu-arch",
+            cl::desc("GPU architecture for --target=nvptx, e.g. sm_90 (the "
+                     "--mcpu of NVIDIA targets)"),
+            cl::value_desc("sm_XX"), cl::cat(targetCategory));
 cl::opt<std::string> mattr("mattr",
                            cl::desc("Target features, e.g. +avx2,-avx512f"),
                            cl::value_desc("features"), cl::cat(targetCategory));
@@ -61,7 +66,8 @@ cl::opt<std::string> kernels(
     "kernels",
     cl::desc("Ternary matmul kernels: auto (the best the target CPU runs), "
              "scalar, vector, avx2, avxvnni, avx512vnni (x86-64), neon, "
-             "dotprod, i8mm (AArch64)"),
+             "dotprod, i8mm (AArch64), gpu-emulation (the NVIDIA kernels' "
+             "arithmetic on the CPU, for tests)"),
     cl::init("auto"), cl::value_desc("variant"), cl::cat(targetCategory));
 cl::opt<std::string> weights(
     "weights",
@@ -192,6 +198,19 @@ int main(int argc, char **argv) {
   options.argv0 = argv[0];
   options.target.triple = targetTriple;
   options.target.cpu = mcpu;
+  if (!gpuArch.empty()) {
+    llvm::StringRef t = targetTriple;
+    if (!t.starts_with("nvptx") && t != "cuda") {
+      llvm::errs() << "error: --gpu-arch needs --target=nvptx\n";
+      return 1;
+    }
+    if (!mcpu.empty() && mcpu != gpuArch) {
+      llvm::errs() << "error: --gpu-arch=" << gpuArch << " and --mcpu=" << mcpu
+                   << " disagree; give one\n";
+      return 1;
+    }
+    options.target.cpu = gpuArch;
+  }
   options.target.features = mattr;
   options.target.optLevel = optLevel;
   options.kernels = kernels;

@@ -76,7 +76,8 @@ def Tern_ReduceFnAttr : EnumAttr<Tern_Dialect, Tern_ReduceFn, "reduce"> {
 def Tern_PackedLayout : I32EnumAttr<"PackedLayout", "byte layout of packed ternary weights", [
     I32EnumAttrCase<"I2", 0, "i2">,
     I32EnumAttrCase<"HFRows", 1, "hf_rows">,
-    I32EnumAttrCase<"I2K64", 2, "i2_k64">]> {
+    I32EnumAttrCase<"I2K64", 2, "i2_k64">,
+    I32EnumAttrCase<"GpuW2", 3, "gpu_w2">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::tern";
 }
@@ -110,6 +111,11 @@ def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
       in groups of 8 (padded with trit-0 rows) whose blocks are interleaved:
       block `b` of row `n` is at byte `((n / 8 * blocks + b) * 8 + n % 8) *
       16`, so a kernel reading 8 rows at once streams memory sequentially.
+    * `gpu_w2`: for NVIDIA GPUs (one thread per output row). Each row is cut
+      into blocks of 16 along K (the last one padded with trit 0); block `b`
+      of row `n` is the 32-bit little-endian word `b * N + n`, holding the
+      codes `t + 1` of `k = 16b + j` at bits `2j+1:2j`. The threads of a warp
+      (consecutive rows) read consecutive words: every load is coalesced.
 
     ```mlir
     tensor<64x256x!tern.trit, #tern.packed<i2>>

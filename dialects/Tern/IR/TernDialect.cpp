@@ -38,6 +38,8 @@ int64_t PackedAttr::getNumBytes(int64_t n, int64_t k) const {
     return llvm::divideCeil(n, 4) * k;
   case PackedLayout::I2K64:
     return llvm::alignTo(n, 8) * llvm::divideCeil(k, 64) * 16;
+  case PackedLayout::GpuW2:
+    return n * llvm::divideCeil(k, 16) * 4;
   }
   llvm_unreachable("unknown packed layout");
 }

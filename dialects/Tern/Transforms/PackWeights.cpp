@@ -41,6 +41,21 @@ void packI2K64(ArrayRef<char> trits, int64_t n, int64_t k,
     }
 }
 
+/// gpu_w2: word b * N + n holds the codes of k = 16b + j of row n at bits
+/// 2j (see #tern.packed); padding codes are 1, trit 0.
+void packGpuW2(ArrayRef<char> trits, int64_t n, int64_t k,
+               MutableArrayRef<char> out) {
+  int64_t blocks = llvm::divideCeil(k, 16);
+  std::fill(out.begin(), out.end(), char(0x55));
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) {
+      uint8_t code = uint8_t(trits[r * k + c] + 1);
+      char &byte = out[((c / 16) * n + r) * 4 + (c % 16) / 4];
+      int shift = 2 * (c % 4);
+      byte = char((uint8_t(byte) & ~(3u << shift)) | (code << shift));
+    }
+}
+
 struct PackWeightsPass
     : mlir::tern::impl::TernPackWeightsBase<PackWeightsPass> {
   using Base::Base;
@@ -50,7 +65,7 @@ struct PackWeightsPass
     if (!kind || *kind == PackedLayout::HFRows) {
       getOperation().emitError()
           << "tern-pack-weights: '" << layout
-          << "' is not a kernel layout (known: i2, i2_k64)";
+          << "' is not a kernel layout (known: i2, i2_k64, gpu_w2)";
       return signalPassFailure();
     }
     MLIRContext *ctx = &getContext();
@@ -96,6 +111,8 @@ struct PackWeightsPass
                                      storage, [&](MutableArrayRef<char> out) {
                                        if (*kind == PackedLayout::I2K64)
                                          packI2K64(*trits, n, k, out);
+                                       else if (*kind == PackedLayout::GpuW2)
+                                         packGpuW2(*trits, n, k, out);
                                        else
                                          packI2(*trits, n, k, out);
                                      });

@@ -205,6 +205,8 @@ private:
   void lowerTernaryMatmul(TernaryMatmulOp op);
   /// SIMD kernels on i2_k64 weights (TernaryMatmul.cpp).
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
+  /// gpu_w2 weights: the NVIDIA kernel's arithmetic (GpuW2.h) on the CPU.
+  void lowerTernaryMatmulGpuW2(TernaryMatmulOp op);
   /// acc + the byte dot products of 64 codes (u8) and 64 activations (i8),
   /// in the variant's accumulator type.
   Value dot64(Value acc, Value codes, Value q);

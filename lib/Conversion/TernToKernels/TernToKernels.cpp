@@ -87,6 +87,8 @@ void KernelEmitter::lowerBody(Operation *op) {
         PackedAttr packed = getPackedEncoding(o.getWeights()[0].getType());
         if (packed && packed.getLayout() == PackedLayout::I2K64)
           lowerTernaryMatmulK64(o);
+        else if (packed && packed.getLayout() == PackedLayout::GpuW2)
+          lowerTernaryMatmulGpuW2(o);
         else
           lowerTernaryMatmul(o);
       })
@@ -577,6 +579,8 @@ struct LowerToKernelsPass
         llvm::StringSwitch<std::optional<Variant>>(variant)
             .Case("scalar", Variant::Scalar)
             .Case("vector", Variant::Vector)
+            // The row-wise kernels of vector; ternary matmuls by layout.
+            .Case("gpu-emulation", Variant::Vector)
             .Case("avx2", Variant::AVX2)
             .Case("avxvnni", Variant::AVXVNNI)
             .Case("avx512vnni", Variant::AVX512VNNI)

@@ -16,6 +16,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuW2.h"
 #include "KernelEmitter.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -73,6 +74,30 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
         y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
         b.create<memref::StoreOp>(withResidual(op, y, t, n), out,
                                   ValueRange{t, n});
+      });
+    });
+  }
+}
+
+void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
+  Value q = in(op.getInput()), s = in(op.getScale());
+  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
+    auto type = cast<RankedTensorType>(weight.getType());
+    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+    // The words of the layout: the byte blob viewed as i32.
+    int64_t words = n * llvm::divideCeil(k, 16);
+    Value w = b.create<memref::ViewOp>(MemRefType::get({words}, b.getI32Type()),
+                                       in(weight), idx(0), ValueRange{});
+    Value out = output(op.getResult(i)), wScale = extra(i);
+    // The GPU's grid: a thread per row, a grid row per token.
+    forEach(dim(q, 0), [&](Value t) {
+      Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
+      parallelFor(idx(0), idx(n), idx(1), [&](Value row) {
+        Value acc = gpuW2Dot(b, b.getLoc(), q, w, t, row, k, n, dp4aArith);
+        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
+        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+        b.create<memref::StoreOp>(withResidual(op, y, t, row), out,
+                                  ValueRange{t, row});
       });
     });
   }

@@ -1,0 +1,88 @@
+//===- GpuW2.cpp - the W2A8 dot product of the NVIDIA kernels -------------===//
+
+#include "GpuW2.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::tern::kernels;
+
+Value mlir::tern::kernels::dp4aArith(OpBuilder &b, Location loc, Value a,
+                                     Value bv, Value c) {
+  Type i32 = b.getI32Type();
+  auto cst = [&](int32_t v) {
+    return b.create<arith::ConstantIntOp>(loc, v, 32).getResult();
+  };
+  Value acc = c;
+  for (int i = 0; i < 4; ++i) {
+    Value shift = cst(8 * i);
+    // u8 of a: shift down, mask; s8 of b: shift up to the top, arithmetic
+    // shift down.
+    Value ua = b.create<arith::AndIOp>(
+        loc, b.create<arith::ShRUIOp>(loc, a, shift), cst(0xFF));
+    Value sb = b.create<arith::ShRSIOp>(
+        loc, b.create<arith::ShLIOp>(loc, bv, cst(24 - 8 * i)), cst(24));
+    acc =
+        b.create<arith::AddIOp>(loc, acc, b.create<arith::MulIOp>(loc, ua, sb));
+  }
+  (void)i32;
+  return acc;
+}
+
+Value mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc, Value q,
+                                    Value words, Value t, Value n, int64_t k,
+                                    int64_t rows, Dp4a dp4a) {
+  Type i32 = b.getI32Type();
+  auto cst = [&](int32_t v) {
+    return b.create<arith::ConstantIntOp>(loc, v, 32).getResult();
+  };
+  auto idx = [&](int64_t v) {
+    return b.create<arith::ConstantIndexOp>(loc, v).getResult();
+  };
+  int64_t blocks = (k + 15) / 16;
+  Value zero = cst(0);
+  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(blocks), idx(1),
+                                   ValueRange{zero, zero});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value blk = loop.getInductionVar();
+    Value acc = loop.getRegionIterArgs()[0], sum = loop.getRegionIterArgs()[1];
+    Value w = b.create<memref::LoadOp>(
+        loc, words,
+        ValueRange{b.create<arith::AddIOp>(
+            loc, b.create<arith::MulIOp>(loc, blk, idx(rows)), n)});
+    for (int g = 0; g < 4; ++g) {
+      // Four activations as one i32 (0 past K: the padding codes are 1).
+      Value a = zero;
+      for (int i = 0; i < 4; ++i) {
+        Value kk = b.create<arith::AddIOp>(
+            loc, b.create<arith::MulIOp>(loc, blk, idx(16)), idx(4 * g + i));
+        Value inside =
+            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, kk, idx(k));
+        Value safe = b.create<arith::SelectOp>(loc, inside, kk, idx(k - 1));
+        Value byte = b.create<arith::ExtUIOp>(
+            loc, i32, b.create<memref::LoadOp>(loc, q, ValueRange{t, safe}));
+        byte = b.create<arith::SelectOp>(loc, inside, byte, zero);
+        a = b.create<arith::OrIOp>(
+            loc, a, b.create<arith::ShLIOp>(loc, byte, cst(8 * i)));
+      }
+      // Codes 4g..4g+3 (bits 8g..8g+7) spread to one byte each.
+      Value x = b.create<arith::AndIOp>(
+          loc, b.create<arith::ShRUIOp>(loc, w, cst(8 * g)), cst(0xFF));
+      Value codes = b.create<arith::AndIOp>(loc, x, cst(0x3));
+      for (int j = 1; j < 4; ++j)
+        codes = b.create<arith::OrIOp>(
+            loc, codes,
+            b.create<arith::ShLIOp>(
+                loc, b.create<arith::AndIOp>(loc, x, cst(0x3 << (2 * j))),
+                cst(6 * j)));
+      acc = dp4a(b, loc, codes, a, acc);
+      sum = dp4a(b, loc, cst(0x01010101), a, sum);
+    }
+    b.create<scf::YieldOp>(loc, ValueRange{acc, sum});
+  }
+  return b.create<arith::SubIOp>(loc, loop.getResult(0), loop.getResult(1));
+}

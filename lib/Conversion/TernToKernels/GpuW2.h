@@ -1,0 +1,37 @@
+//===- GpuW2.h - the W2A8 dot product of the NVIDIA kernels ------*- C++
+//-*-===//
+//
+// The NVIDIA ternary matmul runs one thread per output row n (and one grid
+// row per token t) over weights in the gpu_w2 layout (#tern.packed): each
+// 32-bit word holds 16 codes c = w + 1 of one row, and the words of
+// consecutive rows are adjacent, so a warp's loads are coalesced. Per word,
+// four dp4a (u8 codes x s8 activations) accumulate sum c * q, and one more
+// dp4a by 0x01010101 accumulates sum q; the result is the difference.
+//
+// The same builder emits the GPU kernel's body (dp4a as PTX) and, for the
+// CPU, the gpu-emulation kernels (dp4a in arith), so the layout and the
+// arithmetic are tested bit-exactly on any machine.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_CONVERSION_GPUW2_H
+#define TERN_CONVERSION_GPUW2_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::tern::kernels {
+
+/// dp4a(a, b, c) = c + sum_i u8(a_i) * s8(b_i) over the bytes of i32 a, b.
+using Dp4a = function_ref<Value(OpBuilder &, Location, Value, Value, Value)>;
+
+/// dp4a in plain arith (the CPU emulation).
+Value dp4aArith(OpBuilder &b, Location loc, Value a, Value bv, Value c);
+
+/// sum_k q[t, k] * W[n, k] in i32 for row `n` of `words` (the gpu_w2 words
+/// viewed as memref<blocks * N x i32>), token `t` of q (memref<? x K x i8>).
+Value gpuW2Dot(OpBuilder &b, Location loc, Value q, Value words, Value t,
+               Value n, int64_t k, int64_t rows, Dp4a dp4a);
+
+} // namespace mlir::tern::kernels
+
+#endif // TERN_CONVERSION_GPUW2_H
