@@ -51,3 +51,12 @@ import shutil
 if shutil.which("qemu-aarch64-static") and os.path.exists(
         os.path.join(config.tern_obj_root, "lib", "libTernRuntime-aarch64.a")):
     config.available_features.add("qemu-aarch64")
+
+# The CUDA toolkit's ptxas checks the PTX Tern writes where it is installed
+# (not needed to build or run Tern); tests that need it report UNSUPPORTED
+# otherwise.
+ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas"
+                                  if os.path.exists("/usr/local/cuda/bin/ptxas") else None)
+if ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -13,6 +13,7 @@
 #include "tern/Target/Emit.h"
 
 #include "Tern/IR/WeightData.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 #include "mlir/IR/AsmState.h"
@@ -171,6 +172,15 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       selectKernels(*target, options.kernels, llvm::errs());
   if (!kernels)
     return reportError(kernels.takeError());
+  // NVIDIA targets: the kernels' PTX so far.
+  bool gpu = kernels->variant == "gpu";
+  if (gpu && options.compileTo > Phase::Asm) {
+    llvm::errs() << "error: --target=" << target->triple
+                 << " writes the device kernels only so far: use --emit=asm "
+                    "for their PTX (NVIDIA executables, with their CUDA "
+                    "driver loader, are not built yet)\n";
+    return failure();
+  }
   PipelineOptions pipeline;
   pipeline.packedLayout = kernels->layout;
   pipeline.kernels = kernels->variant;
@@ -255,6 +265,18 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
 
   if (isMLIRPhase(last))
     return writeText(output, [&](llvm::raw_ostream &os) { module->print(os); });
+
+  // NVIDIA: the device code is what LLVM compiles (gpu.module @tern_gpu's
+  // functions, in a module of their own).
+  if (gpu) {
+    auto device = module->lookupSymbol<gpu::GPUModuleOp>("tern_gpu");
+    OwningOpRef<ModuleOp> kernels = ModuleOp::create(module->getLoc());
+    OpBuilder b(kernels->getBody(), kernels->getBody()->begin());
+    if (device)
+      for (Operation &op : device.getBody()->without_terminator())
+        b.clone(op);
+    module = std::move(kernels);
+  }
 
   // LLVM IR.
   llvm::LLVMContext llvmContext;

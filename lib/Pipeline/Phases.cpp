@@ -10,6 +10,7 @@
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
@@ -19,12 +20,15 @@
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/StringExtras.h"
@@ -94,6 +98,13 @@ void mlir::tern::populatePackedPasses(OpPassManager &pm,
 
 void mlir::tern::populateKernelsPasses(OpPassManager &pm,
                                        const PipelineOptions &options) {
+  // NVIDIA: the device kernels (the host side is not built yet).
+  if (options.kernels == "gpu") {
+    pm.addPass(mlir::tern::createTernLowerToGpuKernels());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    return;
+  }
   mlir::tern::TernLowerToKernelsOptions kernels;
   kernels.variant = options.kernels;
   kernels.mcaMarkers = options.mcaMarkers;
@@ -105,7 +116,19 @@ void mlir::tern::populateKernelsPasses(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(mlir::tern::createTernPlanMemory());
 }
 
-void mlir::tern::populateLLVMPasses(OpPassManager &pm) {
+void mlir::tern::populateLLVMPasses(OpPassManager &pm,
+                                    const PipelineOptions &options) {
+  if (options.kernels == "gpu") {
+    // Device code: structured control flow, then gpu/memref/arith to NVVM
+    // and the LLVM dialect, 64-bit indices.
+    OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
+    device.addPass(createConvertSCFToCFPass());
+    ConvertGpuOpsToNVVMOpsOptions nvvm;
+    nvvm.indexBitwidth = 64;
+    device.addPass(createConvertGpuOpsToNVVMOps(nvvm));
+    pm.addPass(createReconcileUnrealizedCastsPass());
+    return;
+  }
   // The standard MLIR-to-LLVM sequence (TOOLCHAIN.md); order matters:
   // structured control flow and math first, memrefs before their users.
   // Kernels' scf.parallel loops become OpenMP regions (run by the runtime's
@@ -140,20 +163,21 @@ void mlir::tern::populatePhasePasses(OpPassManager &pm, Phase phase,
   case Phase::Kernels:
     return populateKernelsPasses(pm, options);
   case Phase::LLVM:
-    return populateLLVMPasses(pm);
+    return populateLLVMPasses(pm, options);
   default:
     llvm_unreachable("not an MLIR pass phase");
   }
 }
 
 void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
-  registry
-      .insert<mlir::tern::TernDialect, func::FuncDialect, arith::ArithDialect,
-              math::MathDialect, memref::MemRefDialect, scf::SCFDialect,
-              cf::ControlFlowDialect, affine::AffineDialect,
-              vector::VectorDialect, LLVM::LLVMDialect>();
+  registry.insert<mlir::tern::TernDialect, func::FuncDialect,
+                  arith::ArithDialect, math::MathDialect, memref::MemRefDialect,
+                  scf::SCFDialect, cf::ControlFlowDialect,
+                  affine::AffineDialect, vector::VectorDialect,
+                  LLVM::LLVMDialect, gpu::GPUDialect, NVVM::NVVMDialect>();
   registerBuiltinDialectTranslation(registry);
   registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
 }
 

@@ -207,6 +207,14 @@ ArrayRef<StringRef> mlir::tern::kernelVariants() {
 Expected<mlir::tern::KernelChoice>
 mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
                           raw_ostream &notes) {
+  if (Triple(target.triple).isNVPTX()) {
+    if (requested != "auto" && requested != "gpu")
+      return createStringError(inconvertibleErrorCode(),
+                               "--kernels=" + requested +
+                                   " is a CPU variant; NVIDIA targets get "
+                                   "the gpu kernels");
+    return KernelChoice{"gpu", "gpu_w2"};
+  }
   if (requested != "auto" && !is_contained(kernelVariants(), requested))
     return createStringError(inconvertibleErrorCode(),
                              "unknown --kernels '" + requested +
@@ -270,7 +278,8 @@ void mlir::tern::printTargets(raw_ostream &os) {
   os << "Targets (--target=TRIPLE, or host):\n"
      << "  x86_64-linux-gnu    x86-64 CPUs (scalar, AVX2, AVX-512/VNNI)\n"
      << "  aarch64-linux-gnu   AArch64 CPUs (NEON, dotprod, i8mm)\n"
-     << "  nvptx64-nvidia-cuda NVIDIA GPUs (PTX; --mcpu=sm_XX)\n"
+     << "  nvptx64-nvidia-cuda NVIDIA GPUs, --target=nvptx --gpu-arch=sm_XX "
+        "(sm_80 or newer; the ternary matmul kernels' PTX so far)\n"
      << "\nHost:\n"
      << "  triple   " << sys::getDefaultTargetTriple() << "\n"
      << "  cpu      " << sys::getHostCPUName() << "\n";

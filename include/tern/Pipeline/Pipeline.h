@@ -45,7 +45,7 @@ inline bool isMLIRPhase(Phase phase) { return phase <= Phase::LLVM; }
 
 struct PipelineOptions {
   std::string packedLayout = "i2";
-  std::string kernels = "scalar"; ///< tern-lower-to-kernels variant
+  std::string kernels = "scalar"; ///< tern-lower-to-kernels variant, or gpu
   bool floatWeights = false;      ///< --weights=bf16: the float baseline
   bool fuse = true;               ///< false: --no-fusion
   bool lmHeadInt8 = false;        ///< --lm-head=int8
@@ -60,7 +60,8 @@ void populatePackedPasses(mlir::OpPassManager &pm,
                           const PipelineOptions &options);
 void populateKernelsPasses(mlir::OpPassManager &pm,
                            const PipelineOptions &options);
-void populateLLVMPasses(mlir::OpPassManager &pm);
+void populateLLVMPasses(mlir::OpPassManager &pm,
+                        const PipelineOptions &options);
 
 /// Adds the stage that produces `phase` (Tern .. LLVM) to `pm`.
 void populatePhasePasses(mlir::OpPassManager &pm, Phase phase,
