@@ -1,0 +1,64 @@
+//===- Cuda.h - The CUDA driver API, opened at run time ---------*- C++ -*-===//
+//
+// Executables for NVIDIA GPUs load libcuda.so.1 with dlopen when they start:
+// building them, and shipping them, needs no CUDA toolkit, and on a machine
+// without the driver or a GPU they stop with one line saying which.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_RUNTIME_CUDA_H
+#define TERN_RUNTIME_CUDA_H
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace tern::rt {
+
+class CudaDriver {
+public:
+  ~CudaDriver();
+
+  /// Opens `library`, initializes the driver and makes the primary context
+  /// of device 0 current. On failure returns null and sets `error` to one
+  /// line: no driver (the library is missing or lacks the API), no device,
+  /// or the driver's own error.
+  static std::unique_ptr<CudaDriver> open(std::string &error,
+                                          const char *library = "libcuda.so.1");
+
+  const std::string &deviceName() const { return name; }
+  /// Compute capability as in sm_XY: 10 * major + minor.
+  int computeCapability() const { return capability; }
+
+  /// Loads a PTX or cubin image; false with `error` on failure (a PTX the
+  /// driver cannot JIT for this GPU, a cubin for another architecture).
+  bool loadModule(const void *image, std::string &error);
+  /// A kernel of the loaded module, or null with `error`.
+  void *kernel(const char *name, std::string &error);
+  /// Launches `kernel` on grid x block threads with `args` (pointers to the
+  /// argument values) and waits for it.
+  bool launch(void *kernel, unsigned gridX, unsigned gridY, unsigned blockX,
+              void **args, std::string &error);
+  /// Device memory.
+  uint64_t alloc(size_t bytes, std::string &error);
+  bool copyToDevice(uint64_t to, const void *from, size_t bytes,
+                    std::string &error);
+  bool copyToHost(void *to, uint64_t from, size_t bytes, std::string &error);
+  void free(uint64_t pointer);
+
+private:
+  struct Api;
+  CudaDriver() = default;
+  bool check(int result, const char *call, std::string &error) const;
+
+  void *handle = nullptr;
+  std::unique_ptr<Api> api;
+  void *context = nullptr, *module = nullptr;
+  int device = 0, capability = 0;
+  std::string name;
+};
+
+} // namespace tern::rt
+
+#endif // TERN_RUNTIME_CUDA_H
