@@ -143,6 +143,17 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
 
   // The output: the product, then Casts and Mul/Div by scalars or
   // per-token values (the dequantization of the deployment forms).
+  // Scales the graph states exactly: the weights' magnitude, and the
+  // scalar constants the output is multiplied or divided by (directly, or
+  // inside a per-token factor such as s(x) * weight_scale).
+  std::vector<float> stated = {mag};
+  auto addStated = [&](StringRef v) {
+    const Tensor &t = val(v);
+    if (!g.isDynamic(v) && t.isFloat() && t.size() == 1 && t.f[0] != 0) {
+      stated.push_back(t.f[0]);
+      stated.push_back(1.0f / t.f[0]);
+    }
+  };
   l.y = m.output(0);
   for (;;) {
     llvm::ArrayRef<const onnx::NodeProto *> users = g.consumers(l.y);
@@ -162,6 +173,11 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
                     (g.isDynamic(other) && o.rank() && o.shape.back() == 1);
     if (!perToken)
       break;
+    addStated(other);
+    if (const onnx::NodeProto *p = g.producer(other);
+        p && (p->op_type() == "Mul" || p->op_type() == "Div"))
+      for (const std::string &in : p->input())
+        addStated(in);
     l.y = c.output(0);
   }
 
@@ -206,7 +222,15 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
                               "times them (off by {2:e} of its range)",
                               name(m), l.y, diff)
                     .str());
+  // The fit is exact up to float rounding; where the graph states the
+  // scale, take its value (as a checkpoint of the same weights would give).
   l.scale = float(scale);
+  double closest = 1e-5 * scale;
+  for (float v : stated)
+    if (v > 0 && std::fabs(v - scale) <= closest) {
+      closest = std::fabs(v - scale);
+      l.scale = v;
+    }
   return l;
 }
 
