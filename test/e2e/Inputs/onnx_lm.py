@@ -25,6 +25,11 @@ attention_mask (combined with the causal mask) and position_ids (which
 index the RoPE tables); --past adds Optimum's KV cache, inputs
 past_key_values.L.key/value and outputs present.L.key/value.
 
+--checkpoint DIR also writes the same model as a Hugging Face checkpoint
+(2B4T layout: I8 trits and weight_scale, f32 embedding and norms), for the
+offline and packed forms whose scales the graph states exactly: compiled
+from either file, the executable must be the same.
+
 --defect makes a graph that is not a BitNet model in one place, for the
 frontend's errors: static (fixed sequence length), per-tensor (one
 activation scale for all tokens), float (plain float linears), no-norm (no
@@ -50,7 +55,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts")
 sys.path.insert(0, SCRIPTS)
-from gen_checkpoint import pack_rows  # noqa: E402
+from gen_checkpoint import Tensor, pack_rows, write_safetensors  # noqa: E402
 
 
 DEFECT = None
@@ -320,6 +325,47 @@ def deployment(model, form):
     return model
 
 
+def write_checkpoint(model, c, out):
+    """The model's ternary weights and scales as a 2B4T-layout checkpoint."""
+    import json
+    os.makedirs(out, exist_ok=True)
+    f32 = lambda t: Tensor("F32", t.detach().numpy().astype(np.float32))  # noqa: E731
+    tensors = {"model.embed_tokens.weight": f32(model.embed_tokens.weight),
+               "model.norm.weight": f32(model.norm.weight)}
+    for i, layer in enumerate(model.layers):
+        p = f"model.layers.{i}."
+        for name, mod in layer.named_children():
+            if isinstance(mod, RMSNorm):
+                full = {"attn_sub_norm": "self_attn.attn_sub_norm",
+                        "ffn_sub_norm": "mlp.ffn_sub_norm"}.get(name, name)
+                tensors[p + full + ".weight"] = f32(mod.weight)
+                continue
+            full = p + ("self_attn." if name[0] in "qkvo" else "mlp.") + name
+            if isinstance(mod, BitLinearPacked):  # the divide convention
+                tensors[full + ".weight"] = Tensor("U8", mod.weight.numpy())
+                scale = float(mod.weight_scale[0])
+            else:
+                tensors[full + ".weight"] = Tensor("I8", mod.weight.numpy().astype(np.int8))
+                scale = float(mod.weight_scale[0])
+            tensors[full + ".weight_scale"] = Tensor("F32", np.array([scale], np.float32))
+    if model.lm_head is not None:
+        tensors["lm_head.weight"] = f32(model.lm_head.weight)
+    write_safetensors(os.path.join(out, "model.safetensors"), tensors)
+    packed = any(isinstance(m, BitLinearPacked) for m in model.modules())
+    config = {
+        "architectures": ["BitNetForCausalLM"], "model_type": "bitnet",
+        "hidden_size": c.hidden, "intermediate_size": c.intermediate,
+        "num_hidden_layers": c.layers, "num_attention_heads": c.heads,
+        "num_key_value_heads": c.kv_heads, "vocab_size": c.vocab,
+        "max_position_embeddings": c.context, "rms_norm_eps": c.eps,
+        "rope_theta": c.theta, "hidden_act": c.act,
+        "tie_word_embeddings": model.lm_head is None,
+        "quantization_config": {"quant_method": "bitnet",
+                                "linear_class": "bitlinear" if packed else "autobitlinear"}}
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+
+
 def to_opset(model, opset):
     """The export at `opset` (18 to 21): the ops this model uses change only
     in that ReduceMean/ReduceMax/ReduceSum take axes as an input (onnx 1.12's
@@ -368,6 +414,7 @@ def main():
     p.add_argument("--act", default="relu2", choices=["relu2", "silu"])
     p.add_argument("--untied", action="store_true")
     p.add_argument("--hf-inputs", action="store_true")
+    p.add_argument("--checkpoint", help="also write the model as a checkpoint here")
     p.add_argument("--opset", type=int, default=17,
                    help="18 or more: rewrite the export to that opset (Reduce* "
                         "take their axes as an input from 18 on)")
@@ -392,7 +439,10 @@ def main():
     torch.set_grad_enabled(False)
     base = "offline" if a.form in ("dql", "mmi", "nbits") else a.form
     form, a.form = a.form, base
-    onnx_model = export(build(a), a.output, a.hf_inputs, a.past)
+    model = build(a)
+    onnx_model = export(model, a.output, a.hf_inputs, a.past)
+    if a.checkpoint:
+        write_checkpoint(model, a, a.checkpoint)
     if form != base:
         onnx_model = deployment(onnx_model, form)
     if a.opset > 17:
