@@ -4,8 +4,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STUB(name) int name() { return 0; }
-int cuInit(unsigned flags) { (void)flags; return 100; }
+#define STUB(name)                                                             \
+  int name() { return 0; }
+int cuInit(unsigned flags) {
+  (void)flags;
+  return 100;
+}
 int cuGetErrorName(int error, const char **text) {
   *text = error == 100 ? "CUDA_ERROR_NO_DEVICE" : "CUDA_ERROR_UNKNOWN";
   return 0;
