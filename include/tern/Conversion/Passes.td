@@ -45,12 +45,14 @@ def TernLowerToGpuKernels : Pass<"tern-lower-to-gpu-kernels", "ModuleOp"> {
   let summary = "NVIDIA device kernels for the ternary matmuls (gpu_w2)";
   let description = [{
     Builds `gpu.module @tern_gpu` with one kernel per distinct ternary matmul
-    signature on `gpu_w2` weights (`#tern.packed`): `tern_gpu_w2a8_k{K}_n{N}`
-    computes `out[t, n] = dot(q[t, :], W[n, :]) / s[t] * scale` (plus a
-    residual when the matmul has one) with one thread per row `n`, 128
-    threads per block (`gpu.known_block_size`), and the grid `(ceil(N /
-    128), tokens)`. The dot product is GpuW2.h's: per 16-trit word, four
-    `dp4a.u32.s32` of the codes and one of the activations' sum.
+    signature on `gpu_w2` weights (`#tern.packed`), in two shapes:
+    `tern_gpu_w2a8_k{K}_n{N}_t1` (decode) and `..._t4` (prefill) compute
+    `out[t, n] = dot(q[t, :], W[n, :]) / s[t] * scale` (plus a residual
+    when the matmul has one) with one thread per row `n` and 1 or 4 tokens
+    per thread, 128 threads per block (`gpu.known_block_size`), and the grid
+    `(ceil(N / 128), ceil(tokens / tile))`. The dot product is GpuW2.h's:
+    per 16-trit word, four `dp4a.u32.s32` of the codes and one of the
+    activations' sum per token.
 
     The host side (launches, device memory, the rest of the layer on the
     GPU) is not built yet: the pass replaces the model function, so that

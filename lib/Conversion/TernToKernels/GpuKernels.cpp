@@ -67,9 +67,14 @@ struct LowerToGpuKernelsPass
         bool residual = bool(op.getResidual());
         std::string name = "tern_gpu_w2a8_k" + std::to_string(k) + "_n" +
                            std::to_string(n) + (residual ? "_residual" : "");
-        if (symbols.lookup(name))
-          continue;
-        buildKernel(b, gpuModule, symbols, name, q.getDimSize(1), n, residual);
+        // A decode kernel (one token per grid row) and a prefill kernel
+        // (kPrefillTile tokens per thread, each weight word read once).
+        for (int64_t tile : {int64_t(1), kernels::kPrefillTile}) {
+          std::string kernel = name + "_t" + std::to_string(tile);
+          if (!symbols.lookup(kernel))
+            buildKernel(b, gpuModule, symbols, kernel, q.getDimSize(1), n,
+                        residual, tile);
+        }
       }
       return WalkResult::advance();
     });
@@ -81,7 +86,7 @@ struct LowerToGpuKernelsPass
 
   void buildKernel(OpBuilder &b, gpu::GPUModuleOp gpuModule,
                    SymbolTable &symbols, StringRef name, int64_t k, int64_t n,
-                   bool residual) {
+                   bool residual, int64_t tile) {
     MLIRContext *ctx = &getContext();
     Location loc = gpuModule.getLoc();
     int64_t words = n * ((k + 15) / 16);
@@ -119,25 +124,39 @@ struct LowerToGpuKernelsPass
             loc, b.create<gpu::BlockIdOp>(loc, gpu::Dimension::x),
             b.create<arith::ConstantIndexOp>(loc, kThreads)),
         b.create<gpu::ThreadIdOp>(loc, gpu::Dimension::x));
-    Value t = b.create<gpu::BlockIdOp>(loc, gpu::Dimension::y);
+    Value t0 = b.create<arith::MulIOp>(
+        loc, b.create<gpu::BlockIdOp>(loc, gpu::Dimension::y),
+        b.create<arith::ConstantIndexOp>(loc, tile));
+    Value tokens = b.create<memref::DimOp>(loc, q, 0);
     Value inside =
         b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row,
                                 b.create<arith::ConstantIndexOp>(loc, n));
     auto guardRow = b.create<scf::IfOp>(loc, inside, /*else=*/false);
     b.setInsertionPointToStart(&guardRow.getThenRegion().front());
-    Value acc = kernels::gpuW2Dot(b, loc, q, w, t, row, k, n, dp4aPTX);
-    Value y = b.create<arith::SIToFPOp>(loc, f32, acc);
-    y = b.create<arith::MulFOp>(
-        loc,
-        b.create<arith::DivFOp>(
-            loc, y, b.create<memref::LoadOp>(loc, s, ValueRange{t})),
-        scale);
-    if (residual)
-      y = b.create<arith::AddFOp>(loc, y,
-                                  b.create<memref::LoadOp>(loc,
-                                                           entry.getArgument(5),
-                                                           ValueRange{t, row}));
-    b.create<memref::StoreOp>(loc, y, out, ValueRange{t, row});
+    SmallVector<Value> dots =
+        kernels::gpuW2Dot(b, loc, q, w, t0, tokens, tile, row, k, n, dp4aPTX);
+    for (auto [j, dot] : llvm::enumerate(dots)) {
+      Value t = b.create<arith::AddIOp>(
+          loc, t0, b.create<arith::ConstantIndexOp>(loc, j));
+      auto store = b.create<scf::IfOp>(
+          loc,
+          b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, t, tokens),
+          /*else=*/false);
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(&store.getThenRegion().front());
+      Value y = b.create<arith::SIToFPOp>(loc, f32, dot);
+      y = b.create<arith::MulFOp>(
+          loc,
+          b.create<arith::DivFOp>(
+              loc, y, b.create<memref::LoadOp>(loc, s, ValueRange{t})),
+          scale);
+      if (residual)
+        y = b.create<arith::AddFOp>(
+            loc, y,
+            b.create<memref::LoadOp>(loc, entry.getArgument(5),
+                                     ValueRange{t, row}));
+      b.create<memref::StoreOp>(loc, y, out, ValueRange{t, row});
+    }
     b.setInsertionPointToEnd(&entry);
     b.create<gpu::ReturnOp>(loc);
   }

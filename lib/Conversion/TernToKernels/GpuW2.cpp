@@ -31,9 +31,11 @@ Value mlir::tern::kernels::dp4aArith(OpBuilder &b, Location loc, Value a,
   return acc;
 }
 
-Value mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc, Value q,
-                                    Value words, Value t, Value n, int64_t k,
-                                    int64_t rows, Dp4a dp4a) {
+SmallVector<Value> mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc,
+                                                 Value q, Value words, Value t0,
+                                                 Value tokens, int64_t tile,
+                                                 Value n, int64_t k,
+                                                 int64_t rows, Dp4a dp4a) {
   Type i32 = b.getI32Type();
   auto cst = [&](int32_t v) {
     return b.create<arith::ConstantIntOp>(loc, v, 32).getResult();
@@ -43,32 +45,41 @@ Value mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc, Value q,
   };
   int64_t blocks = (k + 15) / 16;
   Value zero = cst(0);
-  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(blocks), idx(1),
-                                   ValueRange{zero, zero});
+  // Rows of whole words (K a multiple of 16): q as i32 words, four
+  // activations per load. [tokens, K] bytes -> tokens * K bytes -> words.
+  Value qWords;
+  if (k % 16 == 0) {
+    Value bytes = b.create<arith::MulIOp>(loc, tokens, idx(k));
+    Value flat = b.create<memref::ReinterpretCastOp>(
+        loc, MemRefType::get({ShapedType::kDynamic}, b.getI8Type()), q,
+        OpFoldResult(b.getIndexAttr(0)), ArrayRef<OpFoldResult>{bytes},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    qWords = b.create<memref::ViewOp>(
+        loc, MemRefType::get({ShapedType::kDynamic}, i32), flat, idx(0),
+        ValueRange{b.create<arith::DivUIOp>(loc, bytes, idx(4))});
+  }
+  // The tile's tokens; those past the last read token 0 (and are not
+  // stored by the caller).
+  SmallVector<Value> ts;
+  for (int64_t j = 0; j < tile; ++j) {
+    Value t = b.create<arith::AddIOp>(loc, t0, idx(j));
+    Value valid =
+        b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, t, tokens);
+    ts.push_back(b.create<arith::SelectOp>(loc, valid, t, idx(0)));
+  }
+  SmallVector<Value> init(2 * tile, zero);
+  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(blocks), idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value blk = loop.getInductionVar();
-    Value acc = loop.getRegionIterArgs()[0], sum = loop.getRegionIterArgs()[1];
+    SmallVector<Value> acc(loop.getRegionIterArgs());
+    // One weight word (16 codes) serves every token of the tile.
     Value w = b.create<memref::LoadOp>(
         loc, words,
         ValueRange{b.create<arith::AddIOp>(
             loc, b.create<arith::MulIOp>(loc, blk, idx(rows)), n)});
     for (int g = 0; g < 4; ++g) {
-      // Four activations as one i32 (0 past K: the padding codes are 1).
-      Value a = zero;
-      for (int i = 0; i < 4; ++i) {
-        Value kk = b.create<arith::AddIOp>(
-            loc, b.create<arith::MulIOp>(loc, blk, idx(16)), idx(4 * g + i));
-        Value inside =
-            b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, kk, idx(k));
-        Value safe = b.create<arith::SelectOp>(loc, inside, kk, idx(k - 1));
-        Value byte = b.create<arith::ExtUIOp>(
-            loc, i32, b.create<memref::LoadOp>(loc, q, ValueRange{t, safe}));
-        byte = b.create<arith::SelectOp>(loc, inside, byte, zero);
-        a = b.create<arith::OrIOp>(
-            loc, a, b.create<arith::ShLIOp>(loc, byte, cst(8 * i)));
-      }
       // Codes 4g..4g+3 (bits 8g..8g+7) spread to one byte each.
       Value x = b.create<arith::AndIOp>(
           loc, b.create<arith::ShRUIOp>(loc, w, cst(8 * g)), cst(0xFF));
@@ -79,10 +90,42 @@ Value mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc, Value q,
             b.create<arith::ShLIOp>(
                 loc, b.create<arith::AndIOp>(loc, x, cst(0x3 << (2 * j))),
                 cst(6 * j)));
-      acc = dp4a(b, loc, codes, a, acc);
-      sum = dp4a(b, loc, cst(0x01010101), a, sum);
+      for (int64_t j = 0; j < tile; ++j) {
+        // Four activations as one i32: one load when rows are whole words
+        // (K a multiple of 16), else four bytes, 0 past K (where the
+        // padding codes are 1).
+        Value a = zero;
+        if (qWords) {
+          Value at = b.create<arith::AddIOp>(
+              loc, b.create<arith::MulIOp>(loc, ts[j], idx(k / 4)),
+              b.create<arith::AddIOp>(
+                  loc, b.create<arith::MulIOp>(loc, blk, idx(4)), idx(g)));
+          a = b.create<memref::LoadOp>(loc, qWords, ValueRange{at});
+        } else {
+          for (int i = 0; i < 4; ++i) {
+            Value kk = b.create<arith::AddIOp>(
+                loc, b.create<arith::MulIOp>(loc, blk, idx(16)),
+                idx(4 * g + i));
+            Value inside = b.create<arith::CmpIOp>(
+                loc, arith::CmpIPredicate::ult, kk, idx(k));
+            Value safe = b.create<arith::SelectOp>(loc, inside, kk, idx(k - 1));
+            Value byte = b.create<arith::ExtUIOp>(
+                loc, i32,
+                b.create<memref::LoadOp>(loc, q, ValueRange{ts[j], safe}));
+            byte = b.create<arith::SelectOp>(loc, inside, byte, zero);
+            a = b.create<arith::OrIOp>(
+                loc, a, b.create<arith::ShLIOp>(loc, byte, cst(8 * i)));
+          }
+        }
+        acc[2 * j] = dp4a(b, loc, codes, a, acc[2 * j]);
+        acc[2 * j + 1] = dp4a(b, loc, cst(0x01010101), a, acc[2 * j + 1]);
+      }
     }
-    b.create<scf::YieldOp>(loc, ValueRange{acc, sum});
+    b.create<scf::YieldOp>(loc, acc);
   }
-  return b.create<arith::SubIOp>(loc, loop.getResult(0), loop.getResult(1));
+  SmallVector<Value> dots;
+  for (int64_t j = 0; j < tile; ++j)
+    dots.push_back(b.create<arith::SubIOp>(loc, loop.getResult(2 * j),
+                                           loop.getResult(2 * j + 1)));
+  return dots;
 }

@@ -28,9 +28,16 @@ using Dp4a = function_ref<Value(OpBuilder &, Location, Value, Value, Value)>;
 Value dp4aArith(OpBuilder &b, Location loc, Value a, Value bv, Value c);
 
 /// sum_k q[t, k] * W[n, k] in i32 for row `n` of `words` (the gpu_w2 words
-/// viewed as memref<blocks * N x i32>), token `t` of q (memref<? x K x i8>).
-Value gpuW2Dot(OpBuilder &b, Location loc, Value q, Value words, Value t,
-               Value n, int64_t k, int64_t rows, Dp4a dp4a);
+/// viewed as memref<blocks * N x i32>) and the `tile` tokens t0, t0 + 1, ...
+/// of q (memref<tokens x K x i8>), each weight word loaded once for all of
+/// them (prefill); tokens past `tokens` give values the caller discards.
+/// When K is a multiple of 16, four activations are one 4-byte load.
+SmallVector<Value> gpuW2Dot(OpBuilder &b, Location loc, Value q, Value words,
+                            Value t0, Value tokens, int64_t tile, Value n,
+                            int64_t k, int64_t rows, Dp4a dp4a);
+
+/// Tokens per thread of the prefill kernels (decode kernels take one).
+constexpr int64_t kPrefillTile = 4;
 
 } // namespace mlir::tern::kernels
 

@@ -81,6 +81,7 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
 
 void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
   Value q = in(op.getInput()), s = in(op.getScale());
+  Value tokens = dim(q, 0);
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
     auto type = cast<RankedTensorType>(weight.getType());
     int64_t n = type.getDimSize(0), k = type.getDimSize(1);
@@ -89,17 +90,40 @@ void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
     Value w = b.create<memref::ViewOp>(MemRefType::get({words}, b.getI32Type()),
                                        in(weight), idx(0), ValueRange{});
     Value out = output(op.getResult(i)), wScale = extra(i);
-    // The GPU's grid: a thread per row, a grid row per token.
-    forEach(dim(q, 0), [&](Value t) {
-      Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
-      parallelFor(idx(0), idx(n), idx(1), [&](Value row) {
-        Value acc = gpuW2Dot(b, b.getLoc(), q, w, t, row, k, n, dp4aArith);
-        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
-        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
-        b.create<memref::StoreOp>(withResidual(op, y, t, row), out,
-                                  ValueRange{t, row});
+    // The GPU's grid: a thread per row, a grid row per tile of tokens (one
+    // token for decode, kPrefillTile for prefill), as the kernels run.
+    auto grid = [&](int64_t tile) {
+      Value tiles = b.create<arith::DivUIOp>(
+          b.create<arith::AddIOp>(tokens, idx(tile - 1)), idx(tile));
+      forEach(tiles, [&](Value ti) {
+        Value t0 = b.create<arith::MulIOp>(ti, idx(tile));
+        parallelFor(idx(0), idx(n), idx(1), [&](Value row) {
+          SmallVector<Value> dots = gpuW2Dot(b, b.getLoc(), q, w, t0, tokens,
+                                             tile, row, k, n, dp4aArith);
+          for (auto [j, dot] : llvm::enumerate(dots)) {
+            Value t = b.create<arith::AddIOp>(t0, idx(j));
+            auto store = b.create<scf::IfOp>(
+                b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, t, tokens),
+                /*else=*/false);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(&store.getThenRegion().front());
+            Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
+            Value y = b.create<arith::SIToFPOp>(b.getF32Type(), dot);
+            y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+            b.create<memref::StoreOp>(withResidual(op, y, t, row), out,
+                                      ValueRange{t, row});
+          }
+        });
       });
-    });
+    };
+    auto decode = b.create<scf::IfOp>(
+        b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, tokens, idx(1)),
+        /*else=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&decode.getThenRegion().front());
+    grid(1);
+    b.setInsertionPointToStart(&decode.getElseRegion().front());
+    grid(kPrefillTile);
   }
 }
 
