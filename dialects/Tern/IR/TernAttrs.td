@@ -39,7 +39,8 @@ def Tern_UnaryFn : I32EnumAttr<"UnaryFn", "elementwise function of tern.unary", 
     I32EnumAttrCase<"Sqrt", 5, "sqrt">,
     I32EnumAttrCase<"Reciprocal", 6, "reciprocal">,
     I32EnumAttrCase<"Exp", 7, "exp">,
-    I32EnumAttrCase<"Round", 8, "round">]> {
+    I32EnumAttrCase<"Round", 8, "round">,
+    I32EnumAttrCase<"Erf", 9, "erf">]> {
   let genSpecializedAttr = 0;
   let cppNamespace = "::mlir::tern";
 }

@@ -310,6 +310,30 @@ void KernelEmitter::lowerUnary(UnaryOp op) {
       case UnaryFn::Round:
         y = b.create<math::RoundEvenOp>(v);
         break;
+      case UnaryFn::Erf: {
+        // erfc(|x|) = t exp(-x^2 + P(t)), t = 1 / (1 + |x| / 2), relative
+        // error below 1.2e-7; erf(x) = sign(x) (1 - erfc(|x|)).
+        static const double coeffs[] = {
+            -1.26551223, 1.00002368,  0.37409196, 0.09678418,  -0.18628806,
+            0.27886807,  -1.13520398, 1.48851587, -0.82215223, 0.17087277};
+        Value ax = b.create<math::AbsFOp>(v);
+        Value t = b.create<arith::DivFOp>(
+            one, b.create<arith::AddFOp>(
+                     one, b.create<arith::MulFOp>(ax, splat(f32(0.5f), w))));
+        Value p = splat(f32(float(coeffs[9])), w);
+        for (int i = 8; i >= 0; --i)
+          p = b.create<arith::AddFOp>(b.create<arith::MulFOp>(p, t),
+                                      splat(f32(float(coeffs[i])), w));
+        Value erfc = b.create<arith::MulFOp>(
+            t, b.create<math::ExpOp>(b.create<arith::SubFOp>(
+                   p, b.create<arith::MulFOp>(ax, ax))));
+        Value e = b.create<arith::SubFOp>(one, erfc);
+        y = b.create<arith::SelectOp>(
+            b.create<arith::CmpFOp>(arith::CmpFPredicate::OLT, v,
+                                    splat(f32(0), w)),
+            b.create<arith::NegFOp>(e), e);
+        break;
+      }
       }
       store(y, out, {t, j});
     });

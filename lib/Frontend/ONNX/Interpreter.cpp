@@ -548,6 +548,18 @@ Expected<std::vector<Tensor>> Node::run() {
     return one(unary([](float v) { return std::tanh(v); }));
   if (op == "Exp")
     return one(unary([](float v) { return std::exp(v); }));
+  if (op == "Erf")
+    return one(unary([](float v) { return std::erf(v); }));
+  if (op == "Gelu") {
+    const onnx::AttributeProto *a = attr("approximate");
+    bool tanh = a && a->s() == "tanh";
+    return one(unary([tanh](float v) {
+      if (tanh)
+        return 0.5f * v *
+               (1.0f + std::tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
+      return 0.5f * v * (1.0f + std::erf(v * 0.70710678f));
+    }));
+  }
   if (op == "Max" || op == "Min") {
     if (n.input_size() != 2)
       return bad("only two inputs are supported");

@@ -136,6 +136,7 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
                                      .Case("Reciprocal", UnaryFn::Reciprocal)
                                      .Case("Exp", UnaryFn::Exp)
                                      .Case("Round", UnaryFn::Round)
+                                     .Case("Erf", UnaryFn::Erf)
                                      .Default(std::nullopt);
   if (unary) {
     Expected<Value> x = operand(n.input(0), n, width);
@@ -170,6 +171,33 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
     if (!l || !r)
       return l ? r.takeError() : l.takeError();
     return define(b.create<BinaryOp>(loc, acts(width), *l, *r, *binary));
+  }
+  if (op == "Gelu") { // opset 20: 0.5 x (1 + erf(x / sqrt 2)), or tanh form
+    const onnx::AttributeProto *a = nullptr;
+    for (const onnx::AttributeProto &at : n.attribute())
+      if (at.name() == "approximate")
+        a = &at;
+    bool tanh = a && a->s() == "tanh";
+    Expected<Value> x = operand(n.input(0), n, width);
+    if (!x)
+      return x.takeError();
+    auto c = [&](float v) { return vector("gelu", {v}); };
+    auto bin = [&](Value l, Value r, BinaryFn fn) -> Value {
+      return b.create<BinaryOp>(loc, acts(width), l, r, fn);
+    };
+    Value inner;
+    if (tanh) {
+      Value cube = bin(bin(*x, *x, BinaryFn::Mul), *x, BinaryFn::Mul);
+      inner =
+          bin(bin(*x, bin(cube, c(0.044715f), BinaryFn::Mul), BinaryFn::Add),
+              c(0.7978845608f), BinaryFn::Mul);
+    } else {
+      inner = bin(*x, c(0.70710678f), BinaryFn::Mul);
+    }
+    Value f = b.create<UnaryOp>(loc, acts(width), inner,
+                                tanh ? UnaryFn::Tanh : UnaryFn::Erf);
+    Value half = bin(*x, c(0.5f), BinaryFn::Mul);
+    return define(bin(half, bin(f, c(1.0f), BinaryFn::Add), BinaryFn::Mul));
   }
   if (op == "Clip") {
     Expected<Value> x = operand(n.input(0), n, width);

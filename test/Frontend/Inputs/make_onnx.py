@@ -66,8 +66,8 @@ def main():
         f.write(numpy_helper.to_array(mlp().graph.initializer[0]).tobytes())
     # Unsupported ops: every type listed, with counts and node names.
     save(mlp(nodes=[helper.make_node("MatMul", ["x", "W"], ["m"], name="matmul"),
-                    helper.make_node("Erf", ["m"], ["e1"], name="erf_a"),
-                    helper.make_node("Erf", ["e1"], ["e2"], name="erf_b"),
+                    helper.make_node("Conv", ["m"], ["e1"], name="conv_a"),
+                    helper.make_node("Conv", ["e1"], ["e2"], name="conv_b"),
                     helper.make_node("Foo", ["e2"], ["y"], name="foo", domain="com.example")]),
          d, "unsupported")
     # Token ids in, but a node that cannot run on the probe sequence.

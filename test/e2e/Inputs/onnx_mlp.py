@@ -8,8 +8,9 @@ plain MLP (nn.Linear with bias, Sigmoid, Tanh, a scaled residual, clamp)
 with no BitLinear at all; `sln` is SimplifiedLayerNormalization (the ORT
 GenAI builder's RMSNorm) then a float MatMul, written with the onnx helper
 API, input x [batch, 16]; `elementwise` chains every elementwise op the
-generic path compiles (helper API, inputs x and z [batch, 16]); `classifier`
-is a float MLP with LayerNorm, GELU-free, ending in a softmax, plus a
+generic path compiles (helper API, inputs x and z [batch, 16]; opset 20,
+for Gelu in both forms); `classifier`
+is a float MLP with GELU (Erf), LayerNorm, ending in a softmax, plus a
 ReduceMean/ReduceMax row statistic (exported from PyTorch). The input is x [batch, seq, 64] with both leading
 dimensions dynamic; --symbolic-features names the last one too (for --dim).
 
@@ -71,7 +72,7 @@ class Classifier(torch.nn.Module):
         self.fc2 = torch.nn.Linear(96, 32)
 
     def forward(self, x):
-        h = self.ln(torch.relu(self.fc1(x)))
+        h = self.ln(torch.nn.functional.gelu(self.fc1(x)))
         h = h - h.mean(-1, keepdim=True) + 0.1 * h.amax(-1, keepdim=True)
         return torch.softmax(self.fc2(h), -1)
 
@@ -119,12 +120,16 @@ def elementwise_model():
     node("Max", ["sub", "div"], "max")
     node("Min", ["exp", "round"], "min")
     node("Add", ["max", "min"], "sum1")
-    node("Add", ["sum1", "pow"], "y")
+    node("Add", ["sum1", "pow"], "sum2")
+    node("Gelu", ["sum2"], "gelu")
+    node("Gelu", ["gelu"], "y", approximate="tanh")
     graph = helper.make_graph(
         nodes, "elementwise",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", 16]) for n in "xz"],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 16])], [v, one, three])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 9
+    return model
 
 
 def main():
