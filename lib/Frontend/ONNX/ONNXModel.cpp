@@ -270,6 +270,13 @@ public:
                         op.second, op.first, opset, nodes.size(),
                         nodes.size() == 1 ? "" : "s", llvm::join(first, ", "))
               .str();
+      // What the common ones mean for a PyTorch export.
+      if (op.second == "Dropout")
+        list += " (a training-mode export: call model.eval() before "
+                "torch.onnx.export)";
+      if (op.second == "Loop" || op.second == "SplitToSequence")
+        list += " (repeat_interleave exports as a loop: repeat K/V heads "
+                "with expand + reshape, as Hugging Face's repeat_kv)";
     }
     return fail(llvm::formatv("{0} op type{1} Tern does not support:{2}",
                               missing.size(), missing.size() == 1 ? "" : "s",
@@ -492,8 +499,12 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
   if (llvm::Error e = values.run(std::move(bound),
                                  llvm::sys::path::parent_path(checker.path),
                                  {ids.name()})) {
-    checker.fail("running the graph on a probe sequence: " +
-                 llvm::toString(std::move(e)));
+    checker.fail(llvm::formatv(
+        "running the graph on a probe sequence of {0} tokens: {1}; a "
+        "language model must run on any number of tokens (an export that "
+        "fixed the example input's length somewhere, as repeat_interleave "
+        "does, does not)",
+        probe.size(), llvm::toString(std::move(e))));
     return nullptr;
   }
   auto module = onnx_frontend::buildLanguageModel(

@@ -70,6 +70,10 @@ def main():
                     helper.make_node("Conv", ["e1"], ["e2"], name="conv_b"),
                     helper.make_node("Foo", ["e2"], ["y"], name="foo", domain="com.example")]),
          d, "unsupported")
+    # A training-mode export: Dropout, with a hint.
+    save(mlp(nodes=[helper.make_node("MatMul", ["x", "W"], ["m"], name="matmul"),
+                    helper.make_node("Dropout", ["m"], ["y"], name="dropout")]),
+         d, "dropout")
     # Token ids in, but a node that cannot run on the probe sequence.
     table = numpy_helper.from_array(np.ones((4, 8), np.float32), "E")
     shape = numpy_helper.from_array(np.array([3, 5], np.int64), "shape")

@@ -34,7 +34,7 @@ from either file, the executable must be the same.
 frontend's errors: static (fixed sequence length), per-tensor (one
 activation scale for all tokens), float (plain float linears), no-norm (no
 RMSNorm before q/k/v), no-rope, interleaved (RoPE tables in pairs), no-mask
-(attention not causal).
+(attention not causal), repeat-interleave (GQA exported as a Loop).
 
 usage: onnx_lm.py -o MODEL.onnx [--form F] [--rope table|computed]
                   [--act relu2|silu] [--untied] [--layers N] [--seed S]
@@ -170,8 +170,11 @@ class Block(torch.nn.Module):
         present = (k, v)
         S = P + T
         rep = self.H // self.Hkv  # GQA as HF's repeat_kv: Expand + Reshape
-        k = k[:, :, None].expand(B, self.Hkv, rep, S, self.hd).reshape(B, self.H, S, self.hd)
-        v = v[:, :, None].expand(B, self.Hkv, rep, S, self.hd).reshape(B, self.H, S, self.hd)
+        if DEFECT == "repeat-interleave":  # exports as a Loop
+            k, v = k.repeat_interleave(rep, 1), v.repeat_interleave(rep, 1)
+        else:
+            k = k[:, :, None].expand(B, self.Hkv, rep, S, self.hd).reshape(B, self.H, S, self.hd)
+            v = v[:, :, None].expand(B, self.Hkv, rep, S, self.hd).reshape(B, self.H, S, self.hd)
         a = q @ k.transpose(-1, -2) / math.sqrt(self.hd)
         mask = torch.ones(T, S, dtype=torch.bool).triu(1 + P)
         if keep is not None:  # attention_mask: 0 hides a position
@@ -431,7 +434,8 @@ def main():
     p.add_argument("--eps", type=float, default=1e-5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--defect", choices=["static", "per-tensor", "float", "no-norm",
-                                        "no-rope", "interleaved", "no-mask"])
+                                        "no-rope", "interleaved", "no-mask",
+                                        "repeat-interleave"])
     a = p.parse_args()
     global DEFECT
     DEFECT = a.defect
