@@ -82,6 +82,11 @@ mlir::tern::readTokenizer(StringRef path) {
   StringRef ext = llvm::sys::path::extension(path);
   if (ext == ".gguf")
     return readGGUFTokenizer(path);
+  // A .safetensors or .onnx model's tokenizer is beside it.
+  if (ext == ".safetensors" || ext == ".onnx") {
+    StringRef dir = llvm::sys::path::parent_path(path);
+    return readTokenizer(dir.empty() ? "." : dir);
+  }
   llvm::Expected<TokenizerData> data =
       ext == ".json"    ? readHFTokenizer(path)
       : ext == ".model" ? readSentencePiece(path)
