@@ -60,3 +60,19 @@ ptxas = shutil.which("ptxas") or ("/usr/local/cuda/bin/ptxas"
 if ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", ptxas))
+
+# A CUDA device (nvidia-smi lists one): the GPU end-to-end tests run;
+# without one they report UNSUPPORTED.
+import subprocess
+if shutil.which("nvidia-smi"):
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True,
+                                text=True, timeout=30)
+        if listed.returncode == 0 and "GPU" in listed.stdout:
+            config.available_features.add("cuda-device")
+    except Exception:
+        pass
+# The stand-in libcuda.so.1 of the unit tests (cuInit finds no device).
+config.substitutions.append(
+    ("%fake_cuda", os.path.join(config.tern_obj_root, "test", "unit",
+                                "libTernFakeCuda.so")))

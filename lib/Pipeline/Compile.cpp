@@ -161,6 +161,42 @@ std::string dumpPath(StringRef dir, Phase phase, StringRef extension) {
 
 } // namespace
 
+/// Moves gpu.module @tern_gpu out of `module` into a module of its own,
+/// lowers it to NVVM and compiles it to PTX for `device`.
+static llvm::Expected<std::string>
+compileDeviceCode(ModuleOp module, MLIRContext &context,
+                  const ResolvedTarget &device, unsigned optLevel) {
+  OwningOpRef<ModuleOp> kernels = ModuleOp::create(module.getLoc());
+  if (auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>("tern_gpu")) {
+    (*kernels)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                        UnitAttr::get(&context));
+    gpuModule->moveBefore(kernels->getBody(), kernels->getBody()->end());
+  }
+  module->removeAttr(gpu::GPUDialect::getContainerModuleAttrName());
+  PassManager pm(&context);
+  PipelineOptions deviceOptions;
+  deviceOptions.kernels = "gpu";
+  populateLLVMPasses(pm, deviceOptions);
+  if (failed(pm.run(*kernels)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "lowering the GPU kernels failed");
+  // The gpu.module's functions, as --emit=asm compiles them.
+  OwningOpRef<ModuleOp> flat = ModuleOp::create(module.getLoc());
+  OpBuilder b(flat->getBody(), flat->getBody()->begin());
+  if (auto gpuModule = kernels->lookupSymbol<gpu::GPUModuleOp>("tern_gpu"))
+    for (Operation &op : gpuModule.getBody()->without_terminator())
+      b.clone(op);
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateAndOptimize(*flat, llvmContext, device, optLevel);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  llvm::SmallString<0> ptx;
+  llvm::raw_svector_ostream os(ptx);
+  if (llvm::Error e = emitMachineCode(**llvmModule, device, true, os))
+    return std::move(e);
+  return std::string(ptx);
+}
+
 LogicalResult mlir::tern::compileFile(MLIRContext &context,
                                       const CompileOptions &options) {
   // Resolve the target first: a bad flag should fail before any work.
@@ -172,18 +208,30 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       selectKernels(*target, options.kernels, llvm::errs());
   if (!kernels)
     return reportError(kernels.takeError());
-  // NVIDIA targets: the kernels' PTX so far.
+  // NVIDIA targets: up to asm, the kernels' PTX; objects, executables and
+  // libraries are host code for this machine that launches them (the PTX
+  // embedded), so they get a second, host target.
   bool gpu = kernels->variant == "gpu";
-  if (gpu && options.compileTo > Phase::Asm) {
-    llvm::errs() << "error: --target=" << target->triple
-                 << " writes the device kernels only so far: use --emit=asm "
-                    "for their PTX (NVIDIA executables, with their CUDA "
-                    "driver loader, are not built yet)\n";
+  bool gpuHost = gpu && options.compileTo > Phase::Asm;
+  if (gpu && options.compileTo == Phase::Lib) {
+    llvm::errs() << "error: libraries for NVIDIA targets are not built yet "
+                    "(executables and --emit=asm are)\n";
     return failure();
   }
+  std::optional<ResolvedTarget> host;
+  if (gpuHost) {
+    TargetOptions hostOptions;
+    hostOptions.optLevel = options.target.optLevel;
+    llvm::Expected<ResolvedTarget> resolved =
+        resolveTarget(hostOptions, llvm::errs());
+    if (!resolved)
+      return reportError(resolved.takeError());
+    host = std::move(*resolved);
+  }
+  ResolvedTarget &hostTarget = host ? *host : *target;
   PipelineOptions pipeline;
   pipeline.packedLayout = kernels->layout;
-  pipeline.kernels = kernels->variant;
+  pipeline.kernels = gpuHost ? "gpu-host" : kernels->variant;
   pipeline.floatWeights = options.floatWeights;
   pipeline.fuse = options.fuse;
   pipeline.lmHeadInt8 = options.lmHeadInt8;
@@ -245,6 +293,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (!module || failed(dumpMLIR(*module, Phase::Import)))
     return failure();
 
+  std::string devicePTX; // NVIDIA executables: the kernels' PTX
   DefaultTimingManager timing;
   applyDefaultTimingManagerCLOptions(timing);
   TimingScope rootTimer = timing.getRootScope();
@@ -258,6 +307,15 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
     TimingScope phaseTimer = rootTimer.nest(phaseName(phase));
     pm.enableTiming(phaseTimer);
     populatePhasePasses(pm, phase, pipeline);
+    // NVIDIA executables: the device kernels go to LLVM on their own (as
+    // for --emit=asm), the rest is host code.
+    if (gpuHost && phase == Phase::LLVM) {
+      llvm::Expected<std::string> ptx =
+          compileDeviceCode(*module, context, *target, options.target.optLevel);
+      if (!ptx)
+        return reportError(ptx.takeError());
+      devicePTX = std::move(*ptx);
+    }
     if (failed(progress.run(phase, [&] { return pm.run(*module); })) ||
         failed(dumpMLIR(*module, phase)))
       return failure();
@@ -266,9 +324,19 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (isMLIRPhase(last))
     return writeText(output, [&](llvm::raw_ostream &os) { module->print(os); });
 
-  // NVIDIA: the device code is what LLVM compiles (gpu.module @tern_gpu's
-  // functions, in a module of their own).
-  if (gpu) {
+  // The host code carries the kernels' PTX for the runtime to load.
+  if (gpuHost) {
+    OpBuilder b(module->getBody(), module->getBody()->end());
+    devicePTX.push_back('\0');
+    auto type = LLVM::LLVMArrayType::get(b.getI8Type(), devicePTX.size());
+    b.create<LLVM::GlobalOp>(module->getLoc(), type, /*isConstant=*/true,
+                             LLVM::Linkage::External, "tern_gpu_ptx",
+                             b.getStringAttr(devicePTX));
+  }
+
+  // NVIDIA --emit=asm: the device code is what LLVM compiles (gpu.module
+  // @tern_gpu's functions, in a module of their own).
+  if (gpu && !gpuHost) {
     auto device = module->lookupSymbol<gpu::GPUModuleOp>("tern_gpu");
     OwningOpRef<ModuleOp> kernels = ModuleOp::create(module->getLoc());
     OpBuilder b(kernels->getBody(), kernels->getBody()->begin());
@@ -281,7 +349,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   // LLVM IR.
   llvm::LLVMContext llvmContext;
   auto llvmModule = progress.run(Phase::LLVMIR, [&] {
-    return translateAndOptimize(*module, llvmContext, *target,
+    return translateAndOptimize(*module, llvmContext, hostTarget,
                                 options.target.optLevel);
   });
   if (!llvmModule)
@@ -313,7 +381,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       return failure();
     }
     llvm::Error emitted = progress.run(last, [&] {
-      return emitMachineCode(**llvmModule, *target, last == Phase::Asm,
+      return emitMachineCode(**llvmModule, hostTarget, last == Phase::Asm,
                              file->os());
     });
     if (emitted)
@@ -339,7 +407,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       return failure();
     }
     if (llvm::Error error = progress.run(Phase::Obj, [&] {
-          return emitMachineCode(**llvmModule, *target, false, os);
+          return emitMachineCode(**llvmModule, hostTarget, false, os);
         }))
       return reportError(std::move(error));
   }
@@ -352,10 +420,11 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::sys::path::replace_extension(header, "h");
   llvm::Error linked = progress.run(last, [&] {
     return last == Phase::Lib
-               ? writeLibrary(objectPath, staging, header, *target,
+               ? writeLibrary(objectPath, staging, header, hostTarget,
                               options.argv0)
-               : linkExecutable(objectPath, staging, *target, options.argv0,
-                                options.staticLink.value_or(!target->isHost));
+               : linkExecutable(
+                     objectPath, staging, hostTarget, options.argv0,
+                     options.staticLink.value_or(!hostTarget.isHost));
   });
   if (linked)
     return reportError(std::move(linked));

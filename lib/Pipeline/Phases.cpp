@@ -98,12 +98,18 @@ void mlir::tern::populatePackedPasses(OpPassManager &pm,
 
 void mlir::tern::populateKernelsPasses(OpPassManager &pm,
                                        const PipelineOptions &options) {
-  // NVIDIA: the device kernels (the host side is not built yet).
+  // NVIDIA: the device kernels alone (--emit=asm), or with the host code
+  // that calls them (variant gpu-host, for executables).
   if (options.kernels == "gpu") {
     pm.addPass(mlir::tern::createTernLowerToGpuKernels());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
     return;
+  }
+  if (options.kernels == "gpu-host") {
+    mlir::tern::TernLowerToGpuKernelsOptions device;
+    device.keepHost = true;
+    pm.addPass(mlir::tern::createTernLowerToGpuKernels(device));
   }
   mlir::tern::TernLowerToKernelsOptions kernels;
   kernels.variant = options.kernels;

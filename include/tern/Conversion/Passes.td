@@ -54,10 +54,15 @@ def TernLowerToGpuKernels : Pass<"tern-lower-to-gpu-kernels", "ModuleOp"> {
     per 16-trit word, four `dp4a.u32.s32` of the codes and one of the
     activations' sum per token.
 
-    The host side (launches, device memory, the rest of the layer on the
-    GPU) is not built yet: the pass replaces the model function, so that
-    `--emit=asm` writes the kernels' PTX.
+    Unless `keep-host` is set, the pass also removes the model function,
+    so that `--emit=asm` writes the kernels' PTX alone; executables keep it
+    (`tern-lower-to-kernels{variant=gpu-host}` then calls the runtime's
+    `tern_gpu_matmul`, which launches these kernels).
   }];
+  let options = [
+    Option<"keepHost", "keep-host", "bool", /*default=*/"false",
+           "keep the model function (for an executable)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",

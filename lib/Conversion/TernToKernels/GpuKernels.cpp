@@ -38,6 +38,7 @@ Value dp4aPTX(OpBuilder &b, Location loc, Value a, Value bv, Value c) {
 
 struct LowerToGpuKernelsPass
     : mlir::tern::impl::TernLowerToGpuKernelsBase<LowerToGpuKernelsPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -80,8 +81,9 @@ struct LowerToGpuKernelsPass
     });
     if (walk.wasInterrupted())
       return signalPassFailure();
-    // The host side comes later: only the device code remains.
-    forward.erase();
+    // --emit=asm of the device code alone.
+    if (!keepHost)
+      forward.erase();
   }
 
   void buildKernel(OpBuilder &b, gpu::GPUModuleOp gpuModule,

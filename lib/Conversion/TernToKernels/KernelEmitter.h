@@ -207,6 +207,8 @@ private:
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
   /// gpu_w2 weights: the NVIDIA kernel's arithmetic (GpuW2.h) on the CPU.
   void lowerTernaryMatmulGpuW2(TernaryMatmulOp op);
+  /// gpu-host: a call to the runtime's tern_gpu_matmul per weight.
+  void callGpuMatmul(TernaryMatmulOp op);
   /// acc + the byte dot products of 64 codes (u8) and 64 activations (i8),
   /// in the variant's accumulator type.
   Value dot64(Value acc, Value codes, Value q);
@@ -248,6 +250,9 @@ public:
   /// "# LLVM-MCA-BEGIN/END tile<rows>x<tokens>" assembly comments, for
   /// bench/mca.sh.
   bool mcaMarkers = false;
+  /// gpu_w2 ternary matmuls call the runtime's tern_gpu_matmul, which runs
+  /// them on an NVIDIA GPU (variant gpu-host).
+  bool gpuCalls = false;
   SmallVector<Value> buffers;
   Value kvCache, tokens;
   int64_t kvLayers = 0, kvWidth = 0;

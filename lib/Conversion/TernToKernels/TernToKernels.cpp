@@ -350,7 +350,7 @@ LogicalResult checkSignature(func::FuncOp func) {
 }
 
 LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
-                         bool mcaMarkers) {
+                         bool mcaMarkers, bool gpuCalls) {
   if (failed(checkSignature(func)))
     return failure();
   MLIRContext *ctx = module.getContext();
@@ -389,6 +389,7 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
 
   KernelEmitter emitter(b, module, kernel, variant);
   emitter.mcaMarkers = mcaMarkers;
+  emitter.gpuCalls = gpuCalls;
   for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
     emitter.map.map(from, to);
   emitter.setup(entry->getArgument(func.getNumArguments()), layers, width,
@@ -581,6 +582,7 @@ struct LowerToKernelsPass
             .Case("vector", Variant::Vector)
             // The row-wise kernels of vector; ternary matmuls by layout.
             .Case("gpu-emulation", Variant::Vector)
+            .Case("gpu-host", Variant::Vector)
             .Case("avx2", Variant::AVX2)
             .Case("avxvnni", Variant::AVXVNNI)
             .Case("avx512vnni", Variant::AVX512VNNI)
@@ -605,7 +607,8 @@ struct LowerToKernelsPass
         signalPassFailure();
       return;
     }
-    if (failed(lowerModel(module, forward, *kind, mcaMarkers)))
+    if (failed(lowerModel(module, forward, *kind, mcaMarkers,
+                          variant == "gpu-host")))
       signalPassFailure();
   }
 };
