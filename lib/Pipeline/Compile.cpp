@@ -26,7 +26,9 @@
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
@@ -160,6 +162,41 @@ std::string dumpPath(StringRef dir, Phase phase, StringRef extension) {
 }
 
 } // namespace
+
+/// The cubin ptxas makes of `ptx` for `arch`, or "" when ptxas is not
+/// installed (PATH, or the CUDA toolkit's /usr/local/cuda/bin) or fails
+/// (a warning says why: the PTX alone still runs).
+static std::string assembleCubin(StringRef ptx, StringRef arch) {
+  llvm::ErrorOr<std::string> ptxas = llvm::sys::findProgramByName("ptxas");
+  if (!ptxas)
+    ptxas = llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"});
+  if (!ptxas)
+    return "";
+  SmallString<128> in, out;
+  if (llvm::sys::fs::createTemporaryFile("tern-kernels", "ptx", in) ||
+      llvm::sys::fs::createTemporaryFile("tern-kernels", "cubin", out))
+    return "";
+  llvm::FileRemover removeIn(in), removeOut(out);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(in, ec);
+    if (ec)
+      return "";
+    os << ptx;
+  }
+  std::string arg = ("-arch=" + arch).str();
+  StringRef args[] = {*ptxas, arg, in, "-o", out};
+  std::string error;
+  if (llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, {}, 0, 0, &error) !=
+      0) {
+    llvm::errs() << "warning: " << *ptxas << " could not assemble the GPU "
+                 << "kernels (" << (error.empty() ? "it failed" : error)
+                 << "); the executable carries their PTX only\n";
+    return "";
+  }
+  auto bytes = llvm::MemoryBuffer::getFile(out, /*IsText=*/false);
+  return bytes ? (*bytes)->getBuffer().str() : "";
+}
 
 /// Moves gpu.module @tern_gpu out of `module` into a module of its own,
 /// lowers it to NVVM and compiles it to PTX for `device`.
@@ -324,14 +361,34 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (isMLIRPhase(last))
     return writeText(output, [&](llvm::raw_ostream &os) { module->print(os); });
 
-  // The host code carries the kernels' PTX for the runtime to load.
+  // The host code carries the kernels for the runtime to load: the PTX
+  // (the driver compiles it for any newer GPU) and, where the CUDA
+  // toolkit's ptxas is installed, a cubin for the chosen architecture (no
+  // compilation at start-up).
   if (gpuHost) {
     OpBuilder b(module->getBody(), module->getBody()->end());
+    auto embed = [&](StringRef name, StringRef bytes) {
+      auto type = LLVM::LLVMArrayType::get(b.getI8Type(), bytes.size());
+      b.create<LLVM::GlobalOp>(module->getLoc(), type, /*isConstant=*/true,
+                               LLVM::Linkage::External, name,
+                               b.getStringAttr(bytes));
+    };
+    std::string cubin = assembleCubin(devicePTX, target->cpu);
     devicePTX.push_back('\0');
-    auto type = LLVM::LLVMArrayType::get(b.getI8Type(), devicePTX.size());
-    b.create<LLVM::GlobalOp>(module->getLoc(), type, /*isConstant=*/true,
-                             LLVM::Linkage::External, "tern_gpu_ptx",
-                             b.getStringAttr(devicePTX));
+    embed("tern_gpu_ptx", devicePTX);
+    if (!cubin.empty()) {
+      embed("tern_gpu_cubin", cubin);
+      // The compute capability it is for: sm_90a -> 90.
+      unsigned capability = 0;
+      StringRef(target->cpu)
+          .drop_front(3)
+          .take_while([](char c) { return c >= '0' && c <= '9'; })
+          .getAsInteger(10, capability);
+      b.create<LLVM::GlobalOp>(module->getLoc(), b.getI32Type(),
+                               /*isConstant=*/true, LLVM::Linkage::External,
+                               "tern_gpu_cubin_capability",
+                               b.getI32IntegerAttr(capability));
+    }
   }
 
   // NVIDIA --emit=asm: the device code is what LLVM compiles (gpu.module

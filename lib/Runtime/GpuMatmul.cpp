@@ -19,6 +19,9 @@
 using namespace tern::rt;
 
 extern "C" const char tern_gpu_ptx[] __attribute__((weak));
+// Where ternc found ptxas: the kernels assembled for one architecture.
+extern "C" const char tern_gpu_cubin[] __attribute__((weak));
+extern "C" const int32_t tern_gpu_cubin_capability __attribute__((weak));
 
 namespace {
 
@@ -55,7 +58,11 @@ struct Gpu {
         die(error);
       if (!tern_gpu_ptx)
         die("this executable has no GPU kernels");
-      if (!gpu.cuda->loadModule(tern_gpu_ptx, error))
+      // The cubin if it is this GPU's architecture, else the PTX (which
+      // the driver compiles for it).
+      bool cubin = tern_gpu_cubin && &tern_gpu_cubin_capability &&
+                   tern_gpu_cubin_capability == gpu.cuda->computeCapability();
+      if (!gpu.cuda->loadModule(cubin ? tern_gpu_cubin : tern_gpu_ptx, error))
         die("loading the GPU kernels on " + gpu.cuda->deviceName() + ": " +
             error);
     }
