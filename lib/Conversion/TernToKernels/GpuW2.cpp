@@ -11,7 +11,6 @@ using namespace mlir::tern::kernels;
 
 Value mlir::tern::kernels::dp4aArith(OpBuilder &b, Location loc, Value a,
                                      Value bv, Value c) {
-  Type i32 = b.getI32Type();
   auto cst = [&](int32_t v) {
     return b.create<arith::ConstantIntOp>(loc, v, 32).getResult();
   };
@@ -27,7 +26,6 @@ Value mlir::tern::kernels::dp4aArith(OpBuilder &b, Location loc, Value a,
     acc =
         b.create<arith::AddIOp>(loc, acc, b.create<arith::MulIOp>(loc, ua, sb));
   }
-  (void)i32;
   return acc;
 }
 

@@ -309,7 +309,6 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
 
   std::string h = source(gather->output(0));
   size_t used = 0;
-  double worstAttention = 0;
   int64_t tableRows = 0;
   for (int64_t layer = 0;; ++layer) {
     auto [o, mid] = residual(h);
@@ -359,7 +358,6 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                                 layer, attnOut.input, rope.theta, rope.heads,
                                 rope.headDim, bestDiff)
                       .str());
-    worstAttention = std::max(worstAttention, bestDiff);
     auto [q, k, v] = *best;
     if (layer == 0) {
       c.heads = rope.heads;
@@ -494,7 +492,6 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                       .str());
   // Computed RoPE tables fit any position; sliced ones end with the table.
   c.maxPositions = tableRows ? tableRows : 4096;
-  (void)worstAttention;
   OwningOpRef<ModuleOp> module =
       buildBitNetModel(context, c, weights, UnknownLoc::get(&context));
   if (!module)
