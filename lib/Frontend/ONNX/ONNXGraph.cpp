@@ -126,7 +126,9 @@ Tensor decode(int32_t type, std::vector<int64_t> shape, const char *bytes,
   return t;
 }
 
-int64_t bytesOf(int32_t type) {
+} // namespace
+
+int64_t mlir::tern::onnx_frontend::elementBytes(int32_t type) {
   switch (type) {
   case T::FLOAT:
   case T::INT32:
@@ -141,12 +143,14 @@ int64_t bytesOf(int32_t type) {
   case T::FLOAT16:
   case T::BFLOAT16:
     return 2;
-  default:
+  case T::INT64:
+  case T::UINT64:
+  case T::DOUBLE:
     return 8;
+  default:
+    return 0;
   }
 }
-
-} // namespace
 
 Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
                                                        StringRef dir) {
@@ -167,7 +171,7 @@ Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
     llvm::SmallString<256> file(dir);
     llvm::sys::path::append(file, location);
     auto buffer = llvm::MemoryBuffer::getFileSlice(
-        file, count * bytesOf(type), offset, /*IsVolatile=*/false);
+        file, count * elementBytes(type), offset, /*IsVolatile=*/false);
     if (!buffer)
       return error("tensor '" + proto.name() + "': cannot read '" + file +
                    "': " + buffer.getError().message());

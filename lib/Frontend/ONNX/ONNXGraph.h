@@ -50,6 +50,10 @@ struct Tensor {
 /// "[2, 3]".
 std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
+/// Bytes per element of an ONNX tensor data type, or 0 for types Tern does
+/// not read (the checker rejects those before anything is read).
+int64_t elementBytes(int32_t type);
+
 /// Reads an initializer or a Constant's tensor; external data is read from
 /// the file named relative to `dir`.
 llvm::Expected<Tensor> readTensor(const onnx::TensorProto &proto,

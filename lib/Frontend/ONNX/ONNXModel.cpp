@@ -102,32 +102,6 @@ constexpr llvm::StringLiteral kSupported[] = {
 };
 // clang-format on
 
-/// Bytes per element of an ONNX tensor data type, or 0 for unknown ones.
-int64_t elementBytes(int32_t type) {
-  using T = onnx::TensorProto;
-  switch (type) {
-  case T::FLOAT:
-  case T::INT32:
-  case T::UINT32:
-    return 4;
-  case T::UINT8:
-  case T::INT8:
-  case T::BOOL:
-    return 1;
-  case T::UINT16:
-  case T::INT16:
-  case T::FLOAT16:
-  case T::BFLOAT16:
-    return 2;
-  case T::INT64:
-  case T::UINT64:
-  case T::DOUBLE:
-    return 8;
-  default:
-    return 0;
-  }
-}
-
 class Checker {
 public:
   explicit Checker(StringRef path) : path(path) {}
@@ -182,7 +156,7 @@ public:
         return fail("initializer '" + t.name() + "' has an invalid shape");
       count *= d;
     }
-    int64_t bytes = elementBytes(t.data_type());
+    int64_t bytes = onnx_frontend::elementBytes(t.data_type());
     if (!bytes)
       return fail(llvm::formatv("initializer '{0}' has data type {1}, which "
                                 "Tern does not read",
