@@ -260,14 +260,10 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
   weights.tables["model.embed_tokens.weight"] = &embed;
 
   // Every BitLinear, keyed by its output, and the norm before each.
-  std::vector<Linear> linears;
-  for (const onnx::NodeProto &n : g.graph.node()) {
-    Expected<std::optional<Linear>> l = matchLinear(n);
-    if (!l)
-      return l.takeError();
-    if (*l)
-      linears.push_back(std::move(**l));
-  }
+  Expected<std::vector<Linear>> found = matchLinears();
+  if (!found)
+    return found.takeError();
+  std::vector<Linear> &linears = *found;
   if (linears.empty())
     return fail("no BitLinear: no matrix product by ternary weights with "
                 "per-token int8 activations");

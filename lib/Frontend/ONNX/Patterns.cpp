@@ -234,6 +234,18 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
   return l;
 }
 
+Expected<std::vector<Linear>> Matcher::matchLinears() const {
+  std::vector<Linear> linears;
+  for (const onnx::NodeProto &n : g.graph.node()) {
+    Expected<std::optional<Linear>> l = matchLinear(n);
+    if (!l)
+      return l.takeError();
+    if (*l)
+      linears.push_back(std::move(**l));
+  }
+  return linears;
+}
+
 Expected<Norm> Matcher::matchNorm(StringRef xName) const {
   std::string v = source(xName.str());
   const onnx::NodeProto *p = g.producer(v);

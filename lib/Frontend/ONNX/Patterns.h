@@ -68,6 +68,8 @@ public:
   /// error when it is, but the numbers do not match.
   llvm::Expected<std::optional<Linear>>
   matchLinear(const onnx::NodeProto &m) const;
+  /// Every BitLinear of the graph, in node order.
+  llvm::Expected<std::vector<Linear>> matchLinears() const;
   /// The RMSNorm whose output is `x`.
   llvm::Expected<Norm> matchNorm(llvm::StringRef x) const;
 

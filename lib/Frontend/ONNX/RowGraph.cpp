@@ -371,16 +371,12 @@ RowGraphBuilder::run(llvm::ArrayRef<GraphInput> inputs) {
 
   // Every BitLinear, and the nodes inside it (from its input to its output)
   // that it replaces.
-  std::vector<Linear> linears;
+  Expected<std::vector<Linear>> found = matchLinears();
+  if (!found)
+    return found.takeError();
+  std::vector<Linear> &linears = *found;
   llvm::DenseMap<const onnx::NodeProto *, const Linear *> lastNode;
   llvm::DenseSet<const onnx::NodeProto *> inside;
-  for (const onnx::NodeProto &n : g.graph.node()) {
-    Expected<std::optional<Linear>> l = matchLinear(n);
-    if (!l)
-      return l.takeError();
-    if (*l)
-      linears.push_back(std::move(**l));
-  }
   // What a part replaces: the nodes from its input `from` to its output
   // `to`, which must depend on nothing else.
   auto enclose = [&](StringRef from, StringRef to,
