@@ -137,28 +137,8 @@ struct LowerToGpuKernelsPass
     b.setInsertionPointToStart(&guardRow.getThenRegion().front());
     SmallVector<Value> dots =
         kernels::gpuW2Dot(b, loc, q, w, t0, tokens, tile, row, k, n, dp4aPTX);
-    for (auto [j, dot] : llvm::enumerate(dots)) {
-      Value t = b.create<arith::AddIOp>(
-          loc, t0, b.create<arith::ConstantIndexOp>(loc, j));
-      auto store = b.create<scf::IfOp>(
-          loc,
-          b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, t, tokens),
-          /*else=*/false);
-      OpBuilder::InsertionGuard inner(b);
-      b.setInsertionPointToStart(&store.getThenRegion().front());
-      Value y = b.create<arith::SIToFPOp>(loc, f32, dot);
-      y = b.create<arith::MulFOp>(
-          loc,
-          b.create<arith::DivFOp>(
-              loc, y, b.create<memref::LoadOp>(loc, s, ValueRange{t})),
-          scale);
-      if (residual)
-        y = b.create<arith::AddFOp>(
-            loc, y,
-            b.create<memref::LoadOp>(loc, entry.getArgument(5),
-                                     ValueRange{t, row}));
-      b.create<memref::StoreOp>(loc, y, out, ValueRange{t, row});
-    }
+    kernels::gpuW2Store(b, loc, dots, t0, tokens, row, s, scale, out,
+                        residual ? entry.getArgument(5) : Value());
     b.setInsertionPointToEnd(&entry);
     b.create<gpu::ReturnOp>(loc);
   }

@@ -127,3 +127,28 @@ SmallVector<Value> mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc,
                                            loop.getResult(2 * j + 1)));
   return dots;
 }
+
+void mlir::tern::kernels::gpuW2Store(OpBuilder &b, Location loc,
+                                     ArrayRef<Value> dots, Value t0,
+                                     Value tokens, Value n, Value s,
+                                     Value scale, Value out, Value residual) {
+  for (auto [j, dot] : llvm::enumerate(dots)) {
+    Value t = b.create<arith::AddIOp>(loc, t0,
+                                      b.create<arith::ConstantIndexOp>(loc, j));
+    auto store = b.create<scf::IfOp>(
+        loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, t, tokens),
+        /*else=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&store.getThenRegion().front());
+    Value y = b.create<arith::SIToFPOp>(loc, b.getF32Type(), dot);
+    y = b.create<arith::MulFOp>(
+        loc,
+        b.create<arith::DivFOp>(
+            loc, y, b.create<memref::LoadOp>(loc, s, ValueRange{t})),
+        scale);
+    if (residual)
+      y = b.create<arith::AddFOp>(
+          loc, y, b.create<memref::LoadOp>(loc, residual, ValueRange{t, n}));
+    b.create<memref::StoreOp>(loc, y, out, ValueRange{t, n});
+  }
+}

@@ -36,6 +36,12 @@ SmallVector<Value> gpuW2Dot(OpBuilder &b, Location loc, Value q, Value words,
                             Value t0, Value tokens, int64_t tile, Value n,
                             int64_t k, int64_t rows, Dp4a dp4a);
 
+/// The epilogue of both: out[t, n] = dots[j] / s[t] * scale (+ residual[t,
+/// n] when `residual` is set) for the tile's tokens t = t0 + j < tokens.
+void gpuW2Store(OpBuilder &b, Location loc, ArrayRef<Value> dots, Value t0,
+                Value tokens, Value n, Value s, Value scale, Value out,
+                Value residual);
+
 /// Tokens per thread of the prefill kernels (decode kernels take one).
 constexpr int64_t kPrefillTile = 4;
 

@@ -102,19 +102,8 @@ void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
         parallelFor(idx(0), idx(n), idx(1), [&](Value row) {
           SmallVector<Value> dots = gpuW2Dot(b, b.getLoc(), q, w, t0, tokens,
                                              tile, row, k, n, dp4aArith);
-          for (auto [j, dot] : llvm::enumerate(dots)) {
-            Value t = b.create<arith::AddIOp>(t0, idx(j));
-            auto store = b.create<scf::IfOp>(
-                b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, t, tokens),
-                /*else=*/false);
-            OpBuilder::InsertionGuard guard(b);
-            b.setInsertionPointToStart(&store.getThenRegion().front());
-            Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
-            Value y = b.create<arith::SIToFPOp>(b.getF32Type(), dot);
-            y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
-            b.create<memref::StoreOp>(withResidual(op, y, t, row), out,
-                                      ValueRange{t, row});
-          }
+          gpuW2Store(b, b.getLoc(), dots, t0, tokens, row, s, wScale, out,
+                     op.getResidual() ? in(op.getResidual()) : Value());
         });
       });
     };
