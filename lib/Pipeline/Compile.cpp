@@ -198,6 +198,17 @@ static std::string assembleCubin(StringRef ptx, StringRef arch) {
   return bytes ? (*bytes)->getBuffer().str() : "";
 }
 
+/// The functions of `module`'s gpu.module @tern_gpu (lowered to the LLVM
+/// dialect), in a module of their own: what LLVM compiles to PTX.
+static OwningOpRef<ModuleOp> deviceFunctions(ModuleOp module) {
+  OwningOpRef<ModuleOp> flat = ModuleOp::create(module.getLoc());
+  OpBuilder b(flat->getBody(), flat->getBody()->begin());
+  if (auto device = module.lookupSymbol<gpu::GPUModuleOp>("tern_gpu"))
+    for (Operation &op : device.getBody()->without_terminator())
+      b.clone(op);
+  return flat;
+}
+
 /// Moves gpu.module @tern_gpu out of `module` into a module of its own,
 /// lowers it to NVVM and compiles it to PTX for `device`.
 static llvm::Expected<std::string>
@@ -217,12 +228,7 @@ compileDeviceCode(ModuleOp module, MLIRContext &context,
   if (failed(pm.run(*kernels)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "lowering the GPU kernels failed");
-  // The gpu.module's functions, as --emit=asm compiles them.
-  OwningOpRef<ModuleOp> flat = ModuleOp::create(module.getLoc());
-  OpBuilder b(flat->getBody(), flat->getBody()->begin());
-  if (auto gpuModule = kernels->lookupSymbol<gpu::GPUModuleOp>("tern_gpu"))
-    for (Operation &op : gpuModule.getBody()->without_terminator())
-      b.clone(op);
+  OwningOpRef<ModuleOp> flat = deviceFunctions(*kernels);
   llvm::LLVMContext llvmContext;
   auto llvmModule = translateAndOptimize(*flat, llvmContext, device, optLevel);
   if (!llvmModule)
@@ -393,15 +399,8 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
 
   // NVIDIA --emit=asm: the device code is what LLVM compiles (gpu.module
   // @tern_gpu's functions, in a module of their own).
-  if (gpu && !gpuHost) {
-    auto device = module->lookupSymbol<gpu::GPUModuleOp>("tern_gpu");
-    OwningOpRef<ModuleOp> kernels = ModuleOp::create(module->getLoc());
-    OpBuilder b(kernels->getBody(), kernels->getBody()->begin());
-    if (device)
-      for (Operation &op : device.getBody()->without_terminator())
-        b.clone(op);
-    module = std::move(kernels);
-  }
+  if (gpu && !gpuHost)
+    module = deviceFunctions(*module);
 
   // LLVM IR.
   llvm::LLVMContext llvmContext;
