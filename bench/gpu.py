@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import ROOT, cell, measure, run  # noqa: E402
+from run import ROOT, cell, checkpoint, measure, run  # noqa: E402
 
 
 def gpu():
@@ -49,11 +49,7 @@ def main():
         return 0
     name, arch = device
     os.makedirs(a.dir, exist_ok=True)
-    ckpt = os.path.join(a.dir, "bitnet-2b4t-shape")
-    if not os.path.exists(os.path.join(ckpt, "config.json")):
-        print("writing the 2B4T-shape synthetic checkpoint (1.2 GB, once)", flush=True)
-        run([sys.executable, os.path.join(ROOT, "scripts", "gen_checkpoint.py"),
-             "-o", ckpt, "--real-2b4t-shape"])
+    ckpt = checkpoint(a.dir)
     exes = {"cpu": os.path.join(a.dir, "bitnet-2b4t-cpu"),
             "gpu": os.path.join(a.dir, "bitnet-2b4t-" + arch)}
     run([a.ternc, "-q", ckpt, "-o", exes["cpu"]])

@@ -65,6 +65,16 @@ def measure(exe, prompt, threads, which, reps):
                          which) for _ in range(reps)])
 
 
+def checkpoint(directory):
+    """The 2B4T-shape synthetic checkpoint in `directory`, written once."""
+    ckpt = os.path.join(directory, "bitnet-2b4t-shape")
+    if not os.path.exists(os.path.join(ckpt, "config.json")):
+        print("writing the 2B4T-shape synthetic checkpoint (1.2 GB, once)", flush=True)
+        run([sys.executable, os.path.join(ROOT, "scripts", "gen_checkpoint.py"),
+             "-o", ckpt, "--real-2b4t-shape"])
+    return ckpt
+
+
 def cell(m):
     return f"{m[0]:.1f} ({m[1]:.1f}-{m[2]:.1f})"
 
@@ -84,11 +94,7 @@ def main():
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
 
-    ckpt = os.path.join(a.dir, "bitnet-2b4t-shape")
-    if not os.path.exists(os.path.join(ckpt, "config.json")):
-        print("writing the 2B4T-shape synthetic checkpoint (1.2 GB, once)", flush=True)
-        run([sys.executable, os.path.join(ROOT, "scripts", "gen_checkpoint.py"),
-             "-o", ckpt, "--real-2b4t-shape"])
+    ckpt = checkpoint(a.dir)
     exe = os.path.join(a.dir, "bitnet-2b4t-" + a.kernels)
     run([a.ternc, "-q", ckpt, "--kernels=" + a.kernels, "-o", exe])
     probe = os.path.join(a.dir, "bandwidth")
