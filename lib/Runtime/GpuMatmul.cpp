@@ -91,6 +91,9 @@ extern "C" void _mlir_ciface_tern_gpu_matmul(Desc2<int8_t> *q, Desc1<float> *s,
                                              float scale, int64_t hasResidual) {
   Gpu &g = Gpu::get();
   std::string error;
+  // The kernels' names, tiles and block size are those tern-lower-to-gpu-
+  // kernels gives them (lib/Conversion/TernToKernels/GpuKernels.cpp,
+  // GpuW2.h's kPrefillTile).
   int64_t tokens = q->sizes[0], k = q->sizes[1], n = out->sizes[1];
   int64_t tile = tokens == 1 ? 1 : 4;
   std::string name = "tern_gpu_w2a8_k" + std::to_string(k) + "_n" +
