@@ -15,6 +15,7 @@
 #include "Tern/IR/WeightData.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -219,8 +220,18 @@ compileDeviceCode(ModuleOp module, MLIRContext &context,
     (*kernels)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                         UnitAttr::get(&context));
     gpuModule->moveBefore(kernels->getBody(), kernels->getBody()->end());
+    // The host's gpu.launch_func ops name gpu.binary @tern_gpu. Its object
+    // is a placeholder: the runtime's mgpuModuleLoad picks the embedded
+    // cubin or PTX (tern_gpu_cubin, tern_gpu_ptx) once it knows the GPU.
+    OpBuilder b(module.getBody(), module.getBody()->end());
+    auto target = NVVM::NVVMTargetAttr::get(
+        &context, 2, device.triple, device.cpu.empty() ? "sm_80" : device.cpu);
+    b.create<gpu::BinaryOp>(
+        module.getLoc(), "tern_gpu", Attribute(),
+        ArrayRef<Attribute>{gpu::ObjectAttr::get(
+            &context, target, gpu::CompilationTarget::Binary,
+            b.getStringAttr("see tern_gpu_ptx"), DictionaryAttr())});
   }
-  module->removeAttr(gpu::GPUDialect::getContainerModuleAttrName());
   PassManager pm(&context);
   PipelineOptions deviceOptions;
   deviceOptions.kernels = "gpu";

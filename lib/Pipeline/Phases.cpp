@@ -10,6 +10,7 @@
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
 #include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
@@ -26,7 +27,9 @@
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
@@ -98,21 +101,11 @@ void mlir::tern::populatePackedPasses(OpPassManager &pm,
 
 void mlir::tern::populateKernelsPasses(OpPassManager &pm,
                                        const PipelineOptions &options) {
-  // NVIDIA: the device kernels alone (--emit=asm), or with the host code
-  // that calls them (variant gpu-host, for executables).
-  if (options.kernels == "gpu") {
-    pm.addPass(mlir::tern::createTernLowerToGpuKernels());
-    pm.addPass(createCanonicalizerPass());
-    pm.addPass(createCSEPass());
-    return;
-  }
-  if (options.kernels == "gpu-host") {
-    mlir::tern::TernLowerToGpuKernelsOptions device;
-    device.keepHost = true;
-    pm.addPass(mlir::tern::createTernLowerToGpuKernels(device));
-  }
+  // NVIDIA (--emit=asm and executables alike): every op a device kernel,
+  // launched by host code (variant gpu-host); --emit=asm then prints the
+  // device code alone.
   mlir::tern::TernLowerToKernelsOptions kernels;
-  kernels.variant = options.kernels;
+  kernels.variant = options.kernels == "gpu" ? "gpu-host" : options.kernels;
   kernels.mcaMarkers = options.mcaMarkers;
   pm.addPass(mlir::tern::createTernLowerToKernels(kernels));
   // The loop builders leave repeated constants and dims behind; once they
@@ -127,8 +120,12 @@ void mlir::tern::populateLLVMPasses(OpPassManager &pm,
   if (options.kernels == "gpu") {
     // Device code: structured control flow, then gpu/memref/arith to NVVM
     // and the LLVM dialect, 64-bit indices.
+    // math to LLVM intrinsics first: NVPTX has instructions for the few
+    // the kernels use (sqrt, fma, roundeven, fabs), where gpu-to-nvvm would
+    // call libdevice, which needs the CUDA toolkit.
     OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
     device.addPass(createConvertSCFToCFPass());
+    device.addPass(createConvertMathToLLVMPass());
     ConvertGpuOpsToNVVMOpsOptions nvvm;
     nvvm.indexBitwidth = 64;
     device.addPass(createConvertGpuOpsToNVVMOps(nvvm));
@@ -153,6 +150,10 @@ void mlir::tern::populateLLVMPasses(OpPassManager &pm,
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  // NVIDIA executables: gpu.alloc/memcpy/launch_func become calls to the
+  // runtime's mgpu* functions (lib/Runtime/GpuRuntime.cpp).
+  if (options.kernels == "gpu-host")
+    pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
 }
@@ -185,6 +186,10 @@ void mlir::tern::registerAllTernDialects(DialectRegistry &registry) {
   registerLLVMDialectTranslation(registry);
   registerNVVMDialectTranslation(registry);
   registerOpenMPDialectTranslation(registry);
+  // gpu.binary and gpu.launch_func (NVIDIA executables' host code).
+  registerGPUDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
 }
 
 void mlir::tern::registerAllTernPasses() {

@@ -38,6 +38,7 @@ struct CudaDriver::Api {
   int (*memFree)(uint64_t);
   int (*memcpyHtoD)(uint64_t, const void *, size_t);
   int (*memcpyDtoH)(void *, uint64_t, size_t);
+  int (*memcpy)(uint64_t, uint64_t, size_t);
   int (*getErrorName)(int, const char **);
 };
 
@@ -97,6 +98,7 @@ std::unique_ptr<CudaDriver> CudaDriver::open(std::string &error,
   get(a.memFree, "cuMemFree_v2");
   get(a.memcpyHtoD, "cuMemcpyHtoD_v2");
   get(a.memcpyDtoH, "cuMemcpyDtoH_v2");
+  get(a.memcpy, "cuMemcpy");
   get(a.getErrorName, "cuGetErrorName");
   if (missing) {
     error = std::string("no usable CUDA driver: ") + library + " lacks " +
@@ -143,11 +145,12 @@ void *CudaDriver::kernel(const char *name, std::string &error) {
 }
 
 bool CudaDriver::launch(void *kernel, unsigned gridX, unsigned gridY,
-                        unsigned blockX, void **args, std::string &error) {
+                        unsigned blockX, void **args, std::string &error,
+                        bool wait) {
   return check(api->launchKernel(kernel, gridX, gridY, 1, blockX, 1, 1, 0,
                                  nullptr, args, nullptr),
                "cuLaunchKernel", error) &&
-         check(api->ctxSynchronize(), "cuCtxSynchronize", error);
+         (!wait || check(api->ctxSynchronize(), "cuCtxSynchronize", error));
 }
 
 uint64_t CudaDriver::alloc(size_t bytes, std::string &error) {
@@ -165,6 +168,13 @@ bool CudaDriver::copyToDevice(uint64_t to, const void *from, size_t bytes,
 bool CudaDriver::copyToHost(void *to, uint64_t from, size_t bytes,
                             std::string &error) {
   return check(api->memcpyDtoH(to, from, bytes), "cuMemcpyDtoH", error);
+}
+
+bool CudaDriver::copy(void *to, const void *from, size_t bytes,
+                      std::string &error) {
+  return check(api->memcpy(reinterpret_cast<uint64_t>(to),
+                           reinterpret_cast<uint64_t>(from), bytes),
+               "cuMemcpy", error);
 }
 
 void CudaDriver::free(uint64_t pointer) {

@@ -198,9 +198,9 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
 }
 
 ArrayRef<StringRef> mlir::tern::kernelVariants() {
-  static const StringRef names[] = {"scalar",  "vector",     "avx2",
-                                    "avxvnni", "avx512vnni", "neon",
-                                    "dotprod", "i8mm",       "gpu-emulation"};
+  static const StringRef names[] = {
+      "scalar", "vector",  "avx2", "avxvnni",       "avx512vnni",
+      "neon",   "dotprod", "i8mm", "gpu-emulation", "gpu-device-emulation"};
   return names;
 }
 
@@ -268,9 +268,10 @@ mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
           << best << " kernels\n";
     variant = best;
   }
-  return KernelChoice{variant.str(), variant == "scalar"          ? "i2"
-                                     : variant == "gpu-emulation" ? "gpu_w2"
-                                                                  : "i2_k64"};
+  StringRef layout = variant == "scalar"           ? "i2"
+                     : variant.starts_with("gpu-") ? "gpu_w2"
+                                                   : "i2_k64";
+  return KernelChoice{variant.str(), layout.str()};
 }
 
 void mlir::tern::printTargets(raw_ostream &os) {
@@ -279,7 +280,7 @@ void mlir::tern::printTargets(raw_ostream &os) {
      << "  x86_64-linux-gnu    x86-64 CPUs (scalar, AVX2, AVX-512/VNNI)\n"
      << "  aarch64-linux-gnu   AArch64 CPUs (NEON, dotprod, i8mm)\n"
      << "  nvptx64-nvidia-cuda NVIDIA GPUs, --target=nvptx --gpu-arch=sm_XX "
-        "(sm_80 or newer; the ternary matmul kernels' PTX so far)\n"
+        "(sm_80 or newer)\n"
      << "\nHost:\n"
      << "  triple   " << sys::getDefaultTargetTriple() << "\n"
      << "  cpu      " << sys::getHostCPUName() << "\n";

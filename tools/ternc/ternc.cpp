@@ -66,8 +66,9 @@ cl::opt<std::string> kernels(
     "kernels",
     cl::desc("Ternary matmul kernels: auto (the best the target CPU runs), "
              "scalar, vector, avx2, avxvnni, avx512vnni (x86-64), neon, "
-             "dotprod, i8mm (AArch64), gpu-emulation (the NVIDIA kernels' "
-             "arithmetic on the CPU, for tests)"),
+             "dotprod, i8mm (AArch64), gpu-emulation (the NVIDIA matmul "
+             "kernels' arithmetic on the CPU, for tests), gpu-device-emulation "
+             "(every NVIDIA kernel and launch run on the CPU, for tests)"),
     cl::init("auto"), cl::value_desc("variant"), cl::cat(targetCategory));
 cl::opt<std::string> weights(
     "weights",

@@ -28,7 +28,12 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
            "code of the ternary matmul kernels on i2_k64 weights: vector "
            "(portable), avx2, avxvnni or avx512vnni (x86 intrinsics), neon, "
            "dotprod or i8mm (AArch64 intrinsics); i2 weights always get the "
-           "scalar kernels">,
+           "scalar kernels. gpu-emulation: the NVIDIA matmul kernels' "
+           "arithmetic on gpu_w2 weights, on the CPU. gpu-host: every op a "
+           "kernel in gpu.module @tern_gpu, launched (gpu.launch_func) on "
+           "device buffers by the host code; gpu-device-emulation: the same "
+           "kernels and launches run on the CPU, each block's threads as "
+           "loops">,
     Option<"mcaMarkers", "mca-markers", "bool", /*default=*/"false",
            "mark each ternary matmul tile's block loop for llvm-mca "
            "(# LLVM-MCA-BEGIN/END comments in the assembly)">
@@ -37,36 +42,7 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::vector::VectorDialect",
     "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::LLVM::LLVMDialect"
-  ];
-}
-
-def TernLowerToGpuKernels : Pass<"tern-lower-to-gpu-kernels", "ModuleOp"> {
-  let summary = "NVIDIA device kernels for the ternary matmuls (gpu_w2)";
-  let description = [{
-    Builds `gpu.module @tern_gpu` with one kernel per distinct ternary matmul
-    signature on `gpu_w2` weights (`#tern.packed`), in two shapes:
-    `tern_gpu_w2a8_k{K}_n{N}_t1` (decode) and `..._t4` (prefill) compute
-    `out[t, n] = dot(q[t, :], W[n, :]) / s[t] * scale` (plus a residual
-    when the matmul has one) with one thread per row `n` and 1 or 4 tokens
-    per thread, 128 threads per block (`gpu.known_block_size`), and the grid
-    `(ceil(N / 128), ceil(tokens / tile))`. The dot product is GpuW2.h's:
-    per 16-trit word, four `dp4a.u32.s32` of the codes and one of the
-    activations' sum per token.
-
-    Unless `keep-host` is set, the pass also removes the model function,
-    so that `--emit=asm` writes the kernels' PTX alone; executables keep it
-    (`tern-lower-to-kernels{variant=gpu-host}` then calls the runtime's
-    `tern_gpu_matmul`, which launches these kernels).
-  }];
-  let options = [
-    Option<"keepHost", "keep-host", "bool", /*default=*/"false",
-           "keep the model function (for an executable)">
-  ];
-  let dependentDialects = [
-    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::LLVM::LLVMDialect"
+    "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect"
   ];
 }
 

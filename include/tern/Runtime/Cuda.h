@@ -37,14 +37,18 @@ public:
   /// A kernel of the loaded module, or null with `error`.
   void *kernel(const char *name, std::string &error);
   /// Launches `kernel` on grid x block threads with `args` (pointers to the
-  /// argument values) and waits for it.
+  /// argument values) on the default stream, whose work runs in order;
+  /// `wait` also waits for it to finish.
   bool launch(void *kernel, unsigned gridX, unsigned gridY, unsigned blockX,
-              void **args, std::string &error);
+              void **args, std::string &error, bool wait = true);
   /// Device memory.
   uint64_t alloc(size_t bytes, std::string &error);
   bool copyToDevice(uint64_t to, const void *from, size_t bytes,
                     std::string &error);
   bool copyToHost(void *to, uint64_t from, size_t bytes, std::string &error);
+  /// A copy in any direction (unified addressing tells host from device
+  /// pointers); it waits for the kernels launched before it.
+  bool copy(void *to, const void *from, size_t bytes, std::string &error);
   void free(uint64_t pointer);
 
 private:

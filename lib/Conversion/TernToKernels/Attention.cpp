@@ -80,29 +80,41 @@ Value KernelEmitter::transposeSum(ArrayRef<Value> vectors) {
 Value KernelEmitter::expF32(Value x) {
   // exp(x) = 2^n e^r, n = round(x log2 e), r = x - n ln 2 (ln 2 in two
   // parts, so r is exact enough), e^r by its degree-6 Taylor polynomial
-  // (|r| <= ln 2 / 2: relative error ~1e-7). x below -88 gives 0.
-  auto type = cast<VectorType>(x.getType());
-  auto c = [&](float v) {
+  // (|r| <= ln 2 / 2: relative error ~1e-7). x below -88 gives 0. Only
+  // IEEE operations (fma included): the GPU computes the same bits.
+  auto type = dyn_cast<VectorType>(x.getType());
+  auto c = [&](float v) -> Value {
+    if (!type)
+      return f32(v);
     return b.create<arith::ConstantOp>(
         DenseElementsAttr::get(type, b.getF32FloatAttr(v).getValue()));
+  };
+  auto fma = [&](Value a, Value m, Value add) -> Value {
+    if (type)
+      return b.create<vector::FMAOp>(a, m, add);
+    return b.create<math::FmaOp>(a, m, add);
   };
   x = b.create<arith::MaximumFOp>(x, c(-88.0f));
   Value n = b.create<math::RoundEvenOp>(
       b.create<arith::MulFOp>(x, c(1.44269504088896341f)));
-  Value r = b.create<vector::FMAOp>(n, c(-0.693145751953125f), x);
-  r = b.create<vector::FMAOp>(n, c(-1.428606765330187e-6f), r);
+  Value r = fma(n, c(-0.693145751953125f), x);
+  r = fma(n, c(-1.428606765330187e-6f), r);
   Value p = c(1.0f / 720);
   for (float coefficient : {1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f})
-    p = b.create<vector::FMAOp>(p, r, c(coefficient));
-  auto ints = VectorType::get(type.getShape(), b.getI32Type());
+    p = fma(p, r, c(coefficient));
+  Type ints = type ? Type(VectorType::get(type.getShape(), b.getI32Type()))
+                   : Type(b.getI32Type());
+  auto ci = [&](int32_t v) -> Value {
+    if (!type)
+      return i32(v);
+    return b.create<arith::ConstantOp>(DenseElementsAttr::get(
+        cast<ShapedType>(ints), b.getI32IntegerAttr(v).getValue()));
+  };
   Value bits = b.create<arith::ShLIOp>(
-      b.create<arith::AddIOp>(
-          b.create<arith::FPToSIOp>(ints, n),
-          b.create<arith::ConstantOp>(DenseElementsAttr::get(
-              ints, b.getI32IntegerAttr(127).getValue()))),
-      b.create<arith::ConstantOp>(
-          DenseElementsAttr::get(ints, b.getI32IntegerAttr(23).getValue())));
-  return b.create<arith::MulFOp>(p, b.create<arith::BitcastOp>(type, bits));
+      b.create<arith::AddIOp>(b.create<arith::FPToSIOp>(ints, n), ci(127)),
+      ci(23));
+  return b.create<arith::MulFOp>(p,
+                                 b.create<arith::BitcastOp>(x.getType(), bits));
 }
 
 void KernelEmitter::lowerAttention(AttentionOp op) {

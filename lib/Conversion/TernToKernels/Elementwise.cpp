@@ -133,7 +133,10 @@ Value KernelEmitter::gluValue(Value gate, Value up, GluActivation activation,
     Value r = b.create<arith::MaximumFOp>(gate, splat(f32(0), width));
     act = b.create<arith::MulFOp>(r, r);
   } else { // silu(g) = g / (1 + exp(-g))
-    Value e = b.create<math::ExpOp>(b.create<arith::NegFOp>(gate));
+    // Device kernels use the polynomial (no libdevice on the GPU).
+    Value minus = b.create<arith::NegFOp>(gate);
+    Value e = device != Device::None ? expF32(minus)
+                                     : Value(b.create<math::ExpOp>(minus));
     act = b.create<arith::DivFOp>(
         gate, b.create<arith::AddFOp>(splat(f32(1), width), e));
   }

@@ -3,6 +3,7 @@
 #include "GpuW2.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
@@ -151,4 +152,44 @@ void mlir::tern::kernels::gpuW2Store(OpBuilder &b, Location loc,
           loc, y, b.create<memref::LoadOp>(loc, residual, ValueRange{t, n}));
     b.create<memref::StoreOp>(loc, y, out, ValueRange{t, n});
   }
+}
+
+Value mlir::tern::kernels::dp4aPTX(OpBuilder &b, Location loc, Value a,
+                                   Value bv, Value c) {
+  return b
+      .create<LLVM::InlineAsmOp>(loc, b.getI32Type(), ValueRange{a, bv, c},
+                                 "dp4a.u32.s32 $0, $1, $2, $3;", "=r,r,r,r",
+                                 /*has_side_effects=*/false,
+                                 /*is_align_stack=*/false,
+                                 LLVM::AsmDialectAttr(), ArrayAttr())
+      .getResult(0);
+}
+
+std::string mlir::tern::kernels::gpuW2KernelName(int64_t k, int64_t n,
+                                                 bool residual, int64_t tile) {
+  return "tern_gpu_w2a8_k" + std::to_string(k) + "_n" + std::to_string(n) +
+         (residual ? "_residual" : "") + "_t" + std::to_string(tile);
+}
+
+void mlir::tern::kernels::gpuW2Thread(OpBuilder &b, Location loc,
+                                      Value rowBlock, Value tokenBlock,
+                                      Value tid, ValueRange args, int64_t k,
+                                      int64_t n, int64_t tile, Dp4a dp4a) {
+  auto idx = [&](int64_t v) {
+    return b.create<arith::ConstantIndexOp>(loc, v).getResult();
+  };
+  Value q = args[0], s = args[1], w = args[2], out = args[3], scale = args[4];
+  Value row = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, rowBlock, idx(kW2Threads)), tid);
+  Value t0 = b.create<arith::MulIOp>(loc, tokenBlock, idx(tile));
+  Value tokens = b.create<memref::DimOp>(loc, q, 0);
+  auto inside = b.create<scf::IfOp>(
+      loc, b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::ult, row, idx(n)),
+      /*else=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&inside.getThenRegion().front());
+  SmallVector<Value> dots =
+      gpuW2Dot(b, loc, q, w, t0, tokens, tile, row, k, n, dp4a);
+  gpuW2Store(b, loc, dots, t0, tokens, row, s, scale, out,
+             args.size() > 5 ? args[5] : Value());
 }

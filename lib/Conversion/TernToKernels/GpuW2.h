@@ -19,6 +19,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <string>
+
 namespace mlir::tern::kernels {
 
 /// dp4a(a, b, c) = c + sum_i u8(a_i) * s8(b_i) over the bytes of i32 a, b.
@@ -26,6 +28,8 @@ using Dp4a = function_ref<Value(OpBuilder &, Location, Value, Value, Value)>;
 
 /// dp4a in plain arith (the CPU emulation).
 Value dp4aArith(OpBuilder &b, Location loc, Value a, Value bv, Value c);
+/// dp4a.u32.s32 as PTX inline assembly (MLIR 19 has no NVVM op for it).
+Value dp4aPTX(OpBuilder &b, Location loc, Value a, Value bv, Value c);
 
 /// sum_k q[t, k] * W[n, k] in i32 for row `n` of `words` (the gpu_w2 words
 /// viewed as memref<blocks * N x i32>) and the `tile` tokens t0, t0 + 1, ...
@@ -44,6 +48,19 @@ void gpuW2Store(OpBuilder &b, Location loc, ArrayRef<Value> dots, Value t0,
 
 /// Tokens per thread of the prefill kernels (decode kernels take one).
 constexpr int64_t kPrefillTile = 4;
+/// Threads per block of the kernels: one output row each.
+constexpr int64_t kW2Threads = 128;
+
+/// One thread of the kernel `tern_gpu_w2a8_k{K}_n{N}[_residual]_t{tile}`,
+/// arguments `args` = (q [tokens, K] i8, s [tokens] f32, words, out
+/// [tokens, N] f32, scale f32[, residual [tokens, N] f32]): row n =
+/// kW2Threads * rowBlock + tid (none past N), tokens tile * tokenBlock and
+/// the next tile - 1.
+void gpuW2Thread(OpBuilder &b, Location loc, Value rowBlock, Value tokenBlock,
+                 Value tid, ValueRange args, int64_t k, int64_t n, int64_t tile,
+                 Dp4a dp4a);
+/// The kernel's name.
+std::string gpuW2KernelName(int64_t k, int64_t n, bool residual, int64_t tile);
 
 } // namespace mlir::tern::kernels
 

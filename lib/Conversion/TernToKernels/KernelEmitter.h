@@ -12,6 +12,7 @@
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -20,6 +21,8 @@
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/StringMap.h"
+
+#include <map>
 
 namespace mlir::tern::kernels {
 
@@ -35,6 +38,15 @@ enum class Variant {
   DotProd, ///< sdot
   I8MM,    ///< smmla for 2 x 2 row/token blocks of prefill tiles, else sdot
 };
+
+/// Where the model's kernels run: on the CPU (the kernel functions above),
+/// on an NVIDIA GPU (gpu.func kernels in gpu.module @tern_gpu, launched by
+/// host code that keeps every activation in device memory: variant
+/// gpu-host), or in the CPU emulation of that (the same kernels and
+/// launches, with each block's threads run as loops: gpu-device-emulation).
+enum class Device { None, Gpu, Emulation };
+
+class BlockThreads;
 
 /// The memref type a tern tensor value is stored in.
 inline MemRefType storageType(Type type) {
@@ -69,10 +81,23 @@ public:
   }
 
   LogicalResult lower(Operation *op);
-  void freeBuffers() {
-    for (Value buffer : buffers)
-      b.create<memref::DeallocOp>(buffer);
-  }
+  void freeBuffers();
+
+  // --- device mode, host side (GpuLayer.cpp) ---
+  Device device = Device::None;
+  /// A device buffer, freed by freeBuffers.
+  Value deviceAlloc(MemRefType type, ValueRange sizes);
+  /// Copies between host and device memory.
+  void copy(Value from, Value to);
+  /// The device copy of a host buffer of static shape or memref<?xT>, made
+  /// once per run by the runtime: with its contents (weights) or without
+  /// (the KV cache).
+  FailureOr<Value> resident(Value host, bool withContents);
+  /// Host buffers of the device forward (RoPE's tables), freed at its end.
+  SmallVector<Value> hostBuffers;
+  /// The positions argument as the host has it (RoPE's tables are computed
+  /// there).
+  Value hostPositions;
 
   /// Values of the forward function.
   IRMapping map;
@@ -193,6 +218,37 @@ private:
 
   /// Emits `op` as a call to its kernel, creating the kernel on first use.
   LogicalResult emitCall(Operation *op);
+
+  // --- device mode, kernels (GpuLayer.cpp) ---
+  /// Emits `op` as launches of device kernels on device buffers.
+  LogicalResult launch(Operation *op);
+  /// A block's code: its threads, the block ids, the kernel's arguments.
+  using BlockBody =
+      function_ref<void(BlockThreads &, Value, Value, ValueRange)>;
+  /// Launches kernel `name` (created on first use, one per name and
+  /// argument types) on a gridX x gridY grid of `threads`-thread blocks.
+  void launchKernel(StringRef name, ValueRange args, Value gridX, Value gridY,
+                    int64_t threads, BlockBody body);
+  void launchTernaryMatmul(TernaryMatmulOp op);
+  void launchAttention(AttentionOp op);
+  void launchRope(RopeOp op);
+  void launchFloatMatmul(Value x, Value table, Value out, Value scales);
+  /// 1 / sqrt(mean(element^2) + epsilon) over a row, by the block.
+  Value blockRmsInverse(BlockThreads &threads, int64_t d, Value epsilon,
+                        function_ref<Value(Value)> element);
+  /// act_quant of a row of k elements into q[t, :] and s[t], by the block.
+  void blockQuantizeRow(BlockThreads &threads, int64_t k, Value t, Value q,
+                        Value s, function_ref<Value(Value)> element);
+  /// An f32 from any table element (bf16 by its bits: NVPTX converts bf16
+  /// only on newer GPUs).
+  Value elementToF32(Value v);
+  gpu::GPUModuleOp gpuModule();
+  /// llvm.sqrt.f32 or llvm.fabs.f32 of x, in device code.
+  Value intrinsicF32(StringRef name, Value x);
+  /// RoPE's cos and sin tables of this call's positions, by (theta, head_dim).
+  std::map<std::pair<float, int64_t>, std::pair<Value, Value>> ropeTables;
+  /// Device kernels by name and signature.
+  llvm::StringMap<Operation *> deviceKernels;
   /// The kernel's body: the op's loops over its argument buffers.
   void lowerBody(Operation *op);
 
@@ -207,8 +263,6 @@ private:
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
   /// gpu_w2 weights: the NVIDIA kernel's arithmetic (GpuW2.h) on the CPU.
   void lowerTernaryMatmulGpuW2(TernaryMatmulOp op);
-  /// gpu-host: a call to the runtime's tern_gpu_matmul per weight.
-  void callGpuMatmul(TernaryMatmulOp op);
   /// acc + the byte dot products of 64 codes (u8) and 64 activations (i8),
   /// in the variant's accumulator type.
   Value dot64(Value acc, Value codes, Value q);
@@ -250,9 +304,6 @@ public:
   /// "# LLVM-MCA-BEGIN/END tile<rows>x<tokens>" assembly comments, for
   /// bench/mca.sh.
   bool mcaMarkers = false;
-  /// gpu_w2 ternary matmuls call the runtime's tern_gpu_matmul, which runs
-  /// them on an NVIDIA GPU (variant gpu-host).
-  bool gpuCalls = false;
   SmallVector<Value> buffers;
   Value kvCache, tokens;
   int64_t kvLayers = 0, kvWidth = 0;

@@ -62,6 +62,8 @@ LogicalResult KernelEmitter::lower(Operation *op) {
                  << "result type " << type
                  << " has a dynamic feature dimension; kernels need static "
                     "sizes for every dimension but the tokens";
+  if (device != Device::None && !isa<WeightOp, BitLinearOp>(op))
+    return launch(op);
   return TypeSwitch<Operation *, LogicalResult>(op)
       .Case([&](WeightOp w) { return lowerWeight(w); })
       .Case<EmbeddingOp, RMSNormOp, ActQuantOp, NormQuantOp, TernaryMatmulOp,
@@ -210,6 +212,12 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
     symbols.insert(global); // renames on collision
   }
   Value data = b.create<memref::GetGlobalOp>(globalType, global.getSymName());
+  if (device != Device::None) { // weights live on the device
+    FailureOr<Value> onDevice = resident(data, /*withContents=*/true);
+    if (failed(onDevice))
+      return failure();
+    data = *onDevice;
+  }
   if (globalType != type)
     data = b.create<memref::ViewOp>(type, data, idx(0), ValueRange{});
   map.map(op.getResult(), data);
@@ -350,7 +358,7 @@ LogicalResult checkSignature(func::FuncOp func) {
 }
 
 LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
-                         bool mcaMarkers, bool gpuCalls) {
+                         bool mcaMarkers, Device device) {
   if (failed(checkSignature(func)))
     return failure();
   MLIRContext *ctx = module.getContext();
@@ -389,21 +397,46 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
 
   KernelEmitter emitter(b, module, kernel, variant);
   emitter.mcaMarkers = mcaMarkers;
-  emitter.gpuCalls = gpuCalls;
-  for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
-    emitter.map.map(from, to);
-  emitter.setup(entry->getArgument(func.getNumArguments()), layers, width,
-                b.create<memref::DimOp>(entry->getArgument(0), 0));
+  emitter.device = device;
+  Value tokenCount = b.create<memref::DimOp>(entry->getArgument(0), 0);
+  Value kvCache = entry->getArgument(func.getNumArguments());
+  Value logitsOut = entry->getArgument(func.getNumArguments() + 1);
+  // Device mode: ids and positions are uploaded, the KV cache lives on the
+  // device, the logits are computed there and copied back at the end.
+  Value logitsDevice = logitsOut;
+  if (device != Device::None) {
+    emitter.hostPositions = entry->getArgument(1);
+    for (auto [from, to] :
+         llvm::zip(func.getArguments(), entry->getArguments())) {
+      auto type = cast<MemRefType>(to.getType());
+      Value copy = emitter.deviceAlloc(type, tokenCount);
+      emitter.copy(to, copy);
+      emitter.map.map(from, copy);
+    }
+    FailureOr<Value> cache = emitter.resident(kvCache, /*withContents=*/false);
+    if (failed(cache))
+      return failure();
+    kvCache = *cache;
+    auto logitsType = cast<MemRefType>(logitsOut.getType());
+    logitsDevice = emitter.deviceAlloc(
+        logitsType, b.create<memref::DimOp>(logitsOut, 0).getResult());
+  } else {
+    for (auto [from, to] :
+         llvm::zip(func.getArguments(), entry->getArguments()))
+      emitter.map.map(from, to);
+  }
+  emitter.setup(kvCache, layers, width, tokenCount);
   // Logits come straight from the LM head into the caller's buffer, which
   // may hold only the last rows; anything else is copied at the end.
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-  Value logitsOut = entry->getArgument(func.getNumArguments() + 1);
   if (isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp()))
-    emitter.outputs[ret.getOperand(0)] = logitsOut;
+    emitter.outputs[ret.getOperand(0)] = logitsDevice;
   for (Operation &op : func.getBody().front()) {
     if (&op == ret) {
       Value logits = emitter.map.lookup(ret.getOperand(0));
-      if (logits != logitsOut)
+      if (device != Device::None)
+        emitter.copy(logits, logitsOut);
+      else if (logits != logitsOut)
         b.create<memref::CopyOp>(logits, logitsOut);
       break;
     }
@@ -582,7 +615,9 @@ struct LowerToKernelsPass
             .Case("vector", Variant::Vector)
             // The row-wise kernels of vector; ternary matmuls by layout.
             .Case("gpu-emulation", Variant::Vector)
+            // Device mode: every op a GPU kernel.
             .Case("gpu-host", Variant::Vector)
+            .Case("gpu-device-emulation", Variant::Vector)
             .Case("avx2", Variant::AVX2)
             .Case("avxvnni", Variant::AVXVNNI)
             .Case("avx512vnni", Variant::AVX512VNNI)
@@ -594,7 +629,7 @@ struct LowerToKernelsPass
       module.emitError()
           << "tern-lower-to-kernels: unknown variant '" << variant
           << "' (known: scalar, vector, avx2, avxvnni, avx512vnni, neon, "
-             "dotprod, i8mm)";
+             "dotprod, i8mm, gpu-emulation, gpu-host, gpu-device-emulation)";
       return signalPassFailure();
     }
     auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -602,13 +637,20 @@ struct LowerToKernelsPass
       module.emitError() << "no model function: expected func.func @forward";
       return signalPassFailure();
     }
+    Device device = variant == "gpu-host"               ? Device::Gpu
+                    : variant == "gpu-device-emulation" ? Device::Emulation
+                                                        : Device::None;
     if (module->hasAttr("tern.graph")) {
+      if (device != Device::None) {
+        module.emitError() << "generic graphs have no NVIDIA lowering yet; "
+                              "compile them for a CPU target";
+        return signalPassFailure();
+      }
       if (failed(lowerGraph(module, forward, *kind)))
         signalPassFailure();
       return;
     }
-    if (failed(lowerModel(module, forward, *kind, mcaMarkers,
-                          variant == "gpu-host")))
+    if (failed(lowerModel(module, forward, *kind, mcaMarkers, device)))
       signalPassFailure();
   }
 };

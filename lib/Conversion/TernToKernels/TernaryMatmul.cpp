@@ -81,8 +81,6 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
 
 void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
   Value q = in(op.getInput()), s = in(op.getScale());
-  if (gpuCalls)
-    return callGpuMatmul(op);
   Value tokens = dim(q, 0);
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
     auto type = cast<RankedTensorType>(weight.getType());
@@ -115,47 +113,6 @@ void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
     grid(1);
     b.setInsertionPointToStart(&decode.getElseRegion().front());
     grid(kPrefillTile);
-  }
-}
-
-void KernelEmitter::callGpuMatmul(TernaryMatmulOp op) {
-  // One runtime entry point for every shape: memrefs cast to dynamic sizes
-  // (the runtime reads K and N off them and picks the kernel).
-  Type i8 = b.getI8Type(), f32 = b.getF32Type(), i32 = b.getI32Type();
-  auto dyn = [](Type element, int64_t rank) {
-    return MemRefType::get(SmallVector<int64_t>(rank, ShapedType::kDynamic),
-                           element);
-  };
-  auto type = b.getFunctionType({dyn(i8, 2), dyn(f32, 1), dyn(i32, 1),
-                                 dyn(f32, 2), dyn(f32, 2), f32, b.getI64Type()},
-                                {});
-  auto callee = symbols.lookup<func::FuncOp>("tern_gpu_matmul");
-  if (!callee) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forward);
-    callee = b.create<func::FuncOp>("tern_gpu_matmul", type);
-    callee.setPrivate();
-    callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
-    symbols.insert(callee);
-  }
-  Value q = b.create<memref::CastOp>(dyn(i8, 2), in(op.getInput()));
-  Value s = b.create<memref::CastOp>(dyn(f32, 1), in(op.getScale()));
-  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
-    auto wt = cast<RankedTensorType>(weight.getType());
-    int64_t words = wt.getDimSize(0) * llvm::divideCeil(wt.getDimSize(1), 16);
-    Value w = b.create<memref::ViewOp>(MemRefType::get({words}, i32),
-                                       in(weight), idx(0), ValueRange{});
-    Value out = b.create<memref::CastOp>(dyn(f32, 2), output(op.getResult(i)));
-    Value residual =
-        op.getResidual()
-            ? b.create<memref::CastOp>(dyn(f32, 2), in(op.getResidual()))
-                  .getResult()
-            : out;
-    b.create<func::CallOp>(
-        callee, ValueRange{q, s, b.create<memref::CastOp>(dyn(i32, 1), w), out,
-                           residual, extra(i),
-                           b.create<arith::ConstantIntOp>(
-                               op.getResidual() ? 1 : 0, 64)});
   }
 }
 

@@ -1,0 +1,734 @@
+//===- GpuLayer.cpp - the whole model on an NVIDIA GPU --------------------===//
+//
+// Device mode of the kernel lowering (variants gpu-host and
+// gpu-device-emulation). The forward function becomes host code that
+//   - uploads the token ids and positions, and RoPE's cos/sin tables, which
+//     it computes from the positions as the CPU kernels do (cos and sin are
+//     libm's, so the angles are the CPU's bit for bit);
+//   - asks the runtime for the device copies of the weights and the KV
+//     cache (made once per run);
+//   - launches one kernel per op on device buffers (gpu.launch_func);
+//   - copies the logits back.
+// So a token step's activations never leave the device.
+//
+// Kernels (gpu.func in gpu.module @tern_gpu, one per name and signature):
+//   row ops (embedding, RMSNorm, act_quant, norm_quant, RoPE, GLU, add):
+//     grid (1, tokens), a block of kRowThreads threads per token row;
+//     reductions over the row are trees over shared memory (GpuThreads.h).
+//   ternary matmuls: GpuW2.h's kernels, grid (ceil(N / 128), tokens / tile).
+//   attention: the new keys and values are appended to the cache by one
+//     kernel (grid (1, tokens)), then grid (heads, tokens): the block's
+//     threads take positions in turn for the scores (into a device scratch
+//     row) and their max and sum, then output dimensions for the weighted
+//     sum of V (consecutive threads, consecutive addresses).
+//   LM head: a thread per vocabulary row, grid (ceil(V / 128), rows).
+// Float math is IEEE (no fast-math, no FMA contraction, exp as the CPU's
+// polynomial), so the emulation computes what the GPU does; the reductions'
+// order differs from the CPU kernels', so logits agree closely, not bit for
+// bit.
+//
+//===----------------------------------------------------------------------===//
+
+#include "GpuThreads.h"
+#include "GpuW2.h"
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::tern;
+using namespace mlir::tern::kernels;
+
+namespace {
+constexpr int64_t kRowThreads = 128;
+constexpr int64_t kAttentionThreads = 128;
+constexpr int64_t kVocabThreads = 128;
+} // namespace
+
+// --- host side ---
+
+gpu::GPUModuleOp KernelEmitter::gpuModule() {
+  auto module = forward->getParentOfType<ModuleOp>();
+  if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>("tern_gpu"))
+    return existing;
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToEnd(module.getBody());
+  return b.create<gpu::GPUModuleOp>("tern_gpu");
+}
+
+Value KernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes) {
+  Value buffer;
+  if (device == Device::Emulation) {
+    buffer = b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
+  } else {
+    // gpu-to-llvm lowers the async forms; the runtime's default stream
+    // orders everything, so each op waits on a fresh token.
+    auto token = gpu::AsyncTokenType::get(b.getContext());
+    Value start = b.create<gpu::WaitOp>(token, ValueRange{}).getAsyncToken();
+    auto alloc = b.create<gpu::AllocOp>(type, token, ValueRange{start}, sizes,
+                                        ValueRange{}, /*hostShared=*/false);
+    b.create<gpu::WaitOp>(Type(), ValueRange{alloc.getAsyncToken()});
+    buffer = alloc.getMemref();
+  }
+  buffers.push_back(buffer);
+  return buffer;
+}
+
+void KernelEmitter::copy(Value from, Value to) {
+  if (device == Device::Emulation) {
+    b.create<memref::CopyOp>(from, to);
+    return;
+  }
+  auto token = gpu::AsyncTokenType::get(b.getContext());
+  Value start = b.create<gpu::WaitOp>(token, ValueRange{}).getAsyncToken();
+  auto done = b.create<gpu::MemcpyOp>(token, ValueRange{start}, to, from);
+  b.create<gpu::WaitOp>(Type(), ValueRange{done.getAsyncToken()});
+}
+
+void KernelEmitter::freeBuffers() {
+  for (Value buffer : hostBuffers)
+    b.create<memref::DeallocOp>(buffer);
+  for (Value buffer : buffers) {
+    if (device != Device::Gpu) {
+      b.create<memref::DeallocOp>(buffer);
+      continue;
+    }
+    auto token = gpu::AsyncTokenType::get(b.getContext());
+    Value start = b.create<gpu::WaitOp>(token, ValueRange{}).getAsyncToken();
+    auto done = b.create<gpu::DeallocOp>(token, ValueRange{start}, buffer);
+    b.create<gpu::WaitOp>(Type(), ValueRange{done.getAsyncToken()});
+  }
+}
+
+FailureOr<Value> KernelEmitter::resident(Value host, bool withContents) {
+  if (device == Device::Emulation)
+    return host;
+  auto type = cast<MemRefType>(host.getType());
+  Type element = type.getElementType();
+  std::string suffix;
+  llvm::raw_string_ostream(suffix) << element;
+  if (!llvm::is_contained({"f32", "f16", "bf16", "i8", "i32"}, suffix)) {
+    forward->emitError() << "no device copy of " << type
+                         << ": NVIDIA executables hold f32, f16, bf16, i8 and "
+                            "i32 buffers";
+    return failure();
+  }
+  // The runtime takes and gives memref<?xT>.
+  auto flatType = MemRefType::get({ShapedType::kDynamic}, element);
+  Value flat = host;
+  if (type.getRank() != 1) {
+    ReassociationIndices all =
+        llvm::to_vector<2>(llvm::seq<int64_t>(0, type.getRank()));
+    flat = b.create<memref::CollapseShapeOp>(
+        host, ArrayRef<ReassociationIndices>{all});
+  }
+  if (flat.getType() != flatType)
+    flat = b.create<memref::CastOp>(flatType, flat);
+  std::string name = "tern_gpu_resident_" + suffix;
+  auto callee = symbols.lookup<func::FuncOp>(name);
+  if (!callee) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forward);
+    callee = b.create<func::FuncOp>(
+        name, b.getFunctionType({flatType, b.getI64Type()}, {flatType}));
+    callee.setPrivate();
+    callee->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+    symbols.insert(callee);
+  }
+  Value copyFlag = b.create<arith::ConstantIntOp>(withContents ? 1 : 0, 64);
+  Value device =
+      b.create<func::CallOp>(callee, ValueRange{flat, copyFlag}).getResult(0);
+  if (type.isDynamicDim(0))
+    return device;
+  Value shaped = b.create<memref::CastOp>(
+      MemRefType::get({type.getNumElements()}, element), device);
+  if (type.getRank() == 1)
+    return shaped;
+  ReassociationIndices all =
+      llvm::to_vector<2>(llvm::seq<int64_t>(0, type.getRank()));
+  return b
+      .create<memref::ExpandShapeOp>(type, shaped,
+                                     ArrayRef<ReassociationIndices>{all})
+      .getResult();
+}
+
+void KernelEmitter::launchKernel(StringRef name, ValueRange args, Value gridX,
+                                 Value gridY, int64_t threads, BlockBody body) {
+  SmallVector<Type> types(args.getTypes());
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << name << b.getFunctionType(types, {});
+  Operation *&kernel = deviceKernels[key];
+  if (device == Device::Gpu) {
+    if (!kernel) {
+      gpu::GPUModuleOp module = gpuModule();
+      OpBuilder::InsertionGuard guard(b);
+      Block *moduleBody = module.getBody();
+      if (moduleBody->mightHaveTerminator())
+        b.setInsertionPoint(moduleBody->getTerminator());
+      else
+        b.setInsertionPointToEnd(moduleBody);
+      auto fn = b.create<gpu::GPUFuncOp>(("tern_gpu_" + name).str(),
+                                         b.getFunctionType(types, {}));
+      fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+      fn.setKnownBlockSizeAttr(
+          b.getDenseI32ArrayAttr({int32_t(threads), 1, 1}));
+      SymbolTable(module).insert(fn);
+      b.setInsertionPointToStart(&fn.getBody().front());
+      BlockThreads block(b, threads, fn, nullptr);
+      // A copy: shared arrays are added to the entry block's arguments.
+      SmallVector<Value> params(fn.getArguments());
+      body(block, b.create<gpu::BlockIdOp>(gpu::Dimension::x),
+           b.create<gpu::BlockIdOp>(gpu::Dimension::y), params);
+      b.create<gpu::ReturnOp>();
+      kernel = fn;
+    }
+    Value one = idx(1);
+    b.create<gpu::LaunchFuncOp>(
+        cast<gpu::GPUFuncOp>(kernel), gpu::KernelDim3{gridX, gridY, one},
+        gpu::KernelDim3{idx(threads), one, one}, Value(), args);
+    return;
+  }
+  // Emulation: a function of (gridX, gridY, args) that runs every block.
+  if (!kernel) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forward);
+    SmallVector<Type> withGrid = {b.getIndexType(), b.getIndexType()};
+    withGrid.append(types);
+    auto fn = b.create<func::FuncOp>(("tern_emulated_" + name).str(),
+                                     b.getFunctionType(withGrid, {}));
+    fn.setPrivate();
+    fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(
+                                    b.getContext(), LLVM::Linkage::Internal));
+    symbols.insert(fn);
+    Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    forEach(entry->getArgument(1), [&](Value by) {
+      forEach(entry->getArgument(0), [&](Value bx) {
+        BlockThreads block(b, threads, nullptr, entry);
+        body(block, bx, by, entry->getArguments().drop_front(2));
+      });
+    });
+    b.create<func::ReturnOp>();
+    kernel = fn;
+  }
+  SmallVector<Value> withGrid = {gridX, gridY};
+  withGrid.append(args.begin(), args.end());
+  b.create<func::CallOp>(cast<func::FuncOp>(kernel), withGrid);
+}
+
+// --- kernels ---
+
+Value KernelEmitter::intrinsicF32(StringRef name, Value x) {
+  // gpu-to-nvvm would send math.sqrt and math.absf (and the llvm.intr ops
+  // they lower to) to libdevice, which needs the CUDA toolkit; NVPTX has
+  // instructions for both (sqrt.rn.f32, abs.f32), as the CPU has.
+  if (device == Device::Gpu)
+    return intrinsic(name, b.getF32Type(), x);
+  if (name == "llvm.sqrt.f32")
+    return b.create<math::SqrtOp>(x);
+  return b.create<math::AbsFOp>(x);
+}
+
+Value KernelEmitter::elementToF32(Value v) {
+  if (!v.getType().isBF16())
+    return toF32(v);
+  // bf16 is the top half of an f32.
+  Value bits = b.create<arith::ExtUIOp>(
+      b.getI32Type(), b.create<arith::BitcastOp>(b.getI16Type(), v));
+  return b.create<arith::BitcastOp>(b.getF32Type(),
+                                    b.create<arith::ShLIOp>(bits, i32(16)));
+}
+
+Value KernelEmitter::blockRmsInverse(BlockThreads &threads, int64_t d,
+                                     Value epsilon,
+                                     function_ref<Value(Value)> element) {
+  Value ss = threads.reduce(/*max=*/false, [&](Value tid) {
+    return threads.stridedFold(tid, idx(d), f32(0), [&](Value j, Value acc) {
+      Value v = element(j);
+      return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(v, v));
+    });
+  });
+  // 1 / sqrt(x), as math.rsqrt is lowered on the CPU.
+  Value x = b.create<arith::AddFOp>(b.create<arith::DivFOp>(ss, f32(float(d))),
+                                    epsilon);
+  return b.create<arith::DivFOp>(f32(1), intrinsicF32("llvm.sqrt.f32", x));
+}
+
+void KernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k, Value t,
+                                     Value q, Value s,
+                                     function_ref<Value(Value)> element) {
+  Value amax = threads.reduce(/*max=*/true, [&](Value tid) {
+    return threads.stridedFold(tid, idx(k), f32(0), [&](Value j, Value m) {
+      return b.create<arith::MaximumFOp>(
+          m, intrinsicF32("llvm.fabs.f32", element(j)));
+    });
+  });
+  amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
+  Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
+  // Every thread stores the same value.
+  b.create<memref::StoreOp>(scale, s, ValueRange{t});
+  threads.each([&](Value tid) {
+    threads.strided(tid, idx(k), [&](Value j) {
+      Value r = b.create<math::RoundEvenOp>(
+          b.create<arith::MulFOp>(element(j), scale));
+      r = b.create<arith::MinimumFOp>(b.create<arith::MaximumFOp>(r, f32(-128)),
+                                      f32(127));
+      b.create<memref::StoreOp>(b.create<arith::FPToSIOp>(b.getI8Type(), r), q,
+                                ValueRange{t, j});
+    });
+  });
+}
+
+LogicalResult KernelEmitter::launch(Operation *op) {
+  if (isa<UnaryOp, BinaryOp, ReduceOp>(op))
+    return op->emitOpError()
+           << "has no NVIDIA kernel yet (generic graphs run on CPU targets)";
+  if (auto mm = dyn_cast<TernaryMatmulOp>(op))
+    for (Value weight : mm.getWeights()) {
+      auto type = cast<RankedTensorType>(weight.getType());
+      PackedAttr packed = getPackedEncoding(type);
+      if (!packed || packed.getLayout() != PackedLayout::GpuW2)
+        return mm.emitOpError() << "has a weight of type " << type
+                                << "; NVIDIA kernels read #tern.packed<gpu_w2>";
+    }
+  // Output buffers in device memory: [tokens, ...].
+  for (Value result : op->getResults()) {
+    if (Value direct = outputs.lookup(result)) {
+      map.map(result, direct);
+      continue;
+    }
+    MemRefType type = storageType(result.getType());
+    SmallVector<Value> sizes;
+    if (type.isDynamicDim(0))
+      sizes.push_back(tokens);
+    map.map(result, deviceAlloc(type, sizes));
+  }
+  auto arg = [&](Value v) { return map.lookup(v); };
+  auto width = [&](Value v) {
+    return cast<MemRefType>(arg(v).getType()).getDimSize(1);
+  };
+  auto rows = [&](Value v) { return dim(arg(v), 0); };
+  auto name = [&](StringRef kind, int64_t n) {
+    return (kind + "_" + Twine(n)).str();
+  };
+
+  TypeSwitch<Operation *>(op)
+      .Case([&](EmbeddingOp o) {
+        Value out = arg(o.getResult());
+        int64_t d = cast<MemRefType>(out.getType()).getDimSize(1);
+        launchKernel(name("embedding", d),
+                     {arg(o.getTable()), arg(o.getIds()), out}, idx(1),
+                     rows(o.getIds()), kRowThreads,
+                     [&](BlockThreads &th, Value, Value t, ValueRange a) {
+                       Value row = b.create<arith::IndexCastOp>(
+                           b.getIndexType(),
+                           b.create<memref::LoadOp>(a[1], ValueRange{t}));
+                       th.each([&](Value tid) {
+                         th.strided(tid, idx(d), [&](Value j) {
+                           Value v = elementToF32(b.create<memref::LoadOp>(
+                               a[0], ValueRange{row, j}));
+                           b.create<memref::StoreOp>(v, a[2], ValueRange{t, j});
+                         });
+                       });
+                     });
+      })
+      .Case([&](RMSNormOp o) {
+        int64_t d = width(o.getInput());
+        float eps = o.getEpsilon().convertToFloat();
+        launchKernel(
+            name("rms_norm", d),
+            {arg(o.getInput()), arg(o.getGamma()), arg(o.getResult()),
+             f32(eps)},
+            idx(1), rows(o.getInput()), kRowThreads,
+            [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              Value inv = blockRmsInverse(th, d, a[3], [&](Value j) -> Value {
+                return b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+              });
+              th.each([&](Value tid) {
+                th.strided(tid, idx(d), [&](Value j) {
+                  Value x = b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+                  Value y = b.create<arith::MulFOp>(
+                      b.create<arith::MulFOp>(x, inv),
+                      b.create<memref::LoadOp>(a[1], ValueRange{j}));
+                  b.create<memref::StoreOp>(y, a[2], ValueRange{t, j});
+                });
+              });
+            });
+      })
+      .Case([&](ActQuantOp o) {
+        int64_t k = width(o.getInput());
+        launchKernel(
+            name("act_quant", k),
+            {arg(o.getInput()), arg(o.getQuantized()), arg(o.getScale())},
+            idx(1), rows(o.getInput()), kRowThreads,
+            [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              blockQuantizeRow(th, k, t, a[1], a[2], [&](Value j) {
+                return b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+              });
+            });
+      })
+      .Case([&](NormQuantOp o) {
+        Value x = o.getInputs()[0];
+        bool glu = o.getInputs().size() == 2;
+        int64_t d = width(x);
+        float eps = o.getEpsilon().convertToFloat();
+        SmallVector<Value> args = {arg(x)};
+        if (glu)
+          args.push_back(arg(o.getInputs()[1]));
+        args.append({arg(o.getGamma()), arg(o.getQuantized()),
+                     arg(o.getScale()), f32(eps)});
+        std::string kind = "norm_quant";
+        if (glu)
+          kind +=
+              o.getActivation() == GluActivation::Relu2 ? "_relu2" : "_silu";
+        launchKernel(
+            name(kind, d), args, idx(1), rows(x), kRowThreads,
+            [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              unsigned g = glu ? 2 : 1;
+              auto row = [&](Value j) -> Value {
+                Value v = b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+                if (!glu)
+                  return v;
+                return gluValue(
+                    v, b.create<memref::LoadOp>(a[1], ValueRange{t, j}),
+                    *o.getActivation(), 1);
+              };
+              Value inv = blockRmsInverse(th, d, a[g + 3], row);
+              blockQuantizeRow(th, d, t, a[g + 1], a[g + 2], [&](Value j) {
+                Value y = b.create<arith::MulFOp>(row(j), inv);
+                return b.create<arith::MulFOp>(
+                    y, b.create<memref::LoadOp>(a[g], ValueRange{j}));
+              });
+            });
+      })
+      .Case([&](GluOp o) {
+        int64_t n = width(o.getGate());
+        GluActivation act = o.getActivation();
+        launchKernel(
+            name(act == GluActivation::Relu2 ? "glu_relu2" : "glu_silu", n),
+            {arg(o.getGate()), arg(o.getUp()), arg(o.getResult())}, idx(1),
+            rows(o.getGate()), kRowThreads,
+            [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              th.each([&](Value tid) {
+                th.strided(tid, idx(n), [&](Value j) {
+                  Value y = gluValue(
+                      b.create<memref::LoadOp>(a[0], ValueRange{t, j}),
+                      b.create<memref::LoadOp>(a[1], ValueRange{t, j}), act, 1);
+                  b.create<memref::StoreOp>(y, a[2], ValueRange{t, j});
+                });
+              });
+            });
+      })
+      .Case([&](AddOp o) {
+        int64_t n = width(o.getLhs());
+        launchKernel(
+            name("add", n),
+            {arg(o.getLhs()), arg(o.getRhs()), arg(o.getResult())}, idx(1),
+            rows(o.getLhs()), kRowThreads,
+            [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              th.each([&](Value tid) {
+                th.strided(tid, idx(n), [&](Value j) {
+                  Value y = b.create<arith::AddFOp>(
+                      b.create<memref::LoadOp>(a[0], ValueRange{t, j}),
+                      b.create<memref::LoadOp>(a[1], ValueRange{t, j}));
+                  b.create<memref::StoreOp>(y, a[2], ValueRange{t, j});
+                });
+              });
+            });
+      })
+      .Case([&](TernaryMatmulOp o) { launchTernaryMatmul(o); })
+      .Case([&](RopeOp o) { launchRope(o); })
+      .Case([&](AttentionOp o) { launchAttention(o); })
+      .Case([&](LMHeadOp o) {
+        launchFloatMatmul(arg(o.getInput()), arg(o.getTable()),
+                          arg(o.getResult()),
+                          o.getScales() ? arg(o.getScales()) : Value());
+      })
+      .Case([&](LinearOp o) {
+        launchFloatMatmul(arg(o.getInput()), arg(o.getWeight()),
+                          arg(o.getResult()), Value());
+      });
+  return success();
+}
+
+void KernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
+  Value q = map.lookup(op.getInput()), s = map.lookup(op.getScale());
+  Value count = dim(q, 0);
+  for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
+    auto type = cast<RankedTensorType>(weight.getType());
+    int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+    int64_t words = n * llvm::divideCeil(k, 16);
+    Value w =
+        b.create<memref::ViewOp>(MemRefType::get({words}, b.getI32Type()),
+                                 map.lookup(weight), idx(0), ValueRange{});
+    SmallVector<Value> args = {q, s, w, map.lookup(op.getResult(i)),
+                               f32(op.getScales()[i])};
+    bool residual = bool(op.getResidual());
+    if (residual)
+      args.push_back(map.lookup(op.getResidual()));
+    // The decode kernel for one token, else the prefill kernel.
+    auto grid = [&](int64_t tile) {
+      Value tiles = b.create<arith::DivUIOp>(
+          b.create<arith::AddIOp>(count, idx(tile - 1)), idx(tile));
+      std::string name = gpuW2KernelName(k, n, residual, tile);
+      Dp4a dp4a = device == Device::Gpu ? Dp4a(dp4aPTX) : Dp4a(dp4aArith);
+      launchKernel(StringRef(name).drop_front(strlen("tern_gpu_")), args,
+                   idx(llvm::divideCeil(n, kW2Threads)), tiles, kW2Threads,
+                   [&](BlockThreads &th, Value bx, Value by, ValueRange a) {
+                     th.each([&](Value tid) {
+                       gpuW2Thread(b, b.getLoc(), bx, by, tid, a, k, n, tile,
+                                   dp4a);
+                     });
+                   });
+    };
+    auto decode = b.create<scf::IfOp>(
+        b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, count, idx(1)),
+        /*else=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&decode.getThenRegion().front());
+    grid(1);
+    b.setInsertionPointToStart(&decode.getElseRegion().front());
+    grid(kPrefillTile);
+  }
+}
+
+void KernelEmitter::launchRope(RopeOp op) {
+  int64_t headDim = op.getHeadDim(), half = headDim / 2;
+  float theta = op.getTheta().convertToFloat();
+  auto &[cosTable, sinTable] = ropeTables[{theta, headDim}];
+  if (!cosTable) {
+    // cos and sin of p * inv_freq[i], inv_freq[i] = 1 / theta^(2i / D) in
+    // f32 as in HF, on the host with the CPU kernels' operations.
+    SmallVector<float> invFreq;
+    for (int64_t i = 0; i < half; ++i)
+      invFreq.push_back(1.0f / std::pow(theta, float(2 * i) / float(headDim)));
+    auto freqType = MemRefType::get({half}, b.getF32Type());
+    memref::GlobalOp global;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(forward);
+      global = b.create<memref::GlobalOp>(
+          "tern_rope_inv_freq", b.getStringAttr("private"), freqType,
+          DenseElementsAttr::get(RankedTensorType::get({half}, b.getF32Type()),
+                                 ArrayRef<float>(invFreq)),
+          /*constant=*/true, IntegerAttr());
+      symbols.insert(global);
+    }
+    Value freqs = b.create<memref::GetGlobalOp>(freqType, global.getSymName());
+    auto tableType =
+        MemRefType::get({ShapedType::kDynamic, half}, b.getF32Type());
+    Value hostCos = b.create<memref::AllocOp>(tableType, ValueRange{tokens});
+    Value hostSin = b.create<memref::AllocOp>(tableType, ValueRange{tokens});
+    hostBuffers.append({hostCos, hostSin});
+    forEach(tokens, [&](Value t) {
+      Value p = b.create<arith::SIToFPOp>(
+          b.getF32Type(),
+          b.create<memref::LoadOp>(hostPositions, ValueRange{t}));
+      forEach(idx(half), [&](Value i) {
+        Value angle = b.create<arith::MulFOp>(
+            p, b.create<memref::LoadOp>(freqs, ValueRange{i}));
+        b.create<memref::StoreOp>(b.create<math::CosOp>(angle), hostCos,
+                                  ValueRange{t, i});
+        b.create<memref::StoreOp>(b.create<math::SinOp>(angle), hostSin,
+                                  ValueRange{t, i});
+      });
+    });
+    cosTable = deviceAlloc(tableType, tokens);
+    sinTable = deviceAlloc(tableType, tokens);
+    copy(hostCos, cosTable);
+    copy(hostSin, sinTable);
+  }
+  Value x = map.lookup(op.getInput());
+  int64_t heads = cast<MemRefType>(x.getType()).getDimSize(1) / headDim;
+  bool halfSplit = op.getStyle() == RopeStyle::HalfSplit;
+  launchKernel(
+      (Twine(halfSplit ? "rope_half_" : "rope_interleaved_") +
+       Twine(heads * headDim) + "_d" + Twine(headDim))
+          .str(),
+      {x, cosTable, sinTable, map.lookup(op.getResult())}, idx(1), tokens,
+      kRowThreads, [&](BlockThreads &th, Value, Value t, ValueRange a) {
+        th.each([&](Value tid) {
+          th.strided(tid, idx(heads * half), [&](Value pair) {
+            Value h = b.create<arith::DivUIOp>(pair, idx(half));
+            Value i = b.create<arith::RemUIOp>(pair, idx(half));
+            Value base = b.create<arith::MulIOp>(h, idx(headDim));
+            Value ia = halfSplit
+                           ? b.create<arith::AddIOp>(base, i)
+                           : b.create<arith::AddIOp>(
+                                 base, b.create<arith::MulIOp>(i, idx(2)));
+            Value ib = b.create<arith::AddIOp>(ia, idx(halfSplit ? half : 1));
+            Value c = b.create<memref::LoadOp>(a[1], ValueRange{t, i});
+            Value s = b.create<memref::LoadOp>(a[2], ValueRange{t, i});
+            Value va = b.create<memref::LoadOp>(a[0], ValueRange{t, ia});
+            Value vb = b.create<memref::LoadOp>(a[0], ValueRange{t, ib});
+            Value ra = b.create<arith::SubFOp>(b.create<arith::MulFOp>(va, c),
+                                               b.create<arith::MulFOp>(vb, s));
+            Value rb = b.create<arith::AddFOp>(b.create<arith::MulFOp>(vb, c),
+                                               b.create<arith::MulFOp>(va, s));
+            b.create<memref::StoreOp>(ra, a[3], ValueRange{t, ia});
+            b.create<memref::StoreOp>(rb, a[3], ValueRange{t, ib});
+          });
+        });
+      });
+}
+
+void KernelEmitter::launchAttention(AttentionOp op) {
+  Value q = map.lookup(op.getQuery()), k = map.lookup(op.getKey()),
+        v = map.lookup(op.getValue()), pos = map.lookup(op.getPositions());
+  Value out = map.lookup(op.getResult());
+  int64_t headDim = op.getHeadDim(), width = kvWidth, layers = kvLayers;
+  int64_t heads = op.getNumHeads(), group = heads / op.getNumKvHeads();
+  // Cache index of [layer][kv][p] (kernel-side values).
+  auto rowStart = [&](Value cache, Value layer, int64_t kv, Value p) {
+    Value context =
+        b.create<arith::DivUIOp>(dim(cache, 0), idx(2 * layers * width));
+    Value plane = b.create<arith::MulIOp>(
+        b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
+                                idx(kv)),
+        b.create<arith::MulIOp>(context, idx(width)));
+    return b.create<arith::AddIOp>(plane,
+                                   b.create<arith::MulIOp>(p, idx(width)));
+  };
+  auto position = [&](Value positions, Value t) -> Value {
+    return b.create<arith::IndexCastOp>(
+        b.getIndexType(), b.create<memref::LoadOp>(positions, ValueRange{t}));
+  };
+  Value layer = idx(op.getLayer());
+
+  // This call's keys and values go into the cache first: prompt tokens
+  // attend to each other.
+  launchKernel((Twine("kv_append_") + Twine(width)).str(),
+               {k, v, pos, kvCache, layer}, idx(1), tokens, kRowThreads,
+               [&](BlockThreads &th, Value, Value t, ValueRange a) {
+                 Value p = position(a[2], t);
+                 Value kRow = rowStart(a[3], a[4], 0, p),
+                       vRow = rowStart(a[3], a[4], 1, p);
+                 th.each([&](Value tid) {
+                   th.strided(tid, idx(width), [&](Value j) {
+                     b.create<memref::StoreOp>(
+                         b.create<memref::LoadOp>(a[0], ValueRange{t, j}), a[3],
+                         ValueRange{b.create<arith::AddIOp>(kRow, j)});
+                     b.create<memref::StoreOp>(
+                         b.create<memref::LoadOp>(a[1], ValueRange{t, j}), a[3],
+                         ValueRange{b.create<arith::AddIOp>(vRow, j)});
+                   });
+                 });
+               });
+
+  // Scores: a row of the cache's context per (token, head).
+  Value context =
+      b.create<arith::DivUIOp>(dim(kvCache, 0), idx(2 * layers * width));
+  Value scores = deviceAlloc(
+      MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                      b.getF32Type()),
+      ValueRange{b.create<arith::MulIOp>(tokens, idx(heads)), context});
+  float scaleValue = float(1.0 / std::sqrt(double(headDim)));
+  launchKernel(
+      (Twine("attention_h") + Twine(heads) + "_kv" + Twine(op.getNumKvHeads()) +
+       "_d" + Twine(headDim))
+          .str(),
+      {q, pos, kvCache, scores, out, layer}, idx(heads), tokens,
+      kAttentionThreads, [&](BlockThreads &th, Value h, Value t, ValueRange a) {
+        Value qs = a[0], cache = a[2], sc = a[3], o = a[4];
+        Value row =
+            b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)), h);
+        Value visible = b.create<arith::AddIOp>(position(a[1], t), idx(1));
+        Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
+        Value kvOff = b.create<arith::MulIOp>(
+            b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
+        Value scale = f32(scaleValue);
+        // Pass 1: scores and their max.
+        Value max = th.reduce(/*max=*/true, [&](Value tid) {
+          return th.stridedFold(
+              tid, visible, f32(-INFINITY), [&](Value i, Value m) {
+                Value kRow =
+                    b.create<arith::AddIOp>(rowStart(cache, a[5], 0, i), kvOff);
+                Value dot =
+                    reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
+                      Value x = b.create<memref::LoadOp>(
+                          qs, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+                      Value y = b.create<memref::LoadOp>(
+                          cache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
+                      return b.create<arith::AddFOp>(
+                          acc, b.create<arith::MulFOp>(x, y));
+                    });
+                Value s = b.create<arith::MulFOp>(dot, scale);
+                b.create<memref::StoreOp>(s, sc, ValueRange{row, i});
+                return b.create<arith::MaximumFOp>(m, s);
+              });
+        });
+        // Pass 2: exponentials (each thread its own positions) and their sum.
+        Value sum = th.reduce(/*max=*/false, [&](Value tid) {
+          return th.stridedFold(tid, visible, f32(0), [&](Value i, Value acc) {
+            Value e = expF32(b.create<arith::SubFOp>(
+                b.create<memref::LoadOp>(sc, ValueRange{row, i}), max));
+            b.create<memref::StoreOp>(e, sc, ValueRange{row, i});
+            return b.create<arith::AddFOp>(acc, e);
+          });
+        });
+        // Pass 3: o[d] = sum_i e_i V_i[d] / sum, a thread per d.
+        th.each([&](Value tid) {
+          th.strided(tid, idx(headDim), [&](Value d) {
+            Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
+              Value vAt = b.create<arith::AddIOp>(
+                  b.create<arith::AddIOp>(rowStart(cache, a[5], 1, i), kvOff),
+                  d);
+              Value e = b.create<memref::LoadOp>(sc, ValueRange{row, i});
+              Value vv = b.create<memref::LoadOp>(cache, ValueRange{vAt});
+              return b.create<arith::AddFOp>(acc,
+                                             b.create<arith::MulFOp>(e, vv));
+            });
+            b.create<memref::StoreOp>(
+                b.create<arith::DivFOp>(acc, sum), o,
+                ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+          });
+        });
+      });
+}
+
+void KernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
+                                      Value scales) {
+  // out[r, v] = x[first + r, :] . table[v, :]: the output may hold only the
+  // last rows (the LM head of a generation step).
+  auto tableType = cast<MemRefType>(table.getType());
+  int64_t vocab = tableType.getDimSize(0), d = tableType.getDimSize(1);
+  SmallVector<Value> args = {x, table, out};
+  if (scales)
+    args.push_back(scales);
+  std::string kind;
+  llvm::raw_string_ostream(kind)
+      << "float_matmul_" << tableType.getElementType() << "_n" << vocab << "_k"
+      << d << (scales ? "_scaled" : "");
+  launchKernel(
+      kind, args, idx(llvm::divideCeil(vocab, kVocabThreads)), dim(out, 0),
+      kVocabThreads, [&](BlockThreads &th, Value bx, Value r, ValueRange a) {
+        Value first = b.create<arith::SubIOp>(dim(a[0], 0), dim(a[2], 0));
+        Value t = b.create<arith::AddIOp>(first, r);
+        th.each([&](Value tid) {
+          Value v = b.create<arith::AddIOp>(
+              b.create<arith::MulIOp>(bx, idx(kVocabThreads)), tid);
+          auto inside = b.create<scf::IfOp>(
+              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v, idx(vocab)),
+              /*else=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&inside.getThenRegion().front());
+          Value acc = reduce(idx(d), f32(0), [&](Value j, Value acc) {
+            Value e =
+                elementToF32(b.create<memref::LoadOp>(a[1], ValueRange{v, j}));
+            Value xv = b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+            return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));
+          });
+          if (a.size() > 3)
+            acc = b.create<arith::MulFOp>(
+                acc, b.create<memref::LoadOp>(a[3], ValueRange{v}));
+          b.create<memref::StoreOp>(acc, a[2], ValueRange{r, v});
+        });
+      });
+}
