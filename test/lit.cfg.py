@@ -73,6 +73,10 @@ if shutil.which("nvidia-smi"):
     except Exception:
         pass
 # The stand-in libcuda.so.1 of the unit tests (cuInit finds no device).
+# %fake_cuda_gpu first: a substitution must not be a prefix of one after it.
+config.substitutions.append(
+    ("%fake_cuda_gpu", os.path.join(config.tern_obj_root, "test", "unit",
+                                    "libTernFakeCudaGpu.so")))
 config.substitutions.append(
     ("%fake_cuda", os.path.join(config.tern_obj_root, "test", "unit",
                                 "libTernFakeCuda.so")))
