@@ -267,11 +267,6 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   // embedded), so they get a second, host target.
   bool gpu = kernels->variant == "gpu";
   bool gpuHost = gpu && options.compileTo > Phase::Asm;
-  if (gpu && options.compileTo == Phase::Lib) {
-    llvm::errs() << "error: libraries for NVIDIA targets are not built yet "
-                    "(executables and --emit=asm are)\n";
-    return failure();
-  }
   std::optional<ResolvedTarget> host;
   if (gpuHost) {
     TargetOptions hostOptions;
@@ -346,6 +341,13 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   });
   if (!module || failed(dumpMLIR(*module, Phase::Import)))
     return failure();
+  if (gpu && (*module)->hasAttr("tern.graph")) {
+    llvm::errs() << "error: " << options.inputName
+                 << " is a generic graph (not a language model); NVIDIA "
+                    "targets compile language models only so far: compile "
+                    "it for a CPU target\n";
+    return failure();
+  }
 
   std::string devicePTX; // NVIDIA executables: the kernels' PTX
   DefaultTimingManager timing;
@@ -488,7 +490,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::Error linked = progress.run(last, [&] {
     return last == Phase::Lib
                ? writeLibrary(objectPath, staging, header, hostTarget,
-                              options.argv0)
+                              options.argv0, gpuHost)
                : linkExecutable(
                      objectPath, staging, hostTarget, options.argv0,
                      options.staticLink.value_or(!hostTarget.isHost));

@@ -55,7 +55,9 @@ typedef struct {
  * r = 1 for generation, r = n for every prompt position). `kv_cache` holds
  * tern_kv_floats_per_position() * C floats for a context of C positions
  * (every position < C), zero-initialized before the first call; calls append
- * the keys and values of their positions to it. */
+ * the keys and values of their positions to it. Libraries for NVIDIA GPUs
+ * keep the cache in device memory, one per kv_cache buffer: the host buffer
+ * names it and is not read or written. */
 void _mlir_ciface_tern_forward(tern_i32_vector *ids, tern_i32_vector *positions,
                                tern_f32_vector *kv_cache,
                                tern_f32_matrix *logits);

@@ -33,12 +33,14 @@ llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
                            const ResolvedTarget &target, llvm::StringRef argv0,
                            bool staticLink = false);
 
-/// Writes a static library at `archivePath` holding `objectPath`, then the C
-/// header declaring the model entry points at `headerPath`.
+/// Writes a static library at `archivePath` holding `objectPath` and the
+/// runtime parts it calls (the thread team; with `gpu`, the NVIDIA runtime),
+/// then the C header declaring the model entry points at `headerPath`.
 llvm::Error writeLibrary(llvm::StringRef objectPath,
                          llvm::StringRef archivePath,
                          llvm::StringRef headerPath,
-                         const ResolvedTarget &target, llvm::StringRef argv0);
+                         const ResolvedTarget &target, llvm::StringRef argv0,
+                         bool gpu = false);
 
 } // namespace mlir::tern
 

@@ -147,7 +147,8 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
 
 Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
                                StringRef headerPath,
-                               const ResolvedTarget &target, StringRef argv0) {
+                               const ResolvedTarget &target, StringRef argv0,
+                               bool gpu) {
   Expected<NewArchiveMember> member =
       NewArchiveMember::getFile(objectPath, /*Deterministic=*/true);
   if (!member)
@@ -155,28 +156,40 @@ Error mlir::tern::writeLibrary(StringRef objectPath, StringRef archivePath,
   member->MemberName = "tern_model.o";
   std::vector<NewArchiveMember> members;
   members.push_back(std::move(*member));
-  // The kernels call the thread team's entry points: ship them along.
-  auto found = runtimeFor(target, argv0, "TernParallel");
-  if (!found)
-    return found.takeError();
-  const std::string &parallel = found->archive;
-  auto buffer = MemoryBuffer::getFile(parallel);
-  if (!buffer)
-    return fail("cannot read " + parallel + ": " + buffer.getError().message());
-  Expected<std::unique_ptr<object::Archive>> archive =
-      object::Archive::create((*buffer)->getMemBufferRef());
-  if (!archive)
-    return archive.takeError();
-  Error childError = Error::success();
-  for (const object::Archive::Child &child : (*archive)->children(childError)) {
-    Expected<NewArchiveMember> copy =
-        NewArchiveMember::getOldMember(child, /*Deterministic=*/true);
-    if (!copy)
-      return copy.takeError();
-    members.push_back(std::move(*copy));
+  // The kernels call the thread team's entry points, NVIDIA host code the
+  // GPU runtime's (mgpu*, the driver loader): ship them along. The
+  // archives' buffers must outlive `members`, which refer to them.
+  std::vector<std::unique_ptr<MemoryBuffer>> buffers;
+  std::vector<std::unique_ptr<object::Archive>> archives;
+  SmallVector<StringRef, 2> runtimes = {"TernParallel"};
+  if (gpu)
+    runtimes.push_back("TernGpu");
+  for (StringRef name : runtimes) {
+    auto found = runtimeFor(target, argv0, name);
+    if (!found)
+      return found.takeError();
+    const std::string &path = found->archive;
+    auto buffer = MemoryBuffer::getFile(path);
+    if (!buffer)
+      return fail("cannot read " + path + ": " + buffer.getError().message());
+    Expected<std::unique_ptr<object::Archive>> archive =
+        object::Archive::create((*buffer)->getMemBufferRef());
+    if (!archive)
+      return archive.takeError();
+    Error childError = Error::success();
+    for (const object::Archive::Child &child :
+         (*archive)->children(childError)) {
+      Expected<NewArchiveMember> copy =
+          NewArchiveMember::getOldMember(child, /*Deterministic=*/true);
+      if (!copy)
+        return copy.takeError();
+      members.push_back(std::move(*copy));
+    }
+    if (childError)
+      return childError;
+    buffers.push_back(std::move(*buffer));
+    archives.push_back(std::move(*archive));
   }
-  if (childError)
-    return childError;
   if (Error error =
           writeArchive(archivePath, members, SymtabWritingMode::NormalSymtab,
                        object::Archive::K_GNU,
