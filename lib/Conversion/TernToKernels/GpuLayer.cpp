@@ -62,7 +62,8 @@ gpu::GPUModuleOp KernelEmitter::gpuModule() {
   return b.create<gpu::GPUModuleOp>("tern_gpu");
 }
 
-Value KernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes) {
+Value KernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes,
+                                 bool freeAtEnd) {
   Value buffer;
   if (device == Device::Emulation) {
     buffer = b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
@@ -76,8 +77,20 @@ Value KernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes) {
     b.create<gpu::WaitOp>(Type(), ValueRange{alloc.getAsyncToken()});
     buffer = alloc.getMemref();
   }
-  buffers.push_back(buffer);
+  if (freeAtEnd)
+    buffers.push_back(buffer);
   return buffer;
+}
+
+void KernelEmitter::deviceFree(Value buffer) {
+  if (device != Device::Gpu) {
+    b.create<memref::DeallocOp>(buffer);
+    return;
+  }
+  auto token = gpu::AsyncTokenType::get(b.getContext());
+  Value start = b.create<gpu::WaitOp>(token, ValueRange{}).getAsyncToken();
+  auto done = b.create<gpu::DeallocOp>(token, ValueRange{start}, buffer);
+  b.create<gpu::WaitOp>(Type(), ValueRange{done.getAsyncToken()});
 }
 
 void KernelEmitter::copy(Value from, Value to) {
@@ -94,16 +107,8 @@ void KernelEmitter::copy(Value from, Value to) {
 void KernelEmitter::freeBuffers() {
   for (Value buffer : hostBuffers)
     b.create<memref::DeallocOp>(buffer);
-  for (Value buffer : buffers) {
-    if (device != Device::Gpu) {
-      b.create<memref::DeallocOp>(buffer);
-      continue;
-    }
-    auto token = gpu::AsyncTokenType::get(b.getContext());
-    Value start = b.create<gpu::WaitOp>(token, ValueRange{}).getAsyncToken();
-    auto done = b.create<gpu::DeallocOp>(token, ValueRange{start}, buffer);
-    b.create<gpu::WaitOp>(Type(), ValueRange{done.getAsyncToken()});
-  }
+  for (Value buffer : buffers)
+    deviceFree(buffer);
 }
 
 FailureOr<Value> KernelEmitter::resident(Value host, bool withContents) {
@@ -488,12 +493,83 @@ void KernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
                      });
                    });
     };
+    // Decode: K split among thread rows (GpuW2.h's gpuW2Splits), the int32
+    // partial sums added by a second kernel, exactly: the same results as
+    // one thread per row.
+    auto splitDecode = [&]() {
+      int64_t splits = gpuW2Splits(k, n);
+      if (splits == 1)
+        return grid(1);
+      int64_t blocks = llvm::divideCeil(k, 16);
+      int64_t per = llvm::divideCeil(blocks, splits);
+      Dp4a dp4a = device == Device::Gpu ? Dp4a(dp4aPTX) : Dp4a(dp4aArith);
+      Value partial = deviceAlloc(
+          MemRefType::get({ShapedType::kDynamic, n}, b.getI32Type()),
+          ValueRange{b.create<arith::MulIOp>(count, idx(splits))},
+          /*freeAtEnd=*/false);
+      Value rowBlocks = idx(llvm::divideCeil(n, kW2Threads));
+      auto forRow = [&](Value bx, Value tid, function_ref<void(Value)> body) {
+        Value row = b.create<arith::AddIOp>(
+            b.create<arith::MulIOp>(bx, idx(kW2Threads)), tid);
+        auto inside = b.create<scf::IfOp>(
+            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, row, idx(n)),
+            /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&inside.getThenRegion().front());
+        body(row);
+      };
+      std::string tag = "_k" + std::to_string(k) + "_n" + std::to_string(n) +
+                        "_s" + std::to_string(splits);
+      launchKernel("w2a8" + tag + "_t1", {q, w, partial}, rowBlocks,
+                   b.create<arith::MulIOp>(count, idx(splits)), kW2Threads,
+                   [&](BlockThreads &th, Value bx, Value by, ValueRange a) {
+                     Value t = b.create<arith::DivUIOp>(by, idx(splits));
+                     Value part = b.create<arith::RemUIOp>(by, idx(splits));
+                     Value lo = b.create<arith::MinUIOp>(
+                         b.create<arith::MulIOp>(part, idx(per)), idx(blocks));
+                     Value hi = b.create<arith::MinUIOp>(
+                         b.create<arith::AddIOp>(lo, idx(per)), idx(blocks));
+                     th.each([&](Value tid) {
+                       forRow(bx, tid, [&](Value row) {
+                         SmallVector<Value> dots =
+                             gpuW2Dot(b, b.getLoc(), a[0], a[1], t,
+                                      dim(a[0], 0), 1, row, k, n, dp4a, lo, hi);
+                         b.create<memref::StoreOp>(dots[0], a[2],
+                                                   ValueRange{by, row});
+                       });
+                     });
+                   });
+      SmallVector<Value> sumArgs = {partial, s, args[3], args[4]};
+      if (residual)
+        sumArgs.push_back(args[5]);
+      launchKernel(
+          "w2a8_sum_n" + std::to_string(n) + "_s" + std::to_string(splits) +
+              (residual ? "_residual" : ""),
+          sumArgs, rowBlocks, count, kW2Threads,
+          [&](BlockThreads &th, Value bx, Value t, ValueRange a) {
+            th.each([&](Value tid) {
+              forRow(bx, tid, [&](Value row) {
+                Value first = b.create<arith::MulIOp>(t, idx(splits));
+                Value acc = i32(0);
+                for (int64_t j = 0; j < splits; ++j)
+                  acc = b.create<arith::AddIOp>(
+                      acc, b.create<memref::LoadOp>(
+                               a[0], ValueRange{
+                                         b.create<arith::AddIOp>(first, idx(j)),
+                                         row}));
+                gpuW2Store(b, b.getLoc(), {acc}, t, dim(a[2], 0), row, a[1],
+                           a[3], a[2], a.size() > 4 ? a[4] : Value());
+              });
+            });
+          });
+      deviceFree(partial);
+    };
     auto decode = b.create<scf::IfOp>(
         b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, count, idx(1)),
         /*else=*/true);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&decode.getThenRegion().front());
-    grid(1);
+    splitDecode();
     b.setInsertionPointToStart(&decode.getElseRegion().front());
     grid(kPrefillTile);
   }

@@ -34,7 +34,8 @@ SmallVector<Value> mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc,
                                                  Value q, Value words, Value t0,
                                                  Value tokens, int64_t tile,
                                                  Value n, int64_t k,
-                                                 int64_t rows, Dp4a dp4a) {
+                                                 int64_t rows, Dp4a dp4a,
+                                                 Value blockLo, Value blockHi) {
   Type i32 = b.getI32Type();
   auto cst = [&](int32_t v) {
     return b.create<arith::ConstantIntOp>(loc, v, 32).getResult();
@@ -67,7 +68,9 @@ SmallVector<Value> mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc,
     ts.push_back(b.create<arith::SelectOp>(loc, valid, t, idx(0)));
   }
   SmallVector<Value> init(2 * tile, zero);
-  auto loop = b.create<scf::ForOp>(loc, idx(0), idx(blocks), idx(1), init);
+  auto loop =
+      b.create<scf::ForOp>(loc, blockLo ? blockLo : idx(0),
+                           blockHi ? blockHi : idx(blocks), idx(1), init);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());

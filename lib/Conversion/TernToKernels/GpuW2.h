@@ -19,6 +19,7 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <algorithm>
 #include <string>
 
 namespace mlir::tern::kernels {
@@ -35,10 +36,13 @@ Value dp4aPTX(OpBuilder &b, Location loc, Value a, Value bv, Value c);
 /// viewed as memref<blocks * N x i32>) and the `tile` tokens t0, t0 + 1, ...
 /// of q (memref<tokens x K x i8>), each weight word loaded once for all of
 /// them (prefill); tokens past `tokens` give values the caller discards.
-/// When K is a multiple of 16, four activations are one 4-byte load.
+/// When K is a multiple of 16, four activations are one 4-byte load. With
+/// blockLo and blockHi, only the 16-trit blocks [blockLo, blockHi) of K
+/// (split-K: the partial sums of the parts add up exactly in int32).
 SmallVector<Value> gpuW2Dot(OpBuilder &b, Location loc, Value q, Value words,
                             Value t0, Value tokens, int64_t tile, Value n,
-                            int64_t k, int64_t rows, Dp4a dp4a);
+                            int64_t k, int64_t rows, Dp4a dp4a,
+                            Value blockLo = {}, Value blockHi = {});
 
 /// The epilogue of both: out[t, n] = dots[j] / s[t] * scale (+ residual[t,
 /// n] when `residual` is set) for the tile's tokens t = t0 + j < tokens.
@@ -61,6 +65,17 @@ void gpuW2Thread(OpBuilder &b, Location loc, Value rowBlock, Value tokenBlock,
                  Dp4a dp4a);
 /// The kernel's name.
 std::string gpuW2KernelName(int64_t k, int64_t n, bool residual, int64_t tile);
+
+/// Parts K is split into for the decode kernels: a thread per row gives
+/// only N threads, too few to keep a GPU's memory busy, so the K blocks are
+/// shared among up to this many thread rows (about 16K threads in all, at
+/// least 8 words per thread), whose int32 partial sums a second kernel adds.
+inline int64_t gpuW2Splits(int64_t k, int64_t n) {
+  int64_t blocks = (k + 15) / 16;
+  int64_t rows = (n + kW2Threads - 1) / kW2Threads * kW2Threads;
+  int64_t splits = std::min<int64_t>(16384 / rows, blocks / 8);
+  return std::max<int64_t>(splits, 1);
+}
 
 } // namespace mlir::tern::kernels
 

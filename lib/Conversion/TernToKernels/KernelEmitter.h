@@ -85,8 +85,9 @@ public:
 
   // --- device mode, host side (GpuLayer.cpp) ---
   Device device = Device::None;
-  /// A device buffer, freed by freeBuffers.
-  Value deviceAlloc(MemRefType type, ValueRange sizes);
+  /// A device buffer, freed by freeBuffers unless the caller frees it.
+  Value deviceAlloc(MemRefType type, ValueRange sizes, bool freeAtEnd = true);
+  void deviceFree(Value buffer);
   /// Copies between host and device memory.
   void copy(Value from, Value to);
   /// The device copy of a host buffer of static shape or memref<?xT>, made

@@ -9,8 +9,12 @@ weight T1 and a weight T2 stored in the checkpoint packing (hf_rows), both
 with odd sizes (K = 131 is not a multiple of 4). check mode compares the
 executable's logits with numpy's integer matmul, bit for bit.
 
-usage: int_matmul.py write DIR | check DIR LOGITS.npy
+--k K writes (and checks) K in features instead; --ids I,J,... checks logits
+of those embedding rows only (a run with --tokens I,J,...).
+
+usage: int_matmul.py write DIR [--k K] | check DIR LOGITS.npy [--k K] [--ids LIST]
 """
+import argparse
 import os
 import sys
 
@@ -75,10 +79,12 @@ def write(d):
         f.write(text)
 
 
-def check(logits_path):
+def check(logits_path, ids=None):
     x, t1, t2 = data()
     expected = (x.astype(np.int64) @ t1.T.astype(np.int64)
                 + x.astype(np.int64) @ t2.T.astype(np.int64))
+    if ids is not None:
+        expected = expected[ids]
     got = np.load(logits_path)
     if got.shape != expected.shape or not np.array_equal(got, expected.astype(np.float32)):
         bad = np.argwhere(got != expected)
@@ -89,6 +95,14 @@ def check(logits_path):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "write":
-        sys.exit(write(sys.argv[2]))
-    sys.exit(check(sys.argv[3]))
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["write", "check"])
+    p.add_argument("dir")
+    p.add_argument("logits", nargs="?")
+    p.add_argument("--k", type=int, default=K)
+    p.add_argument("--ids")
+    a = p.parse_args()
+    K = a.k
+    if a.mode == "write":
+        sys.exit(write(a.dir))
+    sys.exit(check(a.logits, [int(i) for i in a.ids.split(",")] if a.ids else None))
