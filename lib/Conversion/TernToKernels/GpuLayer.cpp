@@ -772,7 +772,12 @@ void KernelEmitter::launchAttention(AttentionOp op) {
 void KernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
                                       Value scales) {
   // out[r, v] = x[first + r, :] . table[v, :]: the output may hold only the
-  // last rows (the LM head of a generation step).
+  // last rows (the LM head of a generation step). A block computes 128
+  // table rows, a thread each, over chunks of kChunk columns: the block
+  // first copies the chunk of its rows into shared memory (consecutive
+  // threads read consecutive elements of a row: coalesced), then each
+  // thread adds its row's products, in column order.
+  constexpr int64_t kChunk = 32, kStride = kChunk + 1; // no bank conflicts
   auto tableType = cast<MemRefType>(table.getType());
   int64_t vocab = tableType.getDimSize(0), d = tableType.getDimSize(1);
   SmallVector<Value> args = {x, table, out};
@@ -787,24 +792,68 @@ void KernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
       kVocabThreads, [&](BlockThreads &th, Value bx, Value r, ValueRange a) {
         Value first = b.create<arith::SubIOp>(dim(a[0], 0), dim(a[2], 0));
         Value t = b.create<arith::AddIOp>(first, r);
+        Value v0 = b.create<arith::MulIOp>(bx, idx(kVocabThreads));
+        Value tile = th.shared(kVocabThreads * kStride);
+        Value acc = th.shared(kVocabThreads);
+        th.phase([&](Value tid) {
+          b.create<memref::StoreOp>(f32(0), acc, ValueRange{tid});
+        });
+        forRange(idx(0), idx(d), kChunk, [&](Value c0) {
+          th.phase([&](Value tid) {
+            th.strided(tid, idx(kVocabThreads * kChunk), [&](Value l) {
+              Value row = b.create<arith::DivUIOp>(l, idx(kChunk));
+              Value col = b.create<arith::RemUIOp>(l, idx(kChunk));
+              Value v = b.create<arith::AddIOp>(v0, row);
+              Value j = b.create<arith::AddIOp>(c0, col);
+              Value inside = b.create<arith::AndIOp>(
+                  b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v,
+                                          idx(vocab)),
+                  b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, j,
+                                          idx(d)));
+              auto load = b.create<scf::IfOp>(b.getF32Type(), inside,
+                                              /*else=*/true);
+              {
+                OpBuilder::InsertionGuard guard(b);
+                b.setInsertionPointToStart(&load.getThenRegion().front());
+                b.create<scf::YieldOp>(elementToF32(
+                    b.create<memref::LoadOp>(a[1], ValueRange{v, j})));
+                b.setInsertionPointToStart(&load.getElseRegion().front());
+                b.create<scf::YieldOp>(f32(0));
+              }
+              Value at = b.create<arith::AddIOp>(
+                  b.create<arith::MulIOp>(row, idx(kStride)), col);
+              b.create<memref::StoreOp>(load.getResult(0), tile,
+                                        ValueRange{at});
+            });
+          });
+          Value width = b.create<arith::MinUIOp>(
+              idx(kChunk), b.create<arith::SubIOp>(idx(d), c0));
+          th.phase([&](Value tid) {
+            Value base = b.create<arith::MulIOp>(tid, idx(kStride));
+            Value sum = b.create<memref::LoadOp>(acc, ValueRange{tid});
+            sum = reduce(width, sum, [&](Value c, Value s) {
+              Value e = b.create<memref::LoadOp>(
+                  tile, ValueRange{b.create<arith::AddIOp>(base, c)});
+              Value xv = b.create<memref::LoadOp>(
+                  a[0], ValueRange{t, b.create<arith::AddIOp>(c0, c)});
+              return b.create<arith::AddFOp>(s, b.create<arith::MulFOp>(xv, e));
+            });
+            b.create<memref::StoreOp>(sum, acc, ValueRange{tid});
+          });
+        });
         th.each([&](Value tid) {
-          Value v = b.create<arith::AddIOp>(
-              b.create<arith::MulIOp>(bx, idx(kVocabThreads)), tid);
+          Value v = b.create<arith::AddIOp>(v0, tid);
           auto inside = b.create<scf::IfOp>(
-              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v, idx(vocab)),
+              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v,
+                                      idx(vocab)),
               /*else=*/false);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(&inside.getThenRegion().front());
-          Value acc = reduce(idx(d), f32(0), [&](Value j, Value acc) {
-            Value e =
-                elementToF32(b.create<memref::LoadOp>(a[1], ValueRange{v, j}));
-            Value xv = b.create<memref::LoadOp>(a[0], ValueRange{t, j});
-            return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(xv, e));
-          });
+          Value y = b.create<memref::LoadOp>(acc, ValueRange{tid});
           if (a.size() > 3)
-            acc = b.create<arith::MulFOp>(
-                acc, b.create<memref::LoadOp>(a[3], ValueRange{v}));
-          b.create<memref::StoreOp>(acc, a[2], ValueRange{r, v});
+            y = b.create<arith::MulFOp>(
+                y, b.create<memref::LoadOp>(a[3], ValueRange{v}));
+          b.create<memref::StoreOp>(y, a[2], ValueRange{r, v});
         });
       });
 }
