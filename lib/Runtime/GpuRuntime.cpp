@@ -42,6 +42,8 @@ struct Gpu {
   std::unique_ptr<CudaDriver> cuda;
   bool loaded = false;
   std::unordered_map<std::string, void *> kernels;
+  /// Kernel names by handle, for error messages.
+  std::unordered_map<void *, std::string> names;
   /// Device copies of host buffers (weights, the KV cache), by host address.
   std::unordered_map<const void *, void *> resident;
   /// Freed buffers by size, reused by the next step's allocations of that
@@ -155,8 +157,11 @@ void *mgpuModuleGetFunction(void *, const char *name) {
   Gpu &g = Gpu::get();
   void *&kernel = g.kernels[name];
   std::string error;
-  if (!kernel && !(kernel = g.cuda->kernel(name, error)))
-    die(error);
+  if (!kernel) {
+    if (!(kernel = g.cuda->kernel(name, error)))
+      die(error);
+    g.names[kernel] = name;
+  }
   return kernel;
 }
 
@@ -173,11 +178,12 @@ void mgpuLaunchKernel(void *kernel, intptr_t gridX, intptr_t gridY,
   if (gridZ != 1 || blockY != 1 || blockZ != 1)
     die("a GPU kernel launch with a 3-D grid or block, which Tern never "
         "emits");
+  Gpu &g = Gpu::get();
   std::string error;
-  if (!Gpu::get().cuda->launch(kernel, unsigned(gridX), unsigned(gridY),
-                               unsigned(blockX), params, error,
-                               /*wait=*/false))
-    die(error);
+  if (!g.cuda->launch(kernel, unsigned(gridX), unsigned(gridY),
+                      unsigned(blockX), params, error, /*wait=*/false))
+    die("launching " + g.names[kernel] + " on " + g.cuda->deviceName() + ": " +
+        error);
 }
 
 void *mgpuMemAlloc(uint64_t bytes, void *, bool) {

@@ -10,7 +10,9 @@
  *     the kernel's parameters (counted in the PTX) is read through the
  *     pointer the launch passes.
  * The log goes to $FAKE_CUDA_LOG; a failed check prints a line on stderr
- * and exits with status 3. */
+ * and exits with status 3. $FAKE_CUDA_FAIL names one entry point (cuMemAlloc,
+ * cuModuleLoadData, cuLaunchKernel) that fails as the driver would, for the
+ * runtime's error messages. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +54,17 @@ int cuInit(unsigned flags) {
   return 0;
 }
 int cuGetErrorName(int error, const char **text) {
-  (void)error;
-  *text = "CUDA_ERROR_UNKNOWN";
+  *text = error == 2     ? "CUDA_ERROR_OUT_OF_MEMORY"
+          : error == 218 ? "CUDA_ERROR_INVALID_PTX"
+          : error == 701 ? "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES"
+                         : "CUDA_ERROR_UNKNOWN";
   return 0;
+}
+
+/* The error `call` returns under $FAKE_CUDA_FAIL, else 0. */
+static int injected(const char *call, int error) {
+  const char *which = getenv("FAKE_CUDA_FAIL");
+  return which && strcmp(which, call) == 0 ? error : 0;
 }
 int cuDeviceGetCount(int *count) {
   *count = 1;
@@ -92,6 +102,8 @@ int cuCtxSynchronize(void) { return 0; }
 
 static const char *image;
 int cuModuleLoadData(void **module, const void *data) {
+  if (injected("cuModuleLoadData", 218))
+    return 218;
   image = data;
   if (!strstr(image, ".version") || !strstr(image, ".entry"))
     fail("cuModuleLoadData: the image is not PTX");
@@ -134,6 +146,8 @@ int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
                    unsigned bx, unsigned by, unsigned bz, unsigned shared,
                    void *stream, void **params, void **extra) {
   (void)shared, (void)stream, (void)extra;
+  if (injected("cuLaunchKernel", 701))
+    return 701;
   Kernel *k = function;
   uint64_t sum = 0;
   for (int i = 0; i < k->params; ++i) /* each parameter's value is readable */
@@ -145,6 +159,8 @@ int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
 }
 
 int cuMemAlloc_v2(uint64_t *pointer, size_t bytes) {
+  if (injected("cuMemAlloc", 2))
+    return 2;
   if (nallocs == MAX_ALLOCS)
     fail("too many allocations");
   allocs[nallocs].base = calloc(1, bytes);
