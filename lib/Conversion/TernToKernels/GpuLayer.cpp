@@ -47,6 +47,8 @@ using namespace mlir::tern::kernels;
 namespace {
 constexpr int64_t kRowThreads = 128;
 constexpr int64_t kAttentionThreads = 128;
+/// Positions per block of the split decode attention.
+constexpr int64_t kAttentionPart = 256;
 constexpr int64_t kVocabThreads = 128;
 } // namespace
 
@@ -526,67 +528,184 @@ void KernelEmitter::launchAttention(AttentionOp op) {
                       b.getF32Type()),
       ValueRange{b.create<arith::MulIOp>(tokens, idx(heads)), context});
   float scaleValue = float(1.0 / std::sqrt(double(headDim)));
-  launchKernel(
-      (Twine("attention_h") + Twine(heads) + "_kv" + Twine(op.getNumKvHeads()) +
-       "_d" + Twine(headDim))
-          .str(),
-      {q, pos, kvCache, scores, out, layer}, idx(heads), tokens,
-      kAttentionThreads, [&](BlockThreads &th, Value h, Value t, ValueRange a) {
-        Value qs = a[0], cache = a[2], sc = a[3], o = a[4];
-        Value row =
-            b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)), h);
-        Value visible = b.create<arith::AddIOp>(position(a[1], t), idx(1));
-        Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
-        Value kvOff = b.create<arith::MulIOp>(
-            b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
-        Value scale = f32(scaleValue);
-        // Pass 1: scores and their max.
-        Value max = th.reduce(/*max=*/true, [&](Value tid) {
-          return th.stridedFold(
-              tid, visible, f32(-INFINITY), [&](Value i, Value m) {
-                Value kRow =
-                    b.create<arith::AddIOp>(rowStart(cache, a[5], 0, i), kvOff);
-                Value dot =
-                    reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
-                      Value x = b.create<memref::LoadOp>(
-                          qs, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
-                      Value y = b.create<memref::LoadOp>(
-                          cache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
-                      return b.create<arith::AddFOp>(
-                          acc, b.create<arith::MulFOp>(x, y));
-                    });
-                Value s = b.create<arith::MulFOp>(dot, scale);
-                b.create<memref::StoreOp>(s, sc, ValueRange{row, i});
-                return b.create<arith::MaximumFOp>(m, s);
-              });
-        });
-        // Pass 2: exponentials (each thread its own positions) and their sum.
-        Value sum = th.reduce(/*max=*/false, [&](Value tid) {
-          return th.stridedFold(tid, visible, f32(0), [&](Value i, Value acc) {
+  std::string shape = (Twine("_h") + Twine(heads) + "_kv" +
+                       Twine(op.getNumKvHeads()) + "_d" + Twine(headDim))
+                          .str();
+  // One block's attention over the positions [lo, hi) of token t, head h
+  // (a = q, positions, cache, scores, ..., layer last): the scores into
+  // the scratch row, their max and the sum of their exponentials, then
+  // finish(d, acc_d, max, sum) for each output dimension d, a thread each.
+  auto attend = [&](BlockThreads &th, Value h, Value t, ValueRange a, Value lo,
+                    Value hi,
+                    function_ref<void(Value, Value, Value, Value)> finish) {
+    Value qs = a[0], cache = a[2], sc = a[3], layerArg = a.back();
+    Value row =
+        b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)), h);
+    Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
+    Value kvOff = b.create<arith::MulIOp>(
+        b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
+    Value scale = f32(scaleValue);
+    // Pass 1: scores and their max.
+    Value max = th.reduce(/*max=*/true, [&](Value tid) {
+      return th.stridedFold(
+          b.create<arith::AddIOp>(lo, tid), hi, f32(-INFINITY),
+          [&](Value i, Value m) {
+            Value kRow =
+                b.create<arith::AddIOp>(rowStart(cache, layerArg, 0, i), kvOff);
+            Value dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
+              Value x = b.create<memref::LoadOp>(
+                  qs, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+              Value y = b.create<memref::LoadOp>(
+                  cache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
+              return b.create<arith::AddFOp>(acc,
+                                             b.create<arith::MulFOp>(x, y));
+            });
+            Value s = b.create<arith::MulFOp>(dot, scale);
+            b.create<memref::StoreOp>(s, sc, ValueRange{row, i});
+            return b.create<arith::MaximumFOp>(m, s);
+          });
+    });
+    // Pass 2: exponentials (each thread its own positions) and their sum.
+    Value sum = th.reduce(/*max=*/false, [&](Value tid) {
+      return th.stridedFold(
+          b.create<arith::AddIOp>(lo, tid), hi, f32(0),
+          [&](Value i, Value acc) {
             Value e = expF32(b.create<arith::SubFOp>(
                 b.create<memref::LoadOp>(sc, ValueRange{row, i}), max));
             b.create<memref::StoreOp>(e, sc, ValueRange{row, i});
             return b.create<arith::AddFOp>(acc, e);
           });
+    });
+    // Pass 3: sum_i e_i V_i[d], a thread per d.
+    th.each([&](Value tid) {
+      th.strided(tid, idx(headDim), [&](Value d) {
+        Value acc = reduceRange(lo, hi, 1, f32(0), [&](Value i, Value acc) {
+          Value vAt = b.create<arith::AddIOp>(
+              b.create<arith::AddIOp>(rowStart(cache, layerArg, 1, i), kvOff),
+              d);
+          Value e = b.create<memref::LoadOp>(sc, ValueRange{row, i});
+          Value vv = b.create<memref::LoadOp>(cache, ValueRange{vAt});
+          return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(e, vv));
         });
-        // Pass 3: o[d] = sum_i e_i V_i[d] / sum, a thread per d.
+        finish(d, acc, max, sum);
+      });
+    });
+  };
+  auto whole = [&]() {
+    launchKernel(
+        "attention" + shape, {q, pos, kvCache, scores, out, layer}, idx(heads),
+        tokens, kAttentionThreads,
+        [&](BlockThreads &th, Value h, Value t, ValueRange a) {
+          Value visible = b.create<arith::AddIOp>(position(a[1], t), idx(1));
+          Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
+          attend(th, h, t, a, idx(0), visible,
+                 [&](Value d, Value acc, Value, Value sum) {
+                   b.create<memref::StoreOp>(
+                       b.create<arith::DivFOp>(acc, sum), a[4],
+                       ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+                 });
+        });
+  };
+
+  // Decode with a long context: a token's heads alone are too few blocks
+  // to read the cache at the GPU's bandwidth, so each head's positions are
+  // split in parts of kAttentionPart, a block each, which write their max,
+  // sum and unnormalized output; a second kernel merges the parts
+  // (flash-decoding). Short caches take the single kernel.
+  Value parts = b.create<arith::DivUIOp>(
+      b.create<arith::AddIOp>(context, idx(kAttentionPart - 1)),
+      idx(kAttentionPart));
+  auto split = b.create<scf::IfOp>(
+      b.create<arith::AndIOp>(
+          b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, tokens, idx(1)),
+          b.create<arith::CmpIOp>(arith::CmpIPredicate::ugt, parts, idx(1))),
+      /*else=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&split.getElseRegion().front());
+  whole();
+  b.setInsertionPointToStart(&split.getThenRegion().front());
+  Value blocks = b.create<arith::MulIOp>(
+      b.create<arith::MulIOp>(tokens, idx(heads)), parts);
+  auto f32Type = b.getF32Type();
+  Value partMax = deviceAlloc(MemRefType::get({ShapedType::kDynamic}, f32Type),
+                              blocks, /*freeAtEnd=*/false);
+  Value partSum = deviceAlloc(MemRefType::get({ShapedType::kDynamic}, f32Type),
+                              blocks, /*freeAtEnd=*/false);
+  Value partOut = deviceAlloc(
+      MemRefType::get({ShapedType::kDynamic, headDim}, f32Type), blocks,
+      /*freeAtEnd=*/false);
+  // Part p of (t, h) is entry (t * heads + h) * parts + p.
+  launchKernel(
+      "attention_part" + shape,
+      {q, pos, kvCache, scores, partMax, partSum, partOut, layer}, idx(heads),
+      b.create<arith::MulIOp>(tokens, parts), kAttentionThreads,
+      [&](BlockThreads &th, Value h, Value by, ValueRange a) {
+        Value count = b.create<arith::DivUIOp>(
+            dim(a[4], 0), b.create<arith::MulIOp>(dim(a[0], 0), idx(heads)));
+        Value t = b.create<arith::DivUIOp>(by, count);
+        Value part = b.create<arith::RemUIOp>(by, count);
+        Value visible = b.create<arith::AddIOp>(position(a[1], t), idx(1));
+        Value lo = b.create<arith::MinUIOp>(
+            b.create<arith::MulIOp>(part, idx(kAttentionPart)), visible);
+        Value hi = b.create<arith::MinUIOp>(
+            b.create<arith::AddIOp>(lo, idx(kAttentionPart)), visible);
+        Value entry = b.create<arith::AddIOp>(
+            b.create<arith::MulIOp>(
+                b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)),
+                                        h),
+                count),
+            part);
+        attend(th, h, t, a, lo, hi,
+               [&](Value d, Value acc, Value max, Value sum) {
+                 b.create<memref::StoreOp>(acc, a[6], ValueRange{entry, d});
+                 // Every thread stores the same values.
+                 b.create<memref::StoreOp>(max, a[4], ValueRange{entry});
+                 b.create<memref::StoreOp>(sum, a[5], ValueRange{entry});
+               });
+      });
+  // out = sum_p w_p acc_p / sum_p w_p sum_p, w_p = exp(max_p - max).
+  launchKernel(
+      "attention_merge" + shape, {partMax, partSum, partOut, out}, idx(heads),
+      tokens, kAttentionThreads,
+      [&](BlockThreads &th, Value h, Value t, ValueRange a) {
+        Value count = b.create<arith::DivUIOp>(
+            dim(a[0], 0), b.create<arith::MulIOp>(dim(a[3], 0), idx(heads)));
+        Value first = b.create<arith::MulIOp>(
+            b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)), h),
+            count);
+        auto at = [&](Value p) { return b.create<arith::AddIOp>(first, p); };
+        Value max = reduce(count, f32(-INFINITY), [&](Value p, Value m) {
+          return b.create<arith::MaximumFOp>(
+              m, b.create<memref::LoadOp>(a[0], ValueRange{at(p)}));
+        });
+        auto weight = [&](Value p) {
+          return expF32(b.create<arith::SubFOp>(
+              b.create<memref::LoadOp>(a[0], ValueRange{at(p)}), max));
+        };
+        Value total = reduce(count, f32(0), [&](Value p, Value acc) {
+          return b.create<arith::AddFOp>(
+              acc,
+              b.create<arith::MulFOp>(weight(p), b.create<memref::LoadOp>(
+                                                     a[1], ValueRange{at(p)})));
+        });
+        Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
         th.each([&](Value tid) {
           th.strided(tid, idx(headDim), [&](Value d) {
-            Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
-              Value vAt = b.create<arith::AddIOp>(
-                  b.create<arith::AddIOp>(rowStart(cache, a[5], 1, i), kvOff),
-                  d);
-              Value e = b.create<memref::LoadOp>(sc, ValueRange{row, i});
-              Value vv = b.create<memref::LoadOp>(cache, ValueRange{vAt});
-              return b.create<arith::AddFOp>(acc,
-                                             b.create<arith::MulFOp>(e, vv));
+            Value acc = reduce(count, f32(0), [&](Value p, Value acc) {
+              return b.create<arith::AddFOp>(
+                  acc, b.create<arith::MulFOp>(
+                           weight(p), b.create<memref::LoadOp>(
+                                          a[2], ValueRange{at(p), d})));
             });
             b.create<memref::StoreOp>(
-                b.create<arith::DivFOp>(acc, sum), o,
+                b.create<arith::DivFOp>(acc, total), a[3],
                 ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
           });
         });
       });
+  deviceFree(partMax);
+  deviceFree(partSum);
+  deviceFree(partOut);
 }
 
 void KernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
