@@ -23,6 +23,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Format.h"
@@ -210,9 +211,17 @@ static OwningOpRef<ModuleOp> deviceFunctions(ModuleOp module) {
   return flat;
 }
 
+/// NVIDIA kernels as the executable embeds them.
+struct DeviceCode {
+  std::string ptx;
+  /// One line per kernel: its name, then the byte size of each parameter
+  /// (the runtime copies launches' arguments into CUDA graphs with them).
+  std::string params;
+};
+
 /// Moves gpu.module @tern_gpu out of `module` into a module of its own,
 /// lowers it to NVVM and compiles it to PTX for `device`.
-static llvm::Expected<std::string>
+static llvm::Expected<DeviceCode>
 compileDeviceCode(ModuleOp module, MLIRContext &context,
                   const ResolvedTarget &device, unsigned optLevel) {
   OwningOpRef<ModuleOp> kernels = ModuleOp::create(module.getLoc());
@@ -244,11 +253,23 @@ compileDeviceCode(ModuleOp module, MLIRContext &context,
   auto llvmModule = translateAndOptimize(*flat, llvmContext, device, optLevel);
   if (!llvmModule)
     return llvmModule.takeError();
+  DeviceCode code;
+  llvm::raw_string_ostream params(code.params);
+  const llvm::DataLayout &layout = (*llvmModule)->getDataLayout();
+  for (llvm::Function &fn : **llvmModule) {
+    if (fn.isDeclaration())
+      continue;
+    params << fn.getName();
+    for (llvm::Argument &arg : fn.args())
+      params << " " << layout.getTypeAllocSize(arg.getType()).getFixedValue();
+    params << "\n";
+  }
   llvm::SmallString<0> ptx;
   llvm::raw_svector_ostream os(ptx);
   if (llvm::Error e = emitMachineCode(**llvmModule, device, true, os))
     return std::move(e);
-  return std::string(ptx);
+  code.ptx = std::string(ptx);
+  return code;
 }
 
 LogicalResult mlir::tern::compileFile(MLIRContext &context,
@@ -349,7 +370,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
     return failure();
   }
 
-  std::string devicePTX; // NVIDIA executables: the kernels' PTX
+  DeviceCode device; // NVIDIA executables: the kernels
   DefaultTimingManager timing;
   applyDefaultTimingManagerCLOptions(timing);
   TimingScope rootTimer = timing.getRootScope();
@@ -366,11 +387,11 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
     // NVIDIA executables: the device kernels go to LLVM on their own (as
     // for --emit=asm), the rest is host code.
     if (gpuHost && phase == Phase::LLVM) {
-      llvm::Expected<std::string> ptx =
+      llvm::Expected<DeviceCode> code =
           compileDeviceCode(*module, context, *target, options.target.optLevel);
-      if (!ptx)
-        return reportError(ptx.takeError());
-      devicePTX = std::move(*ptx);
+      if (!code)
+        return reportError(code.takeError());
+      device = std::move(*code);
     }
     if (failed(progress.run(phase, [&] { return pm.run(*module); })) ||
         failed(dumpMLIR(*module, phase)))
@@ -392,9 +413,11 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
                                LLVM::Linkage::External, name,
                                b.getStringAttr(bytes));
     };
-    std::string cubin = assembleCubin(devicePTX, target->cpu);
-    devicePTX.push_back('\0');
-    embed("tern_gpu_ptx", devicePTX);
+    std::string cubin = assembleCubin(device.ptx, target->cpu);
+    device.ptx.push_back('\0');
+    embed("tern_gpu_ptx", device.ptx);
+    device.params.push_back('\0');
+    embed("tern_gpu_params", device.params);
     if (!cubin.empty()) {
       embed("tern_gpu_cubin", cubin);
       // The compute capability it is for: sm_90a -> 90.

@@ -40,7 +40,28 @@ struct CudaDriver::Api {
   int (*memcpyDtoH)(void *, uint64_t, size_t);
   int (*memcpy)(uint64_t, uint64_t, size_t);
   int (*getErrorName)(int, const char **);
+  // Optional: CUDA graphs.
+  int (*graphCreate)(void **, unsigned);
+  int (*graphAddKernelNode)(void **, void *, void *const *, size_t,
+                            const void *);
+  int (*graphInstantiate)(void **, void *, unsigned long long);
+  int (*graphLaunch)(void *, void *);
+  int (*graphExecDestroy)(void *);
+  int (*graphDestroy)(void *);
 };
+
+namespace {
+/// cuda.h's CUDA_KERNEL_NODE_PARAMS (the first version, which the
+/// unversioned cuGraphAddKernelNode takes).
+struct KernelNodeParams {
+  void *func;
+  unsigned gridDimX, gridDimY, gridDimZ;
+  unsigned blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  void **kernelParams;
+  void **extra;
+};
+} // namespace
 
 CudaDriver::~CudaDriver() {
   if (api && module)
@@ -105,6 +126,14 @@ std::unique_ptr<CudaDriver> CudaDriver::open(std::string &error,
             missing + " (the NVIDIA driver is too old)";
     return nullptr;
   }
+  // Graphs are an optimization: without them every kernel is launched
+  // on its own.
+  get(a.graphCreate, "cuGraphCreate");
+  get(a.graphAddKernelNode, "cuGraphAddKernelNode");
+  get(a.graphInstantiate, "cuGraphInstantiateWithFlags");
+  get(a.graphLaunch, "cuGraphLaunch");
+  get(a.graphExecDestroy, "cuGraphExecDestroy");
+  get(a.graphDestroy, "cuGraphDestroy");
   int result = a.init(0);
   int count = 0;
   if (result == kNoDevice ||
@@ -180,4 +209,42 @@ bool CudaDriver::copy(void *to, const void *from, size_t bytes,
 void CudaDriver::free(uint64_t pointer) {
   if (pointer)
     api->memFree(pointer);
+}
+
+bool CudaDriver::hasGraphs() const {
+  return api->graphCreate && api->graphAddKernelNode && api->graphInstantiate &&
+         api->graphLaunch && api->graphExecDestroy && api->graphDestroy;
+}
+
+void *CudaDriver::buildGraph(const std::vector<Launch> &launches,
+                             std::string &error) {
+  void *graph = nullptr, *exec = nullptr, *previous = nullptr;
+  if (!check(api->graphCreate(&graph, 0), "cuGraphCreate", error))
+    return nullptr;
+  bool ok = true;
+  for (const Launch &l : launches) {
+    KernelNodeParams params = {l.kernel, l.gridX, l.gridY, 1,      l.blockX,
+                               1,        1,       0,       l.args, nullptr};
+    void *node = nullptr;
+    ok = check(api->graphAddKernelNode(&node, graph,
+                                       previous ? &previous : nullptr,
+                                       previous ? 1 : 0, &params),
+               "cuGraphAddKernelNode", error);
+    if (!ok)
+      break;
+    previous = node;
+  }
+  ok = ok && check(api->graphInstantiate(&exec, graph, 0),
+                   "cuGraphInstantiateWithFlags", error);
+  api->graphDestroy(graph);
+  return ok ? exec : nullptr;
+}
+
+bool CudaDriver::launchGraph(void *graph, std::string &error) {
+  return check(api->graphLaunch(graph, nullptr), "cuGraphLaunch", error);
+}
+
+void CudaDriver::destroyGraph(void *graph) {
+  if (graph)
+    api->graphExecDestroy(graph);
 }

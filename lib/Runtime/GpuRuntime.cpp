@@ -11,7 +11,9 @@
 //
 // Every launch and copy goes to the default stream, so they run in order,
 // and the one copy the host waits for (the logits) waits for all of them:
-// the stream functions have nothing to do.
+// the stream functions have nothing to do. Repeated steps (decoding) run
+// as one CUDA graph each (Gpu::flush); TERN_GPU_GRAPHS=0 launches every
+// kernel on its own.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +22,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +34,8 @@ extern "C" const char tern_gpu_ptx[] __attribute__((weak));
 // Where ternc found ptxas: the kernels assembled for one architecture.
 extern "C" const char tern_gpu_cubin[] __attribute__((weak));
 extern "C" const int32_t tern_gpu_cubin_capability __attribute__((weak));
+// Each kernel's parameter sizes (for CUDA graphs): "name size size...\n".
+extern "C" const char tern_gpu_params[] __attribute__((weak));
 
 namespace {
 
@@ -38,19 +44,53 @@ namespace {
   std::exit(1);
 }
 
+/// A launch as the host code made it: kernel, grid, and a copy of its
+/// arguments' bytes.
+struct Launch {
+  void *kernel;
+  unsigned gridX, gridY, blockX;
+  std::vector<char> bytes;
+  std::vector<size_t> offsets;
+  bool operator==(const Launch &o) const {
+    return kernel == o.kernel && gridX == o.gridX && gridY == o.gridY &&
+           blockX == o.blockX && bytes == o.bytes;
+  }
+  /// Pointers to each argument, as cuLaunchKernel takes them.
+  std::vector<void *> args() {
+    std::vector<void *> out;
+    for (size_t offset : offsets)
+      out.push_back(bytes.data() + offset);
+    return out;
+  }
+};
+
 struct Gpu {
   std::unique_ptr<CudaDriver> cuda;
   bool loaded = false;
   std::unordered_map<std::string, void *> kernels;
   /// Kernel names by handle, for error messages.
   std::unordered_map<void *, std::string> names;
+  /// The byte size of each kernel's parameters (tern_gpu_params).
+  std::unordered_map<std::string, std::vector<size_t>> paramSizes;
   /// Device copies of host buffers (weights, the KV cache), by host address.
   std::unordered_map<const void *, void *> resident;
-  /// Freed buffers by size, reused by the next step's allocations of that
-  /// size: a token step allocates the same sizes every time, and
-  /// cuMemAlloc costs far more than a kernel.
-  std::multimap<size_t, void *> freeBuffers;
-  std::unordered_map<void *, size_t> sizes;
+  /// Freed buffers by size, reused by later allocations of that size, the
+  /// lowest address first: a token step allocates the same sizes in the
+  /// same order every time, so it gets the same buffers (and cuMemAlloc,
+  /// which costs far more than a kernel, runs on the first steps only).
+  std::map<size_t, std::set<void *>> freeBuffers;
+  /// Every device allocation: address -> size.
+  std::map<char *, size_t> sizes;
+
+  /// CUDA graphs. Launches are recorded, not made, until the step's logits
+  /// are copied back (flush); a step that repeats the previous one launch
+  /// for launch, argument for argument (decode steps do: positions are read
+  /// from device memory), runs as one graph, built the first time it
+  /// repeats. Buffers freed before the flush are reused only after it.
+  bool graphs = false;
+  std::vector<Launch> step, last;
+  void *graph = nullptr;
+  std::vector<void *> pendingFree;
 
   static Gpu &get() {
     static Gpu gpu;
@@ -59,6 +99,8 @@ struct Gpu {
       gpu.cuda = CudaDriver::open(error);
       if (!gpu.cuda)
         die(error);
+      const char *env = std::getenv("TERN_GPU_GRAPHS");
+      gpu.graphs = gpu.cuda->hasGraphs() && !(env && std::string(env) == "0");
     }
     return gpu;
   }
@@ -66,9 +108,9 @@ struct Gpu {
   void *alloc(size_t bytes) {
     bytes = bytes ? bytes : 1;
     auto reuse = freeBuffers.find(bytes);
-    if (reuse != freeBuffers.end()) {
-      void *p = reuse->second;
-      freeBuffers.erase(reuse);
+    if (reuse != freeBuffers.end() && !reuse->second.empty()) {
+      void *p = *reuse->second.begin();
+      reuse->second.erase(reuse->second.begin());
       return p;
     }
     std::string error;
@@ -76,18 +118,97 @@ struct Gpu {
     if (!p)
       die("allocating " + std::to_string(bytes) + " bytes on " +
           cuda->deviceName() + ": " + error);
-    void *pointer = reinterpret_cast<void *>(p);
+    char *pointer = reinterpret_cast<char *>(p);
     sizes[pointer] = bytes;
     return pointer;
   }
   void free(void *p) {
-    if (p)
-      freeBuffers.emplace(sizes[p], p);
+    if (!p)
+      return;
+    if (!step.empty())
+      pendingFree.push_back(p);
+    else
+      freeBuffers[sizes[static_cast<char *>(p)]].insert(p);
+  }
+  /// Whether p is in device memory.
+  bool onDevice(const void *p) const {
+    auto at =
+        sizes.upper_bound(const_cast<char *>(static_cast<const char *>(p)));
+    if (at == sizes.begin())
+      return false;
+    --at;
+    return static_cast<const char *>(p) < at->first + at->second;
   }
   void copy(void *to, const void *from, size_t bytes) {
+    // Copies to the host wait for the step's kernels.
+    if (onDevice(from) && !onDevice(to))
+      flush();
     std::string error;
     if (bytes && !cuda->copy(to, from, bytes, error))
       die(error);
+  }
+
+  void launchNow(Launch &l) {
+    std::string error;
+    std::vector<void *> args = l.args();
+    if (!cuda->launch(l.kernel, l.gridX, l.gridY, l.blockX, args.data(), error,
+                      /*wait=*/false))
+      die("launching " + names[l.kernel] + " on " + cuda->deviceName() + ": " +
+          error);
+  }
+
+  void flush() {
+    if (step.empty())
+      return;
+    std::string error;
+    if (step == last) {
+      if (!graph) {
+        std::vector<std::vector<void *>> args;
+        std::vector<CudaDriver::Launch> nodes;
+        for (Launch &l : step) {
+          args.push_back(l.args());
+          nodes.push_back(
+              {l.kernel, l.gridX, l.gridY, l.blockX, args.back().data()});
+        }
+        graph = cuda->buildGraph(nodes, error);
+        if (!graph)
+          die("building a CUDA graph of " + std::to_string(step.size()) +
+              " kernels on " + cuda->deviceName() + ": " + error);
+      }
+      if (!cuda->launchGraph(graph, error))
+        die("launching a CUDA graph on " + cuda->deviceName() + ": " + error);
+    } else {
+      cuda->destroyGraph(graph);
+      graph = nullptr;
+      for (Launch &l : step)
+        launchNow(l);
+    }
+    last = std::move(step);
+    step.clear();
+    for (void *p : pendingFree)
+      freeBuffers[sizes[static_cast<char *>(p)]].insert(p);
+    pendingFree.clear();
+  }
+
+  /// Parameter sizes of `kernel`, from the table ternc embeds.
+  const std::vector<size_t> &parameterSizes(void *kernel) {
+    if (paramSizes.empty() && tern_gpu_params) {
+      std::istringstream lines(tern_gpu_params);
+      std::string line;
+      while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string name;
+        fields >> name;
+        std::vector<size_t> &list = paramSizes[name];
+        size_t size;
+        while (fields >> size)
+          list.push_back(size);
+      }
+    }
+    auto found = paramSizes.find(names[kernel]);
+    if (found == paramSizes.end())
+      die("the executable lists no parameters for GPU kernel " + names[kernel]);
+    return found->second;
   }
 };
 
@@ -173,17 +294,32 @@ void mgpuLaunchKernel(void *kernel, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t sharedBytes, void *stream,
                       void **params, void **extra, size_t paramCount) {
-  (void)sharedBytes, (void)stream, (void)extra, (void)paramCount;
+  (void)sharedBytes, (void)stream, (void)extra;
   // Tern's kernels use 2-D grids of 1-D blocks (KernelEmitter's launches).
   if (gridZ != 1 || blockY != 1 || blockZ != 1)
     die("a GPU kernel launch with a 3-D grid or block, which Tern never "
         "emits");
   Gpu &g = Gpu::get();
-  std::string error;
-  if (!g.cuda->launch(kernel, unsigned(gridX), unsigned(gridY),
-                      unsigned(blockX), params, error, /*wait=*/false))
-    die("launching " + g.names[kernel] + " on " + g.cuda->deviceName() + ": " +
-        error);
+  Launch l{kernel, unsigned(gridX), unsigned(gridY), unsigned(blockX), {}, {}};
+  if (!g.graphs) {
+    std::string error;
+    if (!g.cuda->launch(kernel, l.gridX, l.gridY, l.blockX, params, error,
+                        /*wait=*/false))
+      die("launching " + g.names[kernel] + " on " + g.cuda->deviceName() +
+          ": " + error);
+    return;
+  }
+  const std::vector<size_t> &sizes = g.parameterSizes(kernel);
+  if (sizes.size() != paramCount)
+    die("GPU kernel " + g.names[kernel] + " takes " +
+        std::to_string(sizes.size()) + " parameters; the launch passes " +
+        std::to_string(paramCount));
+  for (size_t i = 0; i < paramCount; ++i) {
+    l.offsets.push_back(l.bytes.size());
+    const char *value = static_cast<const char *>(params[i]);
+    l.bytes.insert(l.bytes.end(), value, value + sizes[i]);
+  }
+  g.step.push_back(std::move(l));
 }
 
 void *mgpuMemAlloc(uint64_t bytes, void *, bool) {

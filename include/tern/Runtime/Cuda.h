@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tern::rt {
 
@@ -50,6 +51,19 @@ public:
   /// pointers); it waits for the kernels launched before it.
   bool copy(void *to, const void *from, size_t bytes, std::string &error);
   void free(uint64_t pointer);
+
+  /// CUDA graphs (driver 11.4 or newer): false where the driver lacks them.
+  bool hasGraphs() const;
+  struct Launch {
+    void *kernel;
+    unsigned gridX, gridY, blockX;
+    void **args;
+  };
+  /// An executable graph of `launches`, each after the one before; null
+  /// with `error` on failure.
+  void *buildGraph(const std::vector<Launch> &launches, std::string &error);
+  bool launchGraph(void *graph, std::string &error);
+  void destroyGraph(void *graph);
 
 private:
   struct Api;
