@@ -545,25 +545,84 @@ void KernelEmitter::launchAttention(AttentionOp op) {
     Value kvOff = b.create<arith::MulIOp>(
         b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
     Value scale = f32(scaleValue);
-    // Pass 1: scores and their max.
-    Value max = th.reduce(/*max=*/true, [&](Value tid) {
-      return th.stridedFold(
-          b.create<arith::AddIOp>(lo, tid), hi, f32(-INFINITY),
-          [&](Value i, Value m) {
-            Value kRow =
-                b.create<arith::AddIOp>(rowStart(cache, layerArg, 0, i), kvOff);
-            Value dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
-              Value x = b.create<memref::LoadOp>(
-                  qs, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
-              Value y = b.create<memref::LoadOp>(
-                  cache, ValueRange{b.create<arith::AddIOp>(kRow, d)});
-              return b.create<arith::AddFOp>(acc,
-                                             b.create<arith::MulFOp>(x, y));
-            });
-            Value s = b.create<arith::MulFOp>(dot, scale);
-            b.create<memref::StoreOp>(s, sc, ValueRange{row, i});
-            return b.create<arith::MaximumFOp>(m, s);
+    // Pass 1: scores and their max. Thread tid takes positions lo + tid,
+    // lo + tid + 128, ...: 128 positions at a time, whose key rows the
+    // block first copies into shared memory kKeyChunk dimensions at a time
+    // (consecutive threads, consecutive addresses); each thread then adds
+    // its position's products in dimension order, as one loop would.
+    constexpr int64_t kKeyChunk = 32, kStride = kKeyChunk + 1;
+    int64_t positions = th.count;
+    Value keys = th.shared(positions * kStride);
+    Value dots = th.shared(positions), runMax = th.shared(positions);
+    th.phase([&](Value tid) {
+      b.create<memref::StoreOp>(f32(-INFINITY), runMax, ValueRange{tid});
+    });
+    forRange(lo, hi, positions, [&](Value c0) {
+      th.phase([&](Value tid) {
+        b.create<memref::StoreOp>(f32(0), dots, ValueRange{tid});
+      });
+      for (int64_t d0 = 0; d0 < headDim; d0 += kKeyChunk) {
+        int64_t width = std::min(kKeyChunk, headDim - d0);
+        th.phase([&](Value tid) {
+          th.strided(tid, idx(positions * kKeyChunk), [&](Value l) {
+            Value r = b.create<arith::DivUIOp>(l, idx(kKeyChunk));
+            Value c = b.create<arith::RemUIOp>(l, idx(kKeyChunk));
+            Value i = b.create<arith::AddIOp>(c0, r);
+            Value inside = b.create<arith::AndIOp>(
+                b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, i, hi),
+                b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, c,
+                                        idx(width)));
+            auto load = b.create<scf::IfOp>(inside, /*else=*/false);
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPointToStart(&load.getThenRegion().front());
+            Value at = b.create<arith::AddIOp>(
+                b.create<arith::AddIOp>(rowStart(cache, layerArg, 0, i), kvOff),
+                b.create<arith::AddIOp>(c, idx(d0)));
+            b.create<memref::StoreOp>(
+                b.create<memref::LoadOp>(cache, ValueRange{at}), keys,
+                ValueRange{b.create<arith::AddIOp>(
+                    b.create<arith::MulIOp>(r, idx(kStride)), c)});
           });
+        });
+        th.phase([&](Value tid) {
+          Value i = b.create<arith::AddIOp>(c0, tid);
+          auto mine = b.create<scf::IfOp>(
+              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, i, hi),
+              /*else=*/false);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&mine.getThenRegion().front());
+          Value base = b.create<arith::MulIOp>(tid, idx(kStride));
+          Value acc = b.create<memref::LoadOp>(dots, ValueRange{tid});
+          acc = reduce(idx(width), acc, [&](Value c, Value acc) {
+            Value x = b.create<memref::LoadOp>(
+                qs,
+                ValueRange{t, b.create<arith::AddIOp>(
+                                  qOff, b.create<arith::AddIOp>(c, idx(d0)))});
+            Value y = b.create<memref::LoadOp>(
+                keys, ValueRange{b.create<arith::AddIOp>(base, c)});
+            return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(x, y));
+          });
+          b.create<memref::StoreOp>(acc, dots, ValueRange{tid});
+        });
+      }
+      th.phase([&](Value tid) {
+        Value i = b.create<arith::AddIOp>(c0, tid);
+        auto mine = b.create<scf::IfOp>(
+            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, i, hi),
+            /*else=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&mine.getThenRegion().front());
+        Value sc0 = b.create<arith::MulFOp>(
+            b.create<memref::LoadOp>(dots, ValueRange{tid}), scale);
+        b.create<memref::StoreOp>(sc0, sc, ValueRange{row, i});
+        b.create<memref::StoreOp>(
+            b.create<arith::MaximumFOp>(
+                b.create<memref::LoadOp>(runMax, ValueRange{tid}), sc0),
+            runMax, ValueRange{tid});
+      });
+    });
+    Value max = th.reduce(/*max=*/true, [&](Value tid) -> Value {
+      return b.create<memref::LoadOp>(runMax, ValueRange{tid});
     });
     // Pass 2: exponentials (each thread its own positions) and their sum.
     Value sum = th.reduce(/*max=*/false, [&](Value tid) {
