@@ -64,15 +64,20 @@ def main():
     print(f"\nTern on {name} ({arch}), 2B4T shape, median of {a.reps} (min-max)")
     print(f"  weights per token: {streamed / 1e9:.3f} GB "
           f"({ternary / 1e9:.3f} GB ternary, the rest the bf16 LM head)")
-    print(f"  {'':>4} {'pp128 tokens/s':>22} {'tg128 tokens/s':>22} {'GB/s':>7}")
+    print(f"  {'':>5} {'pp128 tokens/s':>22} {'tg128 tokens/s':>22} {'GB/s':>7}")
     results = {}
-    for kind, exe in exes.items():
+    # "eager": the GPU executable with CUDA graphs off (TERN_GPU_GRAPHS=0),
+    # every kernel launched on its own.
+    for kind, exe, graphs in (("cpu", exes["cpu"], "1"), ("gpu", exes["gpu"], "1"),
+                              ("eager", exes["gpu"], "0")):
+        os.environ["TERN_GPU_GRAPHS"] = graphs
         pp = measure(exe, prompt, threads, "prompt", a.reps)
         tg = measure(exe, "1000", threads, "generation", a.reps)
         results[kind] = (pp, tg)
-        print(f"  {kind:>4} {cell(pp):>22} {cell(tg):>22} {tg[0] * streamed / 1e9:7.1f}")
+        print(f"  {kind:>5} {cell(pp):>22} {cell(tg):>22} {tg[0] * streamed / 1e9:7.1f}")
     print(f"\n  gpu / cpu: pp {results['gpu'][0][0] / results['cpu'][0][0]:.2f}x, "
-          f"tg {results['gpu'][1][0] / results['cpu'][1][0]:.2f}x")
+          f"tg {results['gpu'][1][0] / results['cpu'][1][0]:.2f}x; "
+          f"graphs / eager: tg {results['gpu'][1][0] / results['eager'][1][0]:.2f}x")
     return 0
 
 
