@@ -51,8 +51,9 @@ struct CudaDriver::Api {
 };
 
 namespace {
-/// cuda.h's CUDA_KERNEL_NODE_PARAMS (the first version, which the
-/// unversioned cuGraphAddKernelNode takes).
+/// cuda.h's CUDA_KERNEL_NODE_PARAMS_v2 (CUDA 12), whose first fields are
+/// the first version's: cuGraphAddKernelNode_v2 reads it whole, the
+/// unversioned cuGraphAddKernelNode of older drivers up to `extra`.
 struct KernelNodeParams {
   void *func;
   unsigned gridDimX, gridDimY, gridDimZ;
@@ -60,6 +61,8 @@ struct KernelNodeParams {
   unsigned sharedMemBytes;
   void **kernelParams;
   void **extra;
+  void *kern; ///< null: func is the kernel
+  void *ctx;  ///< null: the current context
 };
 } // namespace
 
@@ -129,7 +132,11 @@ std::unique_ptr<CudaDriver> CudaDriver::open(std::string &error,
   // Graphs are an optimization: without them every kernel is launched
   // on its own.
   get(a.graphCreate, "cuGraphCreate");
-  get(a.graphAddKernelNode, "cuGraphAddKernelNode");
+  // The _v2 entry point where the driver has it (CUDA 12), whose
+  // parameters' layout is certain; the unversioned one before.
+  get(a.graphAddKernelNode, "cuGraphAddKernelNode_v2");
+  if (!a.graphAddKernelNode)
+    get(a.graphAddKernelNode, "cuGraphAddKernelNode");
   get(a.graphInstantiate, "cuGraphInstantiateWithFlags");
   get(a.graphLaunch, "cuGraphLaunch");
   get(a.graphExecDestroy, "cuGraphExecDestroy");
