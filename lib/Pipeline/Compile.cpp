@@ -362,14 +362,6 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   });
   if (!module || failed(dumpMLIR(*module, Phase::Import)))
     return failure();
-  if (gpu && (*module)->hasAttr("tern.graph")) {
-    llvm::errs() << "error: " << options.inputName
-                 << " is a generic graph (not a language model); NVIDIA "
-                    "targets compile language models only so far: compile "
-                    "it for a CPU target\n";
-    return failure();
-  }
-
   DeviceCode device; // NVIDIA executables: the kernels
   DefaultTimingManager timing;
   applyDefaultTimingManagerCLOptions(timing);

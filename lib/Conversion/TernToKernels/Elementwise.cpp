@@ -133,10 +133,7 @@ Value KernelEmitter::gluValue(Value gate, Value up, GluActivation activation,
     Value r = b.create<arith::MaximumFOp>(gate, splat(f32(0), width));
     act = b.create<arith::MulFOp>(r, r);
   } else { // silu(g) = g / (1 + exp(-g))
-    // Device kernels use the polynomial (no libdevice on the GPU).
-    Value minus = b.create<arith::NegFOp>(gate);
-    Value e = device != Device::None ? expF32(minus)
-                                     : Value(b.create<math::ExpOp>(minus));
+    Value e = expValue(b.create<arith::NegFOp>(gate));
     act = b.create<arith::DivFOp>(
         gate, b.create<arith::AddFOp>(splat(f32(1), width), e));
   }
@@ -271,121 +268,185 @@ void KernelEmitter::lowerAdd(AddOp op) {
   });
 }
 
+Value KernelEmitter::expValue(Value x) {
+  // Device kernels use the polynomial (no libdevice on the GPU).
+  if (device != Device::None)
+    return expF32(x);
+  return b.create<math::ExpOp>(x);
+}
+
+Value KernelEmitter::logF32(Value x) {
+  // x = m 2^e with m in [sqrt(1/2), sqrt(2)); log m = 2 atanh(s),
+  // s = (m - 1) / (m + 1), |s| <= 0.172, by its series to s^11 (relative
+  // error ~1e-9); log 2 in two parts. For x > 0 (normal numbers).
+  Type i32Type = b.getI32Type();
+  Value bits = b.create<arith::BitcastOp>(i32Type, x);
+  Value e = b.create<arith::SubIOp>(
+      b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(bits, i32(23)),
+                              i32(0xff)),
+      i32(127));
+  Value m = b.create<arith::BitcastOp>(
+      b.getF32Type(),
+      b.create<arith::OrIOp>(b.create<arith::AndIOp>(bits, i32(0x7fffff)),
+                             i32(0x3f800000)));
+  Value big =
+      b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, m, f32(1.41421356f));
+  m = b.create<arith::SelectOp>(big, b.create<arith::MulFOp>(m, f32(0.5f)), m);
+  e = b.create<arith::SelectOp>(big, b.create<arith::AddIOp>(e, i32(1)), e);
+  Value s = b.create<arith::DivFOp>(b.create<arith::SubFOp>(m, f32(1)),
+                                    b.create<arith::AddFOp>(m, f32(1)));
+  Value s2 = b.create<arith::MulFOp>(s, s);
+  Value p = f32(2.0f / 11);
+  for (float c : {2.0f / 9, 2.0f / 7, 2.0f / 5, 2.0f / 3, 2.0f})
+    p = b.create<math::FmaOp>(p, s2, f32(c));
+  Value ef = b.create<arith::SIToFPOp>(b.getF32Type(), e);
+  Value low = b.create<math::FmaOp>(ef, f32(-2.12194440e-4f),
+                                    b.create<arith::MulFOp>(p, s));
+  return b.create<math::FmaOp>(ef, f32(0.693359375f), low);
+}
+
+Value KernelEmitter::powF32(Value x, Value y) {
+  // exp(y log |x|), with ONNX's (C's) signs and edges: a negative base
+  // takes an integer exponent (odd: negative result), else NaN; 0^y is 0,
+  // 1 or inf; x^0 is 1.
+  Value ax = unaryValue(UnaryFn::Abs, x, 1);
+  Value r = expF32(b.create<arith::MinimumFOp>(
+      b.create<arith::MulFOp>(y, logF32(ax)), f32(88.0f)));
+  Value yInt = b.create<arith::CmpFOp>(arith::CmpFPredicate::OEQ,
+                                       b.create<math::RoundEvenOp>(y), y);
+  Value odd = b.create<arith::AndIOp>(
+      yInt, b.create<arith::CmpIOp>(
+                arith::CmpIPredicate::ne,
+                b.create<arith::AndIOp>(
+                    b.create<arith::FPToSIOp>(b.getI32Type(),
+                                              b.create<math::RoundEvenOp>(y)),
+                    i32(1)),
+                i32(0)));
+  Value negative =
+      b.create<arith::CmpFOp>(arith::CmpFPredicate::OLT, x, f32(0));
+  Value signedR = b.create<arith::SelectOp>(odd, b.create<arith::NegFOp>(r), r);
+  r = b.create<arith::SelectOp>(
+      negative, b.create<arith::SelectOp>(yInt, signedR, f32(NAN)), r);
+  Value zero = b.create<arith::CmpFOp>(arith::CmpFPredicate::OEQ, x, f32(0));
+  Value atZero = b.create<arith::SelectOp>(
+      b.create<arith::CmpFOp>(arith::CmpFPredicate::OGT, y, f32(0)), f32(0),
+      f32(INFINITY));
+  r = b.create<arith::SelectOp>(zero, atZero, r);
+  return b.create<arith::SelectOp>(
+      b.create<arith::CmpFOp>(arith::CmpFPredicate::OEQ, y, f32(0)), f32(1), r);
+}
+
+Value KernelEmitter::unaryValue(UnaryFn fn, Value v, int64_t w) {
+  Value one = splat(f32(1), w);
+  switch (fn) {
+  case UnaryFn::Relu:
+    return b.create<arith::MaximumFOp>(v, splat(f32(0), w));
+  case UnaryFn::Sigmoid: // 1 / (1 + exp(-x))
+    return b.create<arith::DivFOp>(
+        one,
+        b.create<arith::AddFOp>(one, expValue(b.create<arith::NegFOp>(v))));
+  case UnaryFn::Tanh: // 1 - 2 / (exp(2x) + 1): exact at both ends
+    return b.create<arith::SubFOp>(
+        one, b.create<arith::DivFOp>(
+                 splat(f32(2), w),
+                 b.create<arith::AddFOp>(
+                     expValue(b.create<arith::AddFOp>(v, v)), one)));
+  case UnaryFn::Neg:
+    return b.create<arith::NegFOp>(v);
+  case UnaryFn::Abs:
+    if (device == Device::Gpu)
+      return intrinsicF32("llvm.fabs.f32", v);
+    return b.create<math::AbsFOp>(v);
+  case UnaryFn::Sqrt:
+    if (device == Device::Gpu)
+      return intrinsicF32("llvm.sqrt.f32", v);
+    return b.create<math::SqrtOp>(v);
+  case UnaryFn::Reciprocal:
+    return b.create<arith::DivFOp>(one, v);
+  case UnaryFn::Exp:
+    return expValue(v);
+  case UnaryFn::Round:
+    return b.create<math::RoundEvenOp>(v);
+  case UnaryFn::Erf: {
+    // erfc(|x|) = t exp(-x^2 + P(t)), t = 1 / (1 + |x| / 2), relative
+    // error below 1.2e-7; erf(x) = sign(x) (1 - erfc(|x|)).
+    static const double coeffs[] = {
+        -1.26551223, 1.00002368,  0.37409196, 0.09678418,  -0.18628806,
+        0.27886807,  -1.13520398, 1.48851587, -0.82215223, 0.17087277};
+    Value ax = unaryValue(UnaryFn::Abs, v, w);
+    Value t = b.create<arith::DivFOp>(
+        one, b.create<arith::AddFOp>(
+                 one, b.create<arith::MulFOp>(ax, splat(f32(0.5f), w))));
+    Value p = splat(f32(float(coeffs[9])), w);
+    for (int i = 8; i >= 0; --i)
+      p = b.create<arith::AddFOp>(b.create<arith::MulFOp>(p, t),
+                                  splat(f32(float(coeffs[i])), w));
+    Value erfc = b.create<arith::MulFOp>(
+        t,
+        expValue(b.create<arith::SubFOp>(p, b.create<arith::MulFOp>(ax, ax))));
+    Value e = b.create<arith::SubFOp>(one, erfc);
+    return b.create<arith::SelectOp>(
+        b.create<arith::CmpFOp>(arith::CmpFPredicate::OLT, v, splat(f32(0), w)),
+        b.create<arith::NegFOp>(e), e);
+  }
+  }
+  llvm_unreachable("unknown unary function");
+}
+
 void KernelEmitter::lowerUnary(UnaryOp op) {
   Value x = in(op.getInput()), out = output(op.getResult());
   int64_t n = cast<MemRefType>(x.getType()).getDimSize(1);
-  UnaryFn fn = op.getFn();
   forEachToken(dim(x, 0), [&](Value t) {
     forEachLane(n, [&](Value j, int64_t w) {
-      Value v = load(x, {t, j}, w), one = splat(f32(1), w), y;
-      switch (fn) {
-      case UnaryFn::Relu:
-        y = b.create<arith::MaximumFOp>(v, splat(f32(0), w));
-        break;
-      case UnaryFn::Sigmoid: // 1 / (1 + exp(-x))
-        y = b.create<arith::DivFOp>(
-            one, b.create<arith::AddFOp>(
-                     one, b.create<math::ExpOp>(b.create<arith::NegFOp>(v))));
-        break;
-      case UnaryFn::Tanh: // 1 - 2 / (exp(2x) + 1): exact at both ends
-        y = b.create<arith::SubFOp>(
-            one, b.create<arith::DivFOp>(
-                     splat(f32(2), w),
-                     b.create<arith::AddFOp>(
-                         b.create<math::ExpOp>(b.create<arith::AddFOp>(v, v)),
-                         one)));
-        break;
-      case UnaryFn::Neg:
-        y = b.create<arith::NegFOp>(v);
-        break;
-      case UnaryFn::Abs:
-        y = b.create<math::AbsFOp>(v);
-        break;
-      case UnaryFn::Sqrt:
-        y = b.create<math::SqrtOp>(v);
-        break;
-      case UnaryFn::Reciprocal:
-        y = b.create<arith::DivFOp>(one, v);
-        break;
-      case UnaryFn::Exp:
-        y = b.create<math::ExpOp>(v);
-        break;
-      case UnaryFn::Round:
-        y = b.create<math::RoundEvenOp>(v);
-        break;
-      case UnaryFn::Erf: {
-        // erfc(|x|) = t exp(-x^2 + P(t)), t = 1 / (1 + |x| / 2), relative
-        // error below 1.2e-7; erf(x) = sign(x) (1 - erfc(|x|)).
-        static const double coeffs[] = {
-            -1.26551223, 1.00002368,  0.37409196, 0.09678418,  -0.18628806,
-            0.27886807,  -1.13520398, 1.48851587, -0.82215223, 0.17087277};
-        Value ax = b.create<math::AbsFOp>(v);
-        Value t = b.create<arith::DivFOp>(
-            one, b.create<arith::AddFOp>(
-                     one, b.create<arith::MulFOp>(ax, splat(f32(0.5f), w))));
-        Value p = splat(f32(float(coeffs[9])), w);
-        for (int i = 8; i >= 0; --i)
-          p = b.create<arith::AddFOp>(b.create<arith::MulFOp>(p, t),
-                                      splat(f32(float(coeffs[i])), w));
-        Value erfc = b.create<arith::MulFOp>(
-            t, b.create<math::ExpOp>(b.create<arith::SubFOp>(
-                   p, b.create<arith::MulFOp>(ax, ax))));
-        Value e = b.create<arith::SubFOp>(one, erfc);
-        y = b.create<arith::SelectOp>(
-            b.create<arith::CmpFOp>(arith::CmpFPredicate::OLT, v,
-                                    splat(f32(0), w)),
-            b.create<arith::NegFOp>(e), e);
-        break;
-      }
-      }
-      store(y, out, {t, j});
+      store(unaryValue(op.getFn(), load(x, {t, j}, w), w), out, {t, j});
     });
   });
+}
+
+Value KernelEmitter::binaryOperand(Value v, int64_t n, Value t, Value j,
+                                   int64_t w) {
+  // A rank-1 operand is one value per column, or one for all; one column
+  // of activations is one value per row.
+  auto type = cast<MemRefType>(v.getType());
+  if (type.getRank() == 2 && type.getDimSize(1) == 1 && n != 1)
+    return splat(b.create<memref::LoadOp>(v, ValueRange{t, idx(0)}), w);
+  if (type.getRank() == 2)
+    return load(v, {t, j}, w);
+  if (type.getDimSize(0) == n)
+    return load(v, {j}, w);
+  return splat(b.create<memref::LoadOp>(v, ValueRange{idx(0)}), w);
+}
+
+Value KernelEmitter::binaryValue(BinaryFn fn, Value x, Value y) {
+  switch (fn) {
+  case BinaryFn::Add:
+    return b.create<arith::AddFOp>(x, y);
+  case BinaryFn::Sub:
+    return b.create<arith::SubFOp>(x, y);
+  case BinaryFn::Mul:
+    return b.create<arith::MulFOp>(x, y);
+  case BinaryFn::Div:
+    return b.create<arith::DivFOp>(x, y);
+  case BinaryFn::Pow:
+    if (device != Device::None)
+      return powF32(x, y);
+    return b.create<math::PowFOp>(x, y);
+  case BinaryFn::Max:
+    return b.create<arith::MaximumFOp>(x, y);
+  case BinaryFn::Min:
+    return b.create<arith::MinimumFOp>(x, y);
+  }
+  llvm_unreachable("unknown binary function");
 }
 
 void KernelEmitter::lowerBinary(BinaryOp op) {
   Value l = in(op.getLhs()), r = in(op.getRhs()), out = output(op.getResult());
   int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
-  BinaryFn fn = op.getFn();
-  // A rank-1 operand is one value per column, or one for all; one column
-  // of activations is one value per row.
-  auto operand = [&](Value v, Value t, Value j, int64_t w) -> Value {
-    auto type = cast<MemRefType>(v.getType());
-    if (type.getRank() == 2 && type.getDimSize(1) == 1 && n != 1)
-      return splat(b.create<memref::LoadOp>(v, ValueRange{t, idx(0)}), w);
-    if (type.getRank() == 2)
-      return load(v, {t, j}, w);
-    if (type.getDimSize(0) == n)
-      return load(v, {j}, w);
-    return splat(b.create<memref::LoadOp>(v, ValueRange{idx(0)}), w);
-  };
   forEachToken(dim(out, 0), [&](Value t) {
     forEachLane(n, [&](Value j, int64_t w) {
-      Value x = operand(l, t, j, w), y = operand(r, t, j, w), z;
-      switch (fn) {
-      case BinaryFn::Add:
-        z = b.create<arith::AddFOp>(x, y);
-        break;
-      case BinaryFn::Sub:
-        z = b.create<arith::SubFOp>(x, y);
-        break;
-      case BinaryFn::Mul:
-        z = b.create<arith::MulFOp>(x, y);
-        break;
-      case BinaryFn::Div:
-        z = b.create<arith::DivFOp>(x, y);
-        break;
-      case BinaryFn::Pow:
-        z = b.create<math::PowFOp>(x, y);
-        break;
-      case BinaryFn::Max:
-        z = b.create<arith::MaximumFOp>(x, y);
-        break;
-      case BinaryFn::Min:
-        z = b.create<arith::MinimumFOp>(x, y);
-        break;
-      }
-      store(z, out, {t, j});
+      store(binaryValue(op.getFn(), binaryOperand(l, n, t, j, w),
+                        binaryOperand(r, n, t, j, w)),
+            out, {t, j});
     });
   });
 }

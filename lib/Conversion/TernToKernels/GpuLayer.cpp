@@ -114,9 +114,6 @@ void KernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k, Value t,
 }
 
 LogicalResult KernelEmitter::launch(Operation *op) {
-  if (isa<UnaryOp, BinaryOp, ReduceOp>(op))
-    return op->emitOpError()
-           << "has no NVIDIA kernel yet (generic graphs run on CPU targets)";
   if (auto mm = dyn_cast<TernaryMatmulOp>(op))
     for (Value weight : mm.getWeights()) {
       auto type = cast<RankedTensorType>(weight.getType());
@@ -268,6 +265,64 @@ LogicalResult KernelEmitter::launch(Operation *op) {
                   b.create<memref::StoreOp>(y, a[2], ValueRange{t, j});
                 });
               });
+            });
+      })
+      .Case([&](UnaryOp o) {
+        int64_t n = width(o.getInput());
+        UnaryFn fn = o.getFn();
+        launchKernel(
+            name(("unary_" + stringifyUnaryFn(fn)).str(), n),
+            {arg(o.getInput()), arg(o.getResult())}, idx(1), rows(o.getInput()),
+            kRowThreads, [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              th.each([&](Value tid) {
+                th.strided(tid, idx(n), [&](Value j) {
+                  Value x = b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+                  b.create<memref::StoreOp>(unaryValue(fn, x, 1), a[1],
+                                            ValueRange{t, j});
+                });
+              });
+            });
+      })
+      .Case([&](BinaryOp o) {
+        Value out = arg(o.getResult());
+        int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
+        BinaryFn fn = o.getFn();
+        launchKernel(
+            name(("binary_" + stringifyBinaryFn(fn)).str(), n),
+            {arg(o.getLhs()), arg(o.getRhs()), out}, idx(1), dim(out, 0),
+            kRowThreads, [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              th.each([&](Value tid) {
+                th.strided(tid, idx(n), [&](Value j) {
+                  Value z = binaryValue(fn, binaryOperand(a[0], n, t, j, 1),
+                                        binaryOperand(a[1], n, t, j, 1));
+                  b.create<memref::StoreOp>(z, a[2], ValueRange{t, j});
+                });
+              });
+            });
+      })
+      .Case([&](ReduceOp o) {
+        int64_t n = width(o.getInput());
+        ReduceFn fn = o.getFn();
+        bool max = fn == ReduceFn::Max;
+        launchKernel(
+            name(("reduce_" + stringifyReduceFn(fn)).str(), n),
+            {arg(o.getInput()), arg(o.getResult())}, idx(1), rows(o.getInput()),
+            kRowThreads, [&](BlockThreads &th, Value, Value t, ValueRange a) {
+              Value y = th.reduce(max, [&](Value tid) {
+                return th.stridedFold(
+                    tid, idx(n), f32(max ? -INFINITY : 0.0f),
+                    [&](Value j, Value acc) -> Value {
+                      Value x =
+                          b.create<memref::LoadOp>(a[0], ValueRange{t, j});
+                      if (max)
+                        return b.create<arith::MaximumFOp>(acc, x);
+                      return b.create<arith::AddFOp>(acc, x);
+                    });
+              });
+              if (fn == ReduceFn::Mean)
+                y = b.create<arith::DivFOp>(y, f32(float(n)));
+              // Every thread stores the same value.
+              b.create<memref::StoreOp>(y, a[1], ValueRange{t, idx(0)});
             });
       })
       .Case([&](TernaryMatmulOp o) { launchTernaryMatmul(o); })

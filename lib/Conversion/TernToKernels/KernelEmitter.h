@@ -206,6 +206,20 @@ private:
   /// act_quant of a row of k elements into q[t, :] and s[t].
   void quantizeRow(int64_t k, Value t, Value q, Value s, RowFn element);
   Value gluValue(Value gate, Value up, GluActivation activation, int64_t width);
+  /// exp(x): the polynomial in device code (NVPTX has no exp), else
+  /// math.exp.
+  Value expValue(Value x);
+  /// fn of a scalar (width 1) or of `width` lanes.
+  Value unaryValue(UnaryFn fn, Value v, int64_t width);
+  Value binaryValue(BinaryFn fn, Value x, Value y);
+  /// log(x) for x > 0 and pow(x, y), scalars, from IEEE operations only
+  /// (device code: NVPTX has neither, and Tern links no libdevice).
+  Value logF32(Value x);
+  Value powF32(Value x, Value y);
+  /// An operand of tern.binary with output width n at row t, columns
+  /// [j, j + width): a row's values, one value per row, one per column, or
+  /// one for all.
+  Value binaryOperand(Value v, int64_t n, Value t, Value j, int64_t width);
   /// A scalar (width 1) or a vector of `width` lanes.
   Value splat(Value scalar, int64_t width);
   Value load(Value memref, ValueRange indices, int64_t width);

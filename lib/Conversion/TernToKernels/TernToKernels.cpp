@@ -519,7 +519,8 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func, Variant variant,
 /// of rows (the count follows from the input size). A pair of flat buffers
 /// keeps the C interface one fixed function however many inputs and outputs
 /// the graph has.
-LogicalResult lowerGraph(ModuleOp module, func::FuncOp func, Variant variant) {
+LogicalResult lowerGraph(ModuleOp module, func::FuncOp func, Variant variant,
+                         Device device) {
   MLIRContext *ctx = module.getContext();
   ImplicitLocOpBuilder b(func.getLoc(), ctx);
   b.setInsertionPoint(func);
@@ -565,10 +566,17 @@ LogicalResult lowerGraph(ModuleOp module, func::FuncOp func, Variant variant) {
     return b.create<memref::ViewOp>(type, buffer, shift, ValueRange{rows});
   };
   KernelEmitter emitter(b, module, kernel, variant);
+  emitter.device = device;
   emitter.setup(Value(), 0, 0, rows);
   int64_t before = 0;
   for (auto [arg, width] : llvm::zip(func.getArguments(), ins)) {
-    emitter.map.map(arg, view(entry->getArgument(0), before, width));
+    Value input = view(entry->getArgument(0), before, width);
+    if (device != Device::None) { // uploaded
+      Value copy = emitter.deviceAlloc(cast<MemRefType>(input.getType()), rows);
+      emitter.copy(input, copy);
+      input = copy;
+    }
+    emitter.map.map(arg, input);
     before += width;
   }
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
@@ -580,8 +588,11 @@ LogicalResult lowerGraph(ModuleOp module, func::FuncOp func, Variant variant) {
   }
   before = 0;
   for (auto [result, width] : llvm::zip(ret.getOperands(), outs)) {
-    b.create<memref::CopyOp>(emitter.map.lookup(result),
-                             view(entry->getArgument(1), before, width));
+    Value output = view(entry->getArgument(1), before, width);
+    if (device != Device::None)
+      emitter.copy(emitter.map.lookup(result), output);
+    else
+      b.create<memref::CopyOp>(emitter.map.lookup(result), output);
     before += width;
   }
   emitter.freeBuffers();
@@ -641,12 +652,7 @@ struct LowerToKernelsPass
                     : variant == "gpu-device-emulation" ? Device::Emulation
                                                         : Device::None;
     if (module->hasAttr("tern.graph")) {
-      if (device != Device::None) {
-        module.emitError() << "generic graphs have no NVIDIA lowering yet; "
-                              "compile them for a CPU target";
-        return signalPassFailure();
-      }
-      if (failed(lowerGraph(module, forward, *kind)))
+      if (failed(lowerGraph(module, forward, *kind, device)))
         signalPassFailure();
       return;
     }
