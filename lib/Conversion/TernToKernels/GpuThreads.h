@@ -21,6 +21,9 @@
 
 namespace mlir::tern::kernels {
 
+/// Threads per block of the row kernels (a block per token row).
+constexpr int64_t kRowThreads = 128;
+
 class BlockThreads {
 public:
   /// `count` threads (a power of two). On the GPU, `func` is the kernel
