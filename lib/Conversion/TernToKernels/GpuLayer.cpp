@@ -10,7 +10,8 @@
 //   - launches one kernel per op on device buffers (gpu.launch_func);
 //   - copies the logits back.
 // So a token step's activations never leave the device. This file builds
-// the kernels and their launches; GpuHost.cpp the host-side operations.
+// the kernels and their launches; GpuAttention.cpp the attention's, and
+// GpuHost.cpp the host-side operations.
 //
 // Kernels (gpu.func in gpu.module @tern_gpu, one per name and signature):
 //   row ops (embedding, RMSNorm, act_quant, norm_quant, RoPE, GLU, add):
