@@ -81,6 +81,10 @@ struct Gpu {
   std::map<size_t, std::set<void *>> freeBuffers;
   /// Every device allocation: address -> size.
   std::map<char *, size_t> sizes;
+  /// Sizes allocated since the last copy to the host: pooled buffers of
+  /// other sizes (a prompt's, once decoding) go back to the driver then,
+  /// so that prompts of many lengths do not pile up.
+  std::set<size_t> used;
 
   /// CUDA graphs. Launches are recorded, not made, until the step's logits
   /// are copied back (flush); a step that repeats the previous one launch
@@ -107,6 +111,7 @@ struct Gpu {
 
   void *alloc(size_t bytes) {
     bytes = bytes ? bytes : 1;
+    used.insert(bytes);
     auto reuse = freeBuffers.find(bytes);
     if (reuse != freeBuffers.end() && !reuse->second.empty()) {
       void *p = *reuse->second.begin();
@@ -140,9 +145,11 @@ struct Gpu {
     return static_cast<const char *>(p) < at->first + at->second;
   }
   void copy(void *to, const void *from, size_t bytes) {
-    // Copies to the host wait for the step's kernels.
-    if (onDevice(from) && !onDevice(to))
+    // Copies to the host wait for the step's kernels, and end the step.
+    if (onDevice(from) && !onDevice(to)) {
       flush();
+      trim();
+    }
     std::string error;
     if (bytes && !cuda->copy(to, from, bytes, error))
       die(error);
@@ -188,6 +195,22 @@ struct Gpu {
     for (void *p : pendingFree)
       freeBuffers[sizes[static_cast<char *>(p)]].insert(p);
     pendingFree.clear();
+  }
+
+  /// Returns pooled buffers of sizes this step did not use to the driver.
+  void trim() {
+    for (auto it = freeBuffers.begin(); it != freeBuffers.end();) {
+      if (used.count(it->first)) {
+        ++it;
+        continue;
+      }
+      for (void *p : it->second) {
+        cuda->free(reinterpret_cast<uint64_t>(p));
+        sizes.erase(static_cast<char *>(p));
+      }
+      it = freeBuffers.erase(it);
+    }
+    used.clear();
   }
 
   /// Parameter sizes of `kernel`, from the table ternc embeds.

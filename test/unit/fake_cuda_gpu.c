@@ -224,7 +224,13 @@ int cuMemAlloc_v2(uint64_t *pointer, size_t bytes) {
   return 0;
 }
 int cuMemFree_v2(uint64_t pointer) {
-  (void)pointer;
+  int i = findAlloc(pointer, 1);
+  if (i < 0 || (uint64_t)(uintptr_t)allocs[i].base != pointer)
+    fail("cuMemFree: not the start of an allocation");
+  fprintf(logFile(), "free %zu bytes\n", allocs[i].size);
+  free(allocs[i].base);
+  allocs[i].base = NULL;
+  allocs[i].size = 0;
   return 0;
 }
 int cuMemcpyHtoD_v2(uint64_t to, const void *from, size_t bytes) {
