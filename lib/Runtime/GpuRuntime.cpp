@@ -146,13 +146,14 @@ struct Gpu {
   }
   void copy(void *to, const void *from, size_t bytes) {
     // Copies to the host wait for the step's kernels, and end the step.
-    if (onDevice(from) && !onDevice(to)) {
+    bool toHost = onDevice(from) && !onDevice(to);
+    if (toHost)
       flush();
-      trim();
-    }
     std::string error;
     if (bytes && !cuda->copy(to, from, bytes, error))
       die(error);
+    if (toHost)
+      trim();
   }
 
   void launchNow(Launch &l) {
