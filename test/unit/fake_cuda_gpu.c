@@ -186,7 +186,8 @@ int cuGraphAddKernelNode(void **node, void *graph, void *const *deps,
   for (int i = 0; i < k->params; ++i)
     sum += *(volatile uint8_t *)p->kernelParams[i];
   (void)sum;
-  if ((g->nodes == 0) != (ndeps == 0) || (ndeps && *deps != (void *)(intptr_t)g->nodes))
+  if ((g->nodes == 0) != (ndeps == 0) ||
+      (ndeps && *deps != (void *)(intptr_t)g->nodes))
     fail("cuGraphAddKernelNode: nodes are not chained in order");
   *node = (void *)(intptr_t)++g->nodes;
   return 0;
@@ -251,6 +252,9 @@ int cuMemcpy(uint64_t to, uint64_t from, size_t bytes) {
     fail("cuMemcpy: neither side is device memory");
   memcpy((void *)(uintptr_t)to, (const void *)(uintptr_t)from, bytes);
   fprintf(logFile(), "copy %s %zu bytes\n",
-          up && down ? "device" : up ? "up" : "down", bytes);
+          up && down ? "device"
+          : up       ? "up"
+                     : "down",
+          bytes);
   return 0;
 }
