@@ -131,40 +131,34 @@ void KernelEmitter::launchAttention(AttentionOp op) {
           });
         });
         th.phase([&](Value tid) {
-          Value i = b.create<arith::AddIOp>(c0, tid);
-          auto mine = b.create<scf::IfOp>(
-              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, i, hi),
-              /*else=*/false);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(&mine.getThenRegion().front());
-          Value base = b.create<arith::MulIOp>(tid, idx(kStride));
-          Value acc = b.create<memref::LoadOp>(dots, ValueRange{tid});
-          acc = reduce(idx(width), acc, [&](Value c, Value acc) {
-            Value x = b.create<memref::LoadOp>(
-                qs,
-                ValueRange{t, b.create<arith::AddIOp>(
-                                  qOff, b.create<arith::AddIOp>(c, idx(d0)))});
-            Value y = b.create<memref::LoadOp>(
-                keys, ValueRange{b.create<arith::AddIOp>(base, c)});
-            return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(x, y));
+          ifBelow(b.create<arith::AddIOp>(c0, tid), hi, [&] {
+            Value base = b.create<arith::MulIOp>(tid, idx(kStride));
+            Value acc = b.create<memref::LoadOp>(dots, ValueRange{tid});
+            acc = reduce(idx(width), acc, [&](Value c, Value acc) {
+              Value x = b.create<memref::LoadOp>(
+                  qs, ValueRange{
+                          t, b.create<arith::AddIOp>(
+                                 qOff, b.create<arith::AddIOp>(c, idx(d0)))});
+              Value y = b.create<memref::LoadOp>(
+                  keys, ValueRange{b.create<arith::AddIOp>(base, c)});
+              return b.create<arith::AddFOp>(acc,
+                                             b.create<arith::MulFOp>(x, y));
+            });
+            b.create<memref::StoreOp>(acc, dots, ValueRange{tid});
           });
-          b.create<memref::StoreOp>(acc, dots, ValueRange{tid});
         });
       }
       th.phase([&](Value tid) {
         Value i = b.create<arith::AddIOp>(c0, tid);
-        auto mine = b.create<scf::IfOp>(
-            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, i, hi),
-            /*else=*/false);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&mine.getThenRegion().front());
-        Value sc0 = b.create<arith::MulFOp>(
-            b.create<memref::LoadOp>(dots, ValueRange{tid}), scale);
-        b.create<memref::StoreOp>(sc0, sc, ValueRange{row, i});
-        b.create<memref::StoreOp>(
-            b.create<arith::MaximumFOp>(
-                b.create<memref::LoadOp>(runMax, ValueRange{tid}), sc0),
-            runMax, ValueRange{tid});
+        ifBelow(i, hi, [&] {
+          Value sc0 = b.create<arith::MulFOp>(
+              b.create<memref::LoadOp>(dots, ValueRange{tid}), scale);
+          b.create<memref::StoreOp>(sc0, sc, ValueRange{row, i});
+          b.create<memref::StoreOp>(
+              b.create<arith::MaximumFOp>(
+                  b.create<memref::LoadOp>(runMax, ValueRange{tid}), sc0),
+              runMax, ValueRange{tid});
+        });
       });
     });
     Value max = th.reduce(/*max=*/true, [&](Value tid) -> Value {

@@ -385,12 +385,7 @@ void KernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
       auto forRow = [&](Value bx, Value tid, function_ref<void(Value)> body) {
         Value row = b.create<arith::AddIOp>(
             b.create<arith::MulIOp>(bx, idx(kW2Threads)), tid);
-        auto inside = b.create<scf::IfOp>(
-            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, row, idx(n)),
-            /*else=*/false);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&inside.getThenRegion().front());
-        body(row);
+        ifBelow(row, idx(n), [&] { body(row); });
       };
       std::string tag = "_k" + std::to_string(k) + "_n" + std::to_string(n) +
                         "_s" + std::to_string(splits);
@@ -603,16 +598,13 @@ void KernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
         });
         th.each([&](Value tid) {
           Value v = b.create<arith::AddIOp>(v0, tid);
-          auto inside = b.create<scf::IfOp>(
-              b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v, idx(vocab)),
-              /*else=*/false);
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPointToStart(&inside.getThenRegion().front());
-          Value y = b.create<memref::LoadOp>(acc, ValueRange{tid});
-          if (a.size() > 3)
-            y = b.create<arith::MulFOp>(
-                y, b.create<memref::LoadOp>(a[3], ValueRange{v}));
-          b.create<memref::StoreOp>(y, a[2], ValueRange{r, v});
+          ifBelow(v, idx(vocab), [&] {
+            Value y = b.create<memref::LoadOp>(acc, ValueRange{tid});
+            if (a.size() > 3)
+              y = b.create<arith::MulFOp>(
+                  y, b.create<memref::LoadOp>(a[3], ValueRange{v}));
+            b.create<memref::StoreOp>(y, a[2], ValueRange{r, v});
+          });
         });
       });
 }

@@ -152,6 +152,15 @@ private:
   void forEach(Value ub, function_ref<void(Value)> body) {
     forRange(idx(0), ub, 1, body);
   }
+  /// body() where index x < bound.
+  void ifBelow(Value x, Value bound, function_ref<void()> body) {
+    auto branch = b.create<scf::IfOp>(
+        b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, x, bound),
+        /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&branch.getThenRegion().front());
+    body();
+  }
   /// A loop whose iterations are independent: scf.parallel, run on the
   /// thread team (lib/Runtime/Parallel.cpp) once lowered to OpenMP.
   void parallelFor(Value lb, Value ub, Value step,
