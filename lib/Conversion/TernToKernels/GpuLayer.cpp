@@ -60,16 +60,6 @@ Value KernelEmitter::intrinsicF32(StringRef name, Value x) {
   return b.create<math::AbsFOp>(x);
 }
 
-Value KernelEmitter::elementToF32(Value v) {
-  if (!v.getType().isBF16())
-    return toF32(v);
-  // bf16 is the top half of an f32.
-  Value bits = b.create<arith::ExtUIOp>(
-      b.getI32Type(), b.create<arith::BitcastOp>(b.getI16Type(), v));
-  return b.create<arith::BitcastOp>(b.getF32Type(),
-                                    b.create<arith::ShLIOp>(bits, i32(16)));
-}
-
 Value KernelEmitter::blockRmsInverse(BlockThreads &threads, int64_t d,
                                      Value epsilon,
                                      function_ref<Value(Value)> element) {

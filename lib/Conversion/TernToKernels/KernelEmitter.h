@@ -263,8 +263,8 @@ private:
   /// act_quant of a row of k elements into q[t, :] and s[t], by the block.
   void blockQuantizeRow(BlockThreads &threads, int64_t k, Value t, Value q,
                         Value s, function_ref<Value(Value)> element);
-  /// An f32 from any table element (bf16 by its bits: NVPTX converts bf16
-  /// only on newer GPUs).
+  /// f32 of a float or integer table element, scalar or vector (bf16 by its
+  /// bits: portable, and NVPTX converts bf16 only on newer GPUs).
   Value elementToF32(Value v);
   gpu::GPUModuleOp gpuModule();
   /// llvm.sqrt.f32 or llvm.fabs.f32 of x, in device code.

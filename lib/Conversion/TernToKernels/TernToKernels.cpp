@@ -263,6 +263,26 @@ Value KernelEmitter::sumF32(Value v) {
                                        Value(), arith::FastMathFlags::reassoc);
 }
 
+Value KernelEmitter::elementToF32(Value v) {
+  if (!getElementTypeOrSelf(v).isBF16())
+    return toF32(v);
+  // bf16 is the top half of an f32: widen the bits and shift.
+  auto like = [&](Type element) -> Type {
+    if (auto vector = dyn_cast<VectorType>(v.getType()))
+      return vector.clone(element);
+    return element;
+  };
+  int64_t width = isa<VectorType>(v.getType())
+                      ? cast<VectorType>(v.getType()).getNumElements()
+                      : 1;
+  Value bits = b.create<arith::ExtUIOp>(
+      like(b.getI32Type()),
+      b.create<arith::BitcastOp>(like(b.getI16Type()), v));
+  return b.create<arith::BitcastOp>(
+      like(b.getF32Type()),
+      b.create<arith::ShLIOp>(bits, splat(i32(16), width)));
+}
+
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
   lowerFloatMatmul(in(op.getInput()), in(op.getTable()), output(op.getResult()),
                    op.getScales() ? in(op.getScales()) : Value());
@@ -285,19 +305,8 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
   Type element = cast<MemRefType>(table.getType()).getElementType();
   auto f32x64 = VectorType::get({64}, b.getF32Type());
   auto row64 = [&](Value v, Value j) -> Value {
-    Value loaded = b.create<vector::LoadOp>(VectorType::get({64}, element),
-                                            table, ValueRange{v, j});
-    if (!element.isBF16())
-      return toF32(loaded);
-    // bf16 is the top half of an f32: widen the bits and shift.
-    auto i16x64 = VectorType::get({64}, b.getI16Type());
-    auto i32x64 = VectorType::get({64}, b.getI32Type());
-    Value bits = b.create<vector::BitCastOp>(i16x64, loaded);
-    Value wide = b.create<arith::ShLIOp>(
-        b.create<arith::ExtUIOp>(i32x64, bits),
-        b.create<arith::ConstantOp>(DenseElementsAttr::get(
-            i32x64, b.getI32IntegerAttr(16).getValue())));
-    return b.create<vector::BitCastOp>(f32x64, wide);
+    return elementToF32(b.create<vector::LoadOp>(VectorType::get({64}, element),
+                                                 table, ValueRange{v, j}));
   };
   Value first = b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
   forEach(dim(out, 0), [&](Value r) {
