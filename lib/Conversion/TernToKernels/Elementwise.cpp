@@ -185,17 +185,23 @@ void KernelEmitter::lowerNormQuant(NormQuantOp op) {
   });
 }
 
+SmallVector<float> mlir::tern::kernels::ropeInverseFrequencies(RopeOp op) {
+  // inv_freq[i] = 1 / theta^(2i / head_dim) in f32, as in HF: constants.
+  float theta = op.getTheta().convertToFloat();
+  int64_t headDim = op.getHeadDim();
+  SmallVector<float> invFreq;
+  for (int64_t i = 0; i < headDim / 2; ++i)
+    invFreq.push_back(1.0f / std::pow(theta, float(2 * i) / float(headDim)));
+  return invFreq;
+}
+
 void KernelEmitter::lowerRope(RopeOp op) {
   Value x = in(op.getInput()), pos = in(op.getPositions());
   Value out = output(op.getResult());
   int64_t headDim = op.getHeadDim(), half = headDim / 2;
   bool halfSplit = op.getStyle() == RopeStyle::HalfSplit;
   int64_t heads = cast<MemRefType>(x.getType()).getDimSize(1) / headDim;
-  // inv_freq[i] = 1 / theta^(2i / head_dim) in f32, as in HF: constants.
-  float theta = op.getTheta().convertToFloat();
-  SmallVector<float> invFreq;
-  for (int64_t i = 0; i < half; ++i)
-    invFreq.push_back(1.0f / std::pow(theta, float(2 * i) / float(headDim)));
+  SmallVector<float> invFreq = ropeInverseFrequencies(op);
   // Pairs (i, i + half) are contiguous in i for half-split: 16 at a time.
   // Interleaved pairs (2i, 2i + 1) go one at a time.
   struct Piece {

@@ -439,11 +439,9 @@ void KernelEmitter::launchRope(RopeOp op) {
   float theta = op.getTheta().convertToFloat();
   auto &[cosTable, sinTable] = ropeTables[{theta, headDim}];
   if (!cosTable) {
-    // cos and sin of p * inv_freq[i], inv_freq[i] = 1 / theta^(2i / D) in
-    // f32 as in HF, on the host with the CPU kernels' operations.
-    SmallVector<float> invFreq;
-    for (int64_t i = 0; i < half; ++i)
-      invFreq.push_back(1.0f / std::pow(theta, float(2 * i) / float(headDim)));
+    // cos and sin of p * inv_freq[i], on the host with the CPU kernels'
+    // operations.
+    SmallVector<float> invFreq = ropeInverseFrequencies(op);
     auto freqType = MemRefType::get({half}, b.getF32Type());
     memref::GlobalOp global;
     {

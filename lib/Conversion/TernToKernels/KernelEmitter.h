@@ -48,6 +48,10 @@ enum class Device { None, Gpu, Emulation };
 
 class BlockThreads;
 
+/// RoPE's inv_freq[i] = 1 / theta^(2i / head_dim), i < head_dim / 2, in f32
+/// as Hugging Face computes them.
+SmallVector<float> ropeInverseFrequencies(RopeOp op);
+
 /// The memref type a tern tensor value is stored in.
 inline MemRefType storageType(Type type) {
   auto tensor = cast<RankedTensorType>(type);
