@@ -46,12 +46,12 @@ namespace {
 
 /// A launch as the host code made it: kernel, grid, and a copy of its
 /// arguments' bytes.
-struct Launch {
+struct Recorded {
   void *kernel;
   unsigned gridX, gridY, blockX;
   std::vector<char> bytes;
   std::vector<size_t> offsets;
-  bool operator==(const Launch &o) const {
+  bool operator==(const Recorded &o) const {
     return kernel == o.kernel && gridX == o.gridX && gridY == o.gridY &&
            blockX == o.blockX && bytes == o.bytes;
   }
@@ -92,7 +92,7 @@ struct Gpu {
   /// from device memory), runs as one graph, built the first time it
   /// repeats. Buffers freed before the flush are reused only after it.
   bool graphs = false;
-  std::vector<Launch> step, last;
+  std::vector<Recorded> step, last;
   void *graph = nullptr;
   std::vector<void *> pendingFree;
 
@@ -156,7 +156,7 @@ struct Gpu {
       trim();
   }
 
-  void launchNow(Launch &l) {
+  void launchNow(Recorded &l) {
     std::string error;
     std::vector<void *> args = l.args();
     if (!cuda->launch(l.kernel, l.gridX, l.gridY, l.blockX, args.data(), error,
@@ -173,7 +173,7 @@ struct Gpu {
       if (!graph) {
         std::vector<std::vector<void *>> args;
         std::vector<CudaDriver::Launch> nodes;
-        for (Launch &l : step) {
+        for (Recorded &l : step) {
           args.push_back(l.args());
           nodes.push_back(
               {l.kernel, l.gridX, l.gridY, l.blockX, args.back().data()});
@@ -188,7 +188,7 @@ struct Gpu {
     } else {
       cuda->destroyGraph(graph);
       graph = nullptr;
-      for (Launch &l : step)
+      for (Recorded &l : step)
         launchNow(l);
     }
     last = std::move(step);
@@ -324,7 +324,8 @@ void mgpuLaunchKernel(void *kernel, intptr_t gridX, intptr_t gridY,
     die("a GPU kernel launch with a 3-D grid or block, which Tern never "
         "emits");
   Gpu &g = Gpu::get();
-  Launch l{kernel, unsigned(gridX), unsigned(gridY), unsigned(blockX), {}, {}};
+  Recorded l{kernel, unsigned(gridX), unsigned(gridY), unsigned(blockX), {},
+             {}};
   if (!g.graphs) {
     std::string error;
     if (!g.cuda->launch(kernel, l.gridX, l.gridY, l.blockX, params, error,
