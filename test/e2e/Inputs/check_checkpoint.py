@@ -28,6 +28,9 @@ SCRIPTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts")
 sys.path.insert(0, SCRIPTS)
 from reference_torch import Model  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lm_verdict import verdict  # noqa: E402
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -100,18 +103,7 @@ def main():
     if err > 1e-3 * span:
         print("FAIL: logits differ by more than 1e-3 of their range")
         ok = False
-    if not (logits.argmax(1) == ref_logits.argmax(1)).all():
-        print("FAIL: argmax differs at positions",
-              np.nonzero(logits.argmax(1) != ref_logits.argmax(1))[0].tolist())
-        ok = False
-    if tokens != ref_tokens:
-        print(f"FAIL: greedy tokens differ\n  tern:      {tokens}\n"
-              f"  reference: {ref_tokens}")
-        ok = False
-    if ok:
-        print(f"OK: argmax equal at {len(prompt)} positions, "
-              f"{len(tokens)} greedy tokens identical")
-    return 0 if ok else 1
+    return verdict(logits, ref_logits, tokens, ref_tokens, ok, "reference")
 
 
 if __name__ == "__main__":

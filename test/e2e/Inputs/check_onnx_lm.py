@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(__file__))
+from lm_verdict import verdict  # noqa: E402
 from ort_margin import Margins  # noqa: E402
 
 
@@ -106,18 +107,7 @@ def main():
     if err > a.rel * span:
         print(f"FAIL: logits differ by more than {a.rel:.0e} of their range")
         ok = False
-    if not (logits.argmax(1) == ref_logits.argmax(1)).all():
-        print("FAIL: argmax differs at positions",
-              np.nonzero(logits.argmax(1) != ref_logits.argmax(1))[0].tolist())
-        ok = False
-    if tokens != ref_tokens:
-        print(f"FAIL: greedy tokens differ\n  tern:        {tokens}\n"
-              f"  onnxruntime: {ref_tokens}")
-        ok = False
-    if ok:
-        print(f"OK: argmax equal at {len(prompt)} positions, "
-              f"{len(tokens)} greedy tokens identical")
-    return 0 if ok else 1
+    return verdict(logits, ref_logits, tokens, ref_tokens, ok, "onnxruntime")
 
 
 if __name__ == "__main__":
