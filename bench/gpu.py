@@ -66,13 +66,12 @@ def main():
           f"({ternary / 1e9:.3f} GB ternary, the rest the bf16 LM head)")
     print(f"  {'':>5} {'pp128 tokens/s':>22} {'tg128 tokens/s':>22} {'GB/s':>7}")
     results = {}
-    # "eager": the GPU executable with CUDA graphs off (TERN_GPU_GRAPHS=0),
+    # "eager": the GPU executable with CUDA graphs off (--no-gpu-graphs),
     # every kernel launched on its own.
-    for kind, exe, graphs in (("cpu", exes["cpu"], "1"), ("gpu", exes["gpu"], "1"),
-                              ("eager", exes["gpu"], "0")):
-        os.environ["TERN_GPU_GRAPHS"] = graphs
-        pp = measure(exe, prompt, threads, "prompt", a.reps)
-        tg = measure(exe, "1000", threads, "generation", a.reps)
+    for kind, exe, extra in (("cpu", exes["cpu"], []), ("gpu", exes["gpu"], []),
+                             ("eager", exes["gpu"], ["--no-gpu-graphs"])):
+        pp = measure(exe, prompt, threads + extra, "prompt", a.reps)
+        tg = measure(exe, "1000", threads + extra, "generation", a.reps)
         results[kind] = (pp, tg)
         print(f"  {kind:>5} {cell(pp):>22} {cell(tg):>22} {tg[0] * streamed / 1e9:7.1f}")
     print(f"\n  gpu / cpu: pp {results['gpu'][0][0] / results['cpu'][0][0]:.2f}x, "

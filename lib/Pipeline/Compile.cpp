@@ -11,11 +11,11 @@
 #include "tern/Frontend/Tokenizer.h"
 #include "tern/Pipeline/Pipeline.h"
 #include "tern/Target/Emit.h"
+#include "tern/Target/KernelFamilies.h"
+#include "tern/Target/NVPTX/DeviceCode.h"
 
 #include "Tern/IR/WeightData.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
@@ -30,7 +30,6 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
@@ -165,113 +164,6 @@ std::string dumpPath(StringRef dir, Phase phase, StringRef extension) {
 
 } // namespace
 
-/// The cubin ptxas makes of `ptx` for `arch`, or "" when ptxas is not
-/// installed (PATH, or the CUDA toolkit's /usr/local/cuda/bin) or fails
-/// (a warning says why: the PTX alone still runs).
-static std::string assembleCubin(StringRef ptx, StringRef arch) {
-  llvm::ErrorOr<std::string> ptxas = llvm::sys::findProgramByName("ptxas");
-  if (!ptxas)
-    ptxas = llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"});
-  if (!ptxas)
-    return "";
-  SmallString<128> in, out;
-  if (llvm::sys::fs::createTemporaryFile("tern-kernels", "ptx", in) ||
-      llvm::sys::fs::createTemporaryFile("tern-kernels", "cubin", out))
-    return "";
-  llvm::FileRemover removeIn(in), removeOut(out);
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(in, ec);
-    if (ec)
-      return "";
-    os << ptx;
-  }
-  std::string arg = ("-arch=" + arch).str();
-  StringRef args[] = {*ptxas, arg, in, "-o", out};
-  std::string error;
-  if (llvm::sys::ExecuteAndWait(*ptxas, args, std::nullopt, {}, 0, 0, &error) !=
-      0) {
-    llvm::errs() << "warning: " << *ptxas << " could not assemble the GPU "
-                 << "kernels (" << (error.empty() ? "it failed" : error)
-                 << "); the executable carries their PTX only\n";
-    return "";
-  }
-  auto bytes = llvm::MemoryBuffer::getFile(out, /*IsText=*/false);
-  return bytes ? (*bytes)->getBuffer().str() : "";
-}
-
-/// The functions of `module`'s gpu.module @tern_gpu (lowered to the LLVM
-/// dialect), in a module of their own: what LLVM compiles to PTX.
-static OwningOpRef<ModuleOp> deviceFunctions(ModuleOp module) {
-  OwningOpRef<ModuleOp> flat = ModuleOp::create(module.getLoc());
-  OpBuilder b(flat->getBody(), flat->getBody()->begin());
-  if (auto device = module.lookupSymbol<gpu::GPUModuleOp>("tern_gpu"))
-    for (Operation &op : device.getBody()->without_terminator())
-      b.clone(op);
-  return flat;
-}
-
-/// NVIDIA kernels as the executable embeds them.
-struct DeviceCode {
-  std::string ptx;
-  /// One line per kernel: its name, then the byte size of each parameter
-  /// (the runtime copies launches' arguments into CUDA graphs with them).
-  std::string params;
-};
-
-/// Moves gpu.module @tern_gpu out of `module` into a module of its own,
-/// lowers it to NVVM and compiles it to PTX for `device`.
-static llvm::Expected<DeviceCode>
-compileDeviceCode(ModuleOp module, MLIRContext &context,
-                  const ResolvedTarget &device, unsigned optLevel) {
-  OwningOpRef<ModuleOp> kernels = ModuleOp::create(module.getLoc());
-  if (auto gpuModule = module.lookupSymbol<gpu::GPUModuleOp>("tern_gpu")) {
-    (*kernels)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                        UnitAttr::get(&context));
-    gpuModule->moveBefore(kernels->getBody(), kernels->getBody()->end());
-    // The host's gpu.launch_func ops name gpu.binary @tern_gpu. Its object
-    // is a placeholder: the runtime's mgpuModuleLoad picks the embedded
-    // cubin or PTX (tern_gpu_cubin, tern_gpu_ptx) once it knows the GPU.
-    OpBuilder b(module.getBody(), module.getBody()->end());
-    auto target = NVVM::NVVMTargetAttr::get(
-        &context, 2, device.triple, device.cpu.empty() ? "sm_80" : device.cpu);
-    b.create<gpu::BinaryOp>(
-        module.getLoc(), "tern_gpu", Attribute(),
-        ArrayRef<Attribute>{gpu::ObjectAttr::get(
-            &context, target, gpu::CompilationTarget::Binary,
-            b.getStringAttr("see tern_gpu_ptx"), DictionaryAttr())});
-  }
-  PassManager pm(&context);
-  PipelineOptions deviceOptions;
-  deviceOptions.kernels = "gpu";
-  populateLLVMPasses(pm, deviceOptions);
-  if (failed(pm.run(*kernels)))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "lowering the GPU kernels failed");
-  OwningOpRef<ModuleOp> flat = deviceFunctions(*kernels);
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = translateAndOptimize(*flat, llvmContext, device, optLevel);
-  if (!llvmModule)
-    return llvmModule.takeError();
-  DeviceCode code;
-  llvm::raw_string_ostream params(code.params);
-  const llvm::DataLayout &layout = (*llvmModule)->getDataLayout();
-  for (llvm::Function &fn : **llvmModule) {
-    if (fn.isDeclaration())
-      continue;
-    params << fn.getName();
-    for (llvm::Argument &arg : fn.args())
-      params << " " << layout.getTypeAllocSize(arg.getType()).getFixedValue();
-    params << "\n";
-  }
-  llvm::SmallString<0> ptx;
-  llvm::raw_svector_ostream os(ptx);
-  if (llvm::Error e = emitMachineCode(**llvmModule, device, true, os))
-    return std::move(e);
-  code.ptx = std::string(ptx);
-  return code;
-}
-
 LogicalResult mlir::tern::compileFile(MLIRContext &context,
                                       const CompileOptions &options) {
   // Resolve the target first: a bad flag should fail before any work.
@@ -279,14 +171,15 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
       resolveTarget(options.target, llvm::errs());
   if (!target)
     return reportError(target.takeError());
-  llvm::Expected<KernelChoice> kernels =
+  llvm::Expected<const KernelFamily *> kernels =
       selectKernels(*target, options.kernels, llvm::errs());
   if (!kernels)
     return reportError(kernels.takeError());
+  const KernelFamily &family = **kernels;
   // NVIDIA targets: up to asm, the kernels' PTX; objects, executables and
   // libraries are host code for this machine that launches them (the PTX
   // embedded), so they get a second, host target.
-  bool gpu = kernels->variant == "gpu";
+  bool gpu = family.arch == KernelArch::NVPTX;
   bool gpuHost = gpu && options.compileTo > Phase::Asm;
   std::optional<ResolvedTarget> host;
   if (gpuHost) {
@@ -300,8 +193,11 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   }
   ResolvedTarget &hostTarget = host ? *host : *target;
   PipelineOptions pipeline;
-  pipeline.packedLayout = kernels->layout;
-  pipeline.kernels = gpuHost ? "gpu-host" : kernels->variant;
+  pipeline.triple = target->triple;
+  pipeline.cpu = target->cpu;
+  pipeline.features = target->features;
+  pipeline.kernels = family.name.str();
+  pipeline.deviceCodeOnly = gpu && !gpuHost;
   pipeline.floatWeights = options.floatWeights;
   pipeline.fuse = options.fuse;
   pipeline.lmHeadInt8 = options.lmHeadInt8;
@@ -328,8 +224,9 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (last >= Phase::Exe)
     total += 1;
   Progress progress(options.quiet, total);
-  progress.detail(Phase::Packed, pipeline.packedLayout + " for " +
-                                     pipeline.kernels + " kernels");
+  progress.detail(Phase::Packed, (stringifyPackedLayout(family.layout) +
+                                  " for " + family.name + " kernels")
+                                     .str());
 
   if (!options.dumpDir.empty())
     if (std::error_code ec =
@@ -362,7 +259,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   });
   if (!module || failed(dumpMLIR(*module, Phase::Import)))
     return failure();
-  DeviceCode device; // NVIDIA executables: the kernels
+  nvptx::DeviceCode device; // NVIDIA executables: the kernels
   DefaultTimingManager timing;
   applyDefaultTimingManagerCLOptions(timing);
   TimingScope rootTimer = timing.getRootScope();
@@ -379,8 +276,8 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
     // NVIDIA executables: the device kernels go to LLVM on their own (as
     // for --emit=asm), the rest is host code.
     if (gpuHost && phase == Phase::LLVM) {
-      llvm::Expected<DeviceCode> code =
-          compileDeviceCode(*module, context, *target, options.target.optLevel);
+      llvm::Expected<nvptx::DeviceCode> code =
+          nvptx::compileDeviceCode(*module, *target, options.target.optLevel);
       if (!code)
         return reportError(code.takeError());
       device = std::move(*code);
@@ -393,42 +290,14 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (isMLIRPhase(last))
     return writeText(output, [&](llvm::raw_ostream &os) { module->print(os); });
 
-  // The host code carries the kernels for the runtime to load: the PTX
-  // (the driver compiles it for any newer GPU) and, where the CUDA
-  // toolkit's ptxas is installed, a cubin for the chosen architecture (no
-  // compilation at start-up).
-  if (gpuHost) {
-    OpBuilder b(module->getBody(), module->getBody()->end());
-    auto embed = [&](StringRef name, StringRef bytes) {
-      auto type = LLVM::LLVMArrayType::get(b.getI8Type(), bytes.size());
-      b.create<LLVM::GlobalOp>(module->getLoc(), type, /*isConstant=*/true,
-                               LLVM::Linkage::External, name,
-                               b.getStringAttr(bytes));
-    };
-    std::string cubin = assembleCubin(device.ptx, target->cpu);
-    device.ptx.push_back('\0');
-    embed("tern_gpu_ptx", device.ptx);
-    device.params.push_back('\0');
-    embed("tern_gpu_params", device.params);
-    if (!cubin.empty()) {
-      embed("tern_gpu_cubin", cubin);
-      // The compute capability it is for: sm_90a -> 90.
-      unsigned capability = 0;
-      StringRef(target->cpu)
-          .drop_front(3)
-          .take_while([](char c) { return c >= '0' && c <= '9'; })
-          .getAsInteger(10, capability);
-      b.create<LLVM::GlobalOp>(module->getLoc(), b.getI32Type(),
-                               /*isConstant=*/true, LLVM::Linkage::External,
-                               "tern_gpu_cubin_capability",
-                               b.getI32IntegerAttr(capability));
-    }
-  }
+  // The host code carries the kernels for the runtime to load.
+  if (gpuHost)
+    nvptx::embedDeviceCode(*module, std::move(device), *target);
 
   // NVIDIA --emit=asm: the device code is what LLVM compiles (gpu.module
   // @tern_gpu's functions, in a module of their own).
   if (gpu && !gpuHost)
-    module = deviceFunctions(*module);
+    module = nvptx::deviceFunctions(*module);
 
   // LLVM IR.
   llvm::LLVMContext llvmContext;

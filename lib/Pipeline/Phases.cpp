@@ -5,13 +5,14 @@
 #include "Tern/IR/TernOps.h"
 #include "Tern/Transforms/Passes.h"
 #include "tern/Conversion/Passes.h"
+#include "tern/Target/NVPTX/DeviceCode.h"
+#include "tern/Target/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
 #include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
 #include "mlir/Conversion/GPUCommon/GPUCommonPass.h"
-#include "mlir/Conversion/GPUToNVVM/GPUToNVVMPass.h"
 #include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
 #include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
 #include "mlir/Conversion/OpenMPToLLVM/ConvertOpenMPToLLVM.h"
@@ -93,19 +94,24 @@ void mlir::tern::populateQuantizedPasses(OpPassManager &pm,
 
 void mlir::tern::populatePackedPasses(OpPassManager &pm,
                                       const PipelineOptions &options) {
+  // From here on the module says what it is compiled for: the layout and
+  // the kernels that read it come from one #tern.target.
+  mlir::tern::TernSetTargetOptions target;
+  target.triple = options.triple;
+  target.cpu = options.cpu;
+  target.features = options.features;
+  target.kernels = options.kernels;
+  pm.addPass(mlir::tern::createTernSetTarget(target));
   // Last step before kernels: layouts are what the kernels will read.
-  mlir::tern::TernPackWeightsOptions pack;
-  pack.layout = options.packedLayout;
-  pm.addPass(mlir::tern::createTernPackWeights(pack));
+  pm.addPass(mlir::tern::createTernPackWeights());
 }
 
 void mlir::tern::populateKernelsPasses(OpPassManager &pm,
                                        const PipelineOptions &options) {
-  // NVIDIA (--emit=asm and executables alike): every op a device kernel,
-  // launched by host code (variant gpu-host); --emit=asm then prints the
-  // device code alone.
+  // The module's #tern.target names the kernel family. NVIDIA (--emit=asm
+  // and executables alike): every op a device kernel, launched by host code
+  // (gpu-host); --emit=asm then prints the device code alone.
   mlir::tern::TernLowerToKernelsOptions kernels;
-  kernels.variant = options.kernels == "gpu" ? "gpu-host" : options.kernels;
   kernels.mcaMarkers = options.mcaMarkers;
   pm.addPass(mlir::tern::createTernLowerToKernels(kernels));
   // The loop builders leave repeated constants and dims behind; once they
@@ -117,19 +123,8 @@ void mlir::tern::populateKernelsPasses(OpPassManager &pm,
 
 void mlir::tern::populateLLVMPasses(OpPassManager &pm,
                                     const PipelineOptions &options) {
-  if (options.kernels == "gpu") {
-    // Device code: structured control flow, then gpu/memref/arith to NVVM
-    // and the LLVM dialect, 64-bit indices.
-    // math to LLVM intrinsics first: NVPTX has instructions for the few
-    // the kernels use (sqrt, fma, roundeven, fabs), where gpu-to-nvvm would
-    // call libdevice, which needs the CUDA toolkit.
-    OpPassManager &device = pm.nest<gpu::GPUModuleOp>();
-    device.addPass(createConvertSCFToCFPass());
-    device.addPass(createConvertMathToLLVMPass());
-    ConvertGpuOpsToNVVMOpsOptions nvvm;
-    nvvm.indexBitwidth = 64;
-    device.addPass(createConvertGpuOpsToNVVMOps(nvvm));
-    pm.addPass(createReconcileUnrealizedCastsPass());
+  if (options.deviceCodeOnly) {
+    nvptx::populateDeviceLoweringPasses(pm);
     return;
   }
   // The standard MLIR-to-LLVM sequence (TOOLCHAIN.md); order matters:
@@ -198,4 +193,5 @@ void mlir::tern::registerAllTernPasses() {
   registerTransformsPasses();
   mlir::tern::registerTernPasses();
   mlir::tern::registerTernConversionPasses();
+  mlir::tern::registerTernTargetPasses();
 }

@@ -12,7 +12,7 @@
 // Every launch and copy goes to the default stream, so they run in order,
 // and the one copy the host waits for (the logits) waits for all of them:
 // the stream functions have nothing to do. Repeated steps (decoding) run
-// as one CUDA graph each (Gpu::flush); TERN_GPU_GRAPHS=0 launches every
+// as one CUDA graph each (Gpu::flush); --no-gpu-graphs launches every
 // kernel on its own.
 //
 //===----------------------------------------------------------------------===//
@@ -64,6 +64,9 @@ struct Recorded {
   }
 };
 
+/// False after the executable's --no-gpu-graphs.
+bool graphsWanted = true;
+
 struct Gpu {
   std::unique_ptr<CudaDriver> cuda;
   bool loaded = false;
@@ -103,8 +106,7 @@ struct Gpu {
       gpu.cuda = CudaDriver::open(error);
       if (!gpu.cuda)
         die(error);
-      const char *env = std::getenv("TERN_GPU_GRAPHS");
-      gpu.graphs = gpu.cuda->hasGraphs() && !(env && std::string(env) == "0");
+      gpu.graphs = gpu.cuda->hasGraphs() && graphsWanted;
     }
     return gpu;
   }
@@ -275,6 +277,10 @@ TERN_RESIDENT(i32, int32_t)
 #undef TERN_RESIDENT
 
 extern "C" {
+
+// The executable's --no-gpu-graphs (lib/Runtime/Main.cpp), before the first
+// launch.
+void tern_gpu_use_graphs(int on) { graphsWanted = on != 0; }
 
 // gpu.binary @tern_gpu holds a placeholder: which image the driver gets is
 // decided here, at run time, once the GPU is known: the cubin ternc made

@@ -69,6 +69,8 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
 
 // The tokenizer ternc embedded (absent in models compiled without one).
 extern "C" const char tern_tokenizer[] __attribute__((weak));
+// NVIDIA executables only (lib/Runtime/GpuRuntime.cpp).
+extern "C" void tern_gpu_use_graphs(int on) __attribute__((weak));
 extern "C" int64_t tern_tokenizer_size(void) __attribute__((weak));
 
 /// The embedded tokenizer, or nullptr (with `error` set if it is broken).
@@ -317,6 +319,12 @@ int main(int argc, char **argv) {
   if (help) {
     std::fputs(usage(), stdout);
     return 0;
+  }
+  if (!o.gpuGraphs) {
+    if (!tern_gpu_use_graphs)
+      return fail("--no-gpu-graphs applies to NVIDIA executables; this one "
+                  "runs on the CPU");
+    tern_gpu_use_graphs(0);
   }
   int64_t vocab = tern_vocab_size();
   // Default context: the model's, capped so that the KV cache of a large

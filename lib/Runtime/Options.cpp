@@ -38,6 +38,9 @@ const char *tern::rt::usage() {
          "generated text\n"
          "  --verbose-prompt    print the prompt's token ids to stderr\n"
          "  --ignore-eos        generate all N tokens\n"
+         "  --no-gpu-graphs     NVIDIA executables: launch every kernel as "
+         "the host\n"
+         "                      reaches it, not decode steps as CUDA graphs\n"
          "  -c N                context size (default: the model's, at most "
          "4096)\n"
          "  -t N                threads (default: all hardware threads)\n"
@@ -120,6 +123,10 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
     }
     if (flag == "--ignore-eos") {
       o.ignoreEos = true;
+      continue;
+    }
+    if (flag == "--no-gpu-graphs") {
+      o.gpuGraphs = false;
       continue;
     }
     if (flag == "--bench") {

@@ -5,13 +5,16 @@
 // LLVM OpenMP runtime ABI. Of that ABI the generated code uses five entry
 // points, implemented here over one persistent team of threads so that the
 // executable stays standalone (Debian ships libomp only as a shared
-// library):
+// library). They are Tern's own symbols: the compiler renames the calls
+// from __kmpc_* to tern_kmpc_* (lib/Target/Emit/Emit.cpp), so a host
+// program that uses OpenMP itself can link an --emit=lib archive.
 //
-//   __kmpc_fork_call        run an outlined region on every team thread
-//   __kmpc_for_static_init  this thread's share of a loop (static schedule)
-//   __kmpc_for_static_fini  end of that loop
-//   __kmpc_barrier          all team threads reach the same point
-//   __kmpc_global_thread_num
+//   tern_kmpc_fork_call        run an outlined region on every team thread
+//   tern_kmpc_for_static_init  this thread's share of a loop (static
+//                              schedule)
+//   tern_kmpc_for_static_fini  end of that loop
+//   tern_kmpc_barrier          all team threads reach the same point
+//   tern_kmpc_global_thread_num
 //
 // Workers spin on a generation counter between regions (then yield), as a
 // token step runs hundreds of short regions. A region started inside a
@@ -24,18 +27,20 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
 
 using Microtask = void (*)(int32_t *, int32_t *, ...);
-constexpr int kMaxArgs = 8;
+constexpr int kMaxArgs = tern::rt::kMaxParallelArgs;
 
 struct Region {
   Microtask task = nullptr;
@@ -43,31 +48,30 @@ struct Region {
   void *args[kMaxArgs] = {};
 };
 
+/// Calls `task` with N captured arguments: a variadic call needs its
+/// argument count at compile time, so there is one instance per count.
+template <size_t... I>
+void call(Microtask task, int32_t *gtid, int32_t *btid, void *const *a,
+          std::index_sequence<I...>) {
+  task(gtid, btid, a[I]...);
+}
+template <size_t N>
+void invokeWith(Microtask task, int32_t *gtid, int32_t *btid, void *const *a) {
+  call(task, gtid, btid, a, std::make_index_sequence<N>());
+}
+using Invoker = void (*)(Microtask, int32_t *, int32_t *, void *const *);
+template <size_t... N>
+constexpr std::array<Invoker, sizeof...(N)>
+invokers(std::index_sequence<N...>) {
+  return {&invokeWith<N>...};
+}
+
 /// Calls the outlined region as thread `id` with its captured arguments.
 void invoke(const Region &region, int32_t id) {
+  static constexpr auto table =
+      invokers(std::make_index_sequence<kMaxArgs + 1>());
   int32_t gtid = id, btid = id;
-  void *const *a = region.args;
-  switch (region.argc) {
-  case 0:
-    return region.task(&gtid, &btid);
-  case 1:
-    return region.task(&gtid, &btid, a[0]);
-  case 2:
-    return region.task(&gtid, &btid, a[0], a[1]);
-  case 3:
-    return region.task(&gtid, &btid, a[0], a[1], a[2]);
-  case 4:
-    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3]);
-  case 5:
-    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4]);
-  case 6:
-    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5]);
-  case 7:
-    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
-  default:
-    return region.task(&gtid, &btid, a[0], a[1], a[2], a[3], a[4], a[5], a[6],
-                       a[7]);
-  }
+  table[region.argc](region.task, &gtid, &btid, region.args);
 }
 
 class Team {
@@ -204,13 +208,14 @@ void tern_set_num_threads(int threads) { team.resize(threads); }
 
 struct ident_t; // source location, unused
 
-int32_t __kmpc_global_thread_num(ident_t *) { return threadId; }
+int32_t tern_kmpc_global_thread_num(ident_t *) { return threadId; }
 
-void __kmpc_fork_call(ident_t *, int32_t argc, Microtask task, ...) {
-  if (argc > kMaxArgs) {
+void tern_kmpc_fork_call(ident_t *, int32_t argc, Microtask task, ...) {
+  // The compiler refuses regions with more (Emit.cpp): never reached.
+  if (argc < 0 || argc > kMaxArgs) {
     std::fprintf(stderr,
-                 "error: parallel region with %d arguments (at most "
-                 "%d supported)\n",
+                 "internal error: parallel region with %d arguments (at "
+                 "most %d supported)\n",
                  argc, kMaxArgs);
     std::abort();
   }
@@ -235,32 +240,34 @@ void __kmpc_fork_call(ident_t *, int32_t argc, Microtask task, ...) {
   team.run(region);
 }
 
-void __kmpc_for_static_init_4(ident_t *, int32_t gtid, int32_t, int32_t *last,
-                              int32_t *lower, int32_t *upper, int32_t *stride,
-                              int32_t incr, int32_t) {
+void tern_kmpc_for_static_init_4(ident_t *, int32_t gtid, int32_t,
+                                 int32_t *last, int32_t *lower, int32_t *upper,
+                                 int32_t *stride, int32_t incr, int32_t) {
   staticInit<int32_t>(gtid, lower, upper, stride, last, incr);
 }
-void __kmpc_for_static_init_4u(ident_t *, int32_t gtid, int32_t, int32_t *last,
-                               uint32_t *lower, uint32_t *upper,
-                               int32_t *stride, int32_t incr, int32_t) {
+void tern_kmpc_for_static_init_4u(ident_t *, int32_t gtid, int32_t,
+                                  int32_t *last, uint32_t *lower,
+                                  uint32_t *upper, int32_t *stride,
+                                  int32_t incr, int32_t) {
   uint32_t s = 0;
   staticInit<uint32_t>(gtid, lower, upper, &s, last, uint32_t(incr));
   *stride = int32_t(s);
 }
-void __kmpc_for_static_init_8(ident_t *, int32_t gtid, int32_t, int32_t *last,
-                              int64_t *lower, int64_t *upper, int64_t *stride,
-                              int64_t incr, int64_t) {
+void tern_kmpc_for_static_init_8(ident_t *, int32_t gtid, int32_t,
+                                 int32_t *last, int64_t *lower, int64_t *upper,
+                                 int64_t *stride, int64_t incr, int64_t) {
   staticInit<int64_t>(gtid, lower, upper, stride, last, incr);
 }
-void __kmpc_for_static_init_8u(ident_t *, int32_t gtid, int32_t, int32_t *last,
-                               uint64_t *lower, uint64_t *upper,
-                               int64_t *stride, int64_t incr, int64_t) {
+void tern_kmpc_for_static_init_8u(ident_t *, int32_t gtid, int32_t,
+                                  int32_t *last, uint64_t *lower,
+                                  uint64_t *upper, int64_t *stride,
+                                  int64_t incr, int64_t) {
   uint64_t s = 0;
   staticInit<uint64_t>(gtid, lower, upper, &s, last, uint64_t(incr));
   *stride = int64_t(s);
 }
-void __kmpc_for_static_fini(ident_t *, int32_t) {}
+void tern_kmpc_for_static_fini(ident_t *, int32_t) {}
 
-void __kmpc_barrier(ident_t *, int32_t) { team.barrier(); }
+void tern_kmpc_barrier(ident_t *, int32_t) { team.barrier(); }
 
 } // extern "C"

@@ -6,17 +6,26 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tern/Target/KernelFamilies.h"
 #include "tern/Target/Target.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
 
 using namespace llvm;
+using mlir::tern::KernelArch;
+using mlir::tern::kernelArchName;
+using mlir::tern::kernelFamilies;
+using mlir::tern::KernelFamily;
+using mlir::tern::kernelFamilyNames;
+using mlir::tern::lookupKernelFamily;
 
 extern "C" {
 #define TERN_TARGET(T)                                                         \
@@ -183,6 +192,14 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
     out.features = out.features.empty() ? options.features
                                         : out.features + "," + options.features;
 
+  if (!options.sysroot.empty()) {
+    if (!triple.isAArch64())
+      return fail("--sysroot applies to AArch64 targets (the host links "
+                  "against this machine's libraries)");
+    if (!sys::fs::is_directory(options.sysroot))
+      return fail("--sysroot '" + options.sysroot + "' is not a directory");
+    out.sysroot = options.sysroot;
+  }
   if (options.optLevel > 3)
     return fail("-O" + Twine(options.optLevel) +
                 " is not an optimization "
@@ -197,81 +214,44 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
   return out;
 }
 
-ArrayRef<StringRef> mlir::tern::kernelVariants() {
-  static const StringRef names[] = {
-      "scalar", "vector",  "avx2", "avxvnni",       "avx512vnni",
-      "neon",   "dotprod", "i8mm", "gpu-emulation", "gpu-device-emulation"};
-  return names;
-}
-
-Expected<mlir::tern::KernelChoice>
+Expected<const mlir::tern::KernelFamily *>
 mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
                           raw_ostream &notes) {
-  if (Triple(target.triple).isNVPTX()) {
-    if (requested != "auto" && requested != "gpu")
-      return createStringError(inconvertibleErrorCode(),
-                               "--kernels=" + requested +
-                                   " is a CPU variant; NVIDIA targets get "
-                                   "the gpu kernels");
-    return KernelChoice{"gpu", "gpu_w2"};
-  }
-  if (requested != "auto" && !is_contained(kernelVariants(), requested))
-    return createStringError(inconvertibleErrorCode(),
-                             "unknown --kernels '" + requested +
-                                 "' (known: auto, " +
-                                 join(kernelVariants(), ", ") + ")");
-  // What each variant executes, beyond the target's baseline, and on which
-  // architecture.
-  struct Needs {
-    StringRef features;
-    bool x86, arm;
-  };
-  auto needs = [](StringRef variant) -> Needs {
-    if (variant == "avx512vnni")
-      return {"+avx512f,+avx512bw,+avx512vnni", true, false};
-    if (variant == "avxvnni")
-      return {"+avx2,+avxvnni", true, false};
-    if (variant == "avx2")
-      return {"+avx2", true, false};
-    if (variant == "i8mm")
-      return {"+neon,+dotprod,+i8mm", false, true};
-    if (variant == "dotprod")
-      return {"+neon,+dotprod", false, true};
-    if (variant == "neon")
-      return {"+neon", false, true};
-    return {"", true, true};
-  };
-  const MCSubtargetInfo *sti = target.machine->getMCSubtargetInfo();
   Triple triple(target.triple);
-  auto has = [&](StringRef variant) {
-    Needs n = needs(variant);
-    return (triple.isX86()       ? n.x86
-            : triple.isAArch64() ? n.arm
-                                 : n.features.empty()) &&
-           (n.features.empty() || sti->checkFeatures(n.features));
-  };
-  // dotprod before i8mm: llvm-mca rates smmla's 2 x 2 blocks no faster than
-  // sdot once their operands are interleaved (bench/mca.py).
-  StringRef best = "vector";
-  for (StringRef v :
-       {"avx512vnni", "avxvnni", "avx2", "dotprod", "i8mm", "neon"})
-    if (has(v)) {
-      best = v;
-      break;
-    }
-  StringRef variant = requested == "auto" ? best : requested;
-  if (!has(variant)) {
-    Needs n = needs(variant);
-    notes << "note: --kernels=" << variant << " needs "
-          << (n.x86 ? "x86 " : "AArch64 ") << n.features << ", which "
-          << target.triple << " --mcpu=" << target.cpu << " lacks; using the "
-          << best << " kernels\n";
-    variant = best;
+  if (triple.isNVPTX()) {
+    if (requested != "auto" && requested != "gpu" && requested != "gpu-host")
+      return fail("--kernels=" + requested +
+                  " is a CPU variant; NVIDIA targets get the gpu kernels");
+    return lookupKernelFamily("gpu-host");
   }
-  StringRef layout = variant == "scalar"           ? "i2"
-                     : variant.starts_with("gpu-") ? "gpu_w2"
-                                                   : "i2_k64";
-  return KernelChoice{variant.str(), layout.str()};
+  const KernelFamily *asked = nullptr;
+  if (requested != "auto") {
+    asked = lookupKernelFamily(requested);
+    if (!asked || asked->arch == KernelArch::NVPTX)
+      return fail("unknown --kernels '" + requested + "' (known: auto, " +
+                  kernelFamilyNames(/*cpuOnly=*/true) + ")");
+  }
+  const MCSubtargetInfo *sti = target.machine->getMCSubtargetInfo();
+  auto runs = [&](const KernelFamily &family) {
+    return family.runsOn(triple) &&
+           (family.features.empty() || sti->checkFeatures(family.features));
+  };
+  // The family of lowest rank the CPU runs (vector runs on every one).
+  const KernelFamily *best = nullptr;
+  for (const KernelFamily &family : kernelFamilies())
+    if (family.autoRank && runs(family) &&
+        (!best || family.autoRank < best->autoRank))
+      best = &family;
+  if (!asked)
+    return best;
+  if (!runs(*asked)) {
+    notes << "note: --kernels=" << asked->name << " needs "
+          << kernelArchName(asked->arch) << " " << asked->features << ", which "
+          << target.triple << " --mcpu=" << target.cpu << " lacks; using the "
+          << best->name << " kernels\n";
+    return best;
+  }
+  return asked;
 }
 
 void mlir::tern::printTargets(raw_ostream &os) {
@@ -293,7 +273,40 @@ void mlir::tern::printTargets(raw_ostream &os) {
       simd.push_back(name.str());
   }
   llvm::sort(simd);
-  os << "  simd     " << join(simd, " ") << "\n"
-     << "\n--mcpu: host, generic, or any CPU LLVM knows for the target\n"
+  os << "  simd     " << join(simd, " ") << "\n";
+  // What --kernels=auto gives the host.
+  std::string ignored;
+  raw_string_ostream quiet(ignored);
+  StringRef hostKernels;
+  if (Expected<ResolvedTarget> host = resolveTarget(TargetOptions(), quiet)) {
+    if (Expected<const KernelFamily *> family =
+            selectKernels(*host, "auto", quiet))
+      hostKernels = (*family)->name;
+    else
+      consumeError(family.takeError());
+  } else {
+    consumeError(host.takeError());
+  }
+  os << "  kernels  " << hostKernels << " (--kernels=auto)\n"
+     << "\nKernel families (--kernels=NAME; auto picks the first the target "
+        "CPU runs):\n";
+  SmallVector<const KernelFamily *> families;
+  for (const KernelFamily &family : kernelFamilies())
+    families.push_back(&family);
+  // Auto's order first, then the rest as registered.
+  llvm::stable_sort(families, [](const KernelFamily *a, const KernelFamily *b) {
+    return (a->autoRank ? a->autoRank : 1000) <
+           (b->autoRank ? b->autoRank : 1000);
+  });
+  for (const KernelFamily *family : families) {
+    std::string needs =
+        family->features.empty()
+            ? kernelArchName(family->arch).str()
+            : (kernelArchName(family->arch) + " " + family->features).str();
+    os << format("  %-21s %-8s %-37s %s\n", family->name.str().c_str(),
+                 stringifyPackedLayout(family->layout).str().c_str(),
+                 needs.c_str(), family->summary.str().c_str());
+  }
+  os << "\n--mcpu: host, generic, or any CPU LLVM knows for the target\n"
      << "(llc-19 -mtriple=TRIPLE -mcpu=help lists them).\n";
 }

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tern/Pipeline/Pipeline.h"
+#include "tern/Target/KernelFamilies.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -60,16 +61,27 @@ cl::opt<std::string>
 cl::opt<std::string> mattr("mattr",
                            cl::desc("Target features, e.g. +avx2,-avx512f"),
                            cl::value_desc("features"), cl::cat(targetCategory));
+cl::opt<std::string>
+    sysroot("sysroot",
+            cl::desc("AArch64 executables: link against this arm64 root file "
+                     "system (e.g. made by debootstrap --arch=arm64) instead "
+                     "of Debian's cross packages"),
+            cl::value_desc("dir"), cl::cat(targetCategory));
 cl::opt<unsigned> optLevel("O", cl::desc("Optimization level (0-3)"),
                            cl::Prefix, cl::init(2), cl::cat(targetCategory));
-cl::opt<std::string> kernels(
-    "kernels",
-    cl::desc("Ternary matmul kernels: auto (the best the target CPU runs), "
-             "scalar, vector, avx2, avxvnni, avx512vnni (x86-64), neon, "
-             "dotprod, i8mm (AArch64), gpu-emulation (the NVIDIA matmul "
-             "kernels' arithmetic on the CPU, for tests), gpu-device-emulation "
-             "(every NVIDIA kernel and launch run on the CPU, for tests)"),
-    cl::init("auto"), cl::value_desc("variant"), cl::cat(targetCategory));
+/// --kernels' help, from the registry of kernel families.
+const std::string &kernelsHelp() {
+  static const std::string help =
+      "Kernel family: auto (the best the target CPU runs), " +
+      tern::kernelFamilyNames(/*cpuOnly=*/true) +
+      " (--list-targets says what each needs; gpu-emulation and "
+      "gpu-device-emulation are test aids that run the NVIDIA kernels on "
+      "the CPU)";
+  return help;
+}
+cl::opt<std::string> kernels("kernels", cl::desc(kernelsHelp()),
+                             cl::init("auto"), cl::value_desc("family"),
+                             cl::cat(targetCategory));
 cl::opt<std::string> weights(
     "weights",
     cl::desc("ternary (default), or bf16: the float baseline, every BitLinear "
@@ -214,6 +226,7 @@ int main(int argc, char **argv) {
   }
   options.target.features = mattr;
   options.target.optLevel = optLevel;
+  options.target.sysroot = sysroot;
   options.kernels = kernels;
   if (weights != "ternary" && weights != "bf16") {
     llvm::errs() << "error: unknown --weights '" << weights

@@ -130,4 +130,43 @@ def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// #tern.target
+//===----------------------------------------------------------------------===//
+
+def Tern_TargetAttr : AttrDef<Tern_Dialect, "Target"> {
+  let mnemonic = "target";
+  let summary = "the target a module's kernels are generated for";
+  let description = [{
+    The module attribute `tern.target`, attached by `tern-set-target` at the
+    start of the packed phase (ternc resolves it once from `--target`,
+    `--mcpu`, `--mattr` and `--kernels`). Everything after reads it:
+    `tern-pack-weights` encodes ternary weights in `ternary_layout`, and
+    `tern-lower-to-kernels` generates the `kernels` family's code.
+
+    * `triple`, `cpu`, `features`: the LLVM target the code is for (for
+      NVIDIA targets `cpu` is the GPU architecture, e.g. `sm_90`).
+    * `kernels`: the kernel family (`ternc --list-targets` lists them with
+      the features each needs).
+    * `ternary_layout`: the `#tern.packed` layout of ternary weights, the one
+      the family reads. Embedding and LM head tables keep their stored
+      element type.
+
+    A module whose packed ternary weights are in another layout does not
+    verify: the layout and the kernels that decode it cannot drift apart.
+
+    ```mlir
+    module attributes {tern.target = #tern.target<triple = "x86_64-unknown-linux-gnu",
+        cpu = "x86-64-v3", features = "", kernels = "avx2", ternary_layout = i2_k64>} {}
+    ```
+  }];
+  let parameters = (ins
+    StringRefParameter<"LLVM target triple">:$triple,
+    StringRefParameter<"LLVM CPU name or GPU architecture">:$cpu,
+    StringRefParameter<"LLVM target features (+name,-name)">:$features,
+    StringRefParameter<"kernel family">:$kernels,
+    EnumParameter<Tern_PackedLayout>:$ternary_layout);
+  let assemblyFormat = "`<` struct(params) `>`";
+}
+
 #endif // TERN_ATTRS

@@ -4,14 +4,17 @@
 #define TERN_IR_TERNDIALECT_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
 
 #include "Tern/IR/TernEnums.h.inc"
-#include "Tern/IR/TernOpsDialect.h.inc"
 
+// Attributes before the dialect: its module-attribute helpers name them.
 #define GET_ATTRDEF_CLASSES
 #include "Tern/IR/TernAttrs.h.inc"
+
+#include "Tern/IR/TernOpsDialect.h.inc"
 
 #define GET_TYPEDEF_CLASSES
 #include "Tern/IR/TernOpsTypes.h.inc"

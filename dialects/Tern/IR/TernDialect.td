@@ -36,6 +36,18 @@ def Tern_Dialect : Dialect {
   let useDefaultTypePrinterParser = 1;
   let useDefaultAttributePrinterParser = 1;
   let dependentDialects = ["::mlir::func::FuncDialect"];
+  // Module attributes, verified by verifyOperationAttribute.
+  let discardableAttrs = (ins
+    // Set by tern-set-target: what every later phase generates code for.
+    "::mlir::tern::TargetAttr":$target,
+    // The frontends' record of the model (ternc's executables read them).
+    "::mlir::IntegerAttr":$context_length,
+    "::mlir::DenseI64ArrayAttr":$eos_token_ids,
+    "::mlir::DenseResourceElementsAttr":$tokenizer,
+    // A generic ONNX graph's inputs and outputs (not a language model).
+    "::mlir::StringAttr":$graph
+  );
+  let hasOperationAttrVerify = 1;
 }
 
 class Tern_Op<string mnemonic, list<Trait> traits = []>

@@ -121,15 +121,3 @@ void mlir::tern::releaseUnusedWeightData(Operation *root,
       if (!used.contains(r.getRawHandle().getResource()))
         releaseWeightData(r);
 }
-
-/// Decodes hf_rows bytes (see #tern.packed) into one trit per byte.
-void mlir::tern::unpackHFRows(ArrayRef<char> bytes, int64_t n, int64_t k,
-                              MutableArrayRef<char> trits) {
-  int64_t blockRows = n / 4;
-  for (int64_t r = 0; r < blockRows; ++r)
-    for (int64_t c = 0; c < k; ++c) {
-      uint8_t byte = uint8_t(bytes[r * k + c]);
-      for (int64_t i = 0; i < 4; ++i)
-        trits[(i * blockRows + r) * k + c] = char(((byte >> (2 * i)) & 3) - 1);
-    }
-}

@@ -40,11 +40,6 @@ WeightOp createViewWeight(OpBuilder &builder, Location loc, StringRef name,
                           ArrayRef<char> bytes,
                           std::shared_ptr<const void> keepAlive);
 
-/// Decodes `n` x `k` trits stored in the hf_rows layout (#tern.packed) into
-/// one trit per byte.
-void unpackHFRows(ArrayRef<char> bytes, int64_t n, int64_t k,
-                  MutableArrayRef<char> trits);
-
 /// Frees the data of a resource blob `value` (no-op for other attributes),
 /// once LLVM holds its own copy. The blob's handle stays valid but empty.
 void releaseWeightData(Attribute value);

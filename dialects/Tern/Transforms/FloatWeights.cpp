@@ -1,5 +1,6 @@
 //===- FloatWeights.cpp - the bf16 float baseline of a BitNet model -------===//
 
+#include "Tern/IR/PackedLayouts.h"
 #include "Tern/IR/WeightData.h"
 #include "Tern/Transforms/Passes.h"
 
@@ -40,7 +41,7 @@ FailureOr<WeightOp> floatWeight(BitLinearOp op, WeightOp weight) {
         return op.emitOpError() << "cannot read weight '" << weight.getName()
                                 << "' packed as " << packed;
       trits.resize(n * k);
-      unpackHFRows(*bytes, n, k, trits);
+      layouts::hf_rows::decode(*bytes, n, k, trits);
       t = trits;
     }
     // The verifier guarantees ternary BitLinears a scale.

@@ -66,13 +66,17 @@ def TernLowerBitLinear : Pass<"tern-lower-bitlinear", "func::FuncOp"> {
 def TernPackWeights : Pass<"tern-pack-weights", "ModuleOp"> {
   let summary = "Re-encode ternary weights into a packed byte layout";
   let description = [{
-    Replaces every unpacked ternary `tern.weight` with one whose result carries
-    a `#tern.packed<layout>` encoding and whose blob holds the packed bytes.
-    Fails, naming the weight, if a value is not -1, 0 or +1.
+    Replaces every unpacked ternary `tern.weight` (or one in the checkpoint's
+    hf_rows packing) with one whose result carries a `#tern.packed<layout>`
+    encoding and whose blob holds the packed bytes, encoded by the layout's
+    owner (`dialects/Tern/IR/Layouts/`). The layout is the one the module's
+    `#tern.target` names (`tern-set-target`); without a target, i2. Fails,
+    naming the weight, if a value is not -1, 0 or +1.
   }];
   let options = [
-    Option<"layout", "layout", "std::string", /*default=*/"\"i2\"",
-           "packed layout to produce (i2, i2_k64)">
+    Option<"layout", "layout", "std::string", /*default=*/"\"\"",
+           "packed layout to produce (i2, i2_k64, gpu_w2), for modules "
+           "without a #tern.target (tests); it must agree with one">
   ];
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }

@@ -8,6 +8,9 @@ include "mlir/Pass/PassBase.td"
 def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
   let summary = "Lower tern ops on tensors to loops on memrefs";
   let description = [{
+    Generates the code of the kernel family the module's `#tern.target`
+    names (`tern-set-target`; without one, `variant`, default scalar); the
+    ternary weights must be in the layout that family reads.
     Rewrites the model function `@forward(ids, positions) -> logits` into
     `@tern_forward(ids, positions, kv_cache, logits_out)` on memrefs with the
     C interface the runtime calls. Weights become constant `memref.global`s
@@ -24,16 +27,16 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
     module attribute `tern.context_length`, default 2048).
   }];
   let options = [
-    Option<"variant", "variant", "std::string", /*default=*/"\"scalar\"",
-           "code of the ternary matmul kernels on i2_k64 weights: vector "
-           "(portable), avx2, avxvnni or avx512vnni (x86 intrinsics), neon, "
-           "dotprod or i8mm (AArch64 intrinsics); i2 weights always get the "
-           "scalar kernels. gpu-emulation: the NVIDIA matmul kernels' "
-           "arithmetic on gpu_w2 weights, on the CPU. gpu-host: every op a "
-           "kernel in gpu.module @tern_gpu, launched (gpu.launch_func) on "
-           "device buffers by the host code; gpu-device-emulation: the same "
-           "kernels and launches run on the CPU, each block's threads as "
-           "loops">,
+    Option<"variant", "variant", "std::string", /*default=*/"\"\"",
+           "kernel family, for modules without a #tern.target (tests): "
+           "scalar (i2 weights), vector (portable), avx2, avxvnni or "
+           "avx512vnni (x86), neon, dotprod or i8mm (AArch64), all on i2_k64 "
+           "weights; gpu-host: every op a kernel in gpu.module @tern_gpu, "
+           "launched (gpu.launch_func) on device buffers by the host code. "
+           "Test aids on gpu_w2 weights: gpu-emulation (the NVIDIA matmul "
+           "kernels' arithmetic on the CPU), gpu-device-emulation (the "
+           "gpu-host kernels and launches run on the CPU). Default: the "
+           "module's #tern.target, else scalar">,
     Option<"mcaMarkers", "mca-markers", "bool", /*default=*/"false",
            "mark each ternary matmul tile's block loop for llvm-mca "
            "(# LLVM-MCA-BEGIN/END comments in the assembly)">

@@ -44,12 +44,17 @@ std::string phaseNames();
 inline bool isMLIRPhase(Phase phase) { return phase <= Phase::LLVM; }
 
 struct PipelineOptions {
-  std::string packedLayout = "i2";
-  std::string kernels = "scalar"; ///< tern-lower-to-kernels variant, or gpu
-  bool floatWeights = false;      ///< --weights=bf16: the float baseline
-  bool fuse = true;               ///< false: --no-fusion
-  bool lmHeadInt8 = false;        ///< --lm-head=int8
-  bool mcaMarkers = false;        ///< --mca-markers (bench/mca.sh)
+  /// The target tern-set-target records: an LLVM triple, CPU and features,
+  /// and a kernel family (KernelFamilies.h), which picks the weight layout.
+  std::string triple, cpu, features;
+  std::string kernels = "scalar";
+  /// NVIDIA targets up to --emit=asm: the llvm phase lowers the device code
+  /// alone (its PTX is the output); executables lower the host code too.
+  bool deviceCodeOnly = false;
+  bool floatWeights = false; ///< --weights=bf16: the float baseline
+  bool fuse = true;          ///< false: --no-fusion
+  bool lmHeadInt8 = false;   ///< --lm-head=int8
+  bool mcaMarkers = false;   ///< --mca-markers (bench/mca.sh)
 };
 
 // Stages: each takes the IR from the phase before it to its own phase.

@@ -30,6 +30,9 @@ struct Options {
   std::string dumpTokens; ///< --dump-tokens FILE
   bool quiet = false;     ///< -q: no timings
   bool ignoreEos = false; ///< --ignore-eos: generate all -n tokens
+  /// --no-gpu-graphs: NVIDIA executables launch each kernel when the host
+  /// code reaches it instead of replaying decode steps as CUDA graphs.
+  bool gpuGraphs = true;
   /// --bench: prompt processing and generation speed on synthetic tokens.
   bool bench = false;
   int64_t benchPrompt = 128; ///< --bench-pp

@@ -10,6 +10,10 @@
 
 namespace tern::rt {
 
+/// Values a parallel region may capture (the compiler checks its regions
+/// against it: lib/Target/Emit/Emit.cpp).
+constexpr int kMaxParallelArgs = 32;
+
 /// Threads the team has (1 until setNumThreads).
 int numThreads();
 /// Starts (or restarts) the team with `threads` threads, the caller included.

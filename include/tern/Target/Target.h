@@ -12,17 +12,21 @@
 
 namespace mlir::tern {
 
+struct KernelFamily;
+
 /// What the user asked for, as spelled on the command line.
 struct TargetOptions {
   std::string triple = "host"; ///< a triple, or "host"
   std::string cpu;             ///< "", "host", "generic" or an LLVM CPU name
   std::string features;        ///< "+avx2,-avx512f" style
   unsigned optLevel = 2;       ///< -O0 .. -O3
+  std::string sysroot;         ///< --sysroot: an arm64 root to link against
 };
 
 /// A validated target and a TargetMachine for it.
 struct ResolvedTarget {
   std::string triple, cpu, features;
+  std::string sysroot; ///< AArch64 executables: "" for Debian's cross files
   bool isHost = false;
   std::unique_ptr<llvm::TargetMachine> machine;
 };
@@ -36,22 +40,14 @@ void initializeLLVMTargets();
 llvm::Expected<ResolvedTarget> resolveTarget(const TargetOptions &options,
                                              llvm::raw_ostream &warnings);
 
-/// The ternary matmul kernels for a target and the weight layout they read.
-struct KernelChoice {
-  std::string variant; ///< scalar, vector, avx2, avxvnni, avx512vnni
-  std::string layout;  ///< i2 (scalar) or i2_k64
-};
-
-/// Kernel variants `--kernels` accepts besides "auto".
-llvm::ArrayRef<llvm::StringRef> kernelVariants();
-
-/// Picks the kernels for `requested` ("auto", or a variant). A variant needs
-/// the CPU features it uses: when the target lacks them, the best variant it
-/// has is used instead and `notes` says why (never a variant whose
-/// instructions the CPU cannot run). Unknown names are an error.
-llvm::Expected<KernelChoice> selectKernels(const ResolvedTarget &target,
-                                           llvm::StringRef requested,
-                                           llvm::raw_ostream &notes);
+/// Picks the kernel family (KernelFamilies.h) for `requested` ("auto", or a
+/// family's name). A family needs the CPU features it uses: when the target
+/// lacks them, the best family it has is used instead and `notes` says why
+/// (never one whose instructions the CPU cannot run). Unknown names are an
+/// error. NVIDIA targets get the gpu-host family ("gpu" names it too).
+llvm::Expected<const KernelFamily *> selectKernels(const ResolvedTarget &target,
+                                                   llvm::StringRef requested,
+                                                   llvm::raw_ostream &notes);
 
 /// Prints the targets Tern supports and what the host is (--list-targets).
 void printTargets(llvm::raw_ostream &os);

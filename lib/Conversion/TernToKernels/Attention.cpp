@@ -162,7 +162,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       ValueRange{kvContext}, b.getI64IntegerAttr(64));
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
   // SIMD kernels work on whole heads (head_dim a multiple of 16 lanes).
-  bool vectorHead = variant != Variant::Scalar && headDim % 16 == 0;
+  bool vectorHead = simd() && headDim % 16 == 0;
   auto headVec = VectorType::get({headDim}, b.getF32Type());
   auto f32x16 = VectorType::get({16}, b.getF32Type());
   forEach(tokens, [&](Value t) {

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelEmitter.h"
+#include "Numerics.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -110,19 +111,11 @@ void KernelEmitter::quantizeRow(int64_t k, Value t, Value q, Value s,
                            [&](Value j, int64_t w) -> Value {
                              return b.create<math::AbsFOp>(element(j, w));
                            });
-  amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
-  Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
+  Value scale = actQuantScale(b, b.getLoc(), amax);
   b.create<memref::StoreOp>(scale, s, ValueRange{t});
   forEachLane(k, [&](Value j, int64_t w) {
-    Value r = b.create<math::RoundEvenOp>(
-        b.create<arith::MulFOp>(element(j, w), splat(scale, w)));
-    r = b.create<arith::MinimumFOp>(
-        b.create<arith::MaximumFOp>(r, splat(f32(-128), w)),
-        splat(f32(127), w));
-    Type i8 = b.getI8Type();
-    store(b.create<arith::FPToSIOp>(
-              w == 1 ? i8 : Type(VectorType::get({w}, i8)), r),
-          q, {t, j});
+    store(actQuantize(b, b.getLoc(), element(j, w), splat(scale, w)), q,
+          {t, j});
   });
 }
 
@@ -145,9 +138,10 @@ void KernelEmitter::lowerRMSNorm(RMSNormOp op) {
   Value out = output(op.getResult());
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
   forEachToken(dim(x, 0), [&](Value t) {
-    Value inv =
-        rmsInverse(d, op.getEpsilon().convertToFloat(),
-                   [&](Value j, int64_t w) { return load(x, {t, j}, w); });
+    Value inv = rmsInverse(d, op.getEpsilon().convertToFloat(),
+                           [&](Value j, int64_t w) {
+                             return load(x, {t, j}, w);
+                           });
     forEachLane(d, [&](Value j, int64_t w) {
       Value y = b.create<arith::MulFOp>(load(x, {t, j}, w), splat(inv, w));
       store(b.create<arith::MulFOp>(y, load(g, {j}, w)), out, {t, j});
@@ -160,7 +154,9 @@ void KernelEmitter::lowerActQuant(ActQuantOp op) {
   int64_t k = cast<MemRefType>(x.getType()).getDimSize(1);
   forEachToken(dim(x, 0), [&](Value t) {
     quantizeRow(k, t, output(op.getQuantized()), output(op.getScale()),
-                [&](Value j, int64_t w) { return load(x, {t, j}, w); });
+                [&](Value j, int64_t w) {
+                  return load(x, {t, j}, w);
+                });
   });
 }
 

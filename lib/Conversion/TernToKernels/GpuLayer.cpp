@@ -34,6 +34,7 @@
 #include "GpuThreads.h"
 #include "GpuW2.h"
 #include "KernelEmitter.h"
+#include "Numerics.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -84,31 +85,19 @@ void KernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k, Value t,
           m, intrinsicF32("llvm.fabs.f32", element(j)));
     });
   });
-  amax = b.create<arith::MaximumFOp>(amax, f32(1e-5f));
-  Value scale = b.create<arith::DivFOp>(f32(127.0f), amax);
+  Value scale = actQuantScale(b, b.getLoc(), amax);
   // Every thread stores the same value.
   b.create<memref::StoreOp>(scale, s, ValueRange{t});
   threads.each([&](Value tid) {
     threads.strided(tid, idx(k), [&](Value j) {
-      Value r = b.create<math::RoundEvenOp>(
-          b.create<arith::MulFOp>(element(j), scale));
-      r = b.create<arith::MinimumFOp>(b.create<arith::MaximumFOp>(r, f32(-128)),
-                                      f32(127));
-      b.create<memref::StoreOp>(b.create<arith::FPToSIOp>(b.getI8Type(), r), q,
-                                ValueRange{t, j});
+      b.create<memref::StoreOp>(actQuantize(b, b.getLoc(), element(j), scale),
+                                q, ValueRange{t, j});
     });
   });
 }
 
 LogicalResult KernelEmitter::launch(Operation *op) {
-  if (auto mm = dyn_cast<TernaryMatmulOp>(op))
-    for (Value weight : mm.getWeights()) {
-      auto type = cast<RankedTensorType>(weight.getType());
-      PackedAttr packed = getPackedEncoding(type);
-      if (!packed || packed.getLayout() != PackedLayout::GpuW2)
-        return mm.emitOpError() << "has a weight of type " << type
-                                << "; NVIDIA kernels read #tern.packed<gpu_w2>";
-    }
+  // Weights are gpu_w2 (checkWeightLayouts, TernToKernels.cpp).
   // Output buffers in device memory: [tokens, ...].
   for (Value result : op->getResults()) {
     if (Value direct = outputs.lookup(result)) {
@@ -379,25 +368,25 @@ void KernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
       };
       std::string tag = "_k" + std::to_string(k) + "_n" + std::to_string(n) +
                         "_s" + std::to_string(splits);
-      launchKernel("w2a8" + tag + "_t1", {q, w, partial}, rowBlocks,
-                   b.create<arith::MulIOp>(count, idx(splits)), kW2Threads,
-                   [&](BlockThreads &th, Value bx, Value by, ValueRange a) {
-                     Value t = b.create<arith::DivUIOp>(by, idx(splits));
-                     Value part = b.create<arith::RemUIOp>(by, idx(splits));
-                     Value lo = b.create<arith::MinUIOp>(
-                         b.create<arith::MulIOp>(part, idx(per)), idx(blocks));
-                     Value hi = b.create<arith::MinUIOp>(
-                         b.create<arith::AddIOp>(lo, idx(per)), idx(blocks));
-                     th.each([&](Value tid) {
-                       forRow(bx, tid, [&](Value row) {
-                         SmallVector<Value> dots =
-                             gpuW2Dot(b, b.getLoc(), a[0], a[1], t,
-                                      dim(a[0], 0), 1, row, k, n, dp4a, lo, hi);
-                         b.create<memref::StoreOp>(dots[0], a[2],
-                                                   ValueRange{by, row});
-                       });
-                     });
-                   });
+      launchKernel(
+          "w2a8" + tag + "_t1", {q, w, partial}, rowBlocks,
+          b.create<arith::MulIOp>(count, idx(splits)), kW2Threads,
+          [&](BlockThreads &th, Value bx, Value by, ValueRange a) {
+            Value t = b.create<arith::DivUIOp>(by, idx(splits));
+            Value part = b.create<arith::RemUIOp>(by, idx(splits));
+            Value lo = b.create<arith::MinUIOp>(
+                b.create<arith::MulIOp>(part, idx(per)), idx(blocks));
+            Value hi = b.create<arith::MinUIOp>(
+                b.create<arith::AddIOp>(lo, idx(per)), idx(blocks));
+            th.each([&](Value tid) {
+              forRow(bx, tid, [&](Value row) {
+                SmallVector<Value> dots =
+                    gpuW2Dot(b, b.getLoc(), a[0], a[1], t, dim(a[0], 0), 1, row,
+                             k, n, dp4a, lo, hi);
+                b.create<memref::StoreOp>(dots[0], a[2], ValueRange{by, row});
+              });
+            });
+          });
       SmallVector<Value> sumArgs = {partial, s, args[3], args[4]};
       if (residual)
         sumArgs.push_back(args[5]);

@@ -1,6 +1,9 @@
 //===- GpuW2.cpp - the W2A8 dot product of the NVIDIA kernels -------------===//
 
 #include "GpuW2.h"
+#include "Numerics.h"
+
+#include "Tern/IR/PackedLayouts.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -43,7 +46,7 @@ SmallVector<Value> mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc,
   auto idx = [&](int64_t v) {
     return b.create<arith::ConstantIndexOp>(loc, v).getResult();
   };
-  int64_t blocks = (k + 15) / 16;
+  int64_t blocks = llvm::divideCeil(k, tern::layouts::gpu_w2::kBlock);
   Value zero = cst(0);
   // Rows of whole words (K a multiple of 16): q as i32 words, four
   // activations per load. [tokens, K] bytes -> tokens * K bytes -> words.
@@ -79,8 +82,7 @@ SmallVector<Value> mlir::tern::kernels::gpuW2Dot(OpBuilder &b, Location loc,
     // One weight word (16 codes) serves every token of the tile.
     Value w = b.create<memref::LoadOp>(
         loc, words,
-        ValueRange{b.create<arith::AddIOp>(
-            loc, b.create<arith::MulIOp>(loc, blk, idx(rows)), n)});
+        ValueRange{tern::layouts::gpu_w2::wordIndex(b, loc, blk, n, rows)});
     for (int g = 0; g < 4; ++g) {
       // Codes 4g..4g+3 (bits 8g..8g+7) spread to one byte each.
       Value x = b.create<arith::AndIOp>(
@@ -144,11 +146,11 @@ void mlir::tern::kernels::gpuW2Store(OpBuilder &b, Location loc,
         /*else=*/false);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&store.getThenRegion().front());
-    Value y = b.create<arith::SIToFPOp>(loc, b.getF32Type(), dot);
-    y = b.create<arith::MulFOp>(
-        loc,
-        b.create<arith::DivFOp>(
-            loc, y, b.create<memref::LoadOp>(loc, s, ValueRange{t})),
+    Value y = dequantize(
+        b, loc, dot,
+        [&]() -> Value {
+          return b.create<memref::LoadOp>(loc, s, ValueRange{t});
+        },
         scale);
     if (residual)
       y = b.create<arith::AddFOp>(

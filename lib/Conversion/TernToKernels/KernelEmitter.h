@@ -20,31 +20,31 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/TypeUtilities.h"
+#include "tern/Target/KernelFamilies.h"
+#include "tern/Target/TernaryDot.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <map>
 
 namespace mlir::tern::kernels {
 
-/// Which code the ternary matmul kernels use (weights in i2_k64 layout for
-/// all but Scalar): portable, x86 or AArch64 intrinsics.
-enum class Variant {
-  Scalar,
-  Vector,
-  AVX2,
-  AVXVNNI,
-  AVX512VNNI,
-  NEON,    ///< smull + sadalp (AArch64 baseline)
-  DotProd, ///< sdot
-  I8MM,    ///< smmla for 2 x 2 row/token blocks of prefill tiles, else sdot
-};
-
-/// Where the model's kernels run: on the CPU (the kernel functions above),
-/// on an NVIDIA GPU (gpu.func kernels in gpu.module @tern_gpu, launched by
-/// host code that keeps every activation in device memory: variant
-/// gpu-host), or in the CPU emulation of that (the same kernels and
-/// launches, with each block's threads run as loops: gpu-device-emulation).
+/// Where the model's kernels run: on the CPU (kernel functions), on an
+/// NVIDIA GPU (gpu.func kernels in gpu.module @tern_gpu, launched by host
+/// code that keeps every activation in device memory: family gpu-host), or
+/// in the CPU emulation of that (the same kernels and launches, with each
+/// block's threads run as loops: gpu-device-emulation, a test aid).
 enum class Device { None, Gpu, Emulation };
+
+/// The device mode of a kernel family.
+inline Device deviceOf(const KernelFamily &family) {
+  return family.mode == KernelMode::GPU           ? Device::Gpu
+         : family.mode == KernelMode::GPUEmulated ? Device::Emulation
+                                                  : Device::None;
+}
+
+/// The byte dot product of a CPU family's ternary matmul tiles: the
+/// target's (lib/Target/<Target>/TernaryDot.cpp), else portable code.
+const TernaryDot &ternaryDotFor(const KernelFamily &family);
 
 class BlockThreads;
 
@@ -71,8 +71,9 @@ public:
   /// Weight globals and kernel functions are created, in order, just before
   /// `forward` (the function being built).
   KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *forward,
-                Variant variant)
-      : b(b), forward(forward), symbols(module), variant(variant) {}
+                const KernelFamily &family)
+      : device(deviceOf(family)), b(b), forward(forward), symbols(module),
+        family(family), dot(ternaryDotFor(family)) {}
 
   /// The forward function's KV cache argument, the number of layers it holds
   /// and the width of one layer's K (or V) row; the token count that sizes
@@ -88,7 +89,7 @@ public:
   void freeBuffers();
 
   // --- device mode, host side (GpuLayer.cpp) ---
-  Device device = Device::None;
+  const Device device;
   /// A device buffer, freed by freeBuffers unless the caller frees it.
   Value deviceAlloc(MemRefType type, ValueRange sizes, bool freeAtEnd = true);
   void deviceFree(Value buffer);
@@ -291,17 +292,10 @@ private:
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
   /// gpu_w2 weights: the NVIDIA kernel's arithmetic (GpuW2.h) on the CPU.
   void lowerTernaryMatmulGpuW2(TernaryMatmulOp op);
-  /// acc + the byte dot products of 64 codes (u8) and 64 activations (i8),
-  /// in the variant's accumulator type.
-  Value dot64(Value acc, Value codes, Value q);
-  /// smmla over one 64-byte block: rows codes0/codes1 times tokens q0/q1
-  /// into acc = [r0 t0, r0 t1, r1 t0, r1 t1].
-  Value mmla64(Value acc, Value codes0, Value codes1, Value q0, Value q1);
   /// Calls the LLVM intrinsic `name`.
-  Value intrinsic(StringRef name, Type result, ValueRange args);
-  /// Bytes 16 * part .. 16 * part + 15 of a 64-byte vector.
-  Value slice16(Value v, int64_t part);
-  Type accumulatorType();
+  Value intrinsic(StringRef name, Type result, ValueRange args) {
+    return callIntrinsic(b, name, result, args);
+  }
   /// y, plus the op's residual at [t, n] if it has one.
   Value withResidual(TernaryMatmulOp op, Value y, Value t, Value n);
   Value sumAccumulator(Value acc);
@@ -325,7 +319,11 @@ private:
   ImplicitLocOpBuilder &b;
   Operation *forward;
   SymbolTable symbols;
-  Variant variant;
+  const KernelFamily &family;
+  /// The ternary matmul tiles' dot product (i2_k64 weights).
+  const TernaryDot &dot;
+  /// SIMD row kernels (attention heads, the LM head): all but scalar.
+  bool simd() const { return family.name != "scalar"; }
 
 public:
   /// Brackets the block loop of each ternary matmul tile with

@@ -6,18 +6,23 @@
 // reference every other kernel is checked against.
 //
 // i2_k64 (SIMD): codes c = W + 1 in {0, 1, 2} are unsigned bytes, so
-// sum_k c * q is a u8 x i8 byte dot product (vpdpbusd in 512 or 256 bits, or
-// pmaddubsw + pmaddwd), and acc = sum_k c * q - sum_k q. One 16-byte load gives
-// a block of 64 codes (see #tern.packed). Rows are the outer loop and tokens
-// the inner one, so each row's bytes are read from memory once per call,
-// however many tokens a prefill has. Register tiles of 4 rows x 4 tokens (one
-// unpacked block of codes feeds 4 tokens, one block of activations 4 rows),
-// and 8 rows x 1 token for decode.
+// sum_k c * q is a u8 x i8 byte dot product, and acc = sum_k c * q - sum_k q.
+// One 16-byte load gives a block of 64 codes (Layouts/I2K64.cpp). This tile
+// loop is shared by every CPU family; the dot product is the family's
+// (TernaryDot: vpdpbusd or pmaddubsw + pmaddwd in lib/Target/X86, sdot,
+// smmla or smull in lib/Target/AArch64, portable code here). Rows are the outer
+// loop and tokens the inner one, so each row's bytes are read from memory once
+// per call, however many tokens a prefill has. Register tiles of 4 rows x 4
+// tokens (one unpacked block of codes feeds 4 tokens, one block of activations
+// 4 rows), and 8 rows x 1 token for decode.
 //
 //===----------------------------------------------------------------------===//
 
 #include "GpuW2.h"
 #include "KernelEmitter.h"
+#include "Numerics.h"
+
+#include "Tern/IR/PackedLayouts.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -25,6 +30,7 @@
 using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
+namespace i2_k64 = mlir::tern::layouts::i2_k64;
 
 Value KernelEmitter::withResidual(TernaryMatmulOp op, Value y, Value t,
                                   Value n) {
@@ -41,25 +47,14 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
     Value w = in(weight), out = output(op.getResult(i));
     PackedAttr packed = getPackedEncoding(weight.getType());
     int64_t kStatic = cast<RankedTensorType>(weight.getType()).getDimSize(1);
-    Value rowBytes = idx(llvm::divideCeil(kStatic, 4));
     Value wScale = extra(i);
-    // The trit W[n, j] as i32.
+    // The trit W[n, j] as i32: unpacked, or an i2 code minus 1.
     auto trit = [&](Value n, Value j) -> Value {
       if (!packed)
         return b.create<arith::ExtSIOp>(
             b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{n, j}));
-      // i2: code = (byte >> 2*(j%4)) & 3, trit = code - 1.
-      Value byteIdx =
-          b.create<arith::AddIOp>(b.create<arith::MulIOp>(n, rowBytes),
-                                  b.create<arith::DivUIOp>(j, idx(4)));
-      Value byte = b.create<arith::ExtUIOp>(
-          b.getI32Type(), b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
-      Value shift = b.create<arith::IndexCastOp>(
-          b.getI32Type(),
-          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(j, idx(4)), idx(2)));
-      Value code = b.create<arith::AndIOp>(
-          b.create<arith::ShRUIOp>(byte, shift), i32(3));
-      return b.create<arith::SubIOp>(code, i32(1));
+      return b.create<arith::SubIOp>(layouts::i2::loadCode(b, w, n, j, kStatic),
+                                     i32(1));
     };
     forEach(dim(q, 0), [&](Value t) {
       Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
@@ -70,8 +65,8 @@ void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
           return b.create<arith::AddIOp>(
               acc, b.create<arith::MulIOp>(qv, trit(n, j)));
         });
-        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), acc);
-        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+        Value y = dequantize(
+            b, b.getLoc(), acc, [&] { return sx; }, wScale);
         b.create<memref::StoreOp>(withResidual(op, y, t, n), out,
                                   ValueRange{t, n});
       });
@@ -116,27 +111,8 @@ void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
   }
 }
 
-Type KernelEmitter::accumulatorType() {
-  auto i32 = b.getI32Type();
-  switch (variant) {
-  case Variant::AVX512VNNI:
-    return VectorType::get({16}, i32);
-  case Variant::AVX2:
-  case Variant::AVXVNNI:
-    return VectorType::get({8}, i32);
-  case Variant::Scalar:
-  case Variant::Vector:
-    return VectorType::get({64}, i32);
-  case Variant::NEON:
-  case Variant::DotProd:
-  case Variant::I8MM:
-    return VectorType::get({4}, i32);
-  }
-  llvm_unreachable("unknown variant");
-}
-
 Value KernelEmitter::unscaleLanes(Value acc) {
-  // Lane l summed codes scaled by 4^l (see lowerTernaryMatmulK64); every
+  // Lane l summed codes scaled by 4^l (TernaryDot::codesInPlace); every
   // partial sum is an exact multiple, so an arithmetic shift undoes it.
   SmallVector<int32_t> shifts;
   for (int32_t lane = 0; lane < 4; ++lane)
@@ -148,7 +124,7 @@ Value KernelEmitter::unscaleLanes(Value acc) {
 }
 
 Value KernelEmitter::sumAccumulator(Value acc) {
-  if (variant == Variant::AVX512VNNI)
+  if (dot.codesInPlace())
     acc = unscaleLanes(acc);
   return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, acc);
 }
@@ -165,129 +141,39 @@ SmallVector<Value> KernelEmitter::sumAccumulators(ValueRange accs) {
   // shuffle-and-add tree sums them all at once.
   SmallVector<Value> shifted;
   for (Value acc : accs)
-    shifted.push_back(variant == Variant::AVX512VNNI ? unscaleLanes(acc) : acc);
+    shifted.push_back(dot.codesInPlace() ? unscaleLanes(acc) : acc);
   Value all = transposeSum(shifted);
   for (int64_t i = 0; i < type.getNumElements(); ++i)
     totals.push_back(b.create<vector::ExtractOp>(all, i));
   return totals;
 }
 
-Value KernelEmitter::intrinsic(StringRef name, Type result, ValueRange args) {
-  return b
-      .create<LLVM::CallIntrinsicOp>(result, b.getStringAttr(name), args,
-                                     LLVM::FastmathFlagsAttr())
-      .getResult(0);
-}
+namespace {
 
-Value KernelEmitter::slice16(Value v, int64_t part) {
-  return b.create<vector::ExtractStridedSliceOp>(
-      v, ArrayRef<int64_t>{16 * part}, ArrayRef<int64_t>{16},
-      ArrayRef<int64_t>{1});
-}
-
-Value KernelEmitter::mmla64(Value acc, Value codes0, Value codes1, Value q0,
-                            Value q1) {
-  // smmla multiplies a 2 x 8 block of rows by a 2 x 8 block of tokens
-  // (both row-major in 16 bytes) into [r0 t0, r0 t1, r1 t0, r1 t1]: here
-  // bytes 8m .. 8m+7 of two rows and of two tokens, for m = 0 .. 7.
-  auto v4i32 = VectorType::get({4}, b.getI32Type());
-  auto pair = [&](Value x, Value y, int64_t m) {
-    SmallVector<int64_t> mask;
-    for (int64_t i = 0; i < 8; ++i)
-      mask.push_back(8 * m + i);
-    for (int64_t i = 0; i < 8; ++i)
-      mask.push_back(64 + 8 * m + i);
-    return b.create<vector::ShuffleOp>(x, y, mask);
-  };
-  for (int64_t m = 0; m < 8; ++m)
-    acc = intrinsic("llvm.aarch64.neon.smmla.v4i32.v16i8", v4i32,
-                    {acc, pair(codes0, codes1, m), pair(q0, q1, m)});
-  return acc;
-}
-
-Value KernelEmitter::dot64(Value acc, Value codes, Value q) {
-  auto i16 = b.getI16Type(), i32 = b.getI32Type();
-  switch (variant) {
-  case Variant::AVX512VNNI: {
-    auto v16i32 = VectorType::get({16}, i32);
-    return intrinsic("llvm.x86.avx512.vpdpbusd.512", v16i32,
-                     {acc, b.create<vector::BitCastOp>(v16i32, codes),
-                      b.create<vector::BitCastOp>(v16i32, q)});
+/// Portable code: widen and multiply; LLVM picks the instructions.
+struct PortableDot : TernaryDot {
+  VectorType accumulatorType(MLIRContext *context) const override {
+    return VectorType::get({64}, IntegerType::get(context, 32));
   }
-  case Variant::AVXVNNI: {
-    // Two 256-bit halves, each a VEX vpdpbusd (AVX-VNNI, no AVX-512).
-    auto v8i32 = VectorType::get({8}, i32);
-    for (int64_t half = 0; half < 2; ++half) {
-      auto slice = [&](Value v) {
-        return b.create<vector::BitCastOp>(
-            v8i32, b.create<vector::ExtractStridedSliceOp>(
-                       v, ArrayRef<int64_t>{32 * half}, ArrayRef<int64_t>{32},
-                       ArrayRef<int64_t>{1}));
-      };
-      acc = intrinsic("llvm.x86.avx512.vpdpbusd.256", v8i32,
-                      {acc, slice(codes), slice(q)});
-    }
-    return acc;
-  }
-  case Variant::AVX2: {
-    // Two 256-bit halves: pmaddubsw (pairs of u8 x i8 -> i16, at most
-    // 2 * 2 * 127: no saturation), then pmaddwd with ones (-> i32).
-    auto v16i16 = VectorType::get({16}, i16);
-    auto v8i32 = VectorType::get({8}, i32);
-    Value ones = b.create<arith::ConstantOp>(
-        DenseElementsAttr::get(v16i16, b.getI16IntegerAttr(1).getValue()));
-    for (int64_t half = 0; half < 2; ++half) {
-      auto slice = [&](Value v) {
-        return b.create<vector::ExtractStridedSliceOp>(
-            v, ArrayRef<int64_t>{32 * half}, ArrayRef<int64_t>{32},
-            ArrayRef<int64_t>{1});
-      };
-      Value pairs = intrinsic("llvm.x86.avx2.pmadd.ub.sw", v16i16,
-                              {slice(codes), slice(q)});
-      Value quads = intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, {pairs, ones});
-      acc = b.create<arith::AddIOp>(acc, quads);
-    }
-    return acc;
-  }
-  case Variant::DotProd:
-  case Variant::I8MM: {
-    // Four sdot: lane i of a 16-byte slice pair adds the products of bytes
-    // 4i .. 4i+3 (codes 0..2 are valid signed bytes too).
-    auto v4i32 = VectorType::get({4}, i32);
-    for (int64_t part = 0; part < 4; ++part)
-      acc = intrinsic("llvm.aarch64.neon.sdot.v4i32.v16i8", v4i32,
-                      {acc, slice16(codes, part), slice16(q, part)});
-    return acc;
-  }
-  case Variant::NEON: {
-    // smull of 8-byte halves (i16 products, at most 2 * 128), then sadalp
-    // (pairwise add into the i32 lanes).
-    auto v8i16 = VectorType::get({8}, i16);
-    auto v4i32 = VectorType::get({4}, i32);
-    for (int64_t half = 0; half < 8; ++half) {
-      auto slice8 = [&](Value v) {
-        return b.create<vector::ExtractStridedSliceOp>(
-            v, ArrayRef<int64_t>{8 * half}, ArrayRef<int64_t>{8},
-            ArrayRef<int64_t>{1});
-      };
-      Value products = intrinsic("llvm.aarch64.neon.smull.v8i16", v8i16,
-                                 {slice8(codes), slice8(q)});
-      acc = b.create<arith::AddIOp>(
-          acc,
-          intrinsic("llvm.aarch64.neon.saddlp.v4i32.v8i16", v4i32, {products}));
-    }
-    return acc;
-  }
-  case Variant::Scalar:
-  case Variant::Vector: {
-    // Portable: widen and multiply; LLVM picks the instructions.
-    auto v64i32 = VectorType::get({64}, i32);
+  Value dot64(ImplicitLocOpBuilder &b, Value acc, Value codes,
+              Value q) const override {
+    auto v64i32 = VectorType::get({64}, b.getI32Type());
     Value c = b.create<arith::ExtUIOp>(v64i32, codes);
     Value x = b.create<arith::ExtSIOp>(v64i32, q);
     return b.create<arith::AddIOp>(acc, b.create<arith::MulIOp>(c, x));
   }
-  }
-  llvm_unreachable("unknown variant");
+};
+
+} // namespace
+
+const TernaryDot &
+mlir::tern::kernels::ternaryDotFor(const KernelFamily &family) {
+  static const PortableDot portable;
+  if (const TernaryDot *dot = x86::getTernaryDot(family.name))
+    return *dot;
+  if (const TernaryDot *dot = aarch64::getTernaryDot(family.name))
+    return *dot;
+  return portable;
 }
 
 void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
@@ -296,7 +182,6 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   int64_t full = k / 64, blocks = llvm::divideCeil(k, 64);
   auto i8 = b.getI8Type(), i32t = b.getI32Type();
   auto v16i8 = VectorType::get({16}, i8), v64i8 = VectorType::get({64}, i8);
-  auto v16i32 = VectorType::get({16}, i32t);
   Value tokens = dim(q, 0);
 
   // sum_k q[t, k]: the codes are trits + 1.
@@ -312,38 +197,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
     b.create<memref::StoreOp>(sum, sums, ValueRange{t});
   });
 
-  // Codes of one block: the 16 bytes in each 128-bit lane, lane l shifted
-  // right by 2l bits (32-bit shifts: bits from the next byte are masked).
-  SmallVector<int32_t> shiftValues;
-  for (int32_t lane = 0; lane < 4; ++lane)
-    shiftValues.append(4, 2 * lane);
-  Value shifts = b.create<arith::ConstantOp>(
-      DenseElementsAttr::get(v16i32, ArrayRef<int32_t>(shiftValues)));
-  Value mask = b.create<arith::ConstantOp>(DenseElementsAttr::get(
-      v16i32, b.getI32IntegerAttr(0x03030303).getValue()));
-  SmallVector<int64_t> replicate;
-  for (int64_t lane = 0; lane < 4; ++lane)
-    for (int64_t j = 0; j < 16; ++j)
-      replicate.push_back(j);
-  // VNNI skips the shift: lane l keeps its codes in place (code << 2l, at
-  // most 128, still a u8), so its dot products come out 4^l times too
-  // large, and sumAccumulator shifts each lane's exact sum back.
-  SmallVector<int32_t> laneMaskValues;
-  for (uint32_t lane = 0; lane < 4; ++lane)
-    laneMaskValues.append(4, int32_t(0x03030303u << (2 * lane)));
-  Value laneMasks = b.create<arith::ConstantOp>(
-      DenseElementsAttr::get(v16i32, ArrayRef<int32_t>(laneMaskValues)));
-  auto unpack = [&](Value bytes) -> Value {
-    Value wide = b.create<vector::ShuffleOp>(bytes, bytes, replicate);
-    Value words = b.create<vector::BitCastOp>(v16i32, wide);
-    if (variant == Variant::AVX512VNNI)
-      words = b.create<arith::AndIOp>(words, laneMasks);
-    else
-      words = b.create<arith::AndIOp>(b.create<arith::ShRUIOp>(words, shifts),
-                                      mask);
-    return b.create<vector::BitCastOp>(v64i8, words);
-  };
-  Type accType = accumulatorType();
+  Type accType = dot.accumulatorType(b.getContext());
   Value zero = b.create<arith::ConstantOp>(DenseElementsAttr::get(
       cast<ShapedType>(accType), b.getI32IntegerAttr(0).getValue()));
 
@@ -352,21 +206,15 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   // dot products and one activation block feeds `rows`.
   auto tile = [&](Value w, Value out, Value wScale, Value n0, Value t0,
                   int64_t rows, int64_t toks) {
-    // Row n's block 0 is at (n / 8) * blocks * 128 + (n % 8) * 16; its
-    // blocks follow every 128 bytes (see #tern.packed<i2_k64>).
+    // Each row's block 0; its blocks follow every kBlockStride bytes.
     SmallVector<Value> rowStart, tok;
-    for (int64_t r = 0; r < rows; ++r) {
-      Value n = b.create<arith::AddIOp>(n0, idx(r));
-      rowStart.push_back(b.create<arith::AddIOp>(
-          b.create<arith::MulIOp>(b.create<arith::DivUIOp>(n, idx(8)),
-                                  idx(blocks * 128)),
-          b.create<arith::MulIOp>(b.create<arith::RemUIOp>(n, idx(8)),
-                                  idx(16))));
-    }
+    for (int64_t r = 0; r < rows; ++r)
+      rowStart.push_back(
+          i2_k64::rowOffset(b, b.create<arith::AddIOp>(n0, idx(r)), blocks));
     for (int64_t u = 0; u < toks; ++u)
       tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
     // smmla: one accumulator per 2 x 2 block of rows and tokens.
-    bool pairs = variant == Variant::I8MM && rows % 2 == 0 && toks % 2 == 0;
+    bool pairs = dot.hasPairBlocks() && rows % 2 == 0 && toks % 2 == 0;
     SmallVector<Value> inits(pairs ? rows * toks / 4 : rows * toks, zero);
     auto loop = b.create<scf::ForOp>(idx(0), idx(full), idx(1), inits);
     {
@@ -384,7 +232,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       };
       marker("BEGIN");
       Value kOff = b.create<arith::MulIOp>(block, idx(64));
-      Value bOff = b.create<arith::MulIOp>(block, idx(128));
+      Value bOff = b.create<arith::MulIOp>(block, idx(i2_k64::kBlockStride));
       SmallVector<Value> codes, acts, next;
       // Decode streams the weights: the tile's two lines of this block,
       // kPrefetchBytes ahead (the next tile's rows follow this one's).
@@ -395,8 +243,12 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                      rowStart[0], b.create<arith::AddIOp>(
                                       bOff, idx(kPrefetchBytes + 64 * line)))});
       for (int64_t r = 0; r < rows; ++r)
-        codes.push_back(unpack(b.create<vector::LoadOp>(
-            v16i8, w, ValueRange{b.create<arith::AddIOp>(rowStart[r], bOff)})));
+        codes.push_back(i2_k64::unpackBlock(
+            b,
+            b.create<vector::LoadOp>(
+                v16i8, w,
+                ValueRange{b.create<arith::AddIOp>(rowStart[r], bOff)}),
+            dot.codesInPlace()));
       for (int64_t u = 0; u < toks; ++u)
         acts.push_back(
             b.create<vector::LoadOp>(v64i8, q, ValueRange{tok[u], kOff}));
@@ -404,13 +256,13 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
         for (int64_t r = 0; r < rows; r += 2)
           for (int64_t u = 0; u < toks; u += 2)
             next.push_back(
-                mmla64(loop.getRegionIterArg(r / 2 * (toks / 2) + u / 2),
-                       codes[r], codes[r + 1], acts[u], acts[u + 1]));
+                dot.mmla64(b, loop.getRegionIterArg(r / 2 * (toks / 2) + u / 2),
+                           codes[r], codes[r + 1], acts[u], acts[u + 1]));
       } else {
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t u = 0; u < toks; ++u)
-            next.push_back(
-                dot64(loop.getRegionIterArg(r * toks + u), codes[r], acts[u]));
+            next.push_back(dot.dot64(b, loop.getRegionIterArg(r * toks + u),
+                                     codes[r], acts[u]));
       }
       marker("END");
       b.create<scf::YieldOp>(next);
@@ -429,19 +281,11 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
         Value total = totals[r * toks + u];
         Value t = tok[u], row = rowStart[r];
         // K % 64 trailing elements, one at a time.
-        if (k % 64)
+        if (k % 64) {
+          Value last =
+              b.create<arith::AddIOp>(row, idx(full * i2_k64::kBlockStride));
           total = reduce(idx(k % 64), total, [&](Value j, Value acc) {
-            Value byteIdx = b.create<arith::AddIOp>(
-                row,
-                b.create<arith::AddIOp>(idx(full * 128),
-                                        b.create<arith::RemUIOp>(j, idx(16))));
-            Value byte = b.create<arith::ExtUIOp>(
-                i32t, b.create<memref::LoadOp>(w, ValueRange{byteIdx}));
-            Value shift = b.create<arith::IndexCastOp>(
-                i32t, b.create<arith::MulIOp>(
-                          b.create<arith::DivUIOp>(j, idx(16)), idx(2)));
-            Value code = b.create<arith::AndIOp>(
-                b.create<arith::ShRUIOp>(byte, shift), i32(3));
+            Value code = i2_k64::loadCode(b, w, last, j);
             Value qv = b.create<arith::ExtSIOp>(
                 i32t,
                 b.create<memref::LoadOp>(
@@ -450,11 +294,15 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
             return b.create<arith::AddIOp>(acc,
                                            b.create<arith::MulIOp>(code, qv));
           });
+        }
         total = b.create<arith::SubIOp>(
             total, b.create<memref::LoadOp>(sums, ValueRange{t}));
-        Value y = b.create<arith::SIToFPOp>(b.getF32Type(), total);
-        Value sx = b.create<memref::LoadOp>(s, ValueRange{t});
-        y = b.create<arith::MulFOp>(b.create<arith::DivFOp>(y, sx), wScale);
+        Value y = dequantize(
+            b, b.getLoc(), total,
+            [&]() -> Value {
+              return b.create<memref::LoadOp>(s, ValueRange{t});
+            },
+            wScale);
         Value n = b.create<arith::AddIOp>(n0, idx(r));
         b.create<memref::StoreOp>(withResidual(op, y, t, n), out,
                                   ValueRange{t, n});

@@ -1,14 +1,43 @@
 //===- Emit.cpp - LLVM dialect -> LLVM IR -> assembly / object ------------===//
 
 #include "tern/Target/Emit.h"
+#include "tern/Runtime/Parallel.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/InstrTypes.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
 #include "llvm/TargetParser/Triple.h"
 
 using namespace llvm;
+
+/// The parallel loops call libomp's ABI (__kmpc_*), which the runtime's
+/// thread team implements as tern_kmpc_* (lib/Runtime/Parallel.cpp): with
+/// libomp's names, a host program that uses OpenMP and links an --emit=lib
+/// archive would get two definitions of each. Renamed after optimization,
+/// so that LLVM's OpenMP passes still recognise the calls.
+static Error renameOpenMPEntryPoints(Module &module) {
+  for (Function &fn : module) {
+    StringRef name = fn.getName();
+    if (!name.starts_with("__kmpc_"))
+      continue;
+    if (name == "__kmpc_fork_call")
+      for (User *user : fn.users())
+        if (auto *call = dyn_cast<CallBase>(user))
+          if (auto *argc = dyn_cast<ConstantInt>(call->getArgOperand(1)))
+            if (argc->getSExtValue() > tern::rt::kMaxParallelArgs)
+              return createStringError(
+                  inconvertibleErrorCode(),
+                  "internal error: a parallel loop captures " +
+                      Twine(argc->getSExtValue()) +
+                      " values; the runtime's thread team takes at most " +
+                      Twine(tern::rt::kMaxParallelArgs));
+    fn.setName("tern_kmpc_" + name.drop_front(strlen("__kmpc_")));
+  }
+  return Error::success();
+}
 
 Expected<std::unique_ptr<Module>>
 mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
@@ -39,6 +68,8 @@ mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
   auto optimize = mlir::makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
                                                   target.machine.get());
   if (Error error = optimize(llvmModule.get()))
+    return std::move(error);
+  if (Error error = renameOpenMPEntryPoints(*llvmModule))
     return std::move(error);
   return llvmModule;
 }

@@ -79,18 +79,18 @@ Expected<RuntimeChoice> runtimeFor(const mlir::tern::ResolvedTarget &target,
     return fail("linking an executable for " + target.triple +
                 " is not supported; use --emit=obj or --emit=asm");
   // Debian's cross packages, or an arm64 root file system named by
-  // TERN_AARCH64_SYSROOT (e.g. made by debootstrap --arch=arm64).
+  // --sysroot (e.g. made by debootstrap --arch=arm64).
   std::vector<std::string> flags = {"--target=aarch64-linux-gnu"};
-  if (const char *root = std::getenv("TERN_AARCH64_SYSROOT")) {
+  if (!target.sysroot.empty()) {
     for (StringRef file : {"crt1.o", "libpcre2-8.a"}) {
-      SmallString<256> path(root);
+      SmallString<256> path(target.sysroot);
       sys::path::append(path, "usr/lib/aarch64-linux-gnu", file);
       if (!sys::fs::exists(path))
         return fail("cannot link for " + target.triple + ": " + path +
-                    " is missing (TERN_AARCH64_SYSROOT must name an arm64 "
-                    "root with libc6-dev, libstdc++-12-dev and libpcre2-dev)");
+                    " is missing (--sysroot must name an arm64 root with "
+                    "libc6-dev, libstdc++-12-dev and libpcre2-dev)");
     }
-    flags.push_back("--sysroot=" + std::string(root));
+    flags.push_back("--sysroot=" + target.sysroot);
   } else if (!sys::fs::exists("/usr/aarch64-linux-gnu/lib/crt1.o") ||
              !sys::fs::exists("/usr/lib/aarch64-linux-gnu/libpcre2-8.a")) {
     return fail("cannot link for " + target.triple +

@@ -1,0 +1,85 @@
+//===- PackedLayouts.h - the byte layouts of packed weights -----*- C++ -*-===//
+//
+// One owner per #tern.packed layout (TernAttrs.td describes each): its byte
+// count, its encoder or decoder, and the address math its kernels use. The
+// attribute, tern-pack-weights and the kernel lowering all call these, so a
+// layout is spelled out once (Layouts/<Layout>.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_IR_PACKEDLAYOUTS_H
+#define TERN_IR_PACKEDLAYOUTS_H
+
+#include "Tern/IR/TernOps.h"
+
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+namespace mlir::tern::layouts {
+
+/// Bytes the packed data of an [n, k] weight occupies in `layout`.
+int64_t numBytes(PackedLayout layout, int64_t n, int64_t k);
+
+/// Encodes `trits` (-1, 0 or +1, row-major [n, k]) into `out` (numBytes
+/// bytes) in a kernel layout (i2, i2_k64, gpu_w2).
+void encode(PackedLayout layout, ArrayRef<char> trits, int64_t n, int64_t k,
+            MutableArrayRef<char> out);
+
+//===- i2 (Layouts/I2.cpp)
+//-------------------------------------------------===//
+namespace i2 {
+int64_t numBytes(int64_t n, int64_t k);
+void encode(ArrayRef<char> trits, int64_t n, int64_t k,
+            MutableArrayRef<char> out);
+/// The code (t + 1, i32) of W[n, j] in the i2 bytes `w` of a weight with
+/// `k` columns.
+Value loadCode(ImplicitLocOpBuilder &b, Value w, Value n, Value j, int64_t k);
+} // namespace i2
+
+//===- hf_rows (Layouts/HFRows.cpp)
+//----------------------------------------===//
+namespace hf_rows {
+int64_t numBytes(int64_t n, int64_t k);
+/// Decodes the checkpoint packing into one trit per byte.
+void decode(ArrayRef<char> bytes, int64_t n, int64_t k,
+            MutableArrayRef<char> trits);
+} // namespace hf_rows
+
+//===- i2_k64 (Layouts/I2K64.cpp)
+//------------------------------------------===//
+namespace i2_k64 {
+/// Codes per block, bytes per block, rows whose blocks are interleaved.
+constexpr int64_t kBlock = 64, kBlockBytes = 16, kRowGroup = 8;
+/// Bytes from one block of a row to its next.
+constexpr int64_t kBlockStride = kRowGroup * kBlockBytes;
+int64_t numBytes(int64_t n, int64_t k);
+void encode(ArrayRef<char> trits, int64_t n, int64_t k,
+            MutableArrayRef<char> out);
+/// The byte offset of row n's block 0 (a weight of `blocks` blocks per
+/// row); block b of the row is kBlockStride * b bytes further.
+Value rowOffset(ImplicitLocOpBuilder &b, Value n, int64_t blocks);
+/// The 64 codes of a block (vector<64xi8>, in K order) from its 16 bytes:
+/// the bytes replicated to four 128-bit lanes, lane l keeping bits 2l+1:2l
+/// of each byte. `inPlace` leaves lane l's codes at those bits (code << 2l,
+/// still a u8: VNNI kernels undo the 4^l in their sums); else they are
+/// shifted down to 0..2.
+Value unpackBlock(ImplicitLocOpBuilder &b, Value bytes, bool inPlace);
+/// The code (i32) of element j (< 64) of the block at byte offset `block`.
+Value loadCode(ImplicitLocOpBuilder &b, Value w, Value block, Value j);
+} // namespace i2_k64
+
+//===- gpu_w2 (Layouts/GpuW2.cpp)
+//------------------------------------------===//
+namespace gpu_w2 {
+/// Codes per 32-bit word.
+constexpr int64_t kBlock = 16;
+int64_t numBytes(int64_t n, int64_t k);
+void encode(ArrayRef<char> trits, int64_t n, int64_t k,
+            MutableArrayRef<char> out);
+/// The index of the word holding block `block` of row `row` of a weight
+/// with `n` rows.
+Value wordIndex(OpBuilder &b, Location loc, Value block, Value row, int64_t n);
+} // namespace gpu_w2
+
+} // namespace mlir::tern::layouts
+
+#endif // TERN_IR_PACKEDLAYOUTS_H

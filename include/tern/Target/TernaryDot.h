@@ -1,0 +1,86 @@
+//===- TernaryDot.h - what a CPU ISA gives the ternary matmul ---*- C++ -*-===//
+//
+// The ternary matmul kernels on i2_k64 weights share one tile loop
+// (lib/Conversion/TernToKernels/TernaryMatmul.cpp): it unpacks 64 codes per
+// block, loads 64 activations per token and keeps one accumulator per (row,
+// token) pair of a register tile. What differs between instruction sets is
+// the byte dot product that feeds the accumulators. Each target's
+// implementations live with the target (lib/Target/X86/TernaryDot.cpp,
+// lib/Target/AArch64/TernaryDot.cpp); the portable one with the tile loop.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_TARGET_TERNARYDOT_H
+#define TERN_TARGET_TERNARYDOT_H
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/ErrorHandling.h"
+
+namespace mlir::tern {
+
+class TernaryDot {
+public:
+  virtual ~TernaryDot() = default;
+
+  /// The i32 accumulator of one (row, token) pair.
+  virtual VectorType accumulatorType(MLIRContext *context) const = 0;
+
+  /// acc + the byte dot products of 64 codes (u8, vector<64xi8>) and 64
+  /// activations (i8, vector<64xi8>).
+  virtual Value dot64(ImplicitLocOpBuilder &b, Value acc, Value codes,
+                      Value q) const = 0;
+
+  /// True when the codes may stay at their bit position in each 128-bit
+  /// lane (lane l holds code << 2l, at most 128: still a u8). The unpacking
+  /// then skips a shift per block; the tile loop shifts each accumulator
+  /// lane's exact sum back (by 2l bits, the lane's 4^l) at the end. Only
+  /// worth it where acc is 16 lanes of 4 bytes, one 128-bit lane per 4.
+  virtual bool codesInPlace() const { return false; }
+
+  /// True when the ISA multiplies 2 x 2 blocks of rows and tokens at once
+  /// (mmla64): prefill tiles then keep one accumulator per block.
+  virtual bool hasPairBlocks() const { return false; }
+
+  /// acc + the 2 x 2 block [r0 t0, r0 t1, r1 t0, r1 t1] of rows codes0,
+  /// codes1 times tokens q0, q1 over 64 bytes.
+  virtual Value mmla64(ImplicitLocOpBuilder &b, Value acc, Value codes0,
+                       Value codes1, Value q0, Value q1) const {
+    llvm_unreachable("no 2 x 2 blocks in this ISA");
+  }
+};
+
+/// Calls the LLVM intrinsic `name` (MLIR 19 has no op for most int8 dot
+/// products: TOOLCHAIN.md).
+inline Value callIntrinsic(ImplicitLocOpBuilder &b, StringRef name, Type result,
+                           ValueRange args) {
+  return b
+      .create<LLVM::CallIntrinsicOp>(result, b.getStringAttr(name), args,
+                                     LLVM::FastmathFlagsAttr())
+      .getResult(0);
+}
+
+/// Bytes [offset, offset + size) of a byte vector.
+inline Value sliceBytes(ImplicitLocOpBuilder &b, Value v, int64_t offset,
+                        int64_t size) {
+  return b.create<vector::ExtractStridedSliceOp>(v, ArrayRef<int64_t>{offset},
+                                                 ArrayRef<int64_t>{size},
+                                                 ArrayRef<int64_t>{1});
+}
+
+namespace x86 {
+/// The dot product of an x86 kernel family (avx2, avxvnni, avx512vnni), or
+/// null for other families.
+const TernaryDot *getTernaryDot(StringRef family);
+} // namespace x86
+
+namespace aarch64 {
+/// The dot product of an AArch64 kernel family (neon, dotprod, i8mm), or
+/// null for other families.
+const TernaryDot *getTernaryDot(StringRef family);
+} // namespace aarch64
+
+} // namespace mlir::tern
+
+#endif // TERN_TARGET_TERNARYDOT_H

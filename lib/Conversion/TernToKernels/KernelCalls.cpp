@@ -1,0 +1,136 @@
+//===- KernelCalls.cpp - kernel functions and weight globals -------------===//
+//
+// Each op becomes a call to a private kernel function, created on first use
+// and shared by every op of the same signature (kind, static attributes,
+// buffer types); what differs between layers (weight scales, the attention
+// layer) is passed as arguments. Weights become constant memref.globals.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+using namespace mlir;
+using namespace mlir::tern;
+using namespace mlir::tern::kernels;
+
+LogicalResult KernelEmitter::emitCall(Operation *op) {
+  // Arguments: the op's operand buffers, its output buffers (allocated here,
+  // [tokens, ...]), then per-call scalars.
+  SmallVector<Value> args;
+  for (Value v : op->getOperands())
+    args.push_back(map.lookup(v));
+  for (Value result : op->getResults()) {
+    // The LM head writes straight into the caller's logits buffer.
+    if (Value direct = outputs.lookup(result)) {
+      map.map(result, direct);
+      args.push_back(direct);
+      continue;
+    }
+    MemRefType type = storageType(result.getType());
+    SmallVector<Value> sizes;
+    if (type.isDynamicDim(0))
+      sizes.push_back(tokens);
+    Value buffer =
+        b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
+    buffers.push_back(buffer);
+    map.map(result, buffer);
+    args.push_back(buffer);
+  }
+  // What differs between layers of one shape is passed, not baked in.
+  NamedAttrList attrs(op->getAttrDictionary());
+  if (auto mm = dyn_cast<TernaryMatmulOp>(op)) {
+    for (float scale : mm.getScales())
+      args.push_back(f32(scale));
+    attrs.erase(mm.getScalesAttrName());
+  }
+  if (auto att = dyn_cast<AttentionOp>(op)) {
+    args.push_back(kvCache);
+    args.push_back(idx(att.getLayer()));
+    attrs.erase(att.getLayerAttrName());
+  }
+
+  // The signature: op kind, static attributes, argument types.
+  SmallVector<Type> types;
+  for (Value v : args)
+    types.push_back(v.getType());
+  auto type = b.getFunctionType(types, {});
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << op->getName() << attrs.getDictionary(op->getContext()) << type;
+  func::FuncOp &kernel = kernels[key];
+  if (!kernel) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forward);
+    std::string name = ("tern_kernel_" + op->getName().stripDialect()).str();
+    kernel = b.create<func::FuncOp>(name, type);
+    kernel.setPrivate();
+    // Internal and never inlined: one copy of each kernel however many
+    // layers call it.
+    kernel->setAttr(
+        "llvm.linkage",
+        LLVM::LinkageAttr::get(b.getContext(), LLVM::Linkage::Internal));
+    kernel->setAttr("passthrough",
+                    b.getArrayAttr({b.getStringAttr("noinline")}));
+    symbols.insert(kernel); // tern_kernel_rms_norm_0, ...
+    Block *entry = kernel.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    local.clear();
+    unsigned n = 0;
+    for (Value v : op->getOperands())
+      local.map(v, entry->getArgument(n++));
+    for (Value result : op->getResults())
+      local.map(result, entry->getArgument(n++));
+    extras.assign(entry->args_begin() + n, entry->args_end());
+    lowerBody(op);
+    b.create<func::ReturnOp>();
+  }
+  b.create<func::CallOp>(kernel, args);
+  return success();
+}
+
+LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
+  auto type = storageType(op.getType());
+  auto valueType = cast<ShapedType>(op.getValue().getType());
+  if (valueType.getShape() != type.getShape() ||
+      valueType.getElementType() != type.getElementType())
+    return op.emitOpError() << "data of type " << valueType
+                            << " does not match its storage type " << type;
+  std::string name = "tern_weight_";
+  for (char c : op.getName())
+    name += llvm::isAlnum(c) ? c : '_';
+  // Blob data is stored as plain bytes (the same blob, retyped) and viewed
+  // with its element type: LLVM then emits it as one block of bytes rather
+  // than element by element, which matters at gigabytes.
+  ElementsAttr value = op.getValue();
+  MemRefType globalType = type;
+  auto resource = dyn_cast<DenseResourceElementsAttr>(value);
+  if (resource && !type.getElementType().isInteger(8)) {
+    int64_t bytes = type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    globalType = MemRefType::get({bytes}, b.getI8Type());
+    value = DenseResourceElementsAttr::get(
+        RankedTensorType::get({bytes}, b.getI8Type()), resource.getRawHandle());
+  }
+  memref::GlobalOp global;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forward);
+    global = b.create<memref::GlobalOp>(
+        name, b.getStringAttr("private"), globalType, value,
+        /*constant=*/true, b.getI64IntegerAttr(64));
+    symbols.insert(global); // renames on collision
+  }
+  Value data = b.create<memref::GetGlobalOp>(globalType, global.getSymName());
+  if (device != Device::None) { // weights live on the device
+    FailureOr<Value> onDevice = resident(data, /*withContents=*/true);
+    if (failed(onDevice))
+      return failure();
+    data = *onDevice;
+  }
+  if (globalType != type)
+    data = b.create<memref::ViewOp>(type, data, idx(0), ValueRange{});
+  map.map(op.getResult(), data);
+  return success();
+}
