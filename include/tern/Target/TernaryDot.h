@@ -1,7 +1,7 @@
 //===- TernaryDot.h - what a CPU ISA gives the ternary matmul ---*- C++ -*-===//
 //
 // The ternary matmul kernels on i2_k64 weights share one tile loop
-// (lib/Conversion/TernToKernels/TernaryMatmul.cpp): it unpacks 64 codes per
+// (lib/Conversion/Kernels/TernaryMatmul.cpp): it unpacks 64 codes per
 // block, loads 64 activations per token and keeps one accumulator per (row,
 // token) pair of a register tile. What differs between instruction sets is
 // the byte dot product that feeds the accumulators. Each target's

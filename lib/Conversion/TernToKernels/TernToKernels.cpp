@@ -27,8 +27,11 @@
 
 #include "tern/Conversion/Passes.h"
 
-#include "KernelEmitter.h"
 #include "RuntimeABI.h"
+#include "tern/Conversion/KernelEmitter.h"
+#include "tern/Target/NVPTX/Kernels.h"
+
+#include <memory>
 
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -52,61 +55,18 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 
-LogicalResult KernelEmitter::lower(Operation *op) {
-  // Buffers are sized by the token count alone: every other size must be
-  // known at compile time.
-  for (Value result : op->getResults())
-    if (auto type = dyn_cast<RankedTensorType>(result.getType()))
-      for (int64_t d = 1; d < type.getRank(); ++d)
-        if (type.isDynamicDim(d))
-          return op->emitOpError()
-                 << "result type " << type
-                 << " has a dynamic feature dimension; kernels need static "
-                    "sizes for every dimension but the tokens";
-  if (device != Device::None && !isa<WeightOp, BitLinearOp>(op))
-    return launch(op);
-  return TypeSwitch<Operation *, LogicalResult>(op)
-      .Case([&](WeightOp w) { return lowerWeight(w); })
-      .Case<EmbeddingOp, RMSNormOp, ActQuantOp, NormQuantOp, TernaryMatmulOp,
-            RopeOp, AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp, UnaryOp,
-            BinaryOp, ReduceOp>([&](Operation *o) { return emitCall(o); })
-      .Case([&](BitLinearOp o) {
-        return o.emitOpError()
-               << "must be lowered to act_quant + ternary_matmul before "
-                  "kernels (run tern-lower-bitlinear)";
-      })
-      .Default([&](Operation *o) {
-        return o->emitOpError() << "has no kernel lowering yet";
-      });
-}
-
-void KernelEmitter::lowerBody(Operation *op) {
-  TypeSwitch<Operation *>(op)
-      .Case([&](EmbeddingOp o) { lowerEmbedding(o); })
-      .Case([&](RMSNormOp o) { lowerRMSNorm(o); })
-      .Case([&](ActQuantOp o) { lowerActQuant(o); })
-      .Case([&](NormQuantOp o) { lowerNormQuant(o); })
-      .Case([&](TernaryMatmulOp o) {
-        PackedAttr packed = getPackedEncoding(o.getWeights()[0].getType());
-        if (packed && packed.getLayout() == PackedLayout::I2K64)
-          lowerTernaryMatmulK64(o);
-        else if (packed && packed.getLayout() == PackedLayout::GpuW2)
-          lowerTernaryMatmulGpuW2(o);
-        else
-          lowerTernaryMatmul(o);
-      })
-      .Case([&](RopeOp o) { lowerRope(o); })
-      .Case([&](AttentionOp o) { lowerAttention(o); })
-      .Case([&](GluOp o) { lowerGlu(o); })
-      .Case([&](AddOp o) { lowerAdd(o); })
-      .Case([&](UnaryOp o) { lowerUnary(o); })
-      .Case([&](BinaryOp o) { lowerBinary(o); })
-      .Case([&](ReduceOp o) { lowerReduce(o); })
-      .Case([&](LMHeadOp o) { lowerLMHead(o); })
-      .Case([&](LinearOp o) { lowerLinear(o); });
-}
-
 namespace {
+
+/// The emitter of `family`: NVIDIA device code (lib/Target/NVPTX) or CPU
+/// kernel functions.
+std::unique_ptr<KernelEmitter> createKernelEmitter(ImplicitLocOpBuilder &b,
+                                                   ModuleOp module,
+                                                   Operation *forward,
+                                                   const KernelFamily &family) {
+  if (deviceOf(family) != Device::None)
+    return nvptx::createGpuKernelEmitter(b, module, forward, family);
+  return std::make_unique<KernelEmitter>(b, module, forward, family);
+}
 
 /// Checks the model function's contract: (ids, positions) -> logits.
 LogicalResult checkSignature(func::FuncOp func) {
@@ -167,49 +127,31 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func,
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
-  KernelEmitter emitter(b, module, kernel, family);
+  std::unique_ptr<KernelEmitter> owned =
+      createKernelEmitter(b, module, kernel, family);
+  KernelEmitter &emitter = *owned;
   emitter.mcaMarkers = mcaMarkers;
-  Device device = emitter.device;
   Value tokenCount = b.create<memref::DimOp>(entry->getArgument(0), 0);
   Value kvCache = entry->getArgument(func.getNumArguments());
   Value logitsOut = entry->getArgument(func.getNumArguments() + 1);
-  // Device mode: ids and positions are uploaded, the KV cache lives on the
-  // device, the logits are computed there and copied back at the end.
-  Value logitsDevice = logitsOut;
-  if (device != Device::None) {
-    emitter.hostPositions = entry->getArgument(1);
-    for (auto [from, to] :
-         llvm::zip(func.getArguments(), entry->getArguments())) {
-      auto type = cast<MemRefType>(to.getType());
-      Value copy = emitter.deviceAlloc(type, tokenCount);
-      emitter.copy(to, copy);
-      emitter.map.map(from, copy);
-    }
-    FailureOr<Value> cache = emitter.resident(kvCache, /*withContents=*/false);
-    if (failed(cache))
-      return failure();
-    kvCache = *cache;
-    auto logitsType = cast<MemRefType>(logitsOut.getType());
-    logitsDevice = emitter.deviceAlloc(
-        logitsType, b.create<memref::DimOp>(logitsOut, 0).getResult());
-  } else {
-    for (auto [from, to] :
-         llvm::zip(func.getArguments(), entry->getArguments()))
-      emitter.map.map(from, to);
-  }
-  emitter.setup(kvCache, layers, width, tokenCount);
+  // Where the kernels find ids, positions and the KV cache, and write the
+  // logits: the host's buffers, or (NVIDIA) device copies.
+  emitter.hostPositions = entry->getArgument(1);
+  for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
+    emitter.map.map(from, emitter.bindInput(to, tokenCount));
+  FailureOr<Value> cache = emitter.bindKVCache(kvCache);
+  if (failed(cache))
+    return failure();
+  Value logitsBuffer = emitter.bindOutput(logitsOut);
+  emitter.setup(*cache, layers, width, tokenCount);
   // Logits come straight from the LM head into the caller's buffer, which
   // may hold only the last rows; anything else is copied at the end.
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
   if (isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp()))
-    emitter.outputs[ret.getOperand(0)] = logitsDevice;
+    emitter.outputs[ret.getOperand(0)] = logitsBuffer;
   for (Operation &op : func.getBody().front()) {
     if (&op == ret) {
-      Value logits = emitter.map.lookup(ret.getOperand(0));
-      if (device != Device::None)
-        emitter.copy(logits, logitsOut);
-      else if (logits != logitsOut)
-        b.create<memref::CopyOp>(logits, logitsOut);
+      emitter.writeOutput(emitter.map.lookup(ret.getOperand(0)), logitsOut);
       break;
     }
     if (failed(emitter.lower(&op)))
@@ -279,18 +221,14 @@ LogicalResult lowerGraph(ModuleOp module, func::FuncOp func,
     auto type = MemRefType::get({ShapedType::kDynamic, width}, b.getF32Type());
     return b.create<memref::ViewOp>(type, buffer, shift, ValueRange{rows});
   };
-  KernelEmitter emitter(b, module, kernel, family);
-  Device device = emitter.device;
+  std::unique_ptr<KernelEmitter> owned =
+      createKernelEmitter(b, module, kernel, family);
+  KernelEmitter &emitter = *owned;
   emitter.setup(Value(), 0, 0, rows);
   int64_t before = 0;
   for (auto [arg, width] : llvm::zip(func.getArguments(), ins)) {
-    Value input = view(entry->getArgument(0), before, width);
-    if (device != Device::None) { // uploaded
-      Value copy = emitter.deviceAlloc(cast<MemRefType>(input.getType()), rows);
-      emitter.copy(input, copy);
-      input = copy;
-    }
-    emitter.map.map(arg, input);
+    emitter.map.map(arg, emitter.bindInput(
+                             view(entry->getArgument(0), before, width), rows));
     before += width;
   }
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
@@ -302,11 +240,8 @@ LogicalResult lowerGraph(ModuleOp module, func::FuncOp func,
   }
   before = 0;
   for (auto [result, width] : llvm::zip(ret.getOperands(), outs)) {
-    Value output = view(entry->getArgument(1), before, width);
-    if (device != Device::None)
-      emitter.copy(emitter.map.lookup(result), output);
-    else
-      b.create<memref::CopyOp>(emitter.map.lookup(result), output);
+    emitter.writeOutput(emitter.map.lookup(result),
+                        view(entry->getArgument(1), before, width));
     before += width;
   }
   emitter.freeBuffers();

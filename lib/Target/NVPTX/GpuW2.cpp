@@ -1,7 +1,7 @@
 //===- GpuW2.cpp - the W2A8 dot product of the NVIDIA kernels -------------===//
 
-#include "GpuW2.h"
-#include "Numerics.h"
+#include "tern/Target/NVPTX/GpuW2.h"
+#include "tern/Conversion/Numerics.h"
 
 #include "Tern/IR/PackedLayouts.h"
 

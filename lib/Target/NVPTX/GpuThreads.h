@@ -4,7 +4,7 @@
 // of the block runs a phase's body, then all meet at a barrier before the
 // next, and values cross phases only through shared arrays. On the GPU that
 // is the body in a gpu.func with gpu.barrier after it; the CPU emulation
-// (variant gpu-device-emulation) runs each phase as a loop over the thread
+// (family gpu-device-emulation) runs each phase as a loop over the thread
 // ids, which gives every read the value the barriers guarantee on the GPU.
 // Reductions are trees over a shared array, the same order in both.
 //

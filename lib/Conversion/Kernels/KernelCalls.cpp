@@ -1,4 +1,4 @@
-//===- KernelCalls.cpp - kernel functions and weight globals -------------===//
+//===- KernelCalls.cpp - op dispatch, kernel functions, weight globals ----===//
 //
 // Each op becomes a call to a private kernel function, created on first use
 // and shared by every op of the same signature (kind, static attributes,
@@ -7,14 +7,73 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelEmitter.h"
+#include "tern/Conversion/KernelEmitter.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
+
+LogicalResult KernelEmitter::checkStaticFeatures(Operation *op) {
+  // Buffers are sized by the token count alone: every other size must be
+  // known at compile time.
+  for (Value result : op->getResults())
+    if (auto type = dyn_cast<RankedTensorType>(result.getType()))
+      for (int64_t d = 1; d < type.getRank(); ++d)
+        if (type.isDynamicDim(d))
+          return op->emitOpError()
+                 << "result type " << type
+                 << " has a dynamic feature dimension; kernels need static "
+                    "sizes for every dimension but the tokens";
+  return success();
+}
+
+LogicalResult KernelEmitter::lower(Operation *op) {
+  if (failed(checkStaticFeatures(op)))
+    return failure();
+  return TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](WeightOp w) { return lowerWeight(w); })
+      .Case<EmbeddingOp, RMSNormOp, ActQuantOp, NormQuantOp, TernaryMatmulOp,
+            RopeOp, AttentionOp, GluOp, AddOp, LMHeadOp, LinearOp, UnaryOp,
+            BinaryOp, ReduceOp>([&](Operation *o) { return emitCall(o); })
+      .Case([&](BitLinearOp o) {
+        return o.emitOpError()
+               << "must be lowered to act_quant + ternary_matmul before "
+                  "kernels (run tern-lower-bitlinear)";
+      })
+      .Default([&](Operation *o) {
+        return o->emitOpError() << "has no kernel lowering yet";
+      });
+}
+
+void KernelEmitter::lowerBody(Operation *op) {
+  TypeSwitch<Operation *>(op)
+      .Case([&](EmbeddingOp o) { lowerEmbedding(o); })
+      .Case([&](RMSNormOp o) { lowerRMSNorm(o); })
+      .Case([&](ActQuantOp o) { lowerActQuant(o); })
+      .Case([&](NormQuantOp o) { lowerNormQuant(o); })
+      .Case([&](TernaryMatmulOp o) {
+        PackedAttr packed = getPackedEncoding(o.getWeights()[0].getType());
+        if (packed && packed.getLayout() == PackedLayout::I2K64)
+          lowerTernaryMatmulK64(o);
+        else if (packed && packed.getLayout() == PackedLayout::GpuW2)
+          lowerTernaryMatmulGpuW2(o);
+        else
+          lowerTernaryMatmul(o);
+      })
+      .Case([&](RopeOp o) { lowerRope(o); })
+      .Case([&](AttentionOp o) { lowerAttention(o); })
+      .Case([&](GluOp o) { lowerGlu(o); })
+      .Case([&](AddOp o) { lowerAdd(o); })
+      .Case([&](UnaryOp o) { lowerUnary(o); })
+      .Case([&](BinaryOp o) { lowerBinary(o); })
+      .Case([&](ReduceOp o) { lowerReduce(o); })
+      .Case([&](LMHeadOp o) { lowerLMHead(o); })
+      .Case([&](LinearOp o) { lowerLinear(o); });
+}
 
 LogicalResult KernelEmitter::emitCall(Operation *op) {
   // Arguments: the op's operand buffers, its output buffers (allocated here,
@@ -123,14 +182,18 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
     symbols.insert(global); // renames on collision
   }
   Value data = b.create<memref::GetGlobalOp>(globalType, global.getSymName());
-  if (device != Device::None) { // weights live on the device
-    FailureOr<Value> onDevice = resident(data, /*withContents=*/true);
-    if (failed(onDevice))
-      return failure();
-    data = *onDevice;
-  }
+  // NVIDIA: the runtime's device copy.
+  FailureOr<Value> placed = placeWeight(data);
+  if (failed(placed))
+    return failure();
+  data = *placed;
   if (globalType != type)
     data = b.create<memref::ViewOp>(type, data, idx(0), ValueRange{});
   map.map(op.getResult(), data);
   return success();
+}
+
+void KernelEmitter::freeBuffers() {
+  for (Value buffer : buffers)
+    b.create<memref::DeallocOp>(buffer);
 }

@@ -1,8 +1,12 @@
 //===- KernelEmitter.h - tern ops -> kernel functions -----------*- C++ -*-===//
 //
-// Shared by the kernel lowering's files: TernToKernels.cpp walks the model
-// and emits one kernel function per op signature; the op families' bodies
-// live in their own files (TernaryMatmul.cpp: the ternary matmul kernels).
+// The kernel lowering's emitter: TernToKernels.cpp walks the model and emits
+// one kernel function per op signature; the op families' bodies live in
+// their own files (lib/Conversion/Kernels: TernaryMatmul.cpp, the
+// tile loop every CPU family shares, Attention.cpp, Elementwise.cpp, ...).
+// The NVIDIA target derives its own emitter (lib/Target/NVPTX:
+// GpuKernelEmitter), which turns every op into device kernels and launches
+// through the virtual hooks below.
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,7 +16,6 @@
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -23,8 +26,6 @@
 #include "tern/Target/KernelFamilies.h"
 #include "tern/Target/TernaryDot.h"
 #include "llvm/ADT/StringMap.h"
-
-#include <map>
 
 namespace mlir::tern::kernels {
 
@@ -45,8 +46,6 @@ inline Device deviceOf(const KernelFamily &family) {
 /// The byte dot product of a CPU family's ternary matmul tiles: the
 /// target's (lib/Target/<Target>/TernaryDot.cpp), else portable code.
 const TernaryDot &ternaryDotFor(const KernelFamily &family);
-
-class BlockThreads;
 
 /// RoPE's inv_freq[i] = 1 / theta^(2i / head_dim), i < head_dim / 2, in f32
 /// as Hugging Face computes them.
@@ -74,6 +73,7 @@ public:
                 const KernelFamily &family)
       : device(deviceOf(family)), b(b), forward(forward), symbols(module),
         family(family), dot(ternaryDotFor(family)) {}
+  virtual ~KernelEmitter() = default;
 
   /// The forward function's KV cache argument, the number of layers it holds
   /// and the width of one layer's K (or V) row; the token count that sizes
@@ -85,24 +85,32 @@ public:
     tokens = tokenCount;
   }
 
-  LogicalResult lower(Operation *op);
-  void freeBuffers();
+  /// Emits `op`: CPU families call its kernel function.
+  virtual LogicalResult lower(Operation *op);
+  /// Fails, naming `op`, when a result has a dynamic dimension besides the
+  /// tokens: buffers are sized by the token count alone.
+  LogicalResult checkStaticFeatures(Operation *op);
+  /// Frees the buffers the forward function allocated.
+  virtual void freeBuffers();
 
-  // --- device mode, host side (GpuLayer.cpp) ---
-  const Device device;
-  /// A device buffer, freed by freeBuffers unless the caller frees it.
-  Value deviceAlloc(MemRefType type, ValueRange sizes, bool freeAtEnd = true);
-  void deviceFree(Value buffer);
-  /// Copies between host and device memory.
-  void copy(Value from, Value to);
-  /// The device copy of a host buffer of static shape or memref<?xT>, made
-  /// once per run by the runtime: with its contents (weights) or without
-  /// (the KV cache).
-  FailureOr<Value> resident(Value host, bool withContents);
-  /// Host buffers of the device forward (RoPE's tables), freed at its end.
-  SmallVector<Value> hostBuffers;
-  /// The positions argument as the host has it (RoPE's tables are computed
-  /// there).
+  // --- where buffers live (the NVIDIA emitter overrides these) ---
+  /// The buffer kernels read for a host input of the forward function.
+  virtual Value bindInput(Value host, Value rows) { return host; }
+  /// The buffer kernels use for the host's KV cache.
+  virtual FailureOr<Value> bindKVCache(Value host) { return host; }
+  /// The buffer the last op writes for a host output.
+  virtual Value bindOutput(Value host) { return host; }
+  /// Copies a result into the host output it was bound to (if it is not
+  /// that buffer already).
+  virtual void writeOutput(Value result, Value host) {
+    if (result != host)
+      b.create<memref::CopyOp>(result, host);
+  }
+  /// The weight data kernels read, from its global.
+  virtual FailureOr<Value> placeWeight(Value data) { return data; }
+
+  /// The positions argument as the host has it (device code computes RoPE's
+  /// tables on the host).
   Value hostPositions;
 
   /// Values of the forward function.
@@ -110,7 +118,11 @@ public:
   /// Results written directly into an output argument.
   DenseMap<Value, Value> outputs;
 
-private:
+protected:
+  /// Device code (NVIDIA kernels, or their emulation): exp, log and pow as
+  /// IEEE polynomials, as NVPTX has no instructions for them.
+  const Device device;
+
   // --- small builders ---
   Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }
   Value f32(float v) {
@@ -248,36 +260,13 @@ private:
   /// Emits `op` as a call to its kernel, creating the kernel on first use.
   LogicalResult emitCall(Operation *op);
 
-  // --- device mode, kernels (GpuLayer.cpp) ---
-  /// Emits `op` as launches of device kernels on device buffers.
-  LogicalResult launch(Operation *op);
-  /// A block's code: its threads, the block ids, the kernel's arguments.
-  using BlockBody =
-      function_ref<void(BlockThreads &, Value, Value, ValueRange)>;
-  /// Launches kernel `name` (created on first use, one per name and
-  /// argument types) on a gridX x gridY grid of `threads`-thread blocks.
-  void launchKernel(StringRef name, ValueRange args, Value gridX, Value gridY,
-                    int64_t threads, BlockBody body);
-  void launchTernaryMatmul(TernaryMatmulOp op);
-  void launchAttention(AttentionOp op);
-  void launchRope(RopeOp op);
-  void launchFloatMatmul(Value x, Value table, Value out, Value scales);
-  /// 1 / sqrt(mean(element^2) + epsilon) over a row, by the block.
-  Value blockRmsInverse(BlockThreads &threads, int64_t d, Value epsilon,
-                        function_ref<Value(Value)> element);
-  /// act_quant of a row of k elements into q[t, :] and s[t], by the block.
-  void blockQuantizeRow(BlockThreads &threads, int64_t k, Value t, Value q,
-                        Value s, function_ref<Value(Value)> element);
   /// f32 of a float or integer table element, scalar or vector (bf16 by its
   /// bits: portable, and NVPTX converts bf16 only on newer GPUs).
   Value elementToF32(Value v);
-  gpu::GPUModuleOp gpuModule();
-  /// llvm.sqrt.f32 or llvm.fabs.f32 of x, in device code.
+  /// llvm.sqrt.f32 or llvm.fabs.f32 of x: the intrinsic in NVIDIA device
+  /// code (gpu-to-nvvm would call libdevice for math.sqrt and math.absf),
+  /// else the math op.
   Value intrinsicF32(StringRef name, Value x);
-  /// RoPE's cos and sin tables of this call's positions, by (theta, head_dim).
-  std::map<std::pair<float, int64_t>, std::pair<Value, Value>> ropeTables;
-  /// Device kernels by name and signature.
-  llvm::StringMap<Operation *> deviceKernels;
   /// The kernel's body: the op's loops over its argument buffers.
   void lowerBody(Operation *op);
 

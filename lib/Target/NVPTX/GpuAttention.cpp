@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuKernelEmitter.h"
 #include "GpuThreads.h"
-#include "KernelEmitter.h"
 
 #include <cmath>
 
@@ -23,7 +23,7 @@ constexpr int64_t kAttentionThreads = 128;
 constexpr int64_t kAttentionPart = 256;
 } // namespace
 
-void KernelEmitter::launchAttention(AttentionOp op) {
+void GpuKernelEmitter::launchAttention(AttentionOp op) {
   Value q = map.lookup(op.getQuery()), k = map.lookup(op.getKey()),
         v = map.lookup(op.getValue()), pos = map.lookup(op.getPositions());
   Value out = map.lookup(op.getResult());

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelEmitter.h"
+#include "tern/Conversion/KernelEmitter.h"
 
 using namespace mlir;
 using namespace mlir::tern;

@@ -3,7 +3,7 @@
 // Every token's row is independent. The rows of a prefill run on the thread
 // team; the single row of a decode step runs inline, as a team region costs
 // more than the row. Within a row the code works on 16 f32 lanes at a time
-// and on the remaining elements one by one, for every kernel variant.
+// and on the remaining elements one by one, for every kernel family.
 //
 // Reductions: max is exact in any order, so act_quant's scale and codes are
 // the same as a sequential loop's. RMSNorm's sum of squares is a 16-lane
@@ -11,8 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "KernelEmitter.h"
-#include "Numerics.h"
+#include "tern/Conversion/KernelEmitter.h"
+#include "tern/Conversion/Numerics.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -268,6 +268,17 @@ void KernelEmitter::lowerAdd(AddOp op) {
             out, {t, j});
     });
   });
+}
+
+Value KernelEmitter::intrinsicF32(StringRef name, Value x) {
+  // gpu-to-nvvm would send math.sqrt and math.absf (and the llvm.intr ops
+  // they lower to) to libdevice, which needs the CUDA toolkit; NVPTX has
+  // instructions for both (sqrt.rn.f32, abs.f32), as the CPU has.
+  if (device == Device::Gpu)
+    return intrinsic(name, b.getF32Type(), x);
+  if (name == "llvm.sqrt.f32")
+    return b.create<math::SqrtOp>(x);
+  return b.create<math::AbsFOp>(x);
 }
 
 Value KernelEmitter::expValue(Value x) {

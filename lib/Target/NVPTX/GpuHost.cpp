@@ -9,8 +9,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuKernelEmitter.h"
 #include "GpuThreads.h"
-#include "KernelEmitter.h"
+#include "tern/Target/NVPTX/Kernels.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
@@ -18,7 +19,7 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 
-gpu::GPUModuleOp KernelEmitter::gpuModule() {
+gpu::GPUModuleOp GpuKernelEmitter::gpuModule() {
   auto module = forward->getParentOfType<ModuleOp>();
   if (auto existing = module.lookupSymbol<gpu::GPUModuleOp>("tern_gpu"))
     return existing;
@@ -29,8 +30,8 @@ gpu::GPUModuleOp KernelEmitter::gpuModule() {
   return b.create<gpu::GPUModuleOp>("tern_gpu");
 }
 
-Value KernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes,
-                                 bool freeAtEnd) {
+Value GpuKernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes,
+                                    bool freeAtEnd) {
   Value buffer;
   if (device == Device::Emulation) {
     buffer = b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
@@ -49,7 +50,7 @@ Value KernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes,
   return buffer;
 }
 
-void KernelEmitter::deviceFree(Value buffer) {
+void GpuKernelEmitter::deviceFree(Value buffer) {
   if (device != Device::Gpu) {
     b.create<memref::DeallocOp>(buffer);
     return;
@@ -60,7 +61,7 @@ void KernelEmitter::deviceFree(Value buffer) {
   b.create<gpu::WaitOp>(Type(), ValueRange{done.getAsyncToken()});
 }
 
-void KernelEmitter::copy(Value from, Value to) {
+void GpuKernelEmitter::copy(Value from, Value to) {
   if (device == Device::Emulation) {
     b.create<memref::CopyOp>(from, to);
     return;
@@ -71,14 +72,44 @@ void KernelEmitter::copy(Value from, Value to) {
   b.create<gpu::WaitOp>(Type(), ValueRange{done.getAsyncToken()});
 }
 
-void KernelEmitter::freeBuffers() {
+void GpuKernelEmitter::freeBuffers() {
   for (Value buffer : hostBuffers)
     b.create<memref::DeallocOp>(buffer);
   for (Value buffer : buffers)
     deviceFree(buffer);
 }
 
-FailureOr<Value> KernelEmitter::resident(Value host, bool withContents) {
+Value GpuKernelEmitter::bindInput(Value host, Value rows) {
+  Value copy = deviceAlloc(cast<MemRefType>(host.getType()), rows);
+  this->copy(host, copy);
+  return copy;
+}
+
+FailureOr<Value> GpuKernelEmitter::bindKVCache(Value host) {
+  return resident(host, /*withContents=*/false);
+}
+
+Value GpuKernelEmitter::bindOutput(Value host) {
+  return deviceAlloc(cast<MemRefType>(host.getType()),
+                     b.create<memref::DimOp>(host, 0).getResult());
+}
+
+void GpuKernelEmitter::writeOutput(Value result, Value host) {
+  copy(result, host);
+}
+
+FailureOr<Value> GpuKernelEmitter::placeWeight(Value data) {
+  return resident(data, /*withContents=*/true);
+}
+
+std::unique_ptr<KernelEmitter>
+mlir::tern::nvptx::createGpuKernelEmitter(ImplicitLocOpBuilder &b,
+                                          ModuleOp module, Operation *forward,
+                                          const KernelFamily &family) {
+  return std::make_unique<GpuKernelEmitter>(b, module, forward, family);
+}
+
+FailureOr<Value> GpuKernelEmitter::resident(Value host, bool withContents) {
   if (device == Device::Emulation)
     return host;
   auto type = cast<MemRefType>(host.getType());
@@ -130,8 +161,9 @@ FailureOr<Value> KernelEmitter::resident(Value host, bool withContents) {
       .getResult();
 }
 
-void KernelEmitter::launchKernel(StringRef name, ValueRange args, Value gridX,
-                                 Value gridY, int64_t threads, BlockBody body) {
+void GpuKernelEmitter::launchKernel(StringRef name, ValueRange args,
+                                    Value gridX, Value gridY, int64_t threads,
+                                    BlockBody body) {
   SmallVector<Type> types(args.getTypes());
   std::string key;
   llvm::raw_string_ostream os(key);

@@ -1,6 +1,6 @@
 //===- GpuLayer.cpp - the whole model on an NVIDIA GPU --------------------===//
 //
-// Device mode of the kernel lowering (variants gpu-host and
+// Device mode of the kernel lowering (families gpu-host and
 // gpu-device-emulation). The forward function becomes host code that
 //   - uploads the token ids and positions, and RoPE's cos/sin tables, which
 //     it computes from the positions as the CPU kernels do (cos and sin are
@@ -31,10 +31,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuKernelEmitter.h"
 #include "GpuThreads.h"
-#include "GpuW2.h"
-#include "KernelEmitter.h"
-#include "Numerics.h"
+#include "tern/Conversion/Numerics.h"
+#include "tern/Target/NVPTX/GpuW2.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -50,20 +50,9 @@ namespace {
 constexpr int64_t kVocabThreads = 128;
 } // namespace
 
-Value KernelEmitter::intrinsicF32(StringRef name, Value x) {
-  // gpu-to-nvvm would send math.sqrt and math.absf (and the llvm.intr ops
-  // they lower to) to libdevice, which needs the CUDA toolkit; NVPTX has
-  // instructions for both (sqrt.rn.f32, abs.f32), as the CPU has.
-  if (device == Device::Gpu)
-    return intrinsic(name, b.getF32Type(), x);
-  if (name == "llvm.sqrt.f32")
-    return b.create<math::SqrtOp>(x);
-  return b.create<math::AbsFOp>(x);
-}
-
-Value KernelEmitter::blockRmsInverse(BlockThreads &threads, int64_t d,
-                                     Value epsilon,
-                                     function_ref<Value(Value)> element) {
+Value GpuKernelEmitter::blockRmsInverse(BlockThreads &threads, int64_t d,
+                                        Value epsilon,
+                                        function_ref<Value(Value)> element) {
   Value ss = threads.reduce(/*max=*/false, [&](Value tid) {
     return threads.stridedFold(tid, idx(d), f32(0), [&](Value j, Value acc) {
       Value v = element(j);
@@ -76,9 +65,9 @@ Value KernelEmitter::blockRmsInverse(BlockThreads &threads, int64_t d,
   return b.create<arith::DivFOp>(f32(1), intrinsicF32("llvm.sqrt.f32", x));
 }
 
-void KernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k, Value t,
-                                     Value q, Value s,
-                                     function_ref<Value(Value)> element) {
+void GpuKernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k,
+                                        Value t, Value q, Value s,
+                                        function_ref<Value(Value)> element) {
   Value amax = threads.reduce(/*max=*/true, [&](Value tid) {
     return threads.stridedFold(tid, idx(k), f32(0), [&](Value j, Value m) {
       return b.create<arith::MaximumFOp>(
@@ -96,7 +85,17 @@ void KernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k, Value t,
   });
 }
 
-LogicalResult KernelEmitter::launch(Operation *op) {
+LogicalResult GpuKernelEmitter::lower(Operation *op) {
+  // Weights become the runtime's device copies (placeWeight); every other
+  // op is launched.
+  if (isa<WeightOp, BitLinearOp>(op))
+    return KernelEmitter::lower(op);
+  if (failed(checkStaticFeatures(op)))
+    return failure();
+  return launch(op);
+}
+
+LogicalResult GpuKernelEmitter::launch(Operation *op) {
   // Weights are gpu_w2 (checkWeightLayouts, TernToKernels.cpp).
   // Output buffers in device memory: [tokens, ...].
   for (Value result : op->getResults()) {
@@ -316,7 +315,7 @@ LogicalResult KernelEmitter::launch(Operation *op) {
   return success();
 }
 
-void KernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
+void GpuKernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
   Value q = map.lookup(op.getInput()), s = map.lookup(op.getScale());
   Value count = dim(q, 0);
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
@@ -423,7 +422,7 @@ void KernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
   }
 }
 
-void KernelEmitter::launchRope(RopeOp op) {
+void GpuKernelEmitter::launchRope(RopeOp op) {
   int64_t headDim = op.getHeadDim(), half = headDim / 2;
   float theta = op.getTheta().convertToFloat();
   auto &[cosTable, sinTable] = ropeTables[{theta, headDim}];
@@ -501,8 +500,8 @@ void KernelEmitter::launchRope(RopeOp op) {
       });
 }
 
-void KernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
-                                      Value scales) {
+void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
+                                         Value scales) {
   // out[r, v] = x[first + r, :] . table[v, :]: the output may hold only the
   // last rows (the LM head of a generation step). A block computes 128
   // table rows, a thread each, over chunks of kChunk columns: the block

@@ -18,9 +18,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "GpuW2.h"
-#include "KernelEmitter.h"
-#include "Numerics.h"
+#include "tern/Conversion/KernelEmitter.h"
+#include "tern/Conversion/Numerics.h"
+#include "tern/Target/NVPTX/GpuW2.h"
 
 #include "Tern/IR/PackedLayouts.h"
 

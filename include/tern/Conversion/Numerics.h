@@ -1,0 +1,63 @@
+//===- Numerics.h - the quantization arithmetic of SPEC 3 and 4 -*- C++ -*-===//
+//
+// The few formulas every kernel family must compute bit for bit alike, CPU
+// and GPU: act_quant's scale and rounding, and the ternary matmul's
+// epilogue. Written once here; the CPU kernels (Elementwise.cpp,
+// TernaryMatmul.cpp) and the NVIDIA ones (GpuLayer.cpp, GpuW2.cpp) call
+// them. Inline: a handful of builder calls each.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef TERN_CONVERSION_NUMERICS_H
+#define TERN_CONVERSION_NUMERICS_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::tern::kernels {
+
+/// The f32 constant `v` in the shape of `like` (scalar or vector).
+inline Value constantLike(OpBuilder &b, Location loc, float v, Value like) {
+  if (auto vector = dyn_cast<VectorType>(like.getType()))
+    return b.create<arith::ConstantOp>(
+        loc, DenseElementsAttr::get(vector, b.getF32FloatAttr(v).getValue()));
+  return b.create<arith::ConstantFloatOp>(loc, APFloat(v), b.getF32Type());
+}
+
+/// act_quant's per-token scale from the row's absolute maximum:
+/// 127 / max(amax, 1e-5) (f32).
+inline Value actQuantScale(OpBuilder &b, Location loc, Value amax) {
+  // SPEC 3: the 1e-5 floor keeps an all-zero row finite.
+  amax =
+      b.create<arith::MaximumFOp>(loc, amax, constantLike(b, loc, 1e-5f, amax));
+  return b.create<arith::DivFOp>(loc, constantLike(b, loc, 127.0f, amax), amax);
+}
+
+/// act_quant of x (f32 scalar or vector) with `scale` of the same shape:
+/// clamp(round_half_even(x * scale), -128, 127) as i8.
+inline Value actQuantize(OpBuilder &b, Location loc, Value x, Value scale) {
+  Value r =
+      b.create<math::RoundEvenOp>(loc, b.create<arith::MulFOp>(loc, x, scale));
+  r = b.create<arith::MinimumFOp>(
+      loc, b.create<arith::MaximumFOp>(loc, r, constantLike(b, loc, -128, r)),
+      constantLike(b, loc, 127, r));
+  Type i8 = b.getI8Type();
+  if (auto vector = dyn_cast<VectorType>(r.getType()))
+    i8 = vector.clone(i8);
+  return b.create<arith::FPToSIOp>(loc, i8, r);
+}
+
+/// The ternary matmul's epilogue: the i32 dot product `acc` as f32, divided
+/// by the activations' scale (`sx()`, built after the conversion, where
+/// kernels load it) and multiplied by the weights' `wScale`.
+inline Value dequantize(OpBuilder &b, Location loc, Value acc,
+                        function_ref<Value()> sx, Value wScale) {
+  Value y = b.create<arith::SIToFPOp>(loc, b.getF32Type(), acc);
+  return b.create<arith::MulFOp>(loc, b.create<arith::DivFOp>(loc, y, sx()),
+                                 wScale);
+}
+
+} // namespace mlir::tern::kernels
+
+#endif // TERN_CONVERSION_NUMERICS_H
