@@ -288,15 +288,18 @@ void mlir::tern::printTargets(raw_ostream &os) {
     consumeError(host.takeError());
   }
   os << "  kernels  " << hostKernels << " (--kernels=auto)\n"
-     << "\nKernel families (--kernels=NAME; auto picks the first the target "
-        "CPU runs):\n";
+     << "\nKernel families (--kernels=NAME; for a CPU, auto picks the first "
+        "one it runs):\n";
   SmallVector<const KernelFamily *> families;
   for (const KernelFamily &family : kernelFamilies())
     families.push_back(&family);
-  // Auto's order first, then the rest as registered.
-  llvm::stable_sort(families, [](const KernelFamily *a, const KernelFamily *b) {
-    return (a->autoRank ? a->autoRank : 1000) <
-           (b->autoRank ? b->autoRank : 1000);
+  // The CPU families in auto's order, the NVIDIA one, then the test aids.
+  auto order = [](const KernelFamily *f) {
+    return std::make_tuple(f->isTestAid(), f->arch == KernelArch::NVPTX,
+                           f->autoRank ? f->autoRank : 1000u);
+  };
+  llvm::stable_sort(families, [&](const KernelFamily *a, const KernelFamily *b) {
+    return order(a) < order(b);
   });
   for (const KernelFamily *family : families) {
     std::string needs =
