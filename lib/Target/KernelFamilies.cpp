@@ -1,6 +1,15 @@
 //===- KernelFamilies.cpp - the registry of kernel families ---------------===//
+//
+// Which families exist, what each needs, and which one a target gets
+// (selectKernels: --kernels=auto, and the fallback when the CPU lacks what a
+// requested family needs).
+//
+//===----------------------------------------------------------------------===//
 
 #include "tern/Target/KernelFamilies.h"
+#include "tern/Target/Target.h"
+
+#include "llvm/MC/MCSubtargetInfo.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -71,6 +80,50 @@ bool KernelFamily::runsOn(const Triple &triple) const {
     return triple.isNVPTX();
   }
   return false;
+}
+
+Expected<const KernelFamily *>
+mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
+                          raw_ostream &notes) {
+  Triple triple(target.triple);
+  if (triple.isNVPTX()) {
+    if (requested != "auto" && requested != "gpu" && requested != "gpu-host")
+      return createStringError(
+          inconvertibleErrorCode(),
+          "--kernels=" + requested +
+              " is a CPU variant; NVIDIA targets get the gpu kernels");
+    return lookupKernelFamily("gpu-host");
+  }
+  const KernelFamily *asked = nullptr;
+  if (requested != "auto") {
+    asked = lookupKernelFamily(requested);
+    if (!asked || asked->arch == KernelArch::NVPTX)
+      return createStringError(inconvertibleErrorCode(),
+                               "unknown --kernels '" + requested +
+                                   "' (known: auto, " +
+                                   kernelFamilyNames(/*cpuOnly=*/true) + ")");
+  }
+  const MCSubtargetInfo *sti = target.machine->getMCSubtargetInfo();
+  auto runs = [&](const KernelFamily &family) {
+    return family.runsOn(triple) &&
+           (family.features.empty() || sti->checkFeatures(family.features));
+  };
+  // The family of lowest rank the CPU runs (vector runs on every one).
+  const KernelFamily *best = nullptr;
+  for (const KernelFamily &family : kernelFamilies())
+    if (family.autoRank && runs(family) &&
+        (!best || family.autoRank < best->autoRank))
+      best = &family;
+  if (!asked)
+    return best;
+  if (!runs(*asked)) {
+    notes << "note: --kernels=" << asked->name << " needs "
+          << kernelArchName(asked->arch) << " " << asked->features << ", which "
+          << target.triple << " --mcpu=" << target.cpu << " lacks; using the "
+          << best->name << " kernels\n";
+    return best;
+  }
+  return asked;
 }
 
 StringRef mlir::tern::kernelArchName(KernelArch arch) {

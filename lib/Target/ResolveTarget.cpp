@@ -214,46 +214,6 @@ mlir::tern::resolveTarget(const TargetOptions &options, raw_ostream &warnings) {
   return out;
 }
 
-Expected<const mlir::tern::KernelFamily *>
-mlir::tern::selectKernels(const ResolvedTarget &target, StringRef requested,
-                          raw_ostream &notes) {
-  Triple triple(target.triple);
-  if (triple.isNVPTX()) {
-    if (requested != "auto" && requested != "gpu" && requested != "gpu-host")
-      return fail("--kernels=" + requested +
-                  " is a CPU variant; NVIDIA targets get the gpu kernels");
-    return lookupKernelFamily("gpu-host");
-  }
-  const KernelFamily *asked = nullptr;
-  if (requested != "auto") {
-    asked = lookupKernelFamily(requested);
-    if (!asked || asked->arch == KernelArch::NVPTX)
-      return fail("unknown --kernels '" + requested + "' (known: auto, " +
-                  kernelFamilyNames(/*cpuOnly=*/true) + ")");
-  }
-  const MCSubtargetInfo *sti = target.machine->getMCSubtargetInfo();
-  auto runs = [&](const KernelFamily &family) {
-    return family.runsOn(triple) &&
-           (family.features.empty() || sti->checkFeatures(family.features));
-  };
-  // The family of lowest rank the CPU runs (vector runs on every one).
-  const KernelFamily *best = nullptr;
-  for (const KernelFamily &family : kernelFamilies())
-    if (family.autoRank && runs(family) &&
-        (!best || family.autoRank < best->autoRank))
-      best = &family;
-  if (!asked)
-    return best;
-  if (!runs(*asked)) {
-    notes << "note: --kernels=" << asked->name << " needs "
-          << kernelArchName(asked->arch) << " " << asked->features << ", which "
-          << target.triple << " --mcpu=" << target.cpu << " lacks; using the "
-          << best->name << " kernels\n";
-    return best;
-  }
-  return asked;
-}
-
 void mlir::tern::printTargets(raw_ostream &os) {
   initializeLLVMTargets();
   os << "Targets (--target=TRIPLE, or host):\n"
@@ -298,9 +258,10 @@ void mlir::tern::printTargets(raw_ostream &os) {
     return std::make_tuple(f->isTestAid(), f->arch == KernelArch::NVPTX,
                            f->autoRank ? f->autoRank : 1000u);
   };
-  llvm::stable_sort(families, [&](const KernelFamily *a, const KernelFamily *b) {
-    return order(a) < order(b);
-  });
+  llvm::stable_sort(families,
+                    [&](const KernelFamily *a, const KernelFamily *b) {
+                      return order(a) < order(b);
+                    });
   for (const KernelFamily *family : families) {
     std::string needs =
         family->features.empty()

@@ -3,6 +3,9 @@
 // The kernel family comes from the module's #tern.target: avx2's dot
 // product (pmaddubsw + pmaddwd) on i2_k64 weights.
 // CHECK-LABEL: func.func private @tern_kernel_ternary_matmul
+// The tiles' scratch (each token's activation sum) is the caller's.
+// CHECK-SAME: f32, %{{.*}}: memref<?xi32>)
+// CHECK-NOT: memref.alloc
 // CHECK: llvm.call_intrinsic "llvm.x86.avx2.pmadd.ub.sw"
 // CHECK: llvm.call_intrinsic "llvm.x86.avx2.pmadd.wd"
 module attributes {tern.target = #tern.target<triple = "x86_64-unknown-linux-gnu", cpu = "x86-64-v3", features = "", kernels = "avx2", ternary_layout = i2_k64>} {

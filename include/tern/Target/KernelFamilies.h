@@ -14,11 +14,15 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Triple.h"
 
 #include <string>
 
 namespace mlir::tern {
+
+struct ResolvedTarget;
 
 /// The architecture a family's instructions belong to.
 enum class KernelArch {
@@ -73,7 +77,16 @@ const KernelFamily *lookupKernelFamily(llvm::StringRef name);
 /// for CPU targets (the NVIDIA family is chosen by --target=nvptx).
 std::string kernelFamilyNames(bool cpuOnly);
 
-/// "x86-64", "AArch64", ... for messages.
+/// Picks the kernel family for `requested` ("auto", or a
+/// family's name). A family needs the CPU features it uses: when the target
+/// lacks them, the best family it has is used instead and `notes` says why
+/// (never one whose instructions the CPU cannot run). Unknown names are an
+/// error. NVIDIA targets get the gpu-host family ("gpu" names it too).
+llvm::Expected<const KernelFamily *> selectKernels(const ResolvedTarget &target,
+                                                   llvm::StringRef requested,
+                                                   llvm::raw_ostream &notes);
+
+/// "x86", "AArch64", ... for messages.
 llvm::StringRef kernelArchName(KernelArch arch);
 
 } // namespace mlir::tern

@@ -12,8 +12,6 @@
 
 namespace mlir::tern {
 
-struct KernelFamily;
-
 /// What the user asked for, as spelled on the command line.
 struct TargetOptions {
   std::string triple = "host"; ///< a triple, or "host"
@@ -39,15 +37,6 @@ void initializeLLVMTargets();
 /// warning on `warnings` that shows the exact flag to add.
 llvm::Expected<ResolvedTarget> resolveTarget(const TargetOptions &options,
                                              llvm::raw_ostream &warnings);
-
-/// Picks the kernel family (KernelFamilies.h) for `requested` ("auto", or a
-/// family's name). A family needs the CPU features it uses: when the target
-/// lacks them, the best family it has is used instead and `notes` says why
-/// (never one whose instructions the CPU cannot run). Unknown names are an
-/// error. NVIDIA targets get the gpu-host family ("gpu" names it too).
-llvm::Expected<const KernelFamily *> selectKernels(const ResolvedTarget &target,
-                                                   llvm::StringRef requested,
-                                                   llvm::raw_ostream &notes);
 
 /// Prints the targets Tern supports and what the host is (--list-targets).
 void printTargets(llvm::raw_ostream &os);

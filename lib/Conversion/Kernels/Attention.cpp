@@ -156,10 +156,8 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
     });
   });
 
-  Value scores = b.create<memref::AllocOp>(
-      MemRefType::get({int64_t(op.getNumHeads()), ShapedType::kDynamic},
-                      b.getF32Type()),
-      ValueRange{kvContext}, b.getI64IntegerAttr(64));
+  // [heads, kvContext], from the caller.
+  Value scores = extra(2);
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
   // SIMD kernels work on whole heads (head_dim a multiple of 16 lanes).
   bool vectorHead = simd() && headDim % 16 == 0;
@@ -279,5 +277,4 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       }
     });
   });
-  b.create<memref::DeallocOp>(scores);
 }

@@ -100,15 +100,32 @@ LogicalResult KernelEmitter::emitCall(Operation *op) {
   }
   // What differs between layers of one shape is passed, not baked in.
   NamedAttrList attrs(op->getAttrDictionary());
+  // Scratch buffers come from the caller too: kernels allocate nothing, and
+  // tern-plan-memory places the scratch of all layers in one arena.
+  auto scratch = [&](MemRefType type, Value size) {
+    Value buffer = b.create<memref::AllocOp>(type, ValueRange{size},
+                                             b.getI64IntegerAttr(64));
+    buffers.push_back(buffer);
+    args.push_back(buffer);
+  };
   if (auto mm = dyn_cast<TernaryMatmulOp>(op)) {
     for (float scale : mm.getScales())
       args.push_back(f32(scale));
     attrs.erase(mm.getScalesAttrName());
+    // i2_k64 tiles: each token's sum of activations.
+    PackedAttr packed = getPackedEncoding(mm.getWeights()[0].getType());
+    if (packed && packed.getLayout() == PackedLayout::I2K64)
+      scratch(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()), tokens);
   }
   if (auto att = dyn_cast<AttentionOp>(op)) {
     args.push_back(kvCache);
     args.push_back(idx(att.getLayer()));
     attrs.erase(att.getLayerAttrName());
+    // A row of scores per head over the positions the cache holds.
+    scratch(
+        MemRefType::get({int64_t(att.getNumHeads()), ShapedType::kDynamic},
+                        b.getF32Type()),
+        b.create<arith::DivUIOp>(dim(kvCache, 0), idx(2 * kvLayers * kvWidth)));
   }
 
   // The signature: op kind, static attributes, argument types.

@@ -184,10 +184,8 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   auto v16i8 = VectorType::get({16}, i8), v64i8 = VectorType::get({64}, i8);
   Value tokens = dim(q, 0);
 
-  // sum_k q[t, k]: the codes are trits + 1.
-  Value sums =
-      b.create<memref::AllocOp>(MemRefType::get({ShapedType::kDynamic}, i32t),
-                                ValueRange{tokens}, b.getI64IntegerAttr(64));
+  // sum_k q[t, k]: the codes are trits + 1 (into the caller's scratch).
+  Value sums = extra(op.getWeights().size());
   forEach(tokens, [&](Value t) {
     Value sum = reduce(idx(k), i32(0), [&](Value j, Value acc) {
       return b.create<arith::AddIOp>(
@@ -334,5 +332,4 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 1); });
     });
   }
-  b.create<memref::DeallocOp>(sums);
 }
