@@ -11,6 +11,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 
@@ -18,6 +19,29 @@ using namespace llvm;
 namespace tern = mlir::tern;
 
 namespace {
+
+/// cl::opt's enum parser, with a one-line error naming the known values,
+/// "error: unknown --FLAG 'x' (known: a, b)", for the flags whose values
+/// --help lists.
+template <typename T> class KnownValues : public cl::parser<T> {
+public:
+  using cl::parser<T>::parser;
+  bool parse(cl::Option &o, StringRef flag, StringRef arg, T &value) {
+    SmallVector<StringRef> names;
+    for (unsigned i = 0, e = this->getNumOptions(); i != e; ++i) {
+      if (this->getOption(i) == arg)
+        return cl::parser<T>::parse(o, flag, arg, value);
+      names.push_back(this->getOption(i));
+    }
+    errs() << "error: unknown --" << flag << " '" << arg
+           << "' (known: " << join(names, ", ") << ")\n";
+    return true;
+  }
+};
+
+enum class Weights { Ternary, BF16 };
+enum class LMHead { Exact, Int8 };
+enum class I2SLayout { X86, Arm };
 
 cl::OptionCategory phaseCategory("Phases and outputs");
 cl::OptionCategory targetCategory("Target selection");
@@ -82,17 +106,21 @@ const std::string &kernelsHelp() {
 cl::opt<std::string> kernels("kernels", cl::desc(kernelsHelp()),
                              cl::init("auto"), cl::value_desc("family"),
                              cl::cat(targetCategory));
-cl::opt<std::string> weights(
-    "weights",
-    cl::desc("ternary (default), or bf16: the float baseline, every BitLinear "
-             "as a bf16 linear layer, for speed and size comparisons"),
-    cl::init("ternary"), cl::value_desc("kind"), cl::cat(targetCategory));
-cl::opt<std::string> lmHead(
-    "lm-head",
-    cl::desc("LM head precision: exact (the stored table, default) or int8 "
-             "(per-row scales: half the bytes per token of a bf16 head, "
-             "slightly different logits; see README)"),
-    cl::init("exact"), cl::value_desc("kind"), cl::cat(targetCategory));
+cl::opt<Weights, false, KnownValues<Weights>> weights(
+    "weights", cl::desc("Weights of the BitLinear layers"),
+    cl::values(clEnumValN(Weights::Ternary, "ternary", "ternary (default)"),
+               clEnumValN(Weights::BF16, "bf16",
+                          "the float baseline: every BitLinear a bf16 linear "
+                          "layer, for speed and size comparisons")),
+    cl::init(Weights::Ternary), cl::value_desc("kind"),
+    cl::cat(targetCategory));
+cl::opt<LMHead, false, KnownValues<LMHead>> lmHead(
+    "lm-head", cl::desc("LM head precision"),
+    cl::values(clEnumValN(LMHead::Exact, "exact", "the stored table (default)"),
+               clEnumValN(LMHead::Int8, "int8",
+                          "per-row scales: half the bytes per token of a bf16 "
+                          "head, slightly different logits (see README)")),
+    cl::init(LMHead::Exact), cl::value_desc("kind"), cl::cat(targetCategory));
 cl::opt<bool> noFusion(
     "no-fusion",
     cl::desc("Keep rms_norm, glu and act_quant as separate kernels (the "
@@ -109,12 +137,16 @@ cl::opt<std::string> chatFormat(
     cl::desc("Chat format of the executable's --chat: auto (from the "
              "tokenizer's chat template), bitnet, llama3 or none"),
     cl::init("auto"), cl::value_desc("format"), cl::cat(phaseCategory));
-cl::opt<std::string> i2sLayout(
+cl::opt<I2SLayout, false, KnownValues<I2SLayout>> i2sLayout(
     "i2s-layout",
-    cl::desc("Block layout of I2_S weights in GGUF files: x86 (128-element "
-             "blocks, default) or arm (64-element blocks, written by "
-             "bitnet.cpp on ARM since 2025-11; the file does not record it)"),
-    cl::init("x86"), cl::value_desc("layout"), cl::cat(phaseCategory));
+    cl::desc("Block layout of I2_S weights in GGUF files (the file does not "
+             "record it)"),
+    cl::values(clEnumValN(I2SLayout::X86, "x86",
+                          "128-element blocks (default)"),
+               clEnumValN(I2SLayout::Arm, "arm",
+                          "64-element blocks, written by bitnet.cpp on ARM "
+                          "since 2025-11")),
+    cl::init(I2SLayout::X86), cl::value_desc("layout"), cl::cat(phaseCategory));
 cl::list<std::string> dims(
     "dim",
     cl::desc("Size of a symbolic dimension of an ONNX graph's inputs, e.g. "
@@ -228,25 +260,10 @@ int main(int argc, char **argv) {
   options.target.optLevel = optLevel;
   options.target.sysroot = sysroot;
   options.kernels = kernels;
-  if (weights != "ternary" && weights != "bf16") {
-    llvm::errs() << "error: unknown --weights '" << weights
-                 << "' (known: ternary, bf16)\n";
-    return 1;
-  }
-  options.floatWeights = weights == "bf16";
+  options.floatWeights = weights == Weights::BF16;
   options.fuse = !noFusion;
-  if (lmHead != "exact" && lmHead != "int8") {
-    llvm::errs() << "error: unknown --lm-head '" << lmHead
-                 << "' (known: exact, int8)\n";
-    return 1;
-  }
-  options.lmHeadInt8 = lmHead == "int8";
-  if (i2sLayout != "x86" && i2sLayout != "arm") {
-    llvm::errs() << "error: unknown --i2s-layout '" << i2sLayout
-                 << "' (known: x86, arm)\n";
-    return 1;
-  }
-  options.import.i2sArmLayout = i2sLayout == "arm";
+  options.lmHeadInt8 = lmHead == LMHead::Int8;
+  options.import.i2sArmLayout = i2sLayout == I2SLayout::Arm;
   for (const std::string &d : dims) {
     auto [name, value] = llvm::StringRef(d).split('=');
     int64_t size = 0;
