@@ -13,15 +13,12 @@
 // values) are contiguous in position.
 //
 // The model function is straight-line code, so the lowering walks it once in
-// order and emits, for each tern op, its output buffers and a call to a
-// kernel function: one private function per distinct op signature (kind,
-// shapes, static attributes), shared by every layer with that signature.
-// Per-layer values (ternary_matmul scales, the attention layer) are kernel
-// arguments. Code size, and with it LLVM's time, then grows with the number
-// of distinct shapes, not with the number of layers.
-//
-// These are the generic (scalar) kernels: every target can run them and they
-// are the reference the specialised kernels are checked against.
+// order and hands each tern op to the kernel emitter of the module's kernel
+// family (#tern.target): CPU families get one private kernel function per
+// distinct op signature (lib/Conversion/Kernels/KernelCalls.cpp), NVIDIA
+// ones device kernels and launches (lib/Target/NVPTX). This file checks the
+// model's contract, binds the forward function's arguments and adds what
+// the runtime asks the model (RuntimeABI.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,18 +28,11 @@
 #include "tern/Conversion/KernelEmitter.h"
 #include "tern/Target/NVPTX/Kernels.h"
 
-#include <memory>
-
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
-#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
-#include "mlir/IR/SymbolTable.h"
-#include "llvm/ADT/StringSwitch.h"
-#include "llvm/ADT/TypeSwitch.h"
+
+#include <memory>
 
 #include <cmath>
 
