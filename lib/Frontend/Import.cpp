@@ -20,19 +20,25 @@ using namespace mlir;
 
 namespace {
 
-OwningOpRef<ModuleOp> fail(StringRef path, const Twine &message) {
-  llvm::errs() << "error: " << path << ": " << message << "\n";
+OwningOpRef<ModuleOp> fail(MLIRContext &context, StringRef path,
+                           const Twine &message) {
+  tern::reportFrontendError(&context, path + ": " + message);
   return nullptr;
 }
 
 } // namespace
+
+void mlir::tern::reportFrontendError(MLIRContext *context,
+                                     const Twine &message) {
+  emitError(UnknownLoc::get(context)) << message.str();
+}
 
 OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
                                               MLIRContext &context,
                                               llvm::SourceMgr &sourceMgr,
                                               const ImportOptions &options) {
   if (path != "-" && !llvm::sys::fs::exists(path))
-    return fail(path, "no such file or directory");
+    return fail(context, path, "no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
   if (llvm::sys::fs::is_directory(path) || ext == ".safetensors")
     return importCheckpoint(path, context);
@@ -41,20 +47,22 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
   if (ext == ".onnx")
     return importONNX(path, context, options);
   if (path != "-" && ext != ".mlir" && ext != ".mlirbc")
-    return fail(path, "unknown model format '" + ext +
-                          "' (expected a checkpoint directory, a "
-                          ".safetensors file, a .gguf file or a .mlir "
-                          "file)");
+    return fail(context, path,
+                "unknown model format '" + ext +
+                    "' (expected a checkpoint directory, a "
+                    ".safetensors file, a .gguf file or a .mlir "
+                    "file)");
 
   std::string error;
   auto file = mlir::openInputFile(path, &error);
   if (!file)
-    return fail(path, error);
+    return fail(context, path, error);
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module)
     return nullptr;
   if (!module->lookupSymbol<func::FuncOp>("forward"))
-    return fail(path, "no model function: expected func.func @forward");
+    return fail(context, path,
+                "no model function: expected func.func @forward");
   return module;
 }

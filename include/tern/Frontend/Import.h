@@ -42,6 +42,14 @@ mlir::OwningOpRef<mlir::ModuleOp> importONNX(llvm::StringRef path,
                                              mlir::MLIRContext &context,
                                              const ImportOptions &options = {});
 
+/// Reports a frontend error through MLIR's diagnostics, so that a library
+/// host captures it with a diagnostic handler (ternc prints "error: ...").
+/// It carries no source location: model files are not MLIR, the message
+/// names the file (and the tensor, key or node), and a FileLineColLoc would
+/// make the SourceMgr handler load the whole file to quote a line.
+void reportFrontendError(mlir::MLIRContext *context,
+                         const llvm::Twine &message);
+
 /// Reads a BitNet b1.58 GGUF file (bitnet.cpp or llama.cpp).
 mlir::OwningOpRef<mlir::ModuleOp> importGGUF(llvm::StringRef path,
                                              mlir::MLIRContext &context,

@@ -33,10 +33,6 @@ using namespace mlir::tern;
 
 namespace {
 
-void report(const llvm::Twine &message) {
-  llvm::errs() << "error: " << message << "\n";
-}
-
 /// The GGUF name of a Hugging Face tensor name (BitNetModel's names).
 std::string ggufName(StringRef hf) {
   if (hf == "model.embed_tokens.weight")
@@ -83,11 +79,13 @@ private:
     std::string name = ggufName(hfName);
     const GGUFTensor *t = file.tensor(name);
     if (!t)
-      report(file.getPath() + ": missing tensor '" + name + "'");
+      reportFrontendError(ctx,
+                          file.getPath() + ": missing tensor '" + name + "'");
     return t;
   }
   LogicalResult bad(const GGUFTensor &t, const llvm::Twine &message) {
-    report(file.getPath() + ": tensor '" + t.name + "': " + message);
+    reportFrontendError(ctx, file.getPath() + ": tensor '" + t.name +
+                                 "': " + message);
     return failure();
   }
   bool hasDims(const GGUFTensor &t, ArrayRef<uint64_t> dims) {
@@ -336,9 +334,10 @@ void GGUFSource::dequantize(const GGUFTensor &t, float *y, int64_t count) {
 }
 
 /// The model's hyper-parameters from the metadata (SPEC 7.2).
-FailureOr<BitNetConfig> configFromMetadata(const GGUFFile &file) {
+FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
+                                           const GGUFFile &file) {
   auto fail = [&](const llvm::Twine &message) {
-    report(file.getPath() + ": " + message);
+    reportFrontendError(ctx, file.getPath() + ": " + message);
     return failure();
   };
   const GGUFValue *a = file.lookup("general.architecture");
@@ -431,10 +430,10 @@ OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
                                              const ImportOptions &options) {
   llvm::Expected<std::unique_ptr<GGUFFile>> file = GGUFFile::open(path);
   if (!file) {
-    report(llvm::toString(file.takeError()));
+    reportFrontendError(&context, llvm::toString(file.takeError()));
     return nullptr;
   }
-  FailureOr<BitNetConfig> config = configFromMetadata(**file);
+  FailureOr<BitNetConfig> config = configFromMetadata(&context, **file);
   if (failed(config))
     return nullptr;
   GGUFSource source(&context, **file, options.i2sArmLayout);

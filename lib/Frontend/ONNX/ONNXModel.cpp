@@ -104,10 +104,10 @@ constexpr llvm::StringLiteral kSupported[] = {
 
 class Checker {
 public:
-  explicit Checker(StringRef path) : path(path) {}
+  Checker(MLIRContext *ctx, StringRef path) : ctx(ctx), path(path) {}
 
   bool fail(const llvm::Twine &message) {
-    llvm::errs() << "error: " << path << ": " << message << "\n";
+    tern::reportFrontendError(ctx, path + ": " + message);
     return false;
   }
 
@@ -257,6 +257,7 @@ public:
                               list));
   }
 
+  MLIRContext *ctx;
   std::string path;
   int64_t opset = 0;
 };
@@ -498,7 +499,7 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
     llvm::SmallString<256> path(llvm::sys::path::parent_path(checker.path));
     llvm::sys::path::append(path, file);
     if (llvm::Error e = tern::addEosIdsFrom(path, logits, eos)) {
-      llvm::errs() << "error: " << llvm::toString(std::move(e)) << "\n";
+      tern::reportFrontendError(&context, llvm::toString(std::move(e)));
       return nullptr;
     }
   }
@@ -513,7 +514,7 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
 OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
                                              MLIRContext &context,
                                              const ImportOptions &options) {
-  Checker checker(path);
+  Checker checker(&context, path);
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer) {

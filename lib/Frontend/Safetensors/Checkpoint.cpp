@@ -34,10 +34,6 @@ namespace json = llvm::json;
 
 namespace {
 
-void report(const llvm::Twine &message) {
-  llvm::errs() << "error: " << message << "\n";
-}
-
 class SafetensorsSource : public WeightSource {
 public:
   SafetensorsSource(MLIRContext *ctx, bool scaleMultiplies)
@@ -48,8 +44,9 @@ public:
     for (const SafetensorsTensor &t : file->getTensors()) {
       auto [it, inserted] = entries.try_emplace(t.name, Entry{&t, file.get()});
       if (!inserted) {
-        report(file->getPath() + ": tensor '" + t.name + "' is also in " +
-               it->second.file->getPath());
+        reportFrontendError(ctx, file->getPath() + ": tensor '" + t.name +
+                                     "' is also in " +
+                                     it->second.file->getPath());
         return failure();
       }
       order.push_back(t.name);
@@ -76,9 +73,10 @@ public:
         unused.size() > 1
             ? llvm::formatv(" (and {0} more)", unused.size() - 1).str()
             : "";
-    report(entries.find(unused[0])->second.file->getPath() +
-           ": unexpected tensor '" + unused[0] + "'" + more +
-           ": not part of a " + architecture + " model with this config.json");
+    reportFrontendError(ctx, entries.find(unused[0])->second.file->getPath() +
+                                 ": unexpected tensor '" + unused[0] + "'" +
+                                 more + ": not part of a " + architecture +
+                                 " model with this config.json");
     return failure();
   }
 
@@ -98,15 +96,17 @@ private:
   const Entry *find(StringRef name, StringRef role) {
     auto it = entries.find(name);
     if (it == entries.end()) {
-      report(llvm::formatv("{0}: missing tensor '{1}' ({2})",
-                           files.front()->getPath(), name, role));
+      reportFrontendError(ctx,
+                          llvm::formatv("{0}: missing tensor '{1}' ({2})",
+                                        files.front()->getPath(), name, role));
       return nullptr;
     }
     it->second.used = true;
     return &it->second;
   }
   LogicalResult bad(const Entry &e, const llvm::Twine &message) {
-    report(e.file->getPath() + ": tensor '" + e.tensor->name + "': " + message);
+    reportFrontendError(ctx, e.file->getPath() + ": tensor '" + e.tensor->name +
+                                 "': " + message);
     return failure();
   }
   bool isFloat(const Entry &e) {
@@ -252,7 +252,7 @@ llvm::Expected<ShardIndex> readIndex(StringRef indexPath) {
 
 /// Opens the shards `listed` by the index at `indexPath` and checks the
 /// index against them.
-LogicalResult openShards(StringRef dir, StringRef indexPath,
+LogicalResult openShards(MLIRContext *ctx, StringRef dir, StringRef indexPath,
                          const ShardIndex &listed, SafetensorsSource &source) {
   llvm::SmallVector<std::string> shards;
   for (const auto &entry : listed)
@@ -264,8 +264,8 @@ LogicalResult openShards(StringRef dir, StringRef indexPath,
     llvm::sys::path::append(path, shard);
     auto file = SafetensorsFile::open(path);
     if (!file) {
-      report(llvm::toString(file.takeError()) + " (listed in " + indexPath +
-             ")");
+      reportFrontendError(ctx, llvm::toString(file.takeError()) +
+                                   " (listed in " + indexPath + ")");
       return failure();
     }
     if (failed(source.add(std::move(*file))))
@@ -274,8 +274,8 @@ LogicalResult openShards(StringRef dir, StringRef indexPath,
   for (const auto &[name, shard] : listed) {
     const SafetensorsFile *file = source.fileOf(name);
     if (!file || llvm::sys::path::filename(file->getPath()) != shard) {
-      report(indexPath + ": lists tensor '" + name + "' in " + shard +
-             ", which does not contain it");
+      reportFrontendError(ctx, indexPath + ": lists tensor '" + name + "' in " +
+                                   shard + ", which does not contain it");
       return failure();
     }
   }
@@ -298,14 +298,15 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
   };
   std::string configPath = inDir("config.json");
   if (!llvm::sys::fs::exists(configPath)) {
-    report(path + ": no config.json beside the weights; a Hugging Face "
-                  "checkpoint directory has config.json and "
-                  "model.safetensors (or model.safetensors.index.json)");
+    reportFrontendError(
+        &context, path + ": no config.json beside the weights; a Hugging Face "
+                         "checkpoint directory has config.json and "
+                         "model.safetensors (or model.safetensors.index.json)");
     return nullptr;
   }
   llvm::Expected<CheckpointConfig> config = readConfig(configPath);
   if (!config) {
-    report(llvm::toString(config.takeError()));
+    reportFrontendError(&context, llvm::toString(config.takeError()));
     return nullptr;
   }
 
@@ -328,21 +329,23 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
     llvm::consumeError(listed->takeError());
   if (useIndex) {
     if (!*listed) {
-      report(llvm::toString(listed->takeError()));
+      reportFrontendError(&context, llvm::toString(listed->takeError()));
       return nullptr;
     }
-    if (failed(openShards(dir, index, **listed, source)))
+    if (failed(openShards(&context, dir, index, **listed, source)))
       return nullptr;
   } else if (llvm::sys::fs::exists(single)) {
     auto file = SafetensorsFile::open(single);
     if (!file) {
-      report(llvm::toString(file.takeError()));
+      reportFrontendError(&context, llvm::toString(file.takeError()));
       return nullptr;
     }
     if (failed(source.add(std::move(*file))))
       return nullptr;
   } else {
-    report(path + ": no model.safetensors or model.safetensors.index.json");
+    reportFrontendError(
+        &context,
+        path + ": no model.safetensors or model.safetensors.index.json");
     return nullptr;
   }
 
