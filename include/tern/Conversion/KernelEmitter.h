@@ -29,20 +29,6 @@
 
 namespace mlir::tern::kernels {
 
-/// Where the model's kernels run: on the CPU (kernel functions), on an
-/// NVIDIA GPU (gpu.func kernels in gpu.module @tern_gpu, launched by host
-/// code that keeps every activation in device memory: family gpu-host), or
-/// in the CPU emulation of that (the same kernels and launches, with each
-/// block's threads run as loops: gpu-device-emulation, a test aid).
-enum class Device { None, Gpu, Emulation };
-
-/// The device mode of a kernel family.
-inline Device deviceOf(const KernelFamily &family) {
-  return family.mode == KernelMode::GPU           ? Device::Gpu
-         : family.mode == KernelMode::GPUEmulated ? Device::Emulation
-                                                  : Device::None;
-}
-
 /// The byte dot product of a CPU family's ternary matmul tiles: the
 /// target's (lib/Target/<Target>/TernaryDot.cpp), else portable code.
 const TernaryDot &ternaryDotFor(const KernelFamily &family);
@@ -71,8 +57,8 @@ public:
   /// `forward` (the function being built).
   KernelEmitter(ImplicitLocOpBuilder &b, ModuleOp module, Operation *forward,
                 const KernelFamily &family)
-      : device(deviceOf(family)), b(b), forward(forward), symbols(module),
-        family(family), dot(ternaryDotFor(family)) {}
+      : b(b), forward(forward), symbols(module), family(family),
+        dot(ternaryDotFor(family)) {}
   virtual ~KernelEmitter() = default;
 
   /// The forward function's KV cache argument, the number of layers it holds
@@ -119,9 +105,12 @@ public:
   DenseMap<Value, Value> outputs;
 
 protected:
-  /// Device code (NVIDIA kernels, or their emulation): exp, log and pow as
-  /// IEEE polynomials, as NVPTX has no instructions for them.
-  const Device device;
+  /// NVIDIA kernels (family gpu-host) or their CPU emulation: device code,
+  /// where exp, log and pow are IEEE polynomials, as NVPTX has no
+  /// instructions for them.
+  bool deviceCode() const { return family.isDeviceCode(); }
+  /// The NVIDIA kernels themselves (not their emulation).
+  bool onGpu() const { return family.mode == KernelMode::GPU; }
 
   // --- small builders ---
   Value idx(int64_t v) { return b.create<arith::ConstantIndexOp>(v); }

@@ -59,6 +59,10 @@ struct KernelFamily {
   /// One line for --help and --list-targets.
   llvm::StringRef summary;
 
+  /// NVIDIA device code: on the GPU, or emulated on the CPU.
+  bool isDeviceCode() const {
+    return mode == KernelMode::GPU || mode == KernelMode::GPUEmulated;
+  }
   bool isTestAid() const {
     return mode == KernelMode::GPUArith || mode == KernelMode::GPUEmulated;
   }

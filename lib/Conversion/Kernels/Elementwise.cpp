@@ -274,7 +274,7 @@ Value KernelEmitter::intrinsicF32(StringRef name, Value x) {
   // gpu-to-nvvm would send math.sqrt and math.absf (and the llvm.intr ops
   // they lower to) to libdevice, which needs the CUDA toolkit; NVPTX has
   // instructions for both (sqrt.rn.f32, abs.f32), as the CPU has.
-  if (device == Device::Gpu)
+  if (onGpu())
     return intrinsic(name, b.getF32Type(), x);
   if (name == "llvm.sqrt.f32")
     return b.create<math::SqrtOp>(x);
@@ -283,7 +283,7 @@ Value KernelEmitter::intrinsicF32(StringRef name, Value x) {
 
 Value KernelEmitter::expValue(Value x) {
   // Device kernels use the polynomial (no libdevice on the GPU).
-  if (device != Device::None)
+  if (deviceCode())
     return expF32(x);
   return b.create<math::ExpOp>(x);
 }
@@ -367,11 +367,11 @@ Value KernelEmitter::unaryValue(UnaryFn fn, Value v, int64_t w) {
   case UnaryFn::Neg:
     return b.create<arith::NegFOp>(v);
   case UnaryFn::Abs:
-    if (device == Device::Gpu)
+    if (onGpu())
       return intrinsicF32("llvm.fabs.f32", v);
     return b.create<math::AbsFOp>(v);
   case UnaryFn::Sqrt:
-    if (device == Device::Gpu)
+    if (onGpu())
       return intrinsicF32("llvm.sqrt.f32", v);
     return b.create<math::SqrtOp>(v);
   case UnaryFn::Reciprocal:
@@ -441,7 +441,7 @@ Value KernelEmitter::binaryValue(BinaryFn fn, Value x, Value y) {
   case BinaryFn::Div:
     return b.create<arith::DivFOp>(x, y);
   case BinaryFn::Pow:
-    if (device != Device::None)
+    if (deviceCode())
       return powF32(x, y);
     return b.create<math::PowFOp>(x, y);
   case BinaryFn::Max:

@@ -53,7 +53,7 @@ std::unique_ptr<KernelEmitter> createKernelEmitter(ImplicitLocOpBuilder &b,
                                                    ModuleOp module,
                                                    Operation *forward,
                                                    const KernelFamily &family) {
-  if (deviceOf(family) != Device::None)
+  if (family.isDeviceCode())
     return nvptx::createGpuKernelEmitter(b, module, forward, family);
   return std::make_unique<KernelEmitter>(b, module, forward, family);
 }
@@ -247,7 +247,7 @@ LogicalResult lowerGraph(ModuleOp module, func::FuncOp func,
 /// in it, or (CPU families) unpacked, which the scalar kernels take.
 LogicalResult checkWeightLayouts(func::FuncOp func,
                                  const KernelFamily &family) {
-  bool device = deviceOf(family) != Device::None;
+  bool device = family.isDeviceCode();
   WalkResult walk = func.walk([&](TernaryMatmulOp op) {
     for (Value weight : op.getWeights()) {
       auto type = cast<RankedTensorType>(weight.getType());

@@ -33,7 +33,7 @@ gpu::GPUModuleOp GpuKernelEmitter::gpuModule() {
 Value GpuKernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes,
                                     bool freeAtEnd) {
   Value buffer;
-  if (device == Device::Emulation) {
+  if (!onGpu()) {
     buffer = b.create<memref::AllocOp>(type, sizes, b.getI64IntegerAttr(64));
   } else {
     // gpu-to-llvm lowers the async forms; the runtime's default stream
@@ -51,7 +51,7 @@ Value GpuKernelEmitter::deviceAlloc(MemRefType type, ValueRange sizes,
 }
 
 void GpuKernelEmitter::deviceFree(Value buffer) {
-  if (device != Device::Gpu) {
+  if (!onGpu()) {
     b.create<memref::DeallocOp>(buffer);
     return;
   }
@@ -62,7 +62,7 @@ void GpuKernelEmitter::deviceFree(Value buffer) {
 }
 
 void GpuKernelEmitter::copy(Value from, Value to) {
-  if (device == Device::Emulation) {
+  if (!onGpu()) {
     b.create<memref::CopyOp>(from, to);
     return;
   }
@@ -110,7 +110,7 @@ mlir::tern::nvptx::createGpuKernelEmitter(ImplicitLocOpBuilder &b,
 }
 
 FailureOr<Value> GpuKernelEmitter::resident(Value host, bool withContents) {
-  if (device == Device::Emulation)
+  if (!onGpu())
     return host;
   auto type = cast<MemRefType>(host.getType());
   Type element = type.getElementType();
@@ -169,7 +169,7 @@ void GpuKernelEmitter::launchKernel(StringRef name, ValueRange args,
   llvm::raw_string_ostream os(key);
   os << name << b.getFunctionType(types, {});
   Operation *&kernel = deviceKernels[key];
-  if (device == Device::Gpu) {
+  if (onGpu()) {
     if (!kernel) {
       gpu::GPUModuleOp module = gpuModule();
       OpBuilder::InsertionGuard guard(b);

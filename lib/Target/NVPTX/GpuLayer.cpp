@@ -335,7 +335,7 @@ void GpuKernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
       Value tiles = b.create<arith::DivUIOp>(
           b.create<arith::AddIOp>(count, idx(tile - 1)), idx(tile));
       std::string name = gpuW2KernelName(k, n, residual, tile);
-      Dp4a dp4a = device == Device::Gpu ? Dp4a(dp4aPTX) : Dp4a(dp4aArith);
+      Dp4a dp4a = onGpu() ? Dp4a(dp4aPTX) : Dp4a(dp4aArith);
       launchKernel(StringRef(name).drop_front(strlen("tern_gpu_")), args,
                    idx(llvm::divideCeil(n, kW2Threads)), tiles, kW2Threads,
                    [&](BlockThreads &th, Value bx, Value by, ValueRange a) {
@@ -354,7 +354,7 @@ void GpuKernelEmitter::launchTernaryMatmul(TernaryMatmulOp op) {
         return grid(1);
       int64_t blocks = llvm::divideCeil(k, 16);
       int64_t per = llvm::divideCeil(blocks, splits);
-      Dp4a dp4a = device == Device::Gpu ? Dp4a(dp4aPTX) : Dp4a(dp4aArith);
+      Dp4a dp4a = onGpu() ? Dp4a(dp4aPTX) : Dp4a(dp4aArith);
       Value partial = deviceAlloc(
           MemRefType::get({ShapedType::kDynamic, n}, b.getI32Type()),
           ValueRange{b.create<arith::MulIOp>(count, idx(splits))},
