@@ -5,6 +5,7 @@
 #include "Tern/IR/TernOps.h"
 #include "Tern/Transforms/Passes.h"
 #include "tern/Conversion/Passes.h"
+#include "tern/Target/KernelFamilies.h"
 #include "tern/Target/NVPTX/DeviceCode.h"
 #include "tern/Target/Passes.h"
 
@@ -147,7 +148,8 @@ void mlir::tern::populateLLVMPasses(OpPassManager &pm,
   pm.addPass(createConvertControlFlowToLLVMPass());
   // NVIDIA executables: gpu.alloc/memcpy/launch_func become calls to the
   // runtime's mgpu* functions (lib/Runtime/GpuRuntime.cpp).
-  if (options.kernels == "gpu-host")
+  const KernelFamily *family = lookupKernelFamily(options.kernels);
+  if (family && family->mode == KernelMode::GPU)
     pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());

@@ -17,6 +17,12 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 
+/// The layout of a ternary matmul's weights (all of them share one), or
+/// null when they are unpacked.
+static PackedAttr weightLayout(TernaryMatmulOp op) {
+  return getPackedEncoding(op.getWeights()[0].getType());
+}
+
 LogicalResult KernelEmitter::checkStaticFeatures(Operation *op) {
   // Buffers are sized by the token count alone: every other size must be
   // known at compile time.
@@ -56,7 +62,7 @@ void KernelEmitter::lowerBody(Operation *op) {
       .Case([&](ActQuantOp o) { lowerActQuant(o); })
       .Case([&](NormQuantOp o) { lowerNormQuant(o); })
       .Case([&](TernaryMatmulOp o) {
-        PackedAttr packed = getPackedEncoding(o.getWeights()[0].getType());
+        PackedAttr packed = weightLayout(o);
         if (packed && packed.getLayout() == PackedLayout::I2K64)
           lowerTernaryMatmulK64(o);
         else if (packed && packed.getLayout() == PackedLayout::GpuW2)
@@ -113,7 +119,7 @@ LogicalResult KernelEmitter::emitCall(Operation *op) {
       args.push_back(f32(scale));
     attrs.erase(mm.getScalesAttrName());
     // i2_k64 tiles: each token's sum of activations.
-    PackedAttr packed = getPackedEncoding(mm.getWeights()[0].getType());
+    PackedAttr packed = weightLayout(mm);
     if (packed && packed.getLayout() == PackedLayout::I2K64)
       scratch(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()), tokens);
   }
