@@ -22,15 +22,27 @@ namespace {
 
 OwningOpRef<ModuleOp> fail(MLIRContext &context, StringRef path,
                            const Twine &message) {
-  tern::reportFrontendError(&context, path + ": " + message);
+  tern::reportFrontendError(&context, path, message);
   return nullptr;
 }
 
 } // namespace
 
-void mlir::tern::reportFrontendError(MLIRContext *context,
+void mlir::tern::reportFrontendError(MLIRContext *context, StringRef file,
                                      const Twine &message) {
-  emitError(UnknownLoc::get(context)) << message.str();
+  emitError(FileLineColLoc::get(context, file, 0, 0))
+      << file << ": " << message.str();
+}
+
+void mlir::tern::reportFrontendError(MLIRContext *context, StringRef file,
+                                     llvm::Error error) {
+  emitError(FileLineColLoc::get(context, file, 0, 0))
+      << llvm::toString(std::move(error));
+}
+
+bool mlir::tern::isModelFileLoc(Location loc) {
+  auto file = dyn_cast<FileLineColLoc>(loc);
+  return file && file.getLine() == 0;
 }
 
 OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,

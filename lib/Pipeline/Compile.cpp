@@ -246,6 +246,18 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = progress.run(Phase::Import, [&] {
+    // The frontends' diagnostics name the model file in their text and have
+    // no line to quote (the SourceMgr handler would print "FILE:0:0:").
+    ScopedDiagnosticHandler modelFileDiagnostics(&context, [](Diagnostic &d) {
+      if (!isModelFileLoc(d.getLocation()))
+        return failure();
+      const char *kind = d.getSeverity() == DiagnosticSeverity::Error ? "error"
+                         : d.getSeverity() == DiagnosticSeverity::Warning
+                             ? "warning"
+                             : "note";
+      llvm::errs() << kind << ": " << d.str() << "\n";
+      return success();
+    });
     OwningOpRef<ModuleOp> imported =
         importModel(options.inputName, context, sourceMgr, options.import);
     if (imported)

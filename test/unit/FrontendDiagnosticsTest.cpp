@@ -20,7 +20,8 @@
 
 namespace {
 
-std::vector<std::string> importErrors(llvm::StringRef path) {
+std::vector<std::string> importErrors(llvm::StringRef path,
+                                      std::string *file = nullptr) {
   mlir::DialectRegistry registry;
   mlir::tern::registerAllTernDialects(registry);
   mlir::MLIRContext context(registry);
@@ -28,6 +29,12 @@ std::vector<std::string> importErrors(llvm::StringRef path) {
   mlir::ScopedDiagnosticHandler capture(&context, [&](mlir::Diagnostic &d) {
     if (d.getSeverity() == mlir::DiagnosticSeverity::Error)
       errors.push_back(d.str());
+    // The location is the model file, without a line.
+    auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(d.getLocation());
+    EXPECT_TRUE(loc && loc.getLine() == 0);
+    EXPECT_TRUE(mlir::tern::isModelFileLoc(d.getLocation()));
+    if (loc && file)
+      *file = loc.getFilename().str();
     return mlir::success();
   });
   llvm::SourceMgr sourceMgr;
@@ -36,7 +43,10 @@ std::vector<std::string> importErrors(llvm::StringRef path) {
 }
 
 TEST(FrontendDiagnostics, MissingFile) {
-  std::vector<std::string> errors = importErrors("/nonexistent/model.gguf");
+  std::string file;
+  std::vector<std::string> errors =
+      importErrors("/nonexistent/model.gguf", &file);
+  EXPECT_EQ(file, "/nonexistent/model.gguf");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "/nonexistent/model.gguf: no such file or directory");
 }
@@ -44,8 +54,10 @@ TEST(FrontendDiagnostics, MissingFile) {
 TEST(FrontendDiagnostics, CheckpointWithoutConfig) {
   llvm::SmallString<128> dir;
   ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("tern-ckpt", dir));
-  std::vector<std::string> errors = importErrors(dir);
+  std::string file;
+  std::vector<std::string> errors = importErrors(dir, &file);
   llvm::sys::fs::remove(dir);
+  EXPECT_EQ(file, std::string(dir));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].find("no config.json beside the weights"),
             std::string::npos)

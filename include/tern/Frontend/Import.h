@@ -42,13 +42,18 @@ mlir::OwningOpRef<mlir::ModuleOp> importONNX(llvm::StringRef path,
                                              mlir::MLIRContext &context,
                                              const ImportOptions &options = {});
 
-/// Reports a frontend error through MLIR's diagnostics, so that a library
-/// host captures it with a diagnostic handler (ternc prints "error: ...").
-/// It carries no source location: model files are not MLIR, the message
-/// names the file (and the tensor, key or node), and a FileLineColLoc would
-/// make the SourceMgr handler load the whole file to quote a line.
-void reportFrontendError(mlir::MLIRContext *context,
+/// Reports an error in model file `file` through MLIR's diagnostics, so that
+/// a library host captures it with a diagnostic handler. The message reads
+/// "FILE: MESSAGE"; the location is `file` without a line (model files are
+/// not text: FileLineColLoc(file, 0, 0)), which `isModelFileLoc` tells apart
+/// and ternc prints as "error: FILE: MESSAGE".
+void reportFrontendError(mlir::MLIRContext *context, llvm::StringRef file,
                          const llvm::Twine &message);
+/// The same for an error whose text already names the file (and consumes it).
+void reportFrontendError(mlir::MLIRContext *context, llvm::StringRef file,
+                         llvm::Error error);
+/// Whether `loc` is a model file's location (see reportFrontendError).
+bool isModelFileLoc(mlir::Location loc);
 
 /// Reads a BitNet b1.58 GGUF file (bitnet.cpp or llama.cpp).
 mlir::OwningOpRef<mlir::ModuleOp> importGGUF(llvm::StringRef path,

@@ -79,13 +79,12 @@ private:
     std::string name = ggufName(hfName);
     const GGUFTensor *t = file.tensor(name);
     if (!t)
-      reportFrontendError(ctx,
-                          file.getPath() + ": missing tensor '" + name + "'");
+      reportFrontendError(ctx, file.getPath(), "missing tensor '" + name + "'");
     return t;
   }
   LogicalResult bad(const GGUFTensor &t, const llvm::Twine &message) {
-    reportFrontendError(ctx, file.getPath() + ": tensor '" + t.name +
-                                 "': " + message);
+    reportFrontendError(ctx, file.getPath(),
+                        "tensor '" + t.name + "': " + message);
     return failure();
   }
   bool hasDims(const GGUFTensor &t, ArrayRef<uint64_t> dims) {
@@ -337,7 +336,7 @@ void GGUFSource::dequantize(const GGUFTensor &t, float *y, int64_t count) {
 FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
                                            const GGUFFile &file) {
   auto fail = [&](const llvm::Twine &message) {
-    reportFrontendError(ctx, file.getPath() + ": " + message);
+    reportFrontendError(ctx, file.getPath(), message);
     return failure();
   };
   const GGUFValue *a = file.lookup("general.architecture");
@@ -430,7 +429,7 @@ OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
                                              const ImportOptions &options) {
   llvm::Expected<std::unique_ptr<GGUFFile>> file = GGUFFile::open(path);
   if (!file) {
-    reportFrontendError(&context, llvm::toString(file.takeError()));
+    reportFrontendError(&context, path, file.takeError());
     return nullptr;
   }
   FailureOr<BitNetConfig> config = configFromMetadata(&context, **file);

@@ -96,8 +96,11 @@ int64_t normAxis(int64_t axis, int64_t rank) {
 
 std::vector<int64_t> intsOf(const Tensor &t) {
   if (!t.isFloat())
-    return t.i;
-  return std::vector<int64_t>(t.f.begin(), t.f.end());
+    return t.i.vec();
+  std::vector<int64_t> out(t.size());
+  for (int64_t k = 0, size = t.size(); k < size; ++k)
+    out[k] = int64_t(t.f[k]);
+  return out;
 }
 
 } // namespace mlir::tern::onnx_frontend::interp
@@ -109,12 +112,12 @@ Expected<Tensor> Node::unary(std::function<float(float)> f,
     return x.takeError();
   Tensor out = std::move(*x);
   if (out.isFloat()) {
-    for (float &v : out.f)
+    for (float &v : out.f.values())
       v = f(v);
   } else {
     if (!g)
       return bad("needs a float input");
-    for (int64_t &v : out.i)
+    for (int64_t &v : out.i.values())
       v = wrap(out.type, g(v));
   }
   return out;
@@ -147,24 +150,26 @@ template <typename F, typename G> Expected<Tensor> Node::binary(F f, G g) {
   bool direct =
       (a->size() == n && b->size() == n) || (a->size() == n && b->size() == 1);
   if (a->isFloat()) {
-    out.f.resize(n);
+    std::vector<float> &o = out.f.values();
+    o.resize(n);
     if (direct && b->size() == n) {
       for (int64_t k = 0; k < n; ++k)
-        out.f[k] = f(a->f[k], b->f[k]);
+        o[k] = f(a->f[k], b->f[k]);
     } else if (direct) {
       float y = b->f[0];
       for (int64_t k = 0; k < n; ++k)
-        out.f[k] = f(a->f[k], y);
+        o[k] = f(a->f[k], y);
     } else {
       auto ia = at(*a), ib = at(*b);
       for (int64_t k = 0; k < n; ++k)
-        out.f[k] = f(a->f[ia(k)], b->f[ib(k)]);
+        o[k] = f(a->f[ia(k)], b->f[ib(k)]);
     }
   } else {
     auto ia = at(*a), ib = at(*b);
-    out.i.resize(n);
+    std::vector<int64_t> &o = out.i.values();
+    o.resize(n);
     for (int64_t k = 0; k < n; ++k)
-      out.i[k] = wrap(out.type, g(a->i[ia(k)], b->i[ib(k)]));
+      o[k] = wrap(out.type, g(a->i[ia(k)], b->i[ib(k)]));
   }
   return out;
 }
@@ -178,10 +183,10 @@ Expected<Tensor> Node::compare(std::function<bool(double, double)> f) {
     return bad(llvm::toString(shape.takeError()));
   std::vector<int64_t> ia = broadcastIndex(a->shape, *shape),
                        ib = broadcastIndex(b->shape, *shape);
-  Tensor out = Tensor::ints(T::BOOL, *shape, {});
+  std::vector<int64_t> out(ia.size());
   for (size_t k = 0; k < ia.size(); ++k)
-    out.i.push_back(f(a->at(ia[k]), b->at(ib[k])));
-  return out;
+    out[k] = f(a->at(ia[k]), b->at(ib[k]));
+  return Tensor::ints(T::BOOL, *shape, std::move(out));
 }
 
 Expected<Tensor> Node::reduce(StringRef kind) {
@@ -219,7 +224,7 @@ Expected<Tensor> Node::reduce(StringRef kind) {
   std::vector<int64_t> xs = strides(x->shape), ks = strides(keptShape);
   std::vector<float> acc(outSize, kind == "max" ? -INFINITY : 0.0f);
   std::vector<int64_t> iacc(outSize, kind == "max" ? INT64_MIN : 0);
-  for (int64_t k = 0; k < x->size(); ++k) {
+  for (int64_t k = 0, size = x->size(); k < size; ++k) {
     int64_t rest = k, at = 0;
     for (int64_t d = 0; d < rank; ++d) {
       int64_t c = rest / xs[d];
@@ -269,37 +274,40 @@ Expected<Tensor> Node::matmul(const Tensor &a, const Tensor &b) {
   if (!vb)
     shape.push_back(nn);
   bool isFloat = a.isFloat();
-  Tensor out =
-      isFloat ? Tensor::floats(shape, {}) : Tensor::ints(T::INT32, shape, {});
-  // Row times matrix, row by row (the weight streams in order).
-  std::vector<float> rowF(nn);
-  std::vector<int64_t> rowI(nn);
+  // All rows of A times B, a row of B at a time (the weight is read once,
+  // in order, whatever its storage).
+  std::vector<float> outF, w(isFloat ? nn : 0);
+  std::vector<int64_t> outI, wi(isFloat ? 0 : nn);
+  if (isFloat)
+    outF.resize(ia.size() * m * nn);
+  else
+    outI.resize(ia.size() * m * nn);
   for (size_t p = 0; p < ia.size(); ++p) {
     int64_t offA = ia[p] * m * k, offB = ib[p] * k * nn;
-    for (int64_t r = 0; r < m; ++r) {
-      if (isFloat) {
-        std::fill(rowF.begin(), rowF.end(), 0.0f);
-        for (int64_t j = 0; j < k; ++j) {
+    for (int64_t j = 0; j < k; ++j) {
+      if (isFloat)
+        b.f.read(offB + j * nn, nn, w.data());
+      else
+        b.i.read(offB + j * nn, nn, wi.data());
+      for (int64_t r = 0; r < m; ++r) {
+        int64_t row = (p * m + r) * nn;
+        if (isFloat) {
           float x = a.f[offA + r * k + j];
-          const float *w = b.f.data() + offB + j * nn;
           for (int64_t c = 0; c < nn; ++c)
-            rowF[c] += x * w[c];
-        }
-        out.f.insert(out.f.end(), rowF.begin(), rowF.end());
-      } else {
-        std::fill(rowI.begin(), rowI.end(), 0);
-        for (int64_t j = 0; j < k; ++j) {
+            outF[row + c] += x * w[c];
+        } else {
           int64_t x = a.i[offA + r * k + j];
-          const int64_t *w = b.i.data() + offB + j * nn;
           for (int64_t c = 0; c < nn; ++c)
-            rowI[c] += x * w[c];
+            outI[row + c] += x * wi[c];
         }
-        for (int64_t v : rowI)
-          out.i.push_back(wrap(T::INT32, v));
       }
     }
   }
-  return out;
+  if (isFloat)
+    return Tensor::floats(shape, std::move(outF));
+  for (int64_t &v : outI)
+    v = wrap(T::INT32, v);
+  return Tensor::ints(T::INT32, shape, std::move(outI));
 }
 
 Expected<Tensor> Node::softmax() {
@@ -320,7 +328,7 @@ Expected<Tensor> Node::softmax() {
   Tensor out = *x;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i) {
-      float *base = out.f.data() + o * len * inner + i;
+      float *base = out.f.values().data() + o * len * inner + i;
       float mx = -INFINITY, sum = 0;
       for (int64_t k = 0; k < len; ++k)
         mx = std::max(mx, base[k * inner]);
@@ -340,15 +348,17 @@ Expected<Tensor> Node::cast() {
   if (isFloatType(to)) {
     if (x->isFloat())
       return *x;
-    return Tensor::floats(x->shape,
-                          std::vector<float>(x->i.begin(), x->i.end()));
+    std::vector<float> out(x->size());
+    for (int64_t k = 0, size = x->size(); k < size; ++k)
+      out[k] = float(x->i[k]);
+    return Tensor::floats(x->shape, std::move(out));
   }
-  Tensor out = Tensor::ints(to, x->shape, {});
-  for (int64_t k = 0; k < x->size(); ++k)
-    out.i.push_back(x->isFloat() ? (to == T::BOOL ? x->f[k] != 0
-                                                  : wrap(to, int64_t(x->f[k])))
-                                 : wrap(to, x->i[k]));
-  return out;
+  std::vector<int64_t> out(x->size());
+  for (int64_t k = 0, size = x->size(); k < size; ++k)
+    out[k] = x->isFloat()
+                 ? (to == T::BOOL ? x->f[k] != 0 : wrap(to, int64_t(x->f[k])))
+                 : wrap(to, x->i[k]);
+  return Tensor::ints(to, x->shape, std::move(out));
 }
 
 Expected<Tensor> Node::nbitsWeight() {
@@ -369,15 +379,17 @@ Expected<Tensor> Node::nbitsWeight() {
   if (input(3) && input(3)->size())
     return bad("explicit zero points are not supported");
   int64_t zp = int64_t(1) << (bits - 1);
-  Tensor w = Tensor::floats({K, N}, std::vector<float>(K * N));
+  std::vector<float> w(K * N);
   for (int64_t r = 0; r < N; ++r)
     for (int64_t k = 0; k < K; ++k) {
       int64_t blk = k / block, within = k % block;
       int64_t byte = b->i[(r * blocks + blk) * blockBytes + within / perByte];
       int64_t code = (byte >> ((within % perByte) * bits)) & ((1 << bits) - 1);
-      w.f[k * N + r] = float(code - zp) * scales->f[r * blocks + blk];
+      w[k * N + r] = float(code - zp) * scales->f[r * blocks + blk];
     }
-  return w;
+  Tensor t = Tensor::floats({K, N}, std::move(w));
+  t.f.compact();
+  return t;
 }
 
 Expected<Tensor> Node::matmulNBits() {
@@ -401,9 +413,10 @@ Expected<Tensor> Node::weight() {
   Tensor w = *b;
   if (op == "MatMulInteger") {
     int64_t zp = input(3) ? input(3)->i[0] : 0;
-    w = Tensor::floats(b->shape, {});
-    for (int64_t v : b->i)
-      w.f.push_back(float(v - zp));
+    std::vector<float> values(b->size());
+    for (int64_t k = 0, size = b->size(); k < size; ++k)
+      values[k] = float(b->i[k] - zp);
+    w = Tensor::floats(b->shape, std::move(values));
   } else if (op == "Gemm") {
     if (attrInt("transB", 0)) {
       auto t = transpose(*b, {1, 0});
@@ -411,8 +424,9 @@ Expected<Tensor> Node::weight() {
         return t.takeError();
       w = *t;
     }
-    for (float &v : w.f)
-      v *= attrFloat("alpha", 1);
+    if (float alpha = attrFloat("alpha", 1); alpha != 1)
+      for (float &v : w.f.values())
+        v *= alpha;
   } else if (op != "MatMul") {
     return bad("is not a matrix product");
   }
@@ -442,12 +456,13 @@ Expected<Tensor> Node::gemm() {
   if (!y)
     return y.takeError();
   float alpha = attrFloat("alpha", 1), beta = attrFloat("beta", 1);
-  for (float &v : y->f)
+  std::vector<float> &out = y->f.values();
+  for (float &v : out)
     v *= alpha;
   if (const Tensor *c = input(2)) {
     std::vector<int64_t> ic = broadcastIndex(c->shape, y->shape);
     for (size_t k = 0; k < ic.size(); ++k)
-      y->f[k] += beta * c->f[ic[k]];
+      out[k] += beta * c->f[ic[k]];
   }
   return y;
 }
@@ -519,7 +534,7 @@ Expected<std::vector<Tensor>> Node::run() {
     if (!input(0) || input(0)->isFloat())
       return bad("needs a boolean input");
     Tensor out = *input(0);
-    for (int64_t &v : out.i)
+    for (int64_t &v : out.i.values())
       v = !v;
     return one(std::move(out));
   }
@@ -584,10 +599,12 @@ Expected<std::vector<Tensor>> Node::run() {
     else if (attr("max"))
       hi = attrFloat("max", 0);
     Tensor out = std::move(*x);
-    for (float &v : out.f)
-      v = std::min<float>(std::max<float>(v, lo), hi);
-    for (int64_t &v : out.i)
-      v = int64_t(std::min<double>(std::max<double>(double(v), lo), hi));
+    if (out.isFloat())
+      for (float &v : out.f.values())
+        v = std::min<float>(std::max<float>(v, lo), hi);
+    else
+      for (int64_t &v : out.i.values())
+        v = int64_t(std::min<double>(std::max<double>(double(v), lo), hi));
     return one(std::move(out));
   }
   if (op == "BitShift") {
@@ -619,7 +636,7 @@ Expected<std::vector<Tensor>> Node::run() {
       return bad("needs A and B");
     for (auto [t, zp] : {std::pair(&*a, input(2)), std::pair(&*b, input(3))})
       if (zp)
-        for (int64_t &v : t->i)
+        for (int64_t &v : t->i.values())
           v -= zp->i[0];
     return one(matmul(*a, *b));
   }
@@ -634,10 +651,10 @@ Expected<std::vector<Tensor>> Node::run() {
     if (s->size() != 1 || (input(2) && input(2)->size() != 1))
       return bad("only per-tensor scales and zero points are supported");
     int64_t zp = input(2) ? input(2)->i[0] : 0;
-    Tensor out = Tensor::floats(x->shape, {});
-    for (int64_t v : x->i)
-      out.f.push_back(float(v - zp) * s->f[0]);
-    return one(std::move(out));
+    std::vector<float> out(x->size());
+    for (int64_t k = 0, size = x->size(); k < size; ++k)
+      out[k] = float(x->i[k] - zp) * s->f[0];
+    return one(Tensor::floats(x->shape, std::move(out)));
   }
   if (op == "SimplifiedLayerNormalization") {
     auto x = need(0), g = need(1);
@@ -645,16 +662,16 @@ Expected<std::vector<Tensor>> Node::run() {
       return bad("needs X and scale");
     float eps = attrFloat("epsilon", 1e-5f);
     int64_t len = x->shape.back();
-    Tensor out = *x;
+    std::vector<float> out(x->size());
     for (int64_t r = 0; r < x->size() / len; ++r) {
       float ss = 0;
       for (int64_t k = 0; k < len; ++k)
         ss += x->f[r * len + k] * x->f[r * len + k];
       float inv = 1.0f / std::sqrt(ss / float(len) + eps);
       for (int64_t k = 0; k < len; ++k)
-        out.f[r * len + k] = x->f[r * len + k] * inv * g->f[k % g->size()];
+        out[r * len + k] = x->f[r * len + k] * inv * g->f[k % g->size()];
     }
-    return one(std::move(out));
+    return one(Tensor::floats(x->shape, std::move(out)));
   }
   if (op == "Softmax")
     return one(softmax());
@@ -668,9 +685,9 @@ Expected<std::vector<Tensor>> Node::run() {
     float eps = attrFloat("epsilon", 1e-5f);
     const Tensor *bias = input(2);
     int64_t len = x->shape.back();
-    Tensor out = *x;
+    std::vector<float> out(x->size()), row(len);
     for (int64_t r = 0; r < x->size() / std::max<int64_t>(len, 1); ++r) {
-      const float *row = x->f.data() + r * len;
+      x->f.read(r * len, len, row.data());
       float mean = 0, var = 0;
       for (int64_t k = 0; k < len; ++k)
         mean += row[k];
@@ -679,10 +696,10 @@ Expected<std::vector<Tensor>> Node::run() {
         var += (row[k] - mean) * (row[k] - mean);
       float inv = 1.0f / std::sqrt(var / float(len) + eps);
       for (int64_t k = 0; k < len; ++k)
-        out.f[r * len + k] = (row[k] - mean) * inv * g->f[k % g->size()] +
-                             (bias ? bias->f[k % bias->size()] : 0.0f);
+        out[r * len + k] = (row[k] - mean) * inv * g->f[k % g->size()] +
+                           (bias ? bias->f[k % bias->size()] : 0.0f);
     }
-    return one(std::move(out));
+    return one(Tensor::floats(x->shape, std::move(out)));
   }
   if (op == "Gather")
     return one(gather());
@@ -767,9 +784,9 @@ Expected<std::vector<Tensor>> Node::run() {
     out.shape = intsOf(*s);
     int64_t count = out.size();
     if (value.isFloat())
-      out.f.assign(count, value.f[0]);
+      out.f = std::vector<float>(count, value.f[0]);
     else
-      out.i.assign(count, value.i[0]);
+      out.i = std::vector<int64_t>(count, value.i[0]);
     return one(std::move(out));
   }
   if (op == "Range") {
@@ -781,17 +798,16 @@ Expected<std::vector<Tensor>> Node::run() {
       return bad("delta is 0");
     int64_t count =
         std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
-    Tensor out = *s;
-    out.shape = {count};
-    out.f.clear();
-    out.i.clear();
+    std::vector<float> f;
+    std::vector<int64_t> i;
     for (int64_t k = 0; k < count; ++k) {
       if (s->isFloat())
-        out.f.push_back(float(start + k * delta));
+        f.push_back(float(start + k * delta));
       else
-        out.i.push_back(int64_t(start) + k * int64_t(delta));
+        i.push_back(int64_t(start) + k * int64_t(delta));
     }
-    return one(std::move(out));
+    return one(s->isFloat() ? Tensor::floats({count}, std::move(f))
+                            : Tensor::ints(s->type, {count}, std::move(i)));
   }
   return bad("is not an op the interpreter runs");
 }

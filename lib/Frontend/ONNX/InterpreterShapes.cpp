@@ -13,6 +13,26 @@
 using namespace mlir::tern::onnx_frontend;
 using namespace mlir::tern::onnx_frontend::interp;
 
+namespace {
+
+/// Appends elements [begin, begin + n) of `from` to `to`.
+template <typename E>
+void append(std::vector<E> &to, const Elements<E> &from, int64_t begin,
+            int64_t n) {
+  size_t at = to.size();
+  to.resize(at + n);
+  from.read(begin, n, to.data() + at);
+}
+
+/// A tensor of `x`'s type with these values (those of its kind).
+Tensor like(const Tensor &x, std::vector<int64_t> shape, std::vector<float> f,
+            std::vector<int64_t> i) {
+  return x.isFloat() ? Tensor::floats(std::move(shape), std::move(f))
+                     : Tensor::ints(x.type, std::move(shape), std::move(i));
+}
+
+} // namespace
+
 Expected<Tensor> Node::gather() {
   auto data = need(0), idx = need(1);
   if (!data || !idx)
@@ -29,10 +49,8 @@ Expected<Tensor> Node::gather() {
   shape.insert(shape.end(), idx->shape.begin(), idx->shape.end());
   shape.insert(shape.end(), data->shape.begin() + axis + 1, data->shape.end());
   std::vector<int64_t> ids = intsOf(*idx);
-  Tensor out = *data;
-  out.shape = shape;
-  out.f.clear();
-  out.i.clear();
+  std::vector<float> f;
+  std::vector<int64_t> i;
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t id : ids) {
       if (id < 0)
@@ -44,13 +62,11 @@ Expected<Tensor> Node::gather() {
                        .str());
       int64_t base = (o * dim + id) * inner;
       if (data->isFloat())
-        out.f.insert(out.f.end(), data->f.begin() + base,
-                     data->f.begin() + base + inner);
+        append(f, data->f, base, inner);
       else
-        out.i.insert(out.i.end(), data->i.begin() + base,
-                     data->i.begin() + base + inner);
+        append(i, data->i, base, inner);
     }
-  return out;
+  return like(*data, shape, std::move(f), std::move(i));
 }
 
 Expected<Tensor> Node::slice() {
@@ -90,12 +106,12 @@ Expected<Tensor> Node::slice() {
     begin[a] = st;
     step[a] = sp;
   }
-  Tensor out = *x;
-  out.shape = count;
-  out.f.clear();
-  out.i.clear();
+  std::vector<float> f;
+  std::vector<int64_t> i;
   std::vector<int64_t> xs = strides(x->shape), os = strides(count);
-  int64_t total = out.size();
+  int64_t total = 1;
+  for (int64_t c : count)
+    total *= c;
   for (int64_t k = 0; k < total; ++k) {
     int64_t rest = k, at = 0;
     for (int64_t d = 0; d < rank; ++d) {
@@ -104,11 +120,11 @@ Expected<Tensor> Node::slice() {
       at += (begin[d] + c * step[d]) * xs[d];
     }
     if (x->isFloat())
-      out.f.push_back(x->f[at]);
+      f.push_back(x->f[at]);
     else
-      out.i.push_back(x->i[at]);
+      i.push_back(x->i[at]);
   }
-  return out;
+  return like(*x, count, std::move(f), std::move(i));
 }
 
 Expected<Tensor> Node::reshape(const Tensor &x, std::vector<int64_t> target) {
@@ -146,9 +162,9 @@ Expected<Tensor> Node::transpose(const Tensor &x, std::vector<int64_t> perm) {
   for (int64_t d = 0; d < rank; ++d)
     shape[d] = x.shape[perm[d]];
   std::vector<int64_t> xs = strides(x.shape), os = strides(shape);
-  Tensor out = x;
-  out.shape = shape;
-  for (int64_t k = 0; k < x.size(); ++k) {
+  std::vector<float> f(x.isFloat() ? x.size() : 0);
+  std::vector<int64_t> i(x.isFloat() ? 0 : x.size());
+  for (int64_t k = 0, size = x.size(); k < size; ++k) {
     int64_t rest = k, at = 0;
     for (int64_t d = 0; d < rank; ++d) {
       int64_t c = rest / os[d];
@@ -156,11 +172,11 @@ Expected<Tensor> Node::transpose(const Tensor &x, std::vector<int64_t> perm) {
       at += c * xs[perm[d]];
     }
     if (x.isFloat())
-      out.f[k] = x.f[at];
+      f[k] = x.f[at];
     else
-      out.i[k] = x.i[at];
+      i[k] = x.i[at];
   }
-  return out;
+  return like(x, shape, std::move(f), std::move(i));
 }
 
 Expected<Tensor> Node::concat() {
@@ -179,21 +195,17 @@ Expected<Tensor> Node::concat() {
   int64_t outer = 1;
   for (int64_t d = 0; d < axis; ++d)
     outer *= shape[d];
-  Tensor out = *in[0];
-  out.shape = shape;
-  out.f.clear();
-  out.i.clear();
+  std::vector<float> f;
+  std::vector<int64_t> i;
   for (int64_t o = 0; o < outer; ++o)
     for (const Tensor *t : in) {
       int64_t chunk = t->size() / std::max<int64_t>(outer, 1);
       if (t->isFloat())
-        out.f.insert(out.f.end(), t->f.begin() + o * chunk,
-                     t->f.begin() + (o + 1) * chunk);
+        append(f, t->f, o * chunk, chunk);
       else
-        out.i.insert(out.i.end(), t->i.begin() + o * chunk,
-                     t->i.begin() + (o + 1) * chunk);
+        append(i, t->i, o * chunk, chunk);
     }
-  return out;
+  return like(*in[0], shape, std::move(f), std::move(i));
 }
 
 Expected<std::vector<Tensor>> Node::split() {
@@ -243,18 +255,16 @@ Expected<Tensor> Node::where() {
   std::vector<int64_t> ic = broadcastIndex(c->shape, *shape),
                        ia = broadcastIndex(a->shape, *shape),
                        ib = broadcastIndex(b->shape, *shape);
-  Tensor out = *a;
-  out.shape = *shape;
-  out.f.clear();
-  out.i.clear();
+  std::vector<float> f;
+  std::vector<int64_t> i;
   for (size_t k = 0; k < ic.size(); ++k) {
     bool pick = c->at(ic[k]) != 0;
     if (a->isFloat())
-      out.f.push_back(pick ? a->f[ia[k]] : b->f[ib[k]]);
+      f.push_back(pick ? a->f[ia[k]] : b->f[ib[k]]);
     else
-      out.i.push_back(pick ? a->i[ia[k]] : b->i[ib[k]]);
+      i.push_back(pick ? a->i[ia[k]] : b->i[ib[k]]);
   }
-  return out;
+  return like(*a, *shape, std::move(f), std::move(i));
 }
 
 Expected<Tensor> Node::expand() {
@@ -265,17 +275,15 @@ Expected<Tensor> Node::expand() {
   if (!shape)
     return bad(llvm::toString(shape.takeError()));
   std::vector<int64_t> ix = broadcastIndex(x->shape, *shape);
-  Tensor out = *x;
-  out.shape = *shape;
-  out.f.clear();
-  out.i.clear();
+  std::vector<float> f;
+  std::vector<int64_t> i;
   for (int64_t k : ix) {
     if (x->isFloat())
-      out.f.push_back(x->f[k]);
+      f.push_back(x->f[k]);
     else
-      out.i.push_back(x->i[k]);
+      i.push_back(x->i[k]);
   }
-  return out;
+  return like(*x, *shape, std::move(f), std::move(i));
 }
 
 Expected<Tensor> Node::trilu() {
@@ -288,14 +296,14 @@ Expected<Tensor> Node::trilu() {
   bool upper = attrInt("upper", 1);
   int64_t rows = x->shape[x->rank() - 2], cols = x->shape.back();
   Tensor out = *x;
-  for (int64_t e = 0; e < x->size(); ++e) {
+  for (int64_t e = 0, size = x->size(); e < size; ++e) {
     int64_t c = e % cols, r = (e / cols) % rows;
     bool keep = upper ? c - r >= k : c - r <= k;
     if (!keep) {
       if (out.isFloat())
-        out.f[e] = 0;
+        out.f.values()[e] = 0;
       else
-        out.i[e] = 0;
+        out.i.values()[e] = 0;
     }
   }
   return out;

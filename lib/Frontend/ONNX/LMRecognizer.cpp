@@ -86,10 +86,10 @@ Expected<Rope> Recognizer::matchRope(const Linear &q, bool &found) {
   const Tensor *cos = nullptr, *sin = nullptr;
   for (const std::string &t : tables) {
     const Tensor &table = val(t);
-    bool ones = llvm::all_of(llvm::ArrayRef(table.f).take_front(d),
-                             [](float v) { return v == 1.0f; });
-    bool zeros = llvm::all_of(llvm::ArrayRef(table.f).take_front(d),
-                              [](float v) { return v == 0.0f; });
+    std::vector<float> first(std::min(d, table.size()));
+    table.f.read(0, first.size(), first.data());
+    bool ones = llvm::all_of(first, [](float v) { return v == 1.0f; });
+    bool zeros = llvm::all_of(first, [](float v) { return v == 0.0f; });
     if (zeros)
       sin = &table;
     if (ones) {
@@ -159,7 +159,8 @@ double Recognizer::attentionDiff(const Linear &q, const Linear &k,
     return INFINITY;
   int64_t t = Q.size() / q.n, half = d / 2;
   auto rotate = [&](const Tensor &x, int64_t width) {
-    std::vector<double> r(x.f.begin(), x.f.end());
+    std::vector<float> values = x.f.vec();
+    std::vector<double> r(values.begin(), values.end());
     for (int64_t p = 0; p < t; ++p)
       for (int64_t h = 0; h < width / d; ++h)
         for (int64_t i = 0; i < half; ++i) {
@@ -193,7 +194,7 @@ double Recognizer::attentionDiff(const Linear &q, const Linear &k,
           ref[i * q.n + h * d + e] += w[j] / sum * V.f[j * v.n + g * d + e];
     }
   }
-  return relDiff(O.f, ref);
+  return relDiff(O.f.vec(), ref);
 }
 
 /// Serves the recognised tensors to buildBitNetModel by their Hugging Face
@@ -232,7 +233,8 @@ public:
     auto type = RankedTensorType::get({rows, cols}, b.getF32Type());
     return createWeight(b, b.getUnknownLoc(), name, type, type,
                         [&](MutableArrayRef<char> out) {
-                          std::memcpy(out.data(), t->f.data(), rows * cols * 4);
+                          t->f.read(0, rows * cols,
+                                    reinterpret_cast<float *>(out.data()));
                         })
         .getResult();
   }
@@ -399,7 +401,7 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                                                  : x / (1 + std::exp(-x));
           ref[e] = a * up.f[e];
         }
-        if (relDiff(m.f, ref) <= kTolerance) {
+        if (relDiff(m.f.vec(), ref) <= kTolerance) {
           glu = {first, act};
           break;
         }
@@ -470,14 +472,21 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                 " for hidden size " + std::to_string(c.hidden) +
                 " and vocabulary " + std::to_string(c.vocab));
   useNorm("model.norm.weight", *final);
-  Tensor headTable = Tensor::floats({c.vocab, c.hidden},
-                                    std::vector<float>(c.vocab * c.hidden));
-  for (int64_t r = 0; r < c.hidden; ++r)
-    for (int64_t col = 0; col < c.vocab; ++col)
-      headTable.f[col * c.hidden + r] = w->f[r * c.vocab + col];
-  c.tiedEmbeddings = headTable.f == embed.f;
-  if (!c.tiedEmbeddings)
+  // The head as [vocab, hidden] rows, like the embedding; a copy only when
+  // it is not the embedding.
+  c.tiedEmbeddings = embed.size() == c.vocab * c.hidden;
+  for (int64_t r = 0; r < c.hidden && c.tiedEmbeddings; ++r)
+    for (int64_t col = 0; col < c.vocab && c.tiedEmbeddings; ++col)
+      c.tiedEmbeddings = w->f[r * c.vocab + col] == embed.f[col * c.hidden + r];
+  Tensor headTable;
+  if (!c.tiedEmbeddings) {
+    std::vector<float> rows(c.vocab * c.hidden);
+    for (int64_t r = 0; r < c.hidden; ++r)
+      for (int64_t col = 0; col < c.vocab; ++col)
+        rows[col * c.hidden + r] = w->f[r * c.vocab + col];
+    headTable = Tensor::floats({c.vocab, c.hidden}, std::move(rows));
     weights.tables["lm_head.weight"] = &headTable;
+  }
 
   c.epsilon = eps.front();
   for (float e : eps)

@@ -6,6 +6,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -53,7 +54,7 @@ std::string mlir::tern::onnx_frontend::shapeString(ArrayRef<int64_t> shape) {
          "]";
 }
 
-namespace {
+namespace mlir::tern::onnx_frontend {
 
 float halfToFloat(uint16_t h) {
   uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 31,
@@ -67,62 +68,58 @@ float halfToFloat(uint16_t h) {
   return out;
 }
 
-/// Decodes `count` little-endian elements of `type` at `bytes`.
-Tensor decode(int32_t type, std::vector<int64_t> shape, const char *bytes,
-              int64_t count) {
+template <> bool Elements<float>::compact() {
+  if (bytes || codes)
+    return bool(codes);
+  // Codes, then the palette's bit patterns (so that -0 and NaNs stay what
+  // they are), aligned after them.
+  int64_t n = int64_t(owned.size()), at = (n + 3) / 4 * 4;
+  auto block = std::make_shared<std::vector<uint8_t>>(at + 256 * 4);
+  uint8_t *out = block->data();
+  uint32_t seen[256];
+  int used = 0;
+  // Without branches on the (random) values: a weight's few values come in
+  // no order.
+  for (int64_t k = 0; k < n; ++k) {
+    uint32_t bits = llvm::bit_cast<uint32_t>(owned[k]);
+    int found = -1;
+    for (int j = 0; j < used; ++j)
+      found = seen[j] == bits ? j : found;
+    if (found < 0) {
+      if (used == 256)
+        return false;
+      seen[used] = bits;
+      found = used++;
+    }
+    out[k] = uint8_t(found);
+  }
+  std::memcpy(out + at, seen, used * 4);
+  count = n;
+  code = out;
+  palette = reinterpret_cast<const float *>(out + at);
+  codes = std::move(block);
+  owned = std::vector<float>();
+  return true;
+}
+
+template <> bool Elements<int64_t>::compact() { return false; }
+
+} // namespace mlir::tern::onnx_frontend
+
+namespace {
+
+/// Views `count` little-endian elements of `type` at `bytes`, which `keep`
+/// (or the model) keeps alive.
+Tensor view(int32_t type, std::vector<int64_t> shape, const char *bytes,
+            int64_t count, std::shared_ptr<const void> keep) {
   Tensor t;
   t.shape = std::move(shape);
   if (isFloatType(type)) {
-    t.f.resize(count);
-    for (int64_t k = 0; k < count; ++k) {
-      if (type == T::FLOAT) {
-        std::memcpy(&t.f[k], bytes + 4 * k, 4);
-      } else if (type == T::DOUBLE) {
-        double d;
-        std::memcpy(&d, bytes + 8 * k, 8);
-        t.f[k] = float(d);
-      } else {
-        uint16_t h;
-        std::memcpy(&h, bytes + 2 * k, 2);
-        if (type == T::FLOAT16) {
-          t.f[k] = halfToFloat(h);
-        } else {
-          uint32_t bits = uint32_t(h) << 16;
-          std::memcpy(&t.f[k], &bits, 4);
-        }
-      }
-    }
+    t.f = Elements<float>::view(type, bytes, count, std::move(keep));
     return t;
   }
   t.type = type;
-  t.i.resize(count);
-  for (int64_t k = 0; k < count; ++k) {
-    switch (type) {
-    case T::UINT8:
-    case T::BOOL:
-      t.i[k] = uint8_t(bytes[k]);
-      break;
-    case T::INT8:
-      t.i[k] = int8_t(bytes[k]);
-      break;
-    case T::INT16:
-    case T::UINT16: {
-      uint16_t v;
-      std::memcpy(&v, bytes + 2 * k, 2);
-      t.i[k] = wrap(type, v);
-      break;
-    }
-    case T::INT32:
-    case T::UINT32: {
-      uint32_t v;
-      std::memcpy(&v, bytes + 4 * k, 4);
-      t.i[k] = wrap(type, v);
-      break;
-    }
-    default:
-      std::memcpy(&t.i[k], bytes + 8 * k, 8);
-    }
-  }
+  t.i = Elements<int64_t>::view(type, bytes, count, std::move(keep));
   return t;
 }
 
@@ -175,35 +172,47 @@ Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
     if (!buffer)
       return error("tensor '" + proto.name() + "': cannot read '" + file +
                    "': " + buffer.getError().message());
-    return decode(type, shape, (*buffer)->getBufferStart(), count);
+    std::shared_ptr<llvm::MemoryBuffer> keep = std::move(*buffer);
+    const char *start = keep->getBufferStart();
+    return view(type, shape, start, count, std::move(keep));
   }
-  if (proto.has_raw_data())
-    return decode(type, shape, proto.raw_data().data(), count);
+  if (proto.has_raw_data()) {
+    if (int64_t(proto.raw_data().size()) != count * elementBytes(type))
+      return error("tensor '" + proto.name() +
+                   "' holds the wrong number of "
+                   "bytes for its shape");
+    return view(type, shape, proto.raw_data().data(), count, nullptr);
+  }
   Tensor t;
   t.shape = shape;
+  std::vector<float> f;
+  std::vector<int64_t> i;
   if (type == T::FLOAT) {
-    t.f.assign(proto.float_data().begin(), proto.float_data().end());
+    f.assign(proto.float_data().begin(), proto.float_data().end());
   } else if (type == T::DOUBLE) {
     for (double d : proto.double_data())
-      t.f.push_back(float(d));
+      f.push_back(float(d));
   } else if (type == T::FLOAT16 || type == T::BFLOAT16) {
     for (int32_t v : proto.int32_data())
-      t.f.push_back(type == T::FLOAT16 ? halfToFloat(uint16_t(v))
-                                       : decode(type, {}, (char *)&v, 1).f[0]);
+      f.push_back(type == T::FLOAT16
+                      ? halfToFloat(uint16_t(v))
+                      : llvm::bit_cast<float>(uint32_t(uint16_t(v)) << 16));
   } else {
     t.type = type;
     if (type == T::INT64)
-      t.i.assign(proto.int64_data().begin(), proto.int64_data().end());
+      i.assign(proto.int64_data().begin(), proto.int64_data().end());
     else if (type == T::UINT64 || type == T::UINT32)
-      t.i.assign(proto.uint64_data().begin(), proto.uint64_data().end());
+      i.assign(proto.uint64_data().begin(), proto.uint64_data().end());
     else
       for (int32_t v : proto.int32_data())
-        t.i.push_back(wrap(type, v));
+        i.push_back(wrap(type, v));
   }
-  if (int64_t(t.f.size() + t.i.size()) != count)
+  if (int64_t(f.size() + i.size()) != count)
     return error("tensor '" + proto.name() +
                  "' holds the wrong number of "
                  "elements for its shape");
+  t.f = std::move(f);
+  t.i = std::move(i);
   return t;
 }
 
@@ -268,6 +277,11 @@ Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir,
       return outs.takeError();
     for (auto [name, value] : llvm::zip(node.output(), *outs)) {
       producers[name] = &node;
+      // A folded weight the frontend reads later: its few distinct values
+      // (ternary times a scale) make it a palette, a byte per element.
+      if (!isDynamicNode && value.isFloat() && value.size() > kSmall &&
+          kept.contains(name))
+        value.f.compact();
       values[name] = std::move(value);
       if (isDynamicNode)
         dynamic[name] = true;
@@ -278,8 +292,8 @@ Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir,
         continue;
       Tensor &t = values[name];
       if (t.size() > kSmall) {
-        t.f = std::vector<float>();
-        t.i = std::vector<int64_t>();
+        t.f.release();
+        t.i.release();
       }
     }
   }

@@ -107,7 +107,7 @@ public:
   Checker(MLIRContext *ctx, StringRef path) : ctx(ctx), path(path) {}
 
   bool fail(const llvm::Twine &message) {
-    tern::reportFrontendError(ctx, path + ": " + message);
+    tern::reportFrontendError(ctx, path, message);
     return false;
   }
 
@@ -342,9 +342,10 @@ compileRowGraph(const onnx::GraphProto &g,
     // Probe values: a fixed pseudo-random draw in [-2, 2).
     onnx_frontend::Tensor t;
     t.shape = probe;
+    std::vector<float> &values = t.f.values();
     for (int64_t k = 0; k < t.size(); ++k) {
       state = state * 1664525u + 1013904223u;
-      t.f.push_back(float(state >> 8) / float(1 << 24) * 4.0f - 2.0f);
+      values.push_back(float(state >> 8) / float(1 << 24) * 4.0f - 2.0f);
     }
     bound[v->name()] = std::move(t);
     declared.push_back(std::move(in));
@@ -499,7 +500,7 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
     llvm::SmallString<256> path(llvm::sys::path::parent_path(checker.path));
     llvm::sys::path::append(path, file);
     if (llvm::Error e = tern::addEosIdsFrom(path, logits, eos)) {
-      tern::reportFrontendError(&context, llvm::toString(std::move(e)));
+      tern::reportFrontendError(&context, path, std::move(e));
       return nullptr;
     }
   }
@@ -530,6 +531,9 @@ OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
                  "ModelProto with a graph)");
     return nullptr;
   }
+  // The ModelProto holds its own copy of every tensor: the file's pages can
+  // go (initializers are then read in place from the ModelProto).
+  buffer->reset();
   if (!checker.check(model))
     return nullptr;
   return compileGraph(model.graph(), checker, context, options);

@@ -104,8 +104,8 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
   l.k = w->shape[0];
   l.n = w->shape[1];
   float mag = 0;
-  for (float v : w->f)
-    mag = std::max(mag, std::fabs(v));
+  for (int64_t e = 0, size = w->size(); e < size; ++e)
+    mag = std::max(mag, std::fabs(w->f[e]));
   l.trits.resize(l.n * l.k);
   for (int64_t kk = 0; kk < l.k; ++kk)
     for (int64_t nn = 0; nn < l.n; ++nn) {
@@ -135,7 +135,7 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
     if (a.name() == "axes")
       axes.assign(a.ints().begin(), a.ints().end());
   if (amax->input_size() > 1 && !amax->input(1).empty())
-    axes.assign(val(amax->input(1)).i.begin(), val(amax->input(1)).i.end());
+    axes = val(amax->input(1)).i.vec();
   if (axes.size() != 1 || (axes[0] != -1 && axes[0] != x.rank() - 1))
     return fail(name(*amax) + " takes the activation scale over axes other "
                               "than the last one alone: BitNet scales each "
@@ -192,8 +192,9 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
   int64_t rows = x.size() / l.k;
   std::vector<double> ref(rows * l.n);
   std::vector<int32_t> q(l.k);
+  std::vector<float> xr(l.k);
   for (int64_t r = 0; r < rows; ++r) {
-    const float *xr = x.f.data() + r * l.k;
+    x.f.read(r * l.k, l.k, xr.data());
     float amaxValue = 0;
     for (int64_t j = 0; j < l.k; ++j)
       amaxValue = std::max(amaxValue, std::fabs(xr[j]));
@@ -215,7 +216,7 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
   double scale = ref[peak] != 0 ? y.f[peak] / ref[peak] : 1.0;
   for (double &v : ref)
     v *= scale;
-  double diff = relDiff(y.f, ref);
+  double diff = relDiff(y.f.vec(), ref);
   if (!(scale > 0) || diff > kTolerance)
     return fail(llvm::formatv("{0} multiplies by ternary weights, but "
                               "'{1}' is not per-token int8 activations "
@@ -253,7 +254,7 @@ Expected<Norm> Matcher::matchNorm(StringRef xName) const {
   int64_t dim = val(v).rank() ? val(v).shape.back() : 0;
   if (p && p->op_type() == "SimplifiedLayerNormalization") {
     norm.input = source(p->input(0));
-    norm.gain = val(p->input(1)).f;
+    norm.gain = val(p->input(1)).f.vec();
     norm.eps = 1e-5f;
     for (const onnx::AttributeProto &a : p->attribute())
       if (a.name() == "epsilon")
@@ -265,7 +266,7 @@ Expected<Norm> Matcher::matchNorm(StringRef xName) const {
         StringRef gain = p->input(side);
         if (!g.isDynamic(gain) && val(gain).isFloat() &&
             val(gain).size() == dim) {
-          norm.gain = val(gain).f;
+          norm.gain = val(gain).f.vec();
           z = p->input(1 - side);
         }
       }
@@ -303,7 +304,7 @@ Expected<Norm> Matcher::matchNorm(StringRef xName) const {
     for (int64_t j = 0; j < dim; ++j)
       ref[r * dim + j] = a.f[r * dim + j] * inv * norm.gain[j];
   }
-  double diff = relDiff(x.f, ref);
+  double diff = relDiff(x.f.vec(), ref);
   if (diff > kTolerance)
     return fail(llvm::formatv("'{0}' is not RMSNorm(gain) of '{1}' (off by "
                               "{2:e} of its range)",

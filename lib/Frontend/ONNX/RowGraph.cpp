@@ -103,7 +103,7 @@ Expected<Value> RowGraphBuilder::operand(StringRef v, const onnx::NodeProto &n,
     return unsupported(n, "constant '" + v + "' of shape " +
                               shapeString(t.shape) +
                               " does not broadcast along the rows");
-  return vector(v, t.f);
+  return vector(v, t.f.vec());
 }
 
 llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
@@ -248,11 +248,11 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
         if (a.name() == "beta")
           beta = a.f();
       Tensor c = val(n.input(2));
-      for (float &v : c.f)
+      for (float &v : c.f.values())
         v *= beta;
       if (c.size() != 1 && c.size() != width)
         return unsupported(n, "has a bias that does not broadcast along rows");
-      y = b.create<BinaryOp>(loc, acts(width), y, vector(n.input(2), c.f),
+      y = b.create<BinaryOp>(loc, acts(width), y, vector(n.input(2), c.f.vec()),
                              BinaryFn::Add);
     }
     return define(y);
@@ -267,7 +267,7 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
         axes = {a.i()};
     }
     if (n.input_size() > 1 && !n.input(1).empty() && op.starts_with("Reduce"))
-      axes = val(n.input(1)).i;
+      axes = val(n.input(1)).i.vec();
     if (axes.empty())
       axes = {defaultAxis};
     int64_t last = int64_t(lead.size());
@@ -356,7 +356,7 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
       return unsupported(n, "has a scale that is not one constant per "
                             "feature");
     return define(b.create<RMSNormOp>(loc, acts(width), *x,
-                                      vector(n.input(1), gain.f),
+                                      vector(n.input(1), gain.f.vec()),
                                       b.getF32FloatAttr(eps)));
   }
   return unsupported(n, "is not a row-wise op Tern compiles");

@@ -44,9 +44,9 @@ public:
     for (const SafetensorsTensor &t : file->getTensors()) {
       auto [it, inserted] = entries.try_emplace(t.name, Entry{&t, file.get()});
       if (!inserted) {
-        reportFrontendError(ctx, file->getPath() + ": tensor '" + t.name +
-                                     "' is also in " +
-                                     it->second.file->getPath());
+        reportFrontendError(ctx, file->getPath(),
+                            "tensor '" + t.name + "' is also in " +
+                                it->second.file->getPath());
         return failure();
       }
       order.push_back(t.name);
@@ -73,10 +73,10 @@ public:
         unused.size() > 1
             ? llvm::formatv(" (and {0} more)", unused.size() - 1).str()
             : "";
-    reportFrontendError(ctx, entries.find(unused[0])->second.file->getPath() +
-                                 ": unexpected tensor '" + unused[0] + "'" +
-                                 more + ": not part of a " + architecture +
-                                 " model with this config.json");
+    reportFrontendError(ctx, entries.find(unused[0])->second.file->getPath(),
+                        "unexpected tensor '" + unused[0] + "'" + more +
+                            ": not part of a " + architecture +
+                            " model with this config.json");
     return failure();
   }
 
@@ -96,17 +96,17 @@ private:
   const Entry *find(StringRef name, StringRef role) {
     auto it = entries.find(name);
     if (it == entries.end()) {
-      reportFrontendError(ctx,
-                          llvm::formatv("{0}: missing tensor '{1}' ({2})",
-                                        files.front()->getPath(), name, role));
+      reportFrontendError(
+          ctx, files.front()->getPath(),
+          llvm::formatv("missing tensor '{0}' ({1})", name, role));
       return nullptr;
     }
     it->second.used = true;
     return &it->second;
   }
   LogicalResult bad(const Entry &e, const llvm::Twine &message) {
-    reportFrontendError(ctx, e.file->getPath() + ": tensor '" + e.tensor->name +
-                                 "': " + message);
+    reportFrontendError(ctx, e.file->getPath(),
+                        "tensor '" + e.tensor->name + "': " + message);
     return failure();
   }
   bool isFloat(const Entry &e) {
@@ -264,8 +264,11 @@ LogicalResult openShards(MLIRContext *ctx, StringRef dir, StringRef indexPath,
     llvm::sys::path::append(path, shard);
     auto file = SafetensorsFile::open(path);
     if (!file) {
-      reportFrontendError(ctx, llvm::toString(file.takeError()) +
-                                   " (listed in " + indexPath + ")");
+      reportFrontendError(ctx, path,
+                          llvm::make_error<llvm::StringError>(
+                              llvm::toString(file.takeError()) +
+                                  " (listed in " + indexPath + ")",
+                              llvm::inconvertibleErrorCode()));
       return failure();
     }
     if (failed(source.add(std::move(*file))))
@@ -274,8 +277,9 @@ LogicalResult openShards(MLIRContext *ctx, StringRef dir, StringRef indexPath,
   for (const auto &[name, shard] : listed) {
     const SafetensorsFile *file = source.fileOf(name);
     if (!file || llvm::sys::path::filename(file->getPath()) != shard) {
-      reportFrontendError(ctx, indexPath + ": lists tensor '" + name + "' in " +
-                                   shard + ", which does not contain it");
+      reportFrontendError(ctx, indexPath,
+                          "lists tensor '" + name + "' in " + shard +
+                              ", which does not contain it");
       return failure();
     }
   }
@@ -298,15 +302,15 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
   };
   std::string configPath = inDir("config.json");
   if (!llvm::sys::fs::exists(configPath)) {
-    reportFrontendError(
-        &context, path + ": no config.json beside the weights; a Hugging Face "
-                         "checkpoint directory has config.json and "
-                         "model.safetensors (or model.safetensors.index.json)");
+    reportFrontendError(&context, path,
+                        "no config.json beside the weights; a Hugging Face "
+                        "checkpoint directory has config.json and "
+                        "model.safetensors (or model.safetensors.index.json)");
     return nullptr;
   }
   llvm::Expected<CheckpointConfig> config = readConfig(configPath);
   if (!config) {
-    reportFrontendError(&context, llvm::toString(config.takeError()));
+    reportFrontendError(&context, configPath, config.takeError());
     return nullptr;
   }
 
@@ -329,7 +333,7 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
     llvm::consumeError(listed->takeError());
   if (useIndex) {
     if (!*listed) {
-      reportFrontendError(&context, llvm::toString(listed->takeError()));
+      reportFrontendError(&context, index, listed->takeError());
       return nullptr;
     }
     if (failed(openShards(&context, dir, index, **listed, source)))
@@ -337,15 +341,14 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
   } else if (llvm::sys::fs::exists(single)) {
     auto file = SafetensorsFile::open(single);
     if (!file) {
-      reportFrontendError(&context, llvm::toString(file.takeError()));
+      reportFrontendError(&context, single, file.takeError());
       return nullptr;
     }
     if (failed(source.add(std::move(*file))))
       return nullptr;
   } else {
-    reportFrontendError(
-        &context,
-        path + ": no model.safetensors or model.safetensors.index.json");
+    reportFrontendError(&context, path,
+                        "no model.safetensors or model.safetensors.index.json");
     return nullptr;
   }
 
