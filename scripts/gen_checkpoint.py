@@ -10,11 +10,21 @@ Layouts (SPEC.md section 6):
   1bitllm    1bitLLM/bitnet_b1_58-*: BitnetForCausalLM, model_type llama, fp16
              latent weights, SiLU, full MHA, sub-norms inner_attn_ln /
              ffn_layernorm, rope theta 10000.
+  llama      the Llama-architecture BitNets (tiiuae/Falcon3-*-1.58bit,
+             tiiuae/Falcon-E-*, HF1BitLLM/Llama3-8B-1.58-*): LlamaForCausalLM
+             with quantization_config quant_method "bitnet", no sub-norms,
+             SiLU, GQA, head_dim from the config, an untied bf16 lm_head,
+             uint8 weights packed as 2B4T's with a bf16 weight_scale
+             (--linear-class bitlinear divides, as Falcon3's; autobitlinear
+             multiplies, as Falcon-E's), or bf16 latent weights with
+             --quantization-mode online. --rope-scaling llama3 adds Llama
+             3.1's rope_scaling.
 
 Latent weights are seeded N(0, 0.02) (--weight-std) and kept away from the absmean rounding
 boundary (SPEC 5.8); norm weights are near 1. --shards N > 1 writes
 model-0000i-of-0000N.safetensors files plus model.safetensors.index.json.
---real-2b4t-shape gives the full 2B4T configuration for benchmarks.
+--real-2b4t-shape gives the full 2B4T configuration for benchmarks;
+--real-shape NAME the configuration of a published model (REAL_SHAPES).
 """
 import argparse
 import json
@@ -23,7 +33,29 @@ import sys
 
 import numpy as np
 
-LAYOUTS = ("2b4t", "2b4t-bf16", "1bitllm")
+LAYOUTS = ("2b4t", "2b4t-bf16", "1bitllm", "llama")
+
+# Published configurations (their config.json files), for --real-shape.
+REAL_SHAPES = {
+    "2b4t": dict(layout="2b4t", hidden=2560, intermediate=6912, layers=30,
+                 heads=20, kv_heads=5, head_dim=None, vocab=128256,
+                 context=4096, theta=500000.0),
+    "falcon3-1b": dict(layout="llama", hidden=2048, intermediate=8192,
+                       layers=18, heads=8, kv_heads=4, head_dim=256,
+                       vocab=131072, context=8192, theta=1000042.0),
+    "falcon3-3b": dict(layout="llama", hidden=3072, intermediate=9216,
+                       layers=22, heads=12, kv_heads=4, head_dim=256,
+                       vocab=131072, context=32768, theta=1000042.0),
+    "falcon3-7b": dict(layout="llama", hidden=3072, intermediate=23040,
+                       layers=28, heads=12, kv_heads=4, head_dim=256,
+                       vocab=131072, context=32768, theta=1000042.0),
+    "falcon3-10b": dict(layout="llama", hidden=3072, intermediate=23040,
+                        layers=40, heads=12, kv_heads=4, head_dim=256,
+                        vocab=131072, context=32768, theta=1000042.0),
+    "llama3-8b": dict(layout="llama", hidden=4096, intermediate=14336,
+                      layers=32, heads=32, kv_heads=8, head_dim=None,
+                      vocab=128256, context=8192, theta=500000.0),
+}
 
 
 def to_bf16(x):
@@ -106,6 +138,24 @@ def config_for(a):
                     model_type="llama", hidden_act="silu",
                     num_key_value_heads=H, rope_theta=a.theta or 10000.0,
                     torch_dtype="float16", weight_bits=1, input_bits=8)
+    if a.layout == "llama":
+        quant = {"quant_method": "bitnet", "modules_to_not_convert": None}
+        if a.linear_class == "autobitlinear" or a.quantization_mode == "online":
+            quant.update(linear_class="autobitlinear",
+                         quantization_mode=a.quantization_mode)
+        cfg = dict(common, architectures=["LlamaForCausalLM"],
+                   model_type="llama", hidden_act="silu",
+                   num_key_value_heads=a.kv_heads,
+                   head_dim=a.head_dim or D // H,
+                   rope_theta=a.theta or 1000042.0, rope_scaling=None,
+                   attention_bias=False, mlp_bias=False, pretraining_tp=1,
+                   torch_dtype="bfloat16", quantization_config=quant)
+        if a.rope_scaling == "llama3":
+            cfg["rope_scaling"] = {
+                "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": max(a.context // 4, 8)}
+        return cfg
     cfg = dict(common, architectures=["BitNetForCausalLM"], model_type="bitnet",
                hidden_act="relu2", num_key_value_heads=a.kv_heads,
                rope_theta=a.theta or 500000.0, torch_dtype="bfloat16")
@@ -121,8 +171,10 @@ def generate(a):
     D, F, L, V = a.hidden, a.intermediate, a.layers, a.vocab
     H = a.heads
     Hkv = H if a.layout == "1bitllm" else a.kv_heads
-    hd = D // H
+    hd = a.head_dim or D // H
     half = a.layout == "1bitllm"
+    packed = a.layout == "2b4t" or (a.layout == "llama" and
+                                    a.quantization_mode == "offline")
     fdt, store = ("F16", lambda x: np.asarray(x, np.float16)) if half else \
         ("BF16", to_bf16)
     load = (lambda s: s.astype(np.float32)) if half else from_bf16
@@ -131,7 +183,7 @@ def generate(a):
         return Tensor(fdt, store(array))
 
     def linear(name, n, k):
-        if a.layout == "2b4t":
+        if packed:
             trits = random_trits(rng, (n, k))
             scale = np.float32(a.weight_std * 0.798 * (1 + rng.normal(0, 0.05)))
             if a.linear_class == "bitlinear":
@@ -148,6 +200,8 @@ def generate(a):
 
     sub_attn = "self_attn.inner_attn_ln" if half else "self_attn.attn_sub_norm"
     sub_ffn = "mlp.ffn_layernorm" if half else "mlp.ffn_sub_norm"
+    if a.layout == "llama":
+        sub_attn = sub_ffn = None
     tensors = {"model.embed_tokens.weight":
                floats(rng.normal(0, a.embed_std, (V, D)).astype(np.float32))}
     for l in range(L):
@@ -156,12 +210,14 @@ def generate(a):
         tensors.update(linear(pre + "self_attn.q_proj", H * hd, D))
         tensors.update(linear(pre + "self_attn.k_proj", Hkv * hd, D))
         tensors.update(linear(pre + "self_attn.v_proj", Hkv * hd, D))
-        tensors[pre + sub_attn + ".weight"] = floats(1 + rng.normal(0, 0.05, D))
+        if sub_attn:
+            tensors[pre + sub_attn + ".weight"] = floats(1 + rng.normal(0, 0.05, H * hd))
         tensors.update(linear(pre + "self_attn.o_proj", D, H * hd))
         tensors[pre + "post_attention_layernorm.weight"] = floats(1 + rng.normal(0, 0.05, D))
         tensors.update(linear(pre + "mlp.gate_proj", F, D))
         tensors.update(linear(pre + "mlp.up_proj", F, D))
-        tensors[pre + sub_ffn + ".weight"] = floats(1 + rng.normal(0, 0.05, F))
+        if sub_ffn:
+            tensors[pre + sub_ffn + ".weight"] = floats(1 + rng.normal(0, 0.05, F))
         tensors.update(linear(pre + "mlp.down_proj", D, F))
     tensors["model.norm.weight"] = floats(1 + rng.normal(0, 0.05, D))
     if a.untied:
@@ -180,10 +236,19 @@ def main():
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--head-dim", type=int,
+                   help="head_dim (default hidden / heads; Falcon3: 256)")
+    p.add_argument("--quantization-mode", choices=("offline", "online"),
+                   default="offline",
+                   help="llama: packed ternary weights, or bf16 latent ones")
+    p.add_argument("--rope-scaling", choices=("llama3",),
+                   help="llama: add Llama 3.1's rope_scaling")
     p.add_argument("--context", type=int, default=256)
     p.add_argument("--theta", type=float, help="rope theta (default: the layout's)")
     p.add_argument("--linear-class", choices=("autobitlinear", "bitlinear"),
-                   default="autobitlinear", help="2b4t: weight_scale multiplies or divides")
+                   help="weight_scale multiplies or divides (default: "
+                        "autobitlinear for 2b4t, as 2B4T's; bitlinear for "
+                        "llama, as Falcon3's)")
     p.add_argument("--embed-std", type=float, default=1.0)
     p.add_argument("--weight-std", type=float, default=0.02,
                    help="standard deviation of the latent linear weights")
@@ -195,14 +260,22 @@ def main():
     p.add_argument("--shards", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--real-2b4t-shape", action="store_true",
-                   help="hidden 2560, intermediate 6912, 30 layers, 20/5 heads, vocab 128256")
+                   help="the same as --real-shape 2b4t")
+    p.add_argument("--real-shape", choices=sorted(REAL_SHAPES),
+                   help="the configuration of a published model (its layout, "
+                        "sizes, heads, vocabulary, context and rope theta)")
     a = p.parse_args()
+    if a.real_2b4t_shape:
+        a.real_shape = "2b4t"
+    if not a.linear_class:
+        a.linear_class = "bitlinear" if a.layout == "llama" else "autobitlinear"
+    if a.real_shape:
+        for key, value in REAL_SHAPES[a.real_shape].items():
+            setattr(a, key, value)
+        a.embed_std = 0.02
+        a.untied = a.untied or a.layout == "llama"
     if a.dtype and (a.dtype == "I8") != (a.layout == "2b4t"):
         p.error(f"--dtype {a.dtype} does not apply to layout {a.layout}")
-    if a.real_2b4t_shape:
-        a.hidden, a.intermediate, a.layers = 2560, 6912, 30
-        a.heads, a.kv_heads, a.vocab, a.context = 20, 5, 128256, 4096
-        a.embed_std = 0.02
 
     tensors = generate(a)
     os.makedirs(a.output, exist_ok=True)

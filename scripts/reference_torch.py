@@ -78,13 +78,18 @@ class Model:
         self.hd = c.get("head_dim", self.D // self.H)
         self.L = c["num_hidden_layers"]
         self.eps = c["rms_norm_eps"]
-        llama = c["architectures"][0] == "BitnetForCausalLM"
+        arch = c["architectures"][0]
+        llama = arch in ("BitnetForCausalLM", "LlamaForCausalLM")
         self.theta = c.get("rope_theta", 10000.0 if llama else 500000.0)
+        self.scaling = c.get("rope_scaling")
         self.act = c["hidden_act"]
         multiply = c.get("quantization_config", {}).get(
             "linear_class") == "autobitlinear"
-        self.sub_attn = "self_attn.inner_attn_ln" if llama else "self_attn.attn_sub_norm"
-        self.sub_ffn = "mlp.ffn_layernorm" if llama else "mlp.ffn_sub_norm"
+        if arch == "LlamaForCausalLM":  # Falcon3, Falcon-E, Llama3-8B-1.58
+            self.sub_attn = self.sub_ffn = None
+        else:
+            self.sub_attn = "self_attn.inner_attn_ln" if llama else "self_attn.attn_sub_norm"
+            self.sub_ffn = "mlp.ffn_layernorm" if llama else "mlp.ffn_sub_norm"
         self.t = {}
         for name, a in t.items():
             if name.endswith(".weight_scale"):
@@ -94,6 +99,11 @@ class Model:
                 trits = unpack_rows(a) if a.dtype == np.uint8 else a
                 s = float(np.asarray(t[scale_name], np.float32).reshape(-1)[0])
                 self.t[name] = (torch.from_numpy(trits.astype(np.float32)),
+                                s if multiply else 1.0 / s)
+            elif "_proj." in name and scale_name in t:
+                # AutoBitLinear offline, unpacked: ternary values as floats.
+                s = float(np.asarray(t[scale_name], np.float32).reshape(-1)[0])
+                self.t[name] = (torch.from_numpy(a.astype(np.float32)),
                                 s if multiply else 1.0 / s)
             elif "_proj." in name:
                 # Latent weights: absmean (SPEC 2.1), W_eff = T * mean|W|.
@@ -136,9 +146,31 @@ class Model:
         acc = q.double() @ trits.double().T  # exact integer sums
         return (acc.float() / s) * w_scale
 
-    def rope(self, x, T):
+    def inv_freq(self):
         hd = self.hd
         inv = 1.0 / (self.theta ** (torch.arange(0, hd, 2).float() / hd))
+        sc = self.scaling
+        if sc and sc.get("rope_type", sc.get("type")) == "llama3":
+            # Llama 3.1 (Meta's apply_scaling): long wavelengths divided by
+            # the factor, short ones kept, a blend in between.
+            factor, lo, hi = sc["factor"], sc["low_freq_factor"], sc["high_freq_factor"]
+            old = sc["original_max_position_embeddings"]
+            out = []
+            for f in inv.tolist():
+                wavelen = 2 * np.pi / f
+                if wavelen < old / hi:
+                    out.append(f)
+                elif wavelen > old / lo:
+                    out.append(f / factor)
+                else:
+                    a = (old / wavelen - lo) / (hi - lo)
+                    out.append((1 - a) * f / factor + a * f)
+            inv = torch.tensor(out, dtype=torch.float32)
+        return inv
+
+    def rope(self, x, T):
+        hd = self.hd
+        inv = self.inv_freq()
         ang = torch.arange(T).float()[:, None] * inv[None, :]
         cos = torch.cat([ang.cos(), ang.cos()], -1)[:, None, :]
         sin = torch.cat([ang.sin(), ang.sin()], -1)[:, None, :]
@@ -164,14 +196,16 @@ class Model:
             v = v.view(T, self.Hkv, self.hd).transpose(0, 1).repeat_interleave(rep, 0)
             a = torch.softmax(q @ k.transpose(1, 2) * self.hd ** -0.5 + mask, -1)
             o = (a @ v).transpose(0, 1).reshape(T, -1)
-            o = self.rms_norm(o, p + self.sub_attn + ".weight")
+            if self.sub_attn:
+                o = self.rms_norm(o, p + self.sub_attn + ".weight")
             h = h + self.bitlinear(o, p + "self_attn.o_proj.weight")
             x = self.rms_norm(h, p + "post_attention_layernorm.weight")
             g = self.bitlinear(x, p + "mlp.gate_proj.weight")
             u = self.bitlinear(x, p + "mlp.up_proj.weight")
             m = (torch.relu(g) ** 2 if self.act == "relu2"
                  else torch.nn.functional.silu(g)) * u
-            m = self.rms_norm(m, p + self.sub_ffn + ".weight")
+            if self.sub_ffn:
+                m = self.rms_norm(m, p + self.sub_ffn + ".weight")
             h = h + self.bitlinear(m, p + "mlp.down_proj.weight")
         h = self.rms_norm(h, "model.norm.weight")
         return h @ self.head.T

@@ -23,16 +23,33 @@ public:
   }
 
   FailureOr<Value> rmsNorm(Value x, StringRef name, int64_t n) {
+    return rmsNorm(x, name, n, c.epsilon);
+  }
+  FailureOr<Value> rmsNorm(Value x, StringRef name, int64_t n, float eps) {
     FailureOr<Value> gamma = src.vector(b, name, n);
     if (failed(gamma))
       return failure();
     return b
-        .create<RMSNormOp>(loc, x.getType(), x, *gamma,
-                           b.getF32FloatAttr(c.epsilon))
+        .create<RMSNormOp>(loc, x.getType(), x, *gamma, b.getF32FloatAttr(eps))
         .getResult();
+  }
+  /// A sub-norm, where the family has them (`subNorm` is its name).
+  FailureOr<Value> subNorm(Value x, StringRef pre, StringRef subNorm,
+                           int64_t n) {
+    if (subNorm.empty())
+      return x;
+    return rmsNorm(x, (pre + subNorm + ".weight").str(), n);
   }
 
   FailureOr<Value> bitLinear(Value x, StringRef name, int64_t n, int64_t k) {
+    if (c.linearNormEpsilon) {
+      FailureOr<Value> normed = rmsNorm(
+          x, (name.drop_back(strlen("weight")) + "rms_norm.weight").str(), k,
+          *c.linearNormEpsilon);
+      if (failed(normed))
+        return failure();
+      x = *normed;
+    }
     FailureOr<LinearWeight> w = src.linear(b, name, n, k);
     if (failed(w))
       return failure();
@@ -41,8 +58,15 @@ public:
   }
 
   Value rope(Value x, Value positions) {
+    RopeScalingAttr scaling;
+    if (const std::optional<RopeScaling> &s = c.ropeScaling)
+      scaling = RopeScalingAttr::get(
+          b.getContext(), b.getF32FloatAttr(s->factor),
+          b.getF32FloatAttr(s->lowFreqFactor),
+          b.getF32FloatAttr(s->highFreqFactor), s->originalContext);
     return b.create<RopeOp>(loc, x.getType(), x, positions, c.headDim,
-                            APFloat(c.ropeTheta), RopeStyle::HalfSplit);
+                            APFloat(c.ropeTheta), RopeStyle::HalfSplit,
+                            scaling);
   }
 
   /// One transformer block (SPEC 3, lines 3-20).
@@ -59,7 +83,7 @@ public:
     Value attn = b.create<AttentionOp>(loc, acts(qDim), rope(*q, positions),
                                        rope(*k, positions), *v, positions, l,
                                        c.heads, c.kvHeads, c.headDim);
-    if (failed(o = rmsNorm(attn, pre + c.attnSubNorm + ".weight", qDim)) ||
+    if (failed(o = subNorm(attn, pre, c.attnSubNorm, qDim)) ||
         failed(o = bitLinear(*o, pre + "self_attn.o_proj.weight", d, qDim)))
       return failure();
     h = b.create<AddOp>(loc, h, *o);
@@ -69,7 +93,7 @@ public:
         failed(up = bitLinear(*x, pre + "mlp.up_proj.weight", f, d)))
       return failure();
     m = b.create<GluOp>(loc, *gate, *up, c.activation).getResult();
-    if (failed(down = rmsNorm(*m, pre + c.ffnSubNorm + ".weight", f)) ||
+    if (failed(down = subNorm(*m, pre, c.ffnSubNorm, f)) ||
         failed(down = bitLinear(*down, pre + "mlp.down_proj.weight", d, f)))
       return failure();
     return b.create<AddOp>(loc, h, *down).getResult();

@@ -195,6 +195,14 @@ func.func @rope_theta(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
 
 // -----
 
+func.func @rope_llama3(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{llama3 scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_context > 0}}
+  %y = tern.rope %x, %p {head_dim = 8 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32, scaling = #tern.rope_llama3<factor = 8.0 : f32, low_freq_factor = 4.0 : f32, high_freq_factor = 1.0 : f32, original_context = 8192>} : tensor<?x8xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
 func.func @attention_gqa(%q: tensor<?x12xf32>, %k: tensor<?x8xf32>, %p: tensor<?xi32>) {
   // expected-error @+1 {{num_heads 3 is not a multiple of num_kv_heads 2}}
   %o = tern.attention %q, %k, %k, %p {head_dim = 4 : i64, layer = 0 : i64, num_heads = 3 : i64, num_kv_heads = 2 : i64} : tensor<?x12xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x12xf32>

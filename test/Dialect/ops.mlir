@@ -23,6 +23,8 @@ func.func @model_level(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16x
   %qr = tern.rope %q, %pos {head_dim = 4 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32} : tensor<?x8xf32>, tensor<?xi32>
   // CHECK: #tern.rope_style<interleaved>
   %kr = tern.rope %k, %pos {head_dim = 4 : i64, style = #tern.rope_style<interleaved>, theta = 5.0e+05 : f32} : tensor<?x4xf32>, tensor<?xi32>
+  // CHECK: scaling = #tern.rope_llama3<factor = 8.000000e+00 : f32, low_freq_factor = 1.000000e+00 : f32, high_freq_factor = 4.000000e+00 : f32, original_context = 8192>
+  %ks = tern.rope %k, %pos {head_dim = 4 : i64, style = #tern.rope_style<half_split>, theta = 5.0e+05 : f32, scaling = #tern.rope_llama3<factor = 8.0 : f32, low_freq_factor = 1.0 : f32, high_freq_factor = 4.0 : f32, original_context = 8192>} : tensor<?x4xf32>, tensor<?xi32>
   // CHECK: tern.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64}
   %o = tern.attention %qr, %kr, %k, %pos {head_dim = 4 : i64, layer = 0 : i64, num_heads = 2 : i64, num_kv_heads = 1 : i64} : tensor<?x8xf32>, tensor<?x4xf32>, tensor<?x4xf32>, tensor<?xi32> -> tensor<?x8xf32>
   // CHECK: tern.glu %{{.*}}, %{{.*}} {activation = #tern.activation<silu>} : tensor<?x8xf32>

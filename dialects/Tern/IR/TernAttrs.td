@@ -169,4 +169,26 @@ def Tern_TargetAttr : AttrDef<Tern_Dialect, "Target"> {
   let assemblyFormat = "`<` struct(params) `>`";
 }
 
+def Tern_RopeScalingAttr : AttrDef<Tern_Dialect, "RopeScaling"> {
+  let mnemonic = "rope_llama3";
+  let summary = "Llama 3.1's scaling of rotary frequencies";
+  let description = [{
+    transformers' `rope_type: "llama3"`: with `f = 2 pi / inv_freq[i]` the
+    wavelength of frequency `i`, `low = original_context / low_freq_factor`
+    and `high = original_context / high_freq_factor`, a frequency whose
+    wavelength is longer than `low` is divided by `factor`, one shorter than
+    `high` is kept, and one in between is blended:
+    `(1 - a) * inv_freq / factor + a * inv_freq` with
+    `a = (original_context / f - low_freq_factor) /
+    (high_freq_factor - low_freq_factor)`.
+
+    ```mlir
+    #tern.rope_llama3<factor = 8.000000e+00 : f32, low_freq_factor = 1.000000e+00 : f32, high_freq_factor = 4.000000e+00 : f32, original_context = 8192>
+    ```
+  }];
+  let parameters = (ins "FloatAttr":$factor, "FloatAttr":$low_freq_factor,
+                        "FloatAttr":$high_freq_factor, "int64_t":$original_context);
+  let assemblyFormat = "`<` struct(params) `>`";
+}
+
 #endif // TERN_ATTRS

@@ -226,6 +226,15 @@ LogicalResult RopeOp::verify() {
   if (!(getTheta().convertToFloat() > 0.0f))
     return emitOpError() << "theta must be positive, got "
                          << getTheta().convertToFloat();
+  if (RopeScalingAttr s = getScalingAttr())
+    if (!(s.getFactor().getValueAsDouble() > 0) ||
+        !(s.getLowFreqFactor().getValueAsDouble() > 0) ||
+        !(s.getHighFreqFactor().getValueAsDouble() >
+          s.getLowFreqFactor().getValueAsDouble()) ||
+        s.getOriginalContext() <= 0)
+      return emitOpError() << "llama3 scaling needs factor > 0, "
+                              "0 < low_freq_factor < high_freq_factor and "
+                              "original_context > 0";
   return success();
 }
 

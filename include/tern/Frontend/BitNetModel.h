@@ -21,6 +21,12 @@
 
 namespace mlir::tern {
 
+/// Llama 3.1's rotary frequency scaling (transformers' rope_type "llama3").
+struct RopeScaling {
+  float factor = 0, lowFreqFactor = 0, highFreqFactor = 0;
+  int64_t originalContext = 0;
+};
+
 /// Hyper-parameters of a BitNet b1.58 model (SPEC.md section 1).
 struct BitNetConfig {
   int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kvHeads = 0,
@@ -29,10 +35,14 @@ struct BitNetConfig {
   GluActivation activation = GluActivation::Relu2;
   /// The LM head is the embedding table (no separate lm_head tensor).
   bool tiedEmbeddings = true;
+  std::optional<RopeScaling> ropeScaling;
   /// Sub-norm tensor names within a layer: "self_attn.attn_sub_norm" and
   /// "mlp.ffn_sub_norm" (2B4T) or "self_attn.inner_attn_ln" and
-  /// "mlp.ffn_layernorm" (1bitLLM).
+  /// "mlp.ffn_layernorm" (1bitLLM); empty for Llama-architecture BitNets.
   std::string attnSubNorm, ffnSubNorm;
+  /// transformers' BitNet use_rms_norm: every BitLinear normalizes its input
+  /// with its own gain ("<module>.rms_norm.weight") at this epsilon first.
+  std::optional<float> linearNormEpsilon;
   /// Token ids that end a generation (config.json eos_token_id, GGUF
   /// tokenizer.ggml.eos_token_id); may be empty.
   std::vector<int64_t> eosIds;

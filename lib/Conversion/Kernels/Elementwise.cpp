@@ -188,6 +188,24 @@ SmallVector<float> mlir::tern::kernels::ropeInverseFrequencies(RopeOp op) {
   SmallVector<float> invFreq;
   for (int64_t i = 0; i < headDim / 2; ++i)
     invFreq.push_back(1.0f / std::pow(theta, float(2 * i) / float(headDim)));
+  // Llama 3.1's rescaling, in f32 as transformers' _compute_llama3_parameters
+  // computes it on f32 tensors.
+  if (RopeScalingAttr s = op.getScalingAttr()) {
+    float factor = s.getFactor().getValueAsDouble(),
+          low = s.getLowFreqFactor().getValueAsDouble(),
+          high = s.getHighFreqFactor().getValueAsDouble(),
+          context = float(s.getOriginalContext());
+    float lowWavelen = context / low, highWavelen = context / high;
+    for (float &f : invFreq) {
+      float wavelen = 2.0f * float(M_PI) / f;
+      if (wavelen > lowWavelen) {
+        f = f / factor;
+      } else if (!(wavelen < highWavelen)) {
+        float smooth = (context / wavelen - low) / (high - low);
+        f = (1.0f - smooth) * f / factor + smooth * f;
+      }
+    }
+  }
   return invFreq;
 }
 

@@ -118,6 +118,14 @@ private:
     return ArrayRef<int64_t>(e.tensor->shape) == shape;
   }
 
+  /// The index of the first element of a float tensor that is not -1, 0
+  /// or 1.
+  std::optional<int64_t> firstNonTernary(const Entry &e, int64_t count);
+  /// The float tensor's (ternary) values as int8.
+  void toTrits(const Entry &e, int64_t count, char *out);
+  /// `w` with the scale its weight_scale tensor gives (SPEC 2.4).
+  FailureOr<LinearWeight> scaled(const Entry &e, StringRef name, Value w);
+
   /// A weight viewing the tensor's bytes in the mapping.
   Value weight(OpBuilder &b, const Entry &e, Type result, ShapedType storage) {
     return createViewWeight(b, b.getUnknownLoc(), e.tensor->name, result,
@@ -138,6 +146,28 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
     return failure();
   const SafetensorsTensor &t = *e->tensor;
   Type elem = t.elementType(ctx);
+  std::string scaleName =
+      (name.drop_back(strlen("weight")) + "weight_scale").str();
+  if (isFloat(*e) && has(scaleName)) {
+    // AutoBitLinear offline with unpacked weights: ternary values stored as
+    // floats, times weight_scale.
+    if (!hasShape(*e, {n, k}))
+      return bad(*e, "shape " + t.shapeString() + " of " + t.dtypeName +
+                         " ternary weights, but config.json implies " +
+                         formatShape({n, k}));
+    std::optional<int64_t> off = firstNonTernary(*e, n * k);
+    if (off)
+      return bad(*e, llvm::formatv("has a weight_scale, so its {0} values "
+                                   "must be -1, 0 or 1, but element {1} is "
+                                   "not (a float linear layer?)",
+                                   t.dtypeName, *off));
+    auto type = RankedTensorType::get({n, k}, TritType::get(ctx));
+    auto storage = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
+    Value w = createWeight(
+        b, b.getUnknownLoc(), name, type, storage,
+        [&](MutableArrayRef<char> out) { toTrits(*e, n * k, out.data()); });
+    return scaled(*e, name, w);
+  }
   if (isFloat(*e)) {
     if (!hasShape(*e, {n, k}))
       return bad(*e, "shape " + t.shapeString() + " of latent " + t.dtypeName +
@@ -172,6 +202,48 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
     w = weight(b, *e, RankedTensorType::get({n, k}, trit),
                RankedTensorType::get({n, k}, elem));
   }
+  return scaled(*e, name, w);
+}
+
+/// Converts `count` float elements to trits, a chunk at a time.
+template <typename F>
+static void forEachChunk(MLIRContext *ctx, const SafetensorsTensor &t,
+                         int64_t count, F f) {
+  constexpr int64_t kChunk = 1 << 16;
+  std::vector<float> buf(std::min(count, kChunk));
+  int64_t bytes = t.data.size() / std::max<int64_t>(count, 1);
+  for (int64_t at = 0; at < count; at += kChunk) {
+    int64_t n = std::min(kChunk, count - at);
+    convertToF32(t.elementType(ctx), t.data.data() + at * bytes, n, buf.data());
+    if (!f(at, ArrayRef<float>(buf.data(), n)))
+      return;
+  }
+}
+
+std::optional<int64_t> SafetensorsSource::firstNonTernary(const Entry &e,
+                                                          int64_t count) {
+  std::optional<int64_t> found;
+  forEachChunk(ctx, *e.tensor, count, [&](int64_t at, ArrayRef<float> v) {
+    for (size_t j = 0; j < v.size(); ++j)
+      if (v[j] != 0 && v[j] != 1 && v[j] != -1) {
+        found = at + int64_t(j);
+        return false;
+      }
+    return true;
+  });
+  return found;
+}
+
+void SafetensorsSource::toTrits(const Entry &e, int64_t count, char *out) {
+  forEachChunk(ctx, *e.tensor, count, [&](int64_t at, ArrayRef<float> v) {
+    for (size_t j = 0; j < v.size(); ++j)
+      out[at + j] = char(int8_t(v[j]));
+    return true;
+  });
+}
+
+FailureOr<LinearWeight> SafetensorsSource::scaled(const Entry &e,
+                                                  StringRef name, Value w) {
   std::string scaleName =
       (name.drop_back(strlen("weight")) + "weight_scale").str();
   const Entry *s = find(scaleName, ("the scale of " + name).str());
@@ -359,10 +431,7 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
   OwningOpRef<ModuleOp> module = buildBitNetModel(context, model, source, loc);
   if (!module)
     return nullptr;
-  std::string arch = model.attnSubNorm == "self_attn.attn_sub_norm"
-                         ? "BitNetForCausalLM"
-                         : "BitnetForCausalLM";
-  if (failed(source.checkAllUsed(arch)))
+  if (failed(source.checkAllUsed(config->architecture)))
     return nullptr;
   return module;
 }

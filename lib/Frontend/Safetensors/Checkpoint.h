@@ -14,6 +14,8 @@ struct CheckpointConfig {
   bool tiedKnown = false;
   /// Packed weights: weight_scale multiplies (autobitlinear) or divides.
   bool scaleMultiplies = false;
+  /// The config's architecture, as checkpoints name it.
+  std::string architecture;
 };
 
 /// Reads and checks config.json at `path`.

@@ -24,21 +24,33 @@ namespace {
 struct Family {
   StringRef architecture, attnSubNorm, ffnSubNorm;
   float defaultTheta;
+  /// Only as a BitNet checkpoint: quantization_config.quant_method "bitnet"
+  /// (the same class name is every float Llama).
+  bool needsBitNetQuantization;
 };
 
 // 2B4T (model_type bitnet) and 1bitLLM (model_type llama) name their
-// sub-norms differently (SPEC 1).
+// sub-norms differently (SPEC 1). The Llama-architecture BitNets
+// (Falcon3-1.58bit, Falcon-E, Llama3-8B-1.58) have none (docs/Models.md).
 constexpr Family kFamilies[] = {
     {"BitNetForCausalLM", "self_attn.attn_sub_norm", "mlp.ffn_sub_norm",
-     500000.0f},
+     500000.0f, false},
     {"BitnetForCausalLM", "self_attn.inner_attn_ln", "mlp.ffn_layernorm",
-     10000.0f},
+     10000.0f, false},
+    {"LlamaForCausalLM", "", "", 10000.0f, true},
 };
+
+constexpr StringLiteral kWhatTernCompiles =
+    "Tern compiles BitNetForCausalLM (microsoft/bitnet-b1.58), "
+    "BitnetForCausalLM (1bitLLM/bitnet_b1_58) and LlamaForCausalLM with a "
+    "BitNet quantization_config (Falcon3-*-1.58bit, Falcon-E, "
+    "Llama3-8B-1.58)";
 
 class ConfigReader {
 public:
-  ConfigReader(StringRef path, const json::Object &root)
-      : path(path), root(root) {}
+  /// Keys of `root` are named `prefix` + key in messages.
+  ConfigReader(StringRef path, const json::Object &root, StringRef prefix = "")
+      : path(path), root(root), prefix(prefix) {}
 
   llvm::Error error(const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -51,11 +63,12 @@ public:
     if (!v || v->kind() == json::Value::Null) {
       if (fallback)
         return fallback;
-      return error("missing required key '" + key + "'");
+      return error("missing required key '" + prefix + key + "'");
     }
     std::optional<int64_t> i = v->getAsInteger();
     if (!i || *i <= 0)
-      return error("key '" + key + "' must be a positive integer, got " +
+      return error("key '" + prefix + key +
+                   "' must be a positive integer, got " +
                    llvm::formatv("{0}", *v).str());
     return *i;
   }
@@ -65,17 +78,19 @@ public:
     if (!v || v->kind() == json::Value::Null) {
       if (fallback)
         return *fallback;
-      return error("missing required key '" + key + "'");
+      return error("missing required key '" + prefix + key + "'");
     }
     std::optional<double> d = v->getAsNumber();
     if (!d || !(*d > 0))
-      return error("key '" + key + "' must be a positive number, got " +
+      return error("key '" + prefix + key +
+                   "' must be a positive number, got " +
                    llvm::formatv("{0}", *v).str());
     return float(*d);
   }
 
   StringRef path;
   const json::Object &root;
+  StringRef prefix;
 };
 
 /// Adds the ids of an eos_token_id value (one id or a list; null adds none)
@@ -96,6 +111,57 @@ bool addEosIds(const json::Value &value, int64_t vocab,
   if (const json::Array *list = value.getAsArray())
     return llvm::all_of(*list, add);
   return add(value);
+}
+
+/// rope_theta and rope_scaling (transformers 4), or rope_parameters
+/// (transformers 5, both in one object).
+llvm::Error readRope(ConfigReader &r, float defaultTheta, BitNetConfig &c) {
+  const json::Object *params = r.root.getObject("rope_parameters");
+  ConfigReader inParams(r.path, params ? *params : r.root, "rope_parameters.");
+  llvm::Expected<float> theta =
+      (params && params->get("rope_theta") ? inParams : r)
+          .number("rope_theta", defaultTheta);
+  if (!theta)
+    return theta.takeError();
+  c.ropeTheta = *theta;
+  const json::Value *v =
+      params ? r.root.get("rope_parameters") : r.root.get("rope_scaling");
+  if (!v || v->kind() == json::Value::Null)
+    return llvm::Error::success();
+  const json::Object *scaling = v->getAsObject();
+  if (!scaling)
+    return r.error("key 'rope_scaling' must be an object or null");
+  // transformers reads "rope_type", and "type" in older configs.
+  std::optional<StringRef> type = scaling->getString("rope_type");
+  if (!type)
+    type = scaling->getString("type");
+  if (!type || *type == "default")
+    return llvm::Error::success();
+  if (*type != "llama3")
+    return r.error("rope_scaling type '" + *type +
+                   "' is not supported (Tern implements llama3)");
+  ConfigReader s(r.path, *scaling,
+                 params ? "rope_parameters." : "rope_scaling.");
+  RopeScaling llama3;
+  for (auto [key, out] :
+       {std::pair<StringRef, float *>{"factor", &llama3.factor},
+        {"low_freq_factor", &llama3.lowFreqFactor},
+        {"high_freq_factor", &llama3.highFreqFactor}}) {
+    llvm::Expected<float> value = s.number(key, std::nullopt);
+    if (!value)
+      return value.takeError();
+    *out = *value;
+  }
+  llvm::Expected<int64_t> original =
+      s.integer("original_max_position_embeddings");
+  if (!original)
+    return original.takeError();
+  llama3.originalContext = *original;
+  if (!(llama3.highFreqFactor > llama3.lowFreqFactor))
+    return r.error("rope_scaling: high_freq_factor must exceed "
+                   "low_freq_factor (llama3)");
+  c.ropeScaling = llama3;
+  return llvm::Error::success();
 }
 
 } // namespace
@@ -127,11 +193,11 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
     if (f.architecture == *arch)
       family = &f;
   if (!family)
-    return fail("unsupported architecture '" + *arch +
-                "'; Tern compiles BitNetForCausalLM (microsoft/bitnet-b1.58) "
-                "and BitnetForCausalLM (1bitLLM/bitnet_b1_58)");
+    return fail("unsupported architecture '" + *arch + "'; " +
+                kWhatTernCompiles);
 
   CheckpointConfig result;
+  result.architecture = arch->str();
   BitNetConfig &c = result.model;
   c.attnSubNorm = family->attnSubNorm.str();
   c.ffnSubNorm = family->ffnSubNorm.str();
@@ -174,14 +240,12 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
   if (!eps)
     return eps.takeError();
   c.epsilon = *eps;
-  llvm::Expected<float> theta = r.number("rope_theta", family->defaultTheta);
-  if (!theta)
-    return theta.takeError();
-  c.ropeTheta = *theta;
-  if (const json::Value *scaling = root->get("rope_scaling");
-      scaling && scaling->kind() != json::Value::Null)
-    return fail("key 'rope_scaling' is set; scaled rotary embeddings are not "
-                "supported");
+  if (llvm::Error e = readRope(r, family->defaultTheta, c))
+    return std::move(e);
+  for (StringRef key : {"attention_bias", "mlp_bias"})
+    if (root->getBoolean(key).value_or(false))
+      return fail("key '" + key +
+                  "' is true; BitNet linear layers have no bias");
 
   std::optional<StringRef> act = root->getString("hidden_act");
   if (!act)
@@ -216,12 +280,31 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
 
   // Packed checkpoints: "autobitlinear" multiplies by weight_scale, plain
   // "bitlinear" (or no class) divides (SPEC 2.4).
-  if (const json::Object *q = root->getObject("quantization_config")) {
+  const json::Object *q = root->getObject("quantization_config");
+  std::optional<StringRef> method = q ? q->getString("quant_method") : "";
+  if (family->needsBitNetQuantization && (!q || method != "bitnet"))
+    return fail(*arch +
+                " without a BitNet quantization_config (\"quant_method\": "
+                "\"bitnet\") is a float model, not a ternary one; " +
+                kWhatTernCompiles);
+  if (q) {
+    if (method != "bitnet")
+      return fail("quantization_config.quant_method '" + method.value_or("") +
+                  "' is not BitNet's ternary quantization (\"bitnet\")");
     std::optional<StringRef> cls = q->getString("linear_class");
     if (cls && *cls != "autobitlinear" && *cls != "bitlinear")
       return fail("unsupported quantization_config.linear_class '" + *cls +
                   "' (known: autobitlinear, bitlinear)");
     result.scaleMultiplies = cls && *cls == "autobitlinear";
+    std::optional<StringRef> mode = q->getString("quantization_mode");
+    if (mode && *mode != "offline" && *mode != "online")
+      return fail("unsupported quantization_config.quantization_mode '" +
+                  *mode + "' (known: offline, online)");
+    // use_rms_norm: an RMSNorm inside every BitLinear, before quantizing.
+    if (q->getBoolean("use_rms_norm").value_or(false)) {
+      std::optional<double> eps = q->getNumber("rms_norm_eps");
+      c.linearNormEpsilon = float(eps.value_or(1e-6));
+    }
   }
   return result;
 }

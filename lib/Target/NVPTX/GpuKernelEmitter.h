@@ -17,6 +17,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 
 #include <map>
+#include <tuple>
 
 namespace mlir::tern::kernels {
 
@@ -73,8 +74,10 @@ private:
   /// act_quant of a row of k elements into q[t, :] and s[t], by the block.
   void blockQuantizeRow(BlockThreads &threads, int64_t k, Value t, Value q,
                         Value s, function_ref<Value(Value)> element);
-  /// RoPE's cos and sin tables of this call's positions, by (theta, head_dim).
-  std::map<std::pair<float, int64_t>, std::pair<Value, Value>> ropeTables;
+  /// RoPE's cos and sin tables of this call's positions, by (theta,
+  /// head_dim, scaling attribute).
+  std::map<std::tuple<float, int64_t, const void *>, std::pair<Value, Value>>
+      ropeTables;
   /// Device kernels by name and signature.
   llvm::StringMap<Operation *> deviceKernels;
 };

@@ -91,9 +91,18 @@ def main():
     edit_config("bad-type", lambda c: c.update(hidden_size="64"))
     edit_config("heads", lambda c: c.update(num_attention_heads=5))
     edit_config("kv-heads", lambda c: c.update(num_key_value_heads=3))
-    edit_config("arch", lambda c: c.update(architectures=["LlamaForCausalLM"]))
+    edit_config("arch", lambda c: c.update(architectures=["MistralForCausalLM"]))
+    # A plain float Llama: the class name alone is not a BitNet model.
+    edit_config("float-llama", lambda c: c.update(
+        architectures=["LlamaForCausalLM"]) or c.pop("quantization_config"))
+    edit_config("quant-method", lambda c: c["quantization_config"].update(
+        quant_method="gptq"))
+    edit_config("bias", lambda c: c.update(attention_bias=True))
     edit_config("act", lambda c: c.update(hidden_act="gelu"))
     edit_config("rope-scaling", lambda c: c.update(rope_scaling={"type": "linear", "factor": 2.0}))
+    edit_config("llama3-scaling", lambda c: c.update(rope_scaling={
+        "rope_type": "llama3", "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 64}))
     edit_config("eos", lambda c: c.update(eos_token_id=[2, "x"]))
     edit_config("linear-class", lambda c: c["quantization_config"].update(linear_class="fancy"))
     edit_config("vocab", lambda c: c.update(vocab_size=300))
@@ -135,7 +144,14 @@ def main():
     edit_tensors("zero-scale", lambda t: t.update(
         {"model.layers.0.mlp.up_proj.weight_scale": ("BF16", [1], bytes(2))}))
     edit_tensors("latent-shape", lambda t: t.update(
-        {"model.layers.0.mlp.up_proj.weight": ("BF16", [4, 4], bytes(32))}))
+        {"model.layers.0.mlp.up_proj.weight": ("BF16", [4, 4], bytes(32))}) or
+        t.pop("model.layers.0.mlp.up_proj.weight_scale"))
+    # Float weights beside a weight_scale are AutoBitLinear's unpacked
+    # ternary values: 0.5 is not one.
+    def not_ternary(t):
+        half = bytes([0x00, 0x3f])  # bf16 0.5
+        t["model.layers.0.mlp.up_proj.weight"] = ("BF16", [128, 64], half * (128 * 64))
+    edit_tensors("not-ternary", not_ternary)
 
     # Sharded checkpoints and their index.
     d = case("missing-shard", sharded)
