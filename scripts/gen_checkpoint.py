@@ -143,6 +143,8 @@ def config_for(a):
         if a.linear_class == "autobitlinear" or a.quantization_mode == "online":
             quant.update(linear_class="autobitlinear",
                          quantization_mode=a.quantization_mode)
+        if a.use_rms_norm:
+            quant.update(use_rms_norm=True, rms_norm_eps=1e-6)
         cfg = dict(common, architectures=["LlamaForCausalLM"],
                    model_type="llama", hidden_act="silu",
                    num_key_value_heads=a.kv_heads,
@@ -183,6 +185,12 @@ def generate(a):
         return Tensor(fdt, store(array))
 
     def linear(name, n, k):
+        out = linear_weights(name, n, k)
+        if a.use_rms_norm:
+            out[name + ".rms_norm.weight"] = floats(1 + rng.normal(0, 0.05, k))
+        return out
+
+    def linear_weights(name, n, k):
         if packed:
             trits = random_trits(rng, (n, k))
             scale = np.float32(a.weight_std * 0.798 * (1 + rng.normal(0, 0.05)))
@@ -243,6 +251,9 @@ def main():
                    help="llama: packed ternary weights, or bf16 latent ones")
     p.add_argument("--rope-scaling", choices=("llama3",),
                    help="llama: add Llama 3.1's rope_scaling")
+    p.add_argument("--use-rms-norm", action="store_true",
+                   help="llama: quantization_config use_rms_norm (an RMSNorm "
+                        "inside every BitLinear, gain <module>.rms_norm.weight)")
     p.add_argument("--context", type=int, default=256)
     p.add_argument("--theta", type=float, help="rope theta (default: the layout's)")
     p.add_argument("--linear-class", choices=("autobitlinear", "bitlinear"),

@@ -100,12 +100,12 @@ class Model:
                 s = float(np.asarray(t[scale_name], np.float32).reshape(-1)[0])
                 self.t[name] = (torch.from_numpy(trits.astype(np.float32)),
                                 s if multiply else 1.0 / s)
-            elif "_proj." in name and scale_name in t:
+            elif name.endswith("_proj.weight") and scale_name in t:
                 # AutoBitLinear offline, unpacked: ternary values as floats.
                 s = float(np.asarray(t[scale_name], np.float32).reshape(-1)[0])
                 self.t[name] = (torch.from_numpy(a.astype(np.float32)),
                                 s if multiply else 1.0 / s)
-            elif "_proj." in name:
+            elif name.endswith("_proj.weight"):
                 # Latent weights: absmean (SPEC 2.1), W_eff = T * mean|W|.
                 w = torch.from_numpy(a.astype(np.float32))
                 m = w.abs().mean().clamp(min=1e-5)
@@ -129,11 +129,15 @@ class Model:
         self.embed = self.t["model.embed_tokens.weight"]
         self.head = self.t.get("lm_head.weight", self.embed)
 
-    def rms_norm(self, x, name):
+    def rms_norm(self, x, name, eps=None):
         var = (x * x).mean(-1, keepdim=True)
-        return x * torch.rsqrt(var + self.eps) * self.t[name]
+        return x * torch.rsqrt(var + (self.eps if eps is None else eps)) * self.t[name]
 
     def bitlinear(self, x, name):
+        q = self.c.get("quantization_config") or {}
+        if q.get("use_rms_norm"):  # transformers' BitLinear-internal norm
+            x = self.rms_norm(x, name[:-len("weight")] + "rms_norm.weight",
+                              q.get("rms_norm_eps", 1e-6))
         if self.float_weights:
             return x @ self.float_w[name].T
         trits, w_scale = self.t[name]
