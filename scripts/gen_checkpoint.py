@@ -159,7 +159,7 @@ def config_for(a):
                 "original_max_position_embeddings": max(a.context // 4, 8)}
         return cfg
     cfg = dict(common, architectures=["BitNetForCausalLM"], model_type="bitnet",
-               hidden_act="relu2", num_key_value_heads=a.kv_heads,
+               hidden_act=a.act or "relu2", num_key_value_heads=a.kv_heads,
                rope_theta=a.theta or 500000.0, torch_dtype="bfloat16")
     if a.layout == "2b4t":
         cfg["quantization_config"] = {
@@ -251,6 +251,9 @@ def main():
                    help="llama: packed ternary weights, or bf16 latent ones")
     p.add_argument("--rope-scaling", choices=("llama3",),
                    help="llama: add Llama 3.1's rope_scaling")
+    p.add_argument("--act", choices=("relu2", "silu"),
+                   help="2b4t: hidden_act (default relu2; llama.cpp's "
+                        "`bitnet` GGUF architecture is SiLU)")
     p.add_argument("--use-rms-norm", action="store_true",
                    help="llama: quantization_config use_rms_norm (an RMSNorm "
                         "inside every BitLinear, gain <module>.rms_norm.weight)")

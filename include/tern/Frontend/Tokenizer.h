@@ -28,15 +28,19 @@ llvm::Expected<::tern::rt::TokenizerData>
 readSentencePiece(llvm::StringRef path);
 
 /// Reads the tokenizer of a GGUF file (tokenizer.ggml.*: gpt2 or llama);
-/// std::nullopt when the file has none (no tokenizer.ggml.model).
+/// std::nullopt when the file has none (no tokenizer.ggml.model). What it
+/// reads the way llama.cpp does but with a doubt (a gpt2 vocabulary without
+/// tokenizer.ggml.pre) is added to `warnings`.
 llvm::Expected<std::optional<::tern::rt::TokenizerData>>
-readGGUFTokenizer(llvm::StringRef path);
+readGGUFTokenizer(llvm::StringRef path,
+                  std::vector<std::string> *warnings = nullptr);
 
 /// Reads the tokenizer at `path`: tokenizer.json, tokenizer.model, a .gguf
 /// file, or a checkpoint directory holding one of the first two. A directory
 /// without one, or a GGUF file without one, gives std::nullopt.
 llvm::Expected<std::optional<::tern::rt::TokenizerData>>
-readTokenizer(llvm::StringRef path);
+readTokenizer(llvm::StringRef path,
+              std::vector<std::string> *warnings = nullptr);
 
 /// The chat format a chat template (Jinja text) writes, as
 /// ::tern::rt::TokenizerData::chatFormat: "llama3" (header ids), "bitnet"

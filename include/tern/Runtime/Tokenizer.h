@@ -38,6 +38,16 @@ inline constexpr const char *kLlama3Pattern =
     "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
     "\\s+(?!\\S)|\\s+";
 
+/// llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT: what it splits a gpt2
+/// vocabulary with when tokenizer.ggml.pre is missing, one after another.
+inline constexpr const char *kLlamaCppDefaultPatterns[] = {
+    "[\\p{P}\\$\\+<=>\\^~\\|]+",
+    ("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|"
+     "\\s+(?!\\S)"),
+    "\\p{N}+",
+    "[0-9][0-9][0-9]",
+};
+
 struct TokenizerData {
   enum class Kind : uint8_t { ByteLevelBPE = 0, SentencePieceBPE = 1 };
   /// As SentencePiece and GGUF's tokenizer.ggml.token_type number them.

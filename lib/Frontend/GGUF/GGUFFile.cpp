@@ -10,25 +10,45 @@
 using namespace mlir::tern;
 
 std::string mlir::tern::ggmlTypeName(uint32_t type) {
-  switch (GGMLType(type)) {
-  case GGMLType::F32:
-    return "F32";
-  case GGMLType::F16:
-    return "F16";
-  case GGMLType::Q8_0:
-    return "Q8_0";
-  case GGMLType::Q6_K:
-    return "Q6_K";
-  case GGMLType::BF16:
-    return "BF16";
-  case GGMLType::TQ1_0:
-    return "TQ1_0";
-  case GGMLType::TQ2_0:
-    return "TQ2_0";
-  case GGMLType::I2_S:
-    return "I2_S";
-  }
+  static const std::pair<GGMLType, const char *> names[] = {
+      {GGMLType::F32, "F32"},         {GGMLType::F16, "F16"},
+      {GGMLType::Q4_0, "Q4_0"},       {GGMLType::Q4_1, "Q4_1"},
+      {GGMLType::Q5_0, "Q5_0"},       {GGMLType::Q5_1, "Q5_1"},
+      {GGMLType::Q8_0, "Q8_0"},       {GGMLType::Q8_1, "Q8_1"},
+      {GGMLType::Q2_K, "Q2_K"},       {GGMLType::Q3_K, "Q3_K"},
+      {GGMLType::Q4_K, "Q4_K"},       {GGMLType::Q5_K, "Q5_K"},
+      {GGMLType::Q6_K, "Q6_K"},       {GGMLType::Q8_K, "Q8_K"},
+      {GGMLType::IQ2_XXS, "IQ2_XXS"}, {GGMLType::IQ2_XS, "IQ2_XS"},
+      {GGMLType::IQ3_XXS, "IQ3_XXS"}, {GGMLType::IQ1_S, "IQ1_S"},
+      {GGMLType::IQ4_NL, "IQ4_NL"},   {GGMLType::IQ3_S, "IQ3_S"},
+      {GGMLType::IQ2_S, "IQ2_S"},     {GGMLType::IQ4_XS, "IQ4_XS"},
+      {GGMLType::I8, "I8"},           {GGMLType::I16, "I16"},
+      {GGMLType::I32, "I32"},         {GGMLType::I64, "I64"},
+      {GGMLType::F64, "F64"},         {GGMLType::IQ1_M, "IQ1_M"},
+      {GGMLType::BF16, "BF16"},       {GGMLType::TQ1_0, "TQ1_0"},
+      {GGMLType::TQ2_0, "TQ2_0"},     {GGMLType::I2_S, "I2_S"},
+      {GGMLType::TL1, "TL1"},         {GGMLType::TL2, "TL2"},
+      {GGMLType::IQ1_BN, "IQ1_BN"},   {GGMLType::IQ2_BN, "IQ2_BN"}};
+  for (auto [id, name] : names)
+    if (uint32_t(id) == type)
+      return name;
   return "type " + std::to_string(type);
+}
+
+bool mlir::tern::isDequantizedType(uint32_t type) {
+  switch (GGMLType(type)) {
+  case GGMLType::Q4_0:
+  case GGMLType::Q4_1:
+  case GGMLType::Q5_0:
+  case GGMLType::Q5_1:
+  case GGMLType::Q8_0:
+  case GGMLType::Q4_K:
+  case GGMLType::Q5_K:
+  case GGMLType::Q6_K:
+    return true;
+  default:
+    return false;
+  }
 }
 
 uint64_t GGUFTensor::numElements() const {
@@ -58,8 +78,20 @@ std::optional<uint64_t> GGUFFile::byteSize(uint32_t type, uint64_t count,
   case GGMLType::F16:
   case GGMLType::BF16:
     return count * 2;
+  case GGMLType::Q4_0:
+    return blocks(32, 18);
+  case GGMLType::Q4_1:
+    return blocks(32, 20);
+  case GGMLType::Q5_0:
+    return blocks(32, 22);
+  case GGMLType::Q5_1:
+    return blocks(32, 24);
   case GGMLType::Q8_0:
     return blocks(32, 34);
+  case GGMLType::Q4_K:
+    return blocks(256, 144);
+  case GGMLType::Q5_K:
+    return blocks(256, 176);
   case GGMLType::Q6_K:
     return blocks(256, 210);
   case GGMLType::TQ1_0:
@@ -70,8 +102,9 @@ std::optional<uint64_t> GGUFFile::byteSize(uint32_t type, uint64_t count,
     if (!fork || count % 4)
       return std::nullopt;
     return count / 4 + 32;
+  default:
+    return std::nullopt;
   }
-  return std::nullopt;
 }
 
 namespace {
@@ -118,6 +151,37 @@ const char *valueTypeName(uint32_t t) {
 int scalarSize(uint32_t t) {
   static const int sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
   return t < 13 ? sizes[t] : 0;
+}
+
+/// Whether the type-36 tensors of a file whose architecture does not say
+/// take exactly bitnet.cpp's I2_S bytes: each one's space up to the next
+/// tensor (or the end of the data) holds its codes and tail, padded.
+bool i2sBySize(const std::vector<GGUFTensor> &list, uint64_t dataSize,
+               uint64_t alignment) {
+  std::vector<const GGUFTensor *> byOffset;
+  for (const GGUFTensor &t : list)
+    byOffset.push_back(&t);
+  llvm::sort(byOffset, [](const GGUFTensor *a, const GGUFTensor *b) {
+    return a->offset < b->offset;
+  });
+  bool any = false;
+  for (size_t i = 0; i < byOffset.size(); ++i) {
+    const GGUFTensor &t = *byOffset[i];
+    if (t.type != uint32_t(GGMLType::I2_S))
+      continue;
+    any = true;
+    uint64_t count = t.numElements();
+    if (count % 4)
+      return false;
+    uint64_t size = count / 4 + 32;
+    bool last = i + 1 == byOffset.size();
+    uint64_t end = last ? dataSize : byOffset[i + 1]->offset;
+    uint64_t gap = end < t.offset ? 0 : end - t.offset;
+    if (gap < size || gap > llvm::alignTo(size, alignment) ||
+        (!last && gap != llvm::alignTo(size, alignment)))
+      return false;
+  }
+  return any;
 }
 
 } // namespace
@@ -262,7 +326,6 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
   std::string arch;
   if (const GGUFValue *a = file->lookup("general.architecture"))
     arch = a->s;
-  bool fork = arch == "bitnet-b1.58" || arch == "bitnet-25";
 
   // Tensor infos.
   for (uint64_t i = 0; i < tensorCount; ++i) {
@@ -274,8 +337,10 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
     uint32_t rank = r.get<uint32_t>();
     if (r.failed)
       return truncated("tensor '" + t.name + "'");
-    if (rank == 0 || rank > 4)
-      return fail(llvm::formatv("tensor '{0}': {1} dimensions (1 to 4 are "
+    // ggml reads 0 dimensions as a scalar (ik_llama.cpp writes `.scale`
+    // tensors so).
+    if (rank > 4)
+      return fail(llvm::formatv("tensor '{0}': {1} dimensions (0 to 4 are "
                                 "valid)",
                                 t.name, rank));
     for (uint32_t d = 0; d < rank; ++d)
@@ -284,24 +349,10 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
     t.offset = r.get<uint64_t>();
     if (r.failed)
       return truncated("tensor '" + t.name + "'");
-    uint64_t count = 1;
-    for (uint64_t d : t.dims) {
-      if (d == 0 || count > (uint64_t(1) << 48) / d)
+    for (uint64_t d : t.dims)
+      if (d == 0 || t.numElements() > (uint64_t(1) << 48) / d)
         return fail("tensor '" + t.name + "': dimensions " + t.dimsString() +
                     " are empty or too large");
-      count *= d;
-    }
-    if (!byteSize(t.type, 256, fork)) // unknown type (every block divides 256)
-      return fail("tensor '" + t.name + "': ggml type " + llvm::Twine(t.type) +
-                  (t.type == uint32_t(GGMLType::I2_S)
-                       ? " is I2_S only in bitnet.cpp's architectures "
-                         "(bitnet-b1.58, bitnet-25), not '" +
-                             arch + "'"
-                       : " is not supported (F32, F16, BF16, Q8_0, Q6_K, "
-                         "TQ1_0, TQ2_0, I2_S are)"));
-    if (!byteSize(t.type, count, fork))
-      return fail("tensor '" + t.name + "': " + t.dimsString() + " is not " +
-                  "a whole number of " + ggmlTypeName(t.type) + " blocks");
     if (t.offset % alignment)
       return fail(llvm::formatv("tensor '{0}': offset {1} is not a multiple "
                                 "of the alignment {2}",
@@ -311,8 +362,39 @@ llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
     file->list.push_back(std::move(t));
   }
 
-  // Data: aligned after the infos; every tensor inside the file.
+  // Data: aligned after the infos.
   uint64_t start = llvm::alignTo(r.pos, alignment);
+  bool fork = arch == "bitnet-b1.58" || arch == "bitnet-25";
+  if (const GGUFValue *ft = file->lookup("general.file_type"))
+    fork |=
+        ft->kind == GGUFValue::Int && ft->i == 40; // LLAMA_FTYPE_MOSTLY_I2_S
+  if (!fork)
+    fork = i2sBySize(file->list, start > data.size() ? 0 : data.size() - start,
+                     alignment);
+  for (const GGUFTensor &t : file->list) {
+    uint64_t count = t.numElements();
+    if (!byteSize(t.type, 256, fork)) { // unknown (every block divides 256)
+      std::string why =
+          t.type == uint32_t(GGMLType::I2_S)
+              ? " is I2_S in bitnet.cpp, but this file's type-36 tensors do "
+                "not take I2_S's bytes, and no other ggml type 36 exists "
+                "any more"
+          : t.type == uint32_t(GGMLType::IQ1_BN) ||
+                  t.type == uint32_t(GGMLType::IQ2_BN)
+              ? " is ik_llama.cpp's BitNet type, which Tern does not read "
+                "yet (TQ1_0, TQ2_0 and I2_S are its ternary types)"
+              : " is not supported (F32, F16, BF16, Q4_0, Q4_1, Q5_0, "
+                "Q5_1, Q8_0, Q4_K, Q5_K, Q6_K, TQ1_0, TQ2_0 and I2_S are)";
+      // "ggml type 77", "ggml type 36", "ggml type IQ1_S (19)".
+      std::string name = ggmlTypeName(t.type), id = std::to_string(t.type);
+      bool named = name != "type " + id && t.type != uint32_t(GGMLType::I2_S);
+      return fail("tensor '" + t.name + "': ggml type " +
+                  (named ? name + " (" + id + ")" : id) + why);
+    }
+    if (!byteSize(t.type, count, fork))
+      return fail("tensor '" + t.name + "': " + t.dimsString() + " is not " +
+                  "a whole number of " + ggmlTypeName(t.type) + " blocks");
+  }
   for (GGUFTensor &t : file->list) {
     uint64_t size = *byteSize(t.type, t.numElements(), fork);
     if (start > data.size() || t.offset > data.size() - start ||

@@ -21,20 +21,53 @@
 
 namespace mlir::tern {
 
-/// ggml type ids (SPEC 7.4). 36 is I2_S in bitnet.cpp's fork only.
+/// ggml type ids (SPEC 7.4) Tern reads or names. 36 is bitnet.cpp's (and
+/// ik_llama.cpp's) I2_S; mainline ggml once used it for IQ4_NL_4_4 (since
+/// removed). 134 and 135 are ik_llama.cpp's BitNet types.
 enum class GGMLType : uint32_t {
   F32 = 0,
   F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
   Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
   Q6_K = 14,
+  Q8_K = 15,
+  IQ2_XXS = 16,
+  IQ2_XS = 17,
+  IQ3_XXS = 18,
+  IQ1_S = 19,
+  IQ4_NL = 20,
+  IQ3_S = 21,
+  IQ2_S = 22,
+  IQ4_XS = 23,
+  I8 = 24,
+  I16 = 25,
+  I32 = 26,
+  I64 = 27,
+  F64 = 28,
+  IQ1_M = 29,
   BF16 = 30,
   TQ1_0 = 34,
   TQ2_0 = 35,
   I2_S = 36,
+  TL1 = 38,
+  TL2 = 39,
+  IQ1_BN = 134,
+  IQ2_BN = 135,
 };
 
-/// Name of a type id, or "type N" for ids Tern does not read.
+/// The name of a type id ("Q4_0"), or "type N" for ids Tern does not know.
 std::string ggmlTypeName(uint32_t type);
+/// Whether Tern dequantizes `type` to f32 (the block formats llama-quantize
+/// writes: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
+bool isDequantizedType(uint32_t type);
 
 struct GGUFTensor {
   std::string name;
@@ -64,9 +97,10 @@ struct GGUFValue {
 class GGUFFile {
 public:
   /// Maps and parses `path`; the error names the file and what is wrong.
-  /// Type 36 is read as bitnet.cpp's I2_S only when general.architecture is
-  /// one of that fork's (bitnet-b1.58, bitnet-25): mainline ggml uses the id
-  /// for something else.
+  /// Type 36 is read as bitnet.cpp's I2_S when the file says so: its
+  /// architecture is that fork's (bitnet-b1.58, bitnet-25), its file type
+  /// is I2_S (40), or its type-36 tensors take exactly I2_S's bytes (every
+  /// architecture: bitnet.cpp also writes `llama` and `bitnet` files).
   static llvm::Expected<std::unique_ptr<GGUFFile>> open(llvm::StringRef path);
 
   llvm::StringRef getPath() const { return path; }

@@ -1,10 +1,12 @@
 //===- GGUFModel.cpp - BitNet b1.58 GGUF files (SPEC.md section 7) -------===//
 //
-// Architectures bitnet-b1.58 and bitnet-25 (bitnet.cpp; relu2) and bitnet
-// (llama.cpp; SiLU, optional per-tensor `.scale` multipliers). Metadata
-// gives the BitNetConfig; tensors are served by Hugging Face name, mapped to
-// GGUF names (blk.N.attn_q.weight, ...), and must have the ggml dims
-// {in_features, out_features}.
+// Architectures bitnet-b1.58 and bitnet-25 (bitnet.cpp; relu2), bitnet
+// (llama.cpp; SiLU, optional per-tensor `.scale` multipliers) and llama
+// (the Llama-architecture BitNets as bitnet.cpp and llama.cpp convert them:
+// no sub-norms, q/k rows permuted for ggml's interleaved RoPE, which the
+// reader undoes). Metadata gives the BitNetConfig; tensors are served by
+// Hugging Face name, mapped to GGUF names (blk.N.attn_q.weight, ...), and
+// must have the ggml dims {in_features, out_features}.
 //
 // Ternary weights become one trit per byte plus a per-tensor scale:
 //   I2_S   2-bit codes in 128-element blocks (x86 layout; 64-element blocks
@@ -13,8 +15,12 @@
 //          tensor every non-zero block has the same d, the scale (7.6-7.7);
 //   F32, F16, BF16  the weight_quant output T * m of mainline converters:
 //          m = max|w|, T = round(w / m) (7.8).
+//   Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K  what llama-quantize
+//          falls back to where a ternary type does not fit: no longer exactly
+//          ternary, re-ternarized (absmean trits, least-squares scale) with a
+//          warning (docs/Models.md, GGUF).
 // The embedding (and an untied output.weight) stay F32, F16 or BF16 views
-// of the mapped file; Q8_0 and Q6_K tables are dequantized to f32.
+// of the mapped file; tables in the block formats above become f32.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +29,7 @@
 #include "Tern/IR/WeightData.h"
 #include "tern/Frontend/BitNetModel.h"
 #include "tern/Frontend/Import.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
@@ -65,8 +72,12 @@ std::string ggufName(StringRef hf) {
 
 class GGUFSource : public WeightSource {
 public:
-  GGUFSource(MLIRContext *ctx, const GGUFFile &file, bool armI2S)
-      : ctx(ctx), file(file), armI2S(armI2S) {}
+  /// `headDim` and the head counts undo llama.cpp's q/k permutation when
+  /// `unpermute` (architecture llama).
+  GGUFSource(MLIRContext *ctx, const GGUFFile &file, bool armI2S,
+             const BitNetConfig &config, bool unpermute)
+      : ctx(ctx), file(file), armI2S(armI2S), config(config),
+        unpermute(unpermute) {}
 
   FailureOr<LinearWeight> linear(OpBuilder &b, StringRef name, int64_t n,
                                  int64_t k) override;
@@ -109,15 +120,29 @@ private:
                  &v);
     return v;
   }
-  /// Q8_0 or Q6_K values of `t` as f32.
+  /// The values of `t`, in one of the block formats (isDequantizedType),
+  /// as f32.
   void dequantize(const GGUFTensor &t, float *y, int64_t count);
   /// Decodes `t` ([n, k], row-major) into trits; returns the scale.
   FailureOr<float> decodeTernary(const GGUFTensor &t, int64_t n, int64_t k,
                                  MutableArrayRef<char> trits);
+  /// Ternary values of a float matrix that is not exactly ternary: absmean
+  /// trits and the least-squares scale.
+  float reternarize(ArrayRef<float> w, MutableArrayRef<char> trits);
+  /// Puts back the rows llama.cpp's converter permuted (q and k of `llama`
+  /// files): stored row h*d + 2i + j is row h*d + j*d/2 + i.
+  void unpermuteRows(MutableArrayRef<char> trits, int64_t n, int64_t k);
 
+public:
+  /// BitLinear weights read from a block format (re-ternarized).
+  std::vector<const GGUFTensor *> reternarized;
+
+private:
   MLIRContext *ctx;
   const GGUFFile &file;
   bool armI2S; ///< I2_S in bitnet.cpp's ARM layout (64-element blocks)
+  const BitNetConfig &config;
+  bool unpermute;
 };
 
 FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
@@ -190,6 +215,11 @@ FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
   }
   default: { // T * m as floats (mainline converters)
     std::vector<float> w(count);
+    if (isDequantizedType(t.type)) {
+      dequantize(t, w.data(), count);
+      reternarized.push_back(&t);
+      return reternarize(w, trits);
+    }
     convertToF32(floatType(t.type), t.data.data(), count, w.data());
     float m = 0;
     for (float x : w)
@@ -208,6 +238,38 @@ FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
   }
 }
 
+float GGUFSource::reternarize(ArrayRef<float> w, MutableArrayRef<char> trits) {
+  // Trits by SPEC 2.1's absmean. The scale is the largest magnitude: for
+  // T * m quantized by a block format that value survives exactly (Q8_0,
+  // Q4_1 and Q5_1 keep both signs' m; Q4_0 and Q5_0 the sign of each
+  // block's first extreme, the other becoming 7/8 or 15/16 of it), so the
+  // model's own T and m come back.
+  double sum = 0;
+  float largest = 0;
+  for (float x : w) {
+    sum += std::fabs(x);
+    largest = std::max(largest, std::fabs(x));
+  }
+  float m = std::max(float(sum / double(w.size())), 1e-5f);
+  for (size_t e = 0; e < w.size(); ++e)
+    trits[e] = char(std::clamp(std::nearbyint(w[e] / m), -1.0f, 1.0f));
+  return largest > 0 ? largest : 1.0f;
+}
+
+void GGUFSource::unpermuteRows(MutableArrayRef<char> trits, int64_t n,
+                               int64_t k) {
+  int64_t d = config.headDim, half = d / 2;
+  std::vector<char> head(d * k);
+  for (int64_t h = 0; h < n / d; ++h) {
+    char *rows = trits.data() + h * d * k;
+    std::memcpy(head.data(), rows, d * k);
+    for (int64_t i = 0; i < half; ++i)
+      for (int64_t j = 0; j < 2; ++j)
+        std::memcpy(rows + (j * half + i) * k, head.data() + (2 * i + j) * k,
+                    k);
+  }
+}
+
 FailureOr<LinearWeight> GGUFSource::linear(OpBuilder &b, StringRef name,
                                            int64_t n, int64_t k) {
   const GGUFTensor *t = find(name);
@@ -219,17 +281,26 @@ FailureOr<LinearWeight> GGUFSource::linear(OpBuilder &b, StringRef name,
                        " (in_features, out_features)");
   GGMLType type = GGMLType(t->type);
   if (type != GGMLType::I2_S && type != GGMLType::TQ2_0 &&
-      type != GGMLType::TQ1_0 && !floatType(t->type))
+      type != GGMLType::TQ1_0 && !floatType(t->type) &&
+      !isDequantizedType(t->type))
     return bad(*t, ggmlTypeName(t->type) +
-                       " is not a ternary weight type (I2_S, TQ2_0, TQ1_0, "
-                       "or F32/F16/BF16 holding T * scale)");
+                       " is not a weight type Tern reads (I2_S, TQ2_0, "
+                       "TQ1_0, F32/F16/BF16 holding T * scale, or a block "
+                       "format it re-ternarizes: Q4_0, Q4_1, Q5_0, Q5_1, "
+                       "Q8_0, Q4_K, Q5_K, Q6_K)");
+  bool permuted =
+      unpermute && (StringRef(t->name).ends_with(".attn_q.weight") ||
+                    StringRef(t->name).ends_with(".attn_k.weight"));
   // Trits are decoded straight into the weight's blob (one byte each).
   auto tritType = RankedTensorType::get({n, k}, TritType::get(ctx));
   auto storage = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
   FailureOr<float> scale = failure();
-  WeightOp weight = createWeight(
-      b, b.getUnknownLoc(), t->name, tritType, storage,
-      [&](MutableArrayRef<char> out) { scale = decodeTernary(*t, n, k, out); });
+  WeightOp weight = createWeight(b, b.getUnknownLoc(), t->name, tritType,
+                                 storage, [&](MutableArrayRef<char> out) {
+                                   scale = decodeTernary(*t, n, k, out);
+                                   if (succeeded(scale) && permuted)
+                                     unpermuteRows(out, n, k);
+                                 });
   if (failed(scale)) {
     weight.erase();
     return failure();
@@ -284,11 +355,10 @@ FailureOr<Value> GGUFSource::table(OpBuilder &b, StringRef name, int64_t rows,
                             file.getBuffer())
         .getResult();
   }
-  GGMLType kind = GGMLType(t->type);
-  if (kind != GGMLType::Q8_0 && kind != GGMLType::Q6_K)
+  if (!isDequantizedType(t->type))
     return bad(*t, ggmlTypeName(t->type) +
                        " is not a table type Tern reads (F32, F16, BF16, "
-                       "Q8_0, Q6_K)");
+                       "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)");
   // Quantized tables become f32 (exact products, in ggml's order).
   auto type = RankedTensorType::get({rows, cols}, b.getF32Type());
   return createWeight(b, b.getUnknownLoc(), t->name, type, type,
@@ -299,16 +369,98 @@ FailureOr<Value> GGUFSource::table(OpBuilder &b, StringRef name, int64_t rows,
       .getResult();
 }
 
+/// Q4_K's and Q5_K's 6-bit scale and min of sub-block `j` (ggml's
+/// get_scale_min_k4).
+static void scaleMinK4(int j, const uint8_t *q, int &sc, int &m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
 void GGUFSource::dequantize(const GGUFTensor &t, float *y, int64_t count) {
+  // ggml's dequantize_row_* (ggml-quants.c), in the same float operations.
   const uint8_t *p = reinterpret_cast<const uint8_t *>(t.data.data());
-  if (GGMLType(t.type) == GGMLType::Q8_0) {
-    // Blocks of 32: f16 d, then 32 int8 q; y = q * d.
+  switch (GGMLType(t.type)) {
+  case GGMLType::Q4_0: // f16 d, 16 bytes of 4-bit q: y = (q - 8) * d
+    for (int64_t blk = 0; blk < count / 32; ++blk, p += 18, y += 32) {
+      float d = half(p);
+      for (int j = 0; j < 16; ++j) {
+        y[j] = float((p[2 + j] & 0xF) - 8) * d;
+        y[j + 16] = float((p[2 + j] >> 4) - 8) * d;
+      }
+    }
+    return;
+  case GGMLType::Q4_1: // f16 d, f16 m: y = q * d + m
+    for (int64_t blk = 0; blk < count / 32; ++blk, p += 20, y += 32) {
+      float d = half(p), m = half(p + 2);
+      for (int j = 0; j < 16; ++j) {
+        y[j] = float(p[4 + j] & 0xF) * d + m;
+        y[j + 16] = float(p[4 + j] >> 4) * d + m;
+      }
+    }
+    return;
+  case GGMLType::Q5_0:   // f16 d, 32 high bits, 4-bit q: y = (q - 16) * d
+  case GGMLType::Q5_1: { // f16 d, f16 m, ...: y = q * d + m
+    bool one = GGMLType(t.type) == GGMLType::Q5_1;
+    int64_t bytes = one ? 24 : 22, at = one ? 4 : 2;
+    for (int64_t blk = 0; blk < count / 32; ++blk, p += bytes, y += 32) {
+      float d = half(p), m = one ? half(p + 2) : 0.0f;
+      uint32_t qh;
+      std::memcpy(&qh, p + at, 4);
+      const uint8_t *qs = p + at + 4;
+      for (int j = 0; j < 16; ++j) {
+        int x0 = (qs[j] & 0xF) | (((qh >> j) << 4) & 0x10);
+        int x1 = (qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+        if (one) {
+          y[j] = float(x0) * d + m;
+          y[j + 16] = float(x1) * d + m;
+        } else {
+          y[j] = float(x0 - 16) * d;
+          y[j + 16] = float(x1 - 16) * d;
+        }
+      }
+    }
+    return;
+  }
+  case GGMLType::Q8_0: // f16 d, 32 int8 q: y = q * d
     for (int64_t blk = 0; blk < count / 32; ++blk, p += 34) {
       float d = half(p);
       for (int j = 0; j < 32; ++j)
         *y++ = float(int8_t(p[2 + j])) * d;
     }
     return;
+  case GGMLType::Q4_K:   // f16 d, f16 dmin, 12 scale bytes, 128 q bytes
+  case GGMLType::Q5_K: { // ... then 32 high-bit bytes before the q bytes
+    bool five = GGMLType(t.type) == GGMLType::Q5_K;
+    int64_t bytes = five ? 176 : 144;
+    for (int64_t blk = 0; blk < count / 256; ++blk, p += bytes) {
+      float d = half(p), dmin = half(p + 2);
+      const uint8_t *scales = p + 4, *qh = p + 16;
+      const uint8_t *q = p + (five ? 48 : 16);
+      uint8_t u1 = 1, u2 = 2;
+      for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
+        int sc, m;
+        scaleMinK4(is, scales, sc, m);
+        float d1 = d * float(sc), m1 = dmin * float(m);
+        scaleMinK4(is + 1, scales, sc, m);
+        float d2 = d * float(sc), m2 = dmin * float(m);
+        for (int l = 0; l < 32; ++l)
+          *y++ =
+              d1 * float((q[l] & 0xF) + (five && (qh[l] & u1) ? 16 : 0)) - m1;
+        for (int l = 0; l < 32; ++l)
+          *y++ = d2 * float((q[l] >> 4) + (five && (qh[l] & u2) ? 16 : 0)) - m2;
+        u1 <<= 2;
+        u2 <<= 2;
+      }
+    }
+    return;
+  }
+  default:
+    break;
   }
   // Q6_K, blocks of 256: ql[128] (low 4 bits), qh[64] (high 2 bits),
   // int8 scales[16] (one per 16 elements), f16 d; q = 6 bits - 32,
@@ -346,12 +498,12 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
   BitNetConfig c;
   if (arch == "bitnet-b1.58" || arch == "bitnet-25")
     c.activation = GluActivation::Relu2;
-  else if (arch == "bitnet")
+  else if (arch == "bitnet" || arch == "llama")
     c.activation = GluActivation::Silu;
   else
     return fail("architecture '" + arch +
-                "' is not a BitNet b1.58 model (bitnet-b1.58, bitnet-25 and "
-                "bitnet are)");
+                "' is not a BitNet b1.58 model (bitnet-b1.58, bitnet-25, "
+                "bitnet and llama are)");
   auto integer = [&](StringRef key, int64_t &out,
                      std::optional<int64_t> fallback) -> LogicalResult {
     std::string full = arch + "." + key.str();
@@ -393,12 +545,33 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
       failed(real("attention.layer_norm_rms_epsilon", c.epsilon, {})) ||
       failed(real("rope.freq_base", c.ropeTheta, 10000.0f)))
     return failure();
-  if (c.hidden % c.heads || c.heads % c.kvHeads)
+  // head_dim: attention.key_length (llama.cpp writes it when it is not
+  // embedding_length / head_count, as for Falcon3), else the RoPE width.
+  bool explicitHeadDim = file.lookup(arch + ".attention.key_length");
+  if ((!explicitHeadDim && c.hidden % c.heads) || c.heads % c.kvHeads)
     return fail(llvm::formatv("{0} heads ({1} for keys and values) do not "
                               "divide embedding_length {2} evenly",
                               c.heads, c.kvHeads, c.hidden));
-  if (failed(integer("rope.dimension_count", c.headDim, c.hidden / c.heads)))
+  if (explicitHeadDim) {
+    if (failed(integer("attention.key_length", c.headDim, {})))
+      return failure();
+    int64_t valueLength = c.headDim, ropeDim = c.headDim;
+    if (failed(integer("attention.value_length", valueLength, c.headDim)) ||
+        failed(integer("rope.dimension_count", ropeDim, c.headDim)))
+      return failure();
+    if (valueLength != c.headDim || ropeDim != c.headDim)
+      return fail(llvm::formatv("key_length {0}, value_length {1} and "
+                                "rope.dimension_count {2} differ; Tern needs "
+                                "them equal",
+                                c.headDim, valueLength, ropeDim));
+  } else if (failed(integer("rope.dimension_count", c.headDim,
+                            c.hidden / c.heads))) {
     return failure();
+  }
+  if (file.tensor("rope_freqs.weight"))
+    return fail("tensor 'rope_freqs.weight' (Llama 3.1 rope scaling as "
+                "llama.cpp writes it) is not supported yet; compile the "
+                "checkpoint, whose rope_scaling Tern reads");
   const GGUFTensor *embed = file.tensor("token_embd.weight");
   if (!embed || embed->dims.size() != 2)
     return fail("missing tensor 'token_embd.weight' (2-D)");
@@ -406,7 +579,7 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
     return failure();
   // bitnet.cpp's graph (build_bitnet_158) always uses token_embd as the
   // head; bitnet-25 files carry a duplicate output.weight it ignores.
-  bool fork = arch != "bitnet";
+  bool fork = arch == "bitnet-b1.58" || arch == "bitnet-25";
   c.tiedEmbeddings = fork || !file.tensor("output.weight");
   for (StringRef key :
        {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"})
@@ -417,8 +590,10 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
       if (!llvm::is_contained(c.eosIds, v->i))
         c.eosIds.push_back(v->i);
     }
-  c.attnSubNorm = "self_attn.attn_sub_norm";
-  c.ffnSubNorm = "mlp.ffn_sub_norm";
+  if (arch != "llama") {
+    c.attnSubNorm = "self_attn.attn_sub_norm";
+    c.ffnSubNorm = "mlp.ffn_sub_norm";
+  }
   return c;
 }
 
@@ -435,7 +610,28 @@ OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
   FailureOr<BitNetConfig> config = configFromMetadata(&context, **file);
   if (failed(config))
     return nullptr;
-  GGUFSource source(&context, **file, options.i2sArmLayout);
-  return buildBitNetModel(context, *config, source,
-                          FileLineColLoc::get(&context, path, 0, 0));
+  const GGUFValue *arch = (*file)->lookup("general.architecture");
+  GGUFSource source(&context, **file, options.i2sArmLayout, *config,
+                    /*unpermute=*/arch->s == "llama");
+  Location loc = FileLineColLoc::get(&context, path, 0, 0);
+  OwningOpRef<ModuleOp> module =
+      buildBitNetModel(context, *config, source, loc);
+  if (module && !source.reternarized.empty()) {
+    llvm::SmallVector<std::string> types;
+    for (const GGUFTensor *t : source.reternarized)
+      if (!llvm::is_contained(types, ggmlTypeName(t->type)))
+        types.push_back(ggmlTypeName(t->type));
+    size_t n = source.reternarized.size();
+    emitWarning(loc) << path << ": " << n << " ternary weight"
+                     << (n > 1 ? "s are" : " is") << " stored as "
+                     << llvm::join(types, "/") << " ('"
+                     << source.reternarized.front()->name << "'"
+                     << (n > 1 ? llvm::formatv(" and {0} more", n - 1).str()
+                               : "")
+                     << "), as llama-quantize writes where TQ1_0/TQ2_0 "
+                        "blocks do not fit: re-ternarized (absmean trits, "
+                        "the largest magnitude as the scale), exact for "
+                        "Q4_0/Q5_0 of ternary weights, approximate otherwise";
+  }
+  return module;
 }

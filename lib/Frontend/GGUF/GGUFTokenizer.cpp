@@ -19,9 +19,11 @@ using TokenizerData = ::tern::rt::TokenizerData;
 
 using ::tern::rt::kGPT2Pattern;
 using ::tern::rt::kLlama3Pattern;
+using ::tern::rt::kLlamaCppDefaultPatterns;
 
 llvm::Expected<std::optional<TokenizerData>>
-mlir::tern::readGGUFTokenizer(StringRef path) {
+mlir::tern::readGGUFTokenizer(StringRef path,
+                              std::vector<std::string> *warnings) {
   llvm::Expected<std::unique_ptr<GGUFFile>> opened = GGUFFile::open(path);
   if (!opened)
     return opened.takeError();
@@ -105,11 +107,23 @@ mlir::tern::readGGUFTokenizer(StringRef path) {
         d.merges.push_back({a->second, b->second, result->second});
     }
     std::string pre = string("tokenizer.ggml.pre");
-    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3")
+    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
       d.patterns = {kLlama3Pattern};
-    else if (pre == "gpt-2" || pre == "gpt2")
+    } else if (pre == "gpt-2" || pre == "gpt2") {
       d.patterns = {kGPT2Pattern};
-    else
+    } else if (pre.empty() && !f.lookup("tokenizer.ggml.pre")) {
+      // bitnet.cpp's 2B4T conversion writes none; llama.cpp then warns and
+      // splits with its "default" expressions. So does Tern.
+      d.patterns.assign(std::begin(kLlamaCppDefaultPatterns),
+                        std::end(kLlamaCppDefaultPatterns));
+      if (warnings)
+        warnings->push_back(
+            path.str() + ": no tokenizer.ggml.pre; splitting text with "
+                         "llama.cpp's 'default' pre-tokenizer, as llama.cpp "
+                         "does (if the model's own differs, tokens will too: "
+                         "give its tokenizer.json with --tokenizer)");
+    } else
+
       return error("tokenizer.ggml.pre '" + pre +
                    "' is not supported (supported: llama-bpe, gpt-2); "
                    "give the model's tokenizer.json with --tokenizer");

@@ -67,13 +67,13 @@ llvm::Expected<TokenizerData> mlir::tern::readSentencePiece(StringRef path) {
 }
 
 llvm::Expected<std::optional<TokenizerData>>
-mlir::tern::readTokenizer(StringRef path) {
+mlir::tern::readTokenizer(StringRef path, std::vector<std::string> *warnings) {
   if (llvm::sys::fs::is_directory(path)) {
     for (StringRef name : {"tokenizer.json", "tokenizer.model"}) {
       llvm::SmallString<256> file(path);
       llvm::sys::path::append(file, name);
       if (llvm::sys::fs::exists(file))
-        return readTokenizer(file);
+        return readTokenizer(file, warnings);
     }
     return std::nullopt;
   }
@@ -81,11 +81,11 @@ mlir::tern::readTokenizer(StringRef path) {
     return fail(path + ": no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
   if (ext == ".gguf")
-    return readGGUFTokenizer(path);
+    return readGGUFTokenizer(path, warnings);
   // A .safetensors or .onnx model's tokenizer is beside it.
   if (ext == ".safetensors" || ext == ".onnx") {
     StringRef dir = llvm::sys::path::parent_path(path);
-    return readTokenizer(dir.empty() ? "." : dir);
+    return readTokenizer(dir.empty() ? "." : dir, warnings);
   }
   llvm::Expected<TokenizerData> data =
       ext == ".json"    ? readHFTokenizer(path)
@@ -175,7 +175,11 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
                    : input.str();
     if (origin.empty())
       origin = ".";
-    llvm::Expected<std::optional<TokenizerData>> read = readTokenizer(origin);
+    std::vector<std::string> warnings;
+    llvm::Expected<std::optional<TokenizerData>> read =
+        readTokenizer(origin, &warnings);
+    for (const std::string &w : warnings)
+      emitWarning(FileLineColLoc::get(module.getContext(), origin, 0, 0)) << w;
     if (!read)
       return fail(llvm::toString(read.takeError()) +
                   (choice.empty() ? " (compile without a tokenizer with "

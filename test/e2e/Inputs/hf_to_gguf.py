@@ -7,6 +7,16 @@ one of the formats Tern reads, the embedding in F16 or F32. Encoders follow
 SPEC 7.5-7.7 independently of Tern's decoders.
 
   hf_to_gguf.py CKPT OUT.gguf [--type i2_s|tq2_0|tq1_0|f32] [--arch ...]
+
+--arch llama writes a Llama-architecture BitNet checkpoint (gen_checkpoint
+--layout llama) as bitnet.cpp's and llama.cpp's converters do: no sub-norms,
+q/k rows permuted for ggml's interleaved RoPE (their `permute`), an untied
+output.weight, attention.key_length when head_dim is not hidden / heads.
+--fallback TYPE stores layer 0's BitLinears in a block format (Q4_0, ...),
+quantized by PyPI gguf, as llama-quantize does where TQ1_0/TQ2_0 blocks do
+not fit; --scalar-scales adds ik_llama.cpp's 0-dimension `.scale` tensors
+(value 1) to a `bitnet` file; --no-pre leaves tokenizer.ggml.pre out, as
+bitnet.cpp's 2B4T conversion does.
   hf_to_gguf.py --corrupt CASE OUT.gguf   malformed files for error tests
   hf_to_gguf.py CKPT OUT.gguf --drop NAME  a file missing one tensor
 """
@@ -21,8 +31,15 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
 from reference_torch import Model, read_checkpoint  # noqa: E402
 
-TYPES = {"f32": 0, "f16": 1, "q8_0": 8, "q6_k": 14, "tq1_0": 34, "tq2_0": 35,
-         "i2_s": 36, "i2_s_arm": 36}
+TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7,
+         "q8_0": 8, "q4_k": 12, "q5_k": 13, "q6_k": 14, "tq1_0": 34,
+         "tq2_0": 35, "i2_s": 36, "i2_s_arm": 36}
+
+
+def permute(w, n_head):
+    """llama.cpp's convert_hf_to_gguf LlamaModel.permute of q/k rows."""
+    return (w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:])
+            .swapaxes(1, 2).reshape(w.shape))
 
 
 def gguf_string(s):
@@ -159,7 +176,8 @@ def tokenizer_kv(ckpt):
 def convert(a):
     if a.tokenizer_only:
         write_gguf(a.out, [("general.architecture", "str", a.arch)] +
-                   tokenizer_kv(a.ckpt), [])
+                   [x for x in tokenizer_kv(a.ckpt)
+                    if not (a.no_pre and x[0] == "tokenizer.ggml.pre")], [])
         return
     model = Model(a.ckpt)
     c = model.c
@@ -177,7 +195,11 @@ def convert(a):
           (f"{arch}.attention.layer_norm_rms_epsilon", "f32", model.eps),
           (f"{arch}.rope.freq_base", "f32", model.theta),
           ("tokenizer.ggml.eos_token_id", "u32", c["eos_token_id"])]
-    kv += tokenizer_kv(a.ckpt)
+    if arch == "llama" and model.hd * model.H != model.D:
+        kv += [(f"{arch}.attention.key_length", "u32", model.hd),
+               (f"{arch}.attention.value_length", "u32", model.hd)]
+    kv += [x for x in tokenizer_kv(a.ckpt)
+           if not (a.no_pre and x[0] == "tokenizer.ggml.pre")]
     names = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q",
              "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
              "self_attn.o_proj": "attn_output",
@@ -192,6 +214,8 @@ def convert(a):
         write_hf(a.ckpt, a.emit_hf, table)
     for layer in range(model.L):
         for hf, gg in names.items():
+            if f"model.layers.{layer}.{hf}.weight" not in model.t:
+                continue  # the Llama layout has no sub-norms
             v = model.t[f"model.layers.{layer}.{hf}.weight"]
             name = f"blk.{layer}.{gg}.weight"
             if not isinstance(v, tuple):
@@ -200,6 +224,19 @@ def convert(a):
                 continue
             trits, scale = v[0].numpy().astype(np.int8), float(v[1])
             n, k = trits.shape
+            if arch == "llama" and gg in ("attn_q", "attn_k"):
+                trits = permute(trits, model.H if gg == "attn_q" else model.Hkv)
+            if a.fallback and layer == 0:
+                import gguf
+                from gguf import quants
+                w = trits.astype(np.float32) * np.float32(scale)
+                qtype = gguf.GGMLQuantizationType[a.fallback.upper()]
+                tensors.append((name, [k, n], TYPES[a.fallback],
+                                quants.quantize(w, qtype).tobytes()))
+                continue
+            if a.scalar_scales:
+                tensors.append((name[:-len("weight")] + "scale", [], 0,
+                                np.float32(1).tobytes()))
             if a.type == "f32":
                 w = trits.astype(np.float32) * np.float32(scale)
                 if a.spoil and name == "blk.0.attn_q.weight":
@@ -222,30 +259,41 @@ def convert(a):
             tensors.append((name, [k, n], TYPES[a.type], data))
     tensors.append(("output_norm.weight", [model.D], 0,
                     model.t["model.norm.weight"].numpy().astype(np.float32).tobytes()))
+    if "lm_head.weight" in model.t:
+        head = model.t["lm_head.weight"].numpy().astype(np.float32)
+        tensors.append(("output.weight", [model.D, head.shape[0]], 0,
+                        head.tobytes()))
     tensors = [t for t in tensors if t[0] != a.drop]
     write_gguf(a.out, kv, tensors)
 
 
 def embed_table(table, kind):
-    """(the table as Tern should read it, the GGUF bytes). Q8_0 comes from
-    PyPI gguf's quantizer; Q6_K (gguf has no quantizer for it) is random
-    blocks. Both are read back with gguf's dequantizers."""
+    """(the table as Tern should read it, the GGUF bytes). Q4_0, Q4_1,
+    Q5_0, Q5_1 and Q8_0 come from PyPI gguf's quantizers; the K-quants
+    (gguf has no quantizer for them) are random blocks. All are read back
+    with gguf's dequantizers."""
     import gguf
     from gguf import quants
     if kind in ("f16", "f32"):
         dtype = np.float16 if kind == "f16" else np.float32
         return table.astype(dtype).astype(np.float32), table.astype(dtype).tobytes()
-    qtype = {"q8_0": gguf.GGMLQuantizationType.Q8_0,
-             "q6_k": gguf.GGMLQuantizationType.Q6_K}[kind]
-    if kind == "q8_0":
+    qtype = gguf.GGMLQuantizationType[kind.upper()]
+    rng = np.random.default_rng(3)
+    n = table.size // 256
+    if kind in ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0"):
         blocks = quants.quantize(table, qtype)
-    else:
-        rng = np.random.default_rng(3)
-        n = table.size // 256
+    elif kind == "q6_k":
         blocks = np.concatenate([
             rng.integers(0, 256, (n, 192), dtype=np.uint8),  # ql, qh
             rng.integers(-20, 21, (n, 16)).astype(np.int8).view(np.uint8),
             np.full((n, 1), 2e-4, np.float16).view(np.uint8)], axis=1)
+        blocks = blocks.reshape(table.shape[0], -1)
+    else:  # q4_k, q5_k: f16 d and dmin, 12 bytes of 6-bit scales and mins, q
+        rest = 128 if kind == "q4_k" else 160  # (qh and) qs
+        blocks = np.concatenate([
+            np.full((n, 1), 3e-3, np.float16).view(np.uint8),
+            np.full((n, 1), 1e-2, np.float16).view(np.uint8),
+            rng.integers(0, 256, (n, 12 + rest), dtype=np.uint8)], axis=1)
         blocks = blocks.reshape(table.shape[0], -1)
     deq = quants.dequantize(blocks, qtype).reshape(table.shape)
     return deq.astype(np.float32), blocks.tobytes()
@@ -296,7 +344,7 @@ def corrupt(case, path):
         data = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("k")
                 + struct.pack("<I", 99) + bytes(8))
     elif case in ("dims", "tensortype", "offset", "truncated", "alignment",
-                  "duplicate", "nometa", "arch", "i2s-mainline"):
+                  "duplicate", "nometa", "arch", "i2s-mainline", "iq2_bn"):
         tensors = list(one)
         kv = list(good_kv)
         if case == "dims":
@@ -308,10 +356,14 @@ def corrupt(case, path):
         elif case == "alignment":
             kv.append(("general.alignment", "u32", 24))
         elif case == "arch":
-            kv = [("general.architecture", "str", "llama")]
+            kv = [("general.architecture", "str", "gpt2")]
+        elif case == "iq2_bn":  # ik_llama.cpp's BitNet type (id 135)
+            tensors = [("blk.0.attn_q.weight", [128, 4], 135, bytes(160))]
         elif case == "i2s-mainline":
+            # 288 bytes: the size of mainline's removed type 36
+            # (IQ4_NL_4_4), not I2_S's 160.
             kv = [("general.architecture", "str", "bitnet")]
-            tensors = [("blk.0.attn_q.weight", [128, 4], 36, bytes(160))]
+            tensors = [("blk.0.attn_q.weight", [128, 4], 36, bytes(288))]
         write_gguf(path, kv, tensors)
         with open(path, "rb") as f:
             data = bytearray(f.read())
@@ -334,7 +386,8 @@ def main():
     p.add_argument("--type", default="i2_s", choices=["i2_s", "i2_s_arm", "tq2_0", "tq1_0", "f32"])
     p.add_argument("--arch", default="bitnet-b1.58")
     p.add_argument("--embed", default="f16",
-                   choices=["f16", "f32", "q8_0", "q6_k"])
+                   choices=["f16", "f32", "q4_0", "q4_1", "q5_0", "q5_1",
+                            "q8_0", "q4_k", "q5_k", "q6_k"])
     p.add_argument("--emit-hf", help="also write the model, with the table "
                    "as read back, as an F32 checkpoint here")
     p.add_argument("--tokenizer-only", action="store_true",
@@ -344,6 +397,12 @@ def main():
     p.add_argument("--drop", help="leave this tensor out")
     p.add_argument("--spoil", action="store_true",
                    help="break blk.0.attn_q.weight's encoding (error tests)")
+    p.add_argument("--fallback", choices=["q4_0", "q4_1", "q5_0", "q5_1", "q8_0"],
+                   help="layer 0's BitLinears in this block format")
+    p.add_argument("--scalar-scales", action="store_true",
+                   help="0-dimension .scale tensors of 1.0 (ik_llama.cpp)")
+    p.add_argument("--no-pre", action="store_true",
+                   help="no tokenizer.ggml.pre (bitnet.cpp's 2B4T file)")
     a = p.parse_args()
     if a.corrupt:
         corrupt(a.corrupt, a.out)

@@ -10,6 +10,12 @@ ids Tern's tokenizer must reproduce.
                                       DIR/hfspm/
   tokenizer_ref.py strings FILE       the test strings (JSON array)
   tokenizer_ref.py fuzz FILE          5,000 strings of random code points
+  tokenizer_ref.py default-pre SRC DST
+                                      SRC's tokenizer.json with llama.cpp's
+                                      "default" pre-tokenizer (its four
+                                      expressions, each splitting the pieces
+                                      further): what llama.cpp uses for a
+                                      GGUF without tokenizer.ggml.pre
   tokenizer_ref.py check KIND TOK STRINGS OURS
                                       compares tern-tokenize's output OURS
                                       with the library's ids (and decoded
@@ -25,6 +31,11 @@ LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|"
                   r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
                   r"\s+(?!\S)|\s+")
 SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>"]
+# llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEFAULT regex_exprs (llama-vocab.cpp).
+LLAMA_CPP_DEFAULT = [r"[\p{P}\$\+<=>\^~\|]+",
+                     r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)",
+                     r"\p{N}+",
+                     r"[0-9][0-9][0-9]"]
 
 ENGLISH = ("the quick brown fox jumps over a lazy dog while we are testing "
            "tokenizers It's They're we've I'm you'll he'd DON'T I'LL "
@@ -215,6 +226,16 @@ def main():
     elif sys.argv[1] == "fuzz":
         with open(sys.argv[2], "w") as f:
             json.dump(fuzz_strings(random.Random(5), 5000), f)
+    elif sys.argv[1] == "default-pre":
+        with open(sys.argv[2]) as f:
+            d = json.load(f)
+        d["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": p}, "behavior": "Isolated",
+             "invert": False} for p in LLAMA_CPP_DEFAULT] + [
+            {"type": "ByteLevel", "add_prefix_space": False,
+             "trim_offsets": True, "use_regex": False}]}
+        with open(sys.argv[3], "w") as f:
+            json.dump(d, f)
     elif sys.argv[1] == "check":
         sys.exit(check(*sys.argv[2:6]))
     else:
