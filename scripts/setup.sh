@@ -45,7 +45,15 @@ if ! .venv/bin/python -c "import gguf, tokenizers, sentencepiece, onnxruntime" 2
   .venv/bin/pip install -q "gguf==0.19.0" "tokenizers==0.23.3" "sentencepiece==0.2.3" "onnxruntime==1.20.1"
 fi
 
+# transformers' apply_chat_template (with jinja2) is the reference for chat
+# templates; it imports without torch (Debian's 1.13 is too old for its
+# models, which the tests do not use).
+if ! .venv/bin/python -c "import transformers, jinja2" 2>/dev/null; then
+  echo "setup: installing transformers and jinja2 into .venv"
+  .venv/bin/pip install -q "transformers==5.24.0" "jinja2==3.1.6"
+fi
+
 for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py qemu-aarch64-static /usr/aarch64-linux-gnu/lib/crt1.o /usr/lib/aarch64-linux-gnu/libpcre2-8.a; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
-.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime" || { echo "setup: numpy, torch, gguf, tokenizers, sentencepiece, onnx or onnxruntime is not importable in .venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers, jinja2" || { echo "setup: numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers or jinja2 is not importable in .venv" >&2; exit 1; }

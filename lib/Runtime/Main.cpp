@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tern/Runtime/ChatTemplate.h"
 #include "tern/Runtime/Graph.h"
 #include "tern/Runtime/Npy.h"
 #include "tern/Runtime/Options.h"
@@ -244,31 +245,33 @@ std::string trim(const std::string &s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-/// --chat: a turn per line of input in the model's chat format (SPEC 6.4
-/// for "bitnet"); the KV cache keeps the whole conversation.
+/// --chat: a turn per line of input, in the model's own chat template
+/// (rendered as transformers' apply_chat_template would); the KV cache
+/// keeps the conversation, and each turn feeds what the template adds to
+/// it.
 int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
-  const std::string &format = tok.data().chatFormat;
-  if (format.empty())
-    return fail("--chat: this model was compiled without a chat format "
+  const TokenizerData &d = tok.data();
+  if (d.chatTemplate.empty())
+    return fail("--chat: this model was compiled without a chat template "
                 "(ternc --chat-format=bitnet|llama3)");
+  ChatTemplate tpl;
+  std::string error;
+  if (!tpl.parse(d.chatTemplate, error))
+    return fail("--chat: the chat template: " + error);
+  auto tokenText = [&](int32_t id) {
+    return id >= 0 && id < int32_t(d.tokens.size()) ? d.tokens[id]
+                                                    : std::string();
+  };
+  std::string bos = tokenText(d.bos), eos = tokenText(d.eos);
   int32_t eot = tok.find("<|eot_id|>");
   auto stop = [&](int32_t id) {
-    return (!s.o.ignoreEos && tern_is_eos(id)) || id == eot ||
-           id == tok.data().eos;
+    return (!s.o.ignoreEos && tern_is_eos(id)) || id == eot || id == d.eos;
   };
-  auto message = [&](const char *role, const std::string &content) {
-    if (format == "llama3")
-      return std::string("<|start_header_id|>") + role +
-             "<|end_header_id|>\n\n" + trim(content) + "<|eot_id|>";
-    std::string r = role;
-    r[0] = char(std::toupper(r[0]));
-    return r + ": " + trim(content) + "<|eot_id|>";
-  };
-  std::string pending; // text the next turn starts with
+  std::vector<ChatMessage> messages;
   if (!s.o.system.empty())
-    pending = message("system", s.o.system);
+    messages.push_back({"system", s.o.system});
+  std::string fed; // the conversation's text that is in the KV cache
   int64_t n = s.o.generateSet ? s.o.generate : 1024;
-  bool first = true;
   std::string line;
   while (true) {
     std::fputs("> ", stdout);
@@ -277,12 +280,22 @@ int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
       break;
     if (trim(line).empty())
       continue;
-    std::string turn = pending + message("user", line) +
-                       (format == "llama3" ? "<|start_header_id|>assistant"
-                                             "<|end_header_id|>\n\n"
-                                           : "Assistant: ");
-    std::vector<int32_t> ids = tok.encode(turn, /*addBos=*/first);
-    first = false;
+    messages.push_back({"user", line});
+    std::string text;
+    if (!tpl.render(messages, /*addGenerationPrompt=*/true, bos, eos, text,
+                    error))
+      return fail("--chat: the chat template: " + error);
+    // The template renders the whole conversation: feed what is new. One
+    // that rewrites earlier turns (e.g. trims a reply) is fed from the
+    // start again.
+    std::string turn = text;
+    if (text.compare(0, fed.size(), fed) == 0) {
+      turn = text.substr(fed.size());
+    } else {
+      s.position = 0;
+    }
+    std::vector<int32_t> ids =
+        tok.encode(turn, /*addBos=*/false, /*parseSpecial=*/true);
     if (s.o.verbosePrompt)
       printIds("turn", ids);
     if (s.position + int64_t(ids.size()) >= s.context) {
@@ -292,13 +305,18 @@ int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
     }
     s.feed(ids);
     int64_t room = s.context - s.position;
+    std::string reply;
     s.generate(
-        std::min(n, room), [&](int32_t id) { writeText(tok.decode(id)); },
+        std::min(n, room),
+        [&](int32_t id) {
+          std::string piece = tok.decode(id);
+          reply += piece;
+          writeText(piece);
+        },
         stop);
     writeText("\n");
-    // The reply's <|eot_id|> (sampled, or cut off by -n) is not in the KV
-    // cache yet: the next turn starts with it, as the template writes it.
-    pending = "<|eot_id|>";
+    fed = text + reply;
+    messages.push_back({"assistant", reply});
   }
   std::fputs("\n", stdout);
   if (!s.o.quiet)

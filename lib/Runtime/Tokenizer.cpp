@@ -206,7 +206,7 @@ std::string TokenizerData::serialize() const {
   w.u32(uint32_t(patterns.size()));
   for (const std::string &p : patterns)
     w.str(p);
-  w.str(chatFormat);
+  w.str(chatTemplate);
   return std::move(w.out);
 }
 
@@ -256,7 +256,7 @@ bool TokenizerData::deserialize(const void *bytes, size_t size,
   d.patterns.resize(r.count(4));
   for (std::string &s : d.patterns)
     s = r.str();
-  d.chatFormat = r.str();
+  d.chatTemplate = r.str();
   if (!r.ok || r.p != r.end) {
     error = "embedded tokenizer: truncated or malformed data";
     return false;

@@ -102,7 +102,7 @@ TEST(Tokenizer, SentencePieceRemovesExtraWhitespace) {
 TEST(Tokenizer, SerializationRoundTrips) {
   TokenizerData d = sentencePiece();
   d.added = {{1, true, false}};
-  d.chatFormat = "bitnet";
+  d.chatTemplate = "{{ bos_token }}";
   std::string bytes = d.serialize();
   TokenizerData back;
   std::string error;
@@ -114,7 +114,7 @@ TEST(Tokenizer, SerializationRoundTrips) {
   EXPECT_EQ(back.types, d.types);
   EXPECT_EQ(back.added.size(), 1u);
   EXPECT_TRUE(back.added[0].lstrip);
-  EXPECT_EQ(back.chatFormat, "bitnet");
+  EXPECT_EQ(back.chatTemplate, "{{ bos_token }}");
   EXPECT_EQ(back.serialize(), bytes);
   // Every truncation is rejected, none crashes.
   for (size_t n = 0; n < bytes.size(); ++n)

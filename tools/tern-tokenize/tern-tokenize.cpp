@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "tern/Frontend/Tokenizer.h"
+#include "tern/Runtime/ChatTemplate.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -36,6 +37,18 @@ cl::opt<bool> noSpecial("no-parse-special",
                         cl::cat(category));
 cl::opt<bool> info("info", cl::desc("Describe the tokenizer"),
                    cl::cat(category));
+cl::opt<std::string> render(
+    "render",
+    cl::desc("JSON file with an array of {\"messages\": [{\"role\", "
+             "\"content\"}...], \"add_generation_prompt\": bool}: writes a "
+             "JSON array of the tokenizer's chat template's renderings "
+             "(or {\"error\": message})"),
+    cl::value_desc("file"), cl::cat(category));
+cl::opt<std::string> chatFormat(
+    "chat-format",
+    cl::desc("Replace the chat template with ternc's built-in one: bitnet "
+             "or llama3"),
+    cl::value_desc("format"), cl::cat(category));
 
 int fail(const Twine &message) {
   errs() << "error: " << message << "\n";
@@ -69,6 +82,12 @@ int main(int argc, char **argv) {
     return fail(tokenizerPath +
                 ": no tokenizer (tokenizer.json, tokenizer.model or "
                 "tokenizer.ggml.* keys)");
+  if (!chatFormat.empty()) {
+    (*data)->chatTemplate = mlir::tern::builtinChatTemplate(chatFormat).str();
+    if ((*data)->chatTemplate.empty())
+      return fail("unknown --chat-format '" + chatFormat +
+                  "' (known: bitnet, llama3)");
+  }
   std::string error;
   std::unique_ptr<tern::rt::Tokenizer> t =
       tern::rt::Tokenizer::create(std::move(**data), error);
@@ -83,8 +102,46 @@ int main(int argc, char **argv) {
            << "\ntokens: " << d.tokens.size() << "\nmerges: " << d.merges.size()
            << "\nadded tokens: " << d.added.size() << "\nbos: " << d.bos
            << (d.addBos ? " (added)" : "") << "\neos: " << d.eos
-           << "\nchat format: "
-           << (d.chatFormat.empty() ? "none" : d.chatFormat) << "\n";
+           << "\nchat template: "
+           << (d.chatTemplate.empty() ? "none" : d.chatTemplate) << "\n";
+    return 0;
+  }
+  if (!render.empty()) {
+    tern::rt::ChatTemplate chat;
+    if (!chat.parse(d.chatTemplate, error))
+      return fail(tokenizerPath + ": chat template: " + error);
+    auto buffer = MemoryBuffer::getFile(render);
+    if (!buffer)
+      return fail(render + ": " + buffer.getError().message());
+    Expected<json::Value> list = json::parse((*buffer)->getBuffer());
+    if (!list || !list->getAsArray())
+      return fail(render + ": expected a JSON array of conversations");
+    auto text = [&](int32_t id) {
+      return id >= 0 && size_t(id) < d.tokens.size() ? d.tokens[id] : "";
+    };
+    json::Array out;
+    for (const json::Value &item : *list->getAsArray()) {
+      const json::Object *o = item.getAsObject();
+      const json::Array *msgs = o ? o->getArray("messages") : nullptr;
+      if (!msgs)
+        return fail(render + ": a conversation has no \"messages\" array");
+      std::vector<tern::rt::ChatMessage> messages;
+      for (const json::Value &m : *msgs) {
+        const json::Object *mo = m.getAsObject();
+        if (!mo || !mo->getString("role") || !mo->getString("content"))
+          return fail(render + ": a message needs \"role\" and \"content\"");
+        messages.push_back(
+            {mo->getString("role")->str(), mo->getString("content")->str()});
+      }
+      std::string rendered, why;
+      if (chat.render(messages,
+                      o->getBoolean("add_generation_prompt").value_or(false),
+                      text(d.bos), text(d.eos), rendered, why))
+        out.push_back(rendered);
+      else
+        out.push_back(json::Object{{"error", why}});
+    }
+    outs() << json::Value(std::move(out)) << "\n";
     return 0;
   }
   if (!inputs.empty()) {

@@ -134,8 +134,9 @@ cl::opt<std::string> tokenizer(
     cl::value_desc("path"), cl::cat(phaseCategory));
 cl::opt<std::string> chatFormat(
     "chat-format",
-    cl::desc("Chat format of the executable's --chat: auto (from the "
-             "tokenizer's chat template), bitnet, llama3 or none"),
+    cl::desc("Chat template of the executable's --chat: auto (the model's "
+             "own chat_template), bitnet (2B4T's), llama3 (LLaMA-3 "
+             "Instruct's) or none"),
     cl::init("auto"), cl::value_desc("format"), cl::cat(phaseCategory));
 cl::opt<I2SLayout, false, KnownValues<I2SLayout>> i2sLayout(
     "i2s-layout",

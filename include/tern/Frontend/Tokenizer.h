@@ -42,11 +42,16 @@ llvm::Expected<std::optional<::tern::rt::TokenizerData>>
 readTokenizer(llvm::StringRef path,
               std::vector<std::string> *warnings = nullptr);
 
-/// The chat format a chat template (Jinja text) writes, as
-/// ::tern::rt::TokenizerData::chatFormat: "llama3" (header ids), "bitnet"
-/// (SPEC 6.4, "User: ...<|eot_id|>Assistant: ") or "" (unknown or absent).
-std::string chatFormatOf(llvm::StringRef chatTemplate,
-                         const ::tern::rt::TokenizerData &data);
+/// The chat template to embed for a tokenizer whose own is `chatTemplate`
+/// (Jinja text, possibly empty): that one; for a LLaMA-3 vocabulary
+/// without one, 2B4T's format (SPEC 6.4); else none ("").
+std::string chatTemplateFor(llvm::StringRef chatTemplate,
+                            const ::tern::rt::TokenizerData &data);
+
+/// Built-in templates for ternc --chat-format: "bitnet" (2B4T, SPEC 6.4:
+/// "User: ...<|eot_id|>Assistant: ") and "llama3" (LLaMA-3 Instruct's
+/// header format); empty for other names.
+llvm::StringRef builtinChatTemplate(llvm::StringRef format);
 
 /// Checks `data` (it builds, its ids fit the model's `vocab`) and stores it
 /// as the module's tern.tokenizer attribute. `origin` names the file for
@@ -58,8 +63,9 @@ llvm::Error attachTokenizer(ModuleOp module,
 /// Attaches the tokenizer ternc's --tokenizer chooses. `choice` empty: the
 /// one that comes with the model at `input` (beside a checkpoint, inside a
 /// GGUF file; a .mlir module keeps its own); "none": none; else a tokenizer
-/// file or directory. `chatFormat` other than "auto" replaces the detected
-/// chat format ("none" removes it).
+/// file or directory. `chatFormat` other than "auto" replaces the model's
+/// chat template with a built-in one ("none" removes it). The template is
+/// parsed here: one Tern cannot evaluate is an error naming the construct.
 llvm::Error addModelTokenizer(ModuleOp module, llvm::StringRef input,
                               llvm::StringRef choice,
                               llvm::StringRef chatFormat);

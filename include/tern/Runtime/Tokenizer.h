@@ -100,7 +100,9 @@ struct TokenizerData {
   bool removeExtraWhitespaces = false; ///< SentencePiece normalization
   bool splitWords = false; ///< SentencePiece style: BPE within U+2581 words
   Prefix prefix = Prefix::None;
-  std::string chatFormat; ///< "bitnet", "llama3" or empty
+  /// The chat template (Jinja, ChatTemplate.h) --chat renders
+  /// conversations with; empty: none.
+  std::string chatTemplate;
 
   std::string serialize() const;
   /// Rebuilds the data from serialize()'s bytes; false with a reason on

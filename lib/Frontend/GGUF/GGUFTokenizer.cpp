@@ -145,6 +145,6 @@ mlir::tern::readGGUFTokenizer(StringRef path,
   d.addBos = integer("tokenizer.ggml.add_bos_token",
                      d.kind == TokenizerData::Kind::SentencePieceBPE) &&
              d.bos >= 0;
-  d.chatFormat = chatFormatOf(string("tokenizer.chat_template"), d);
+  d.chatTemplate = chatTemplateFor(string("tokenizer.chat_template"), d);
   return std::optional<TokenizerData>(std::move(d));
 }

@@ -334,7 +334,14 @@ llvm::Expected<TokenizerData> mlir::tern::readHFTokenizer(StringRef path) {
       d.addBos = *add && d.bos >= 0;
     if (std::optional<StringRef> t = c.getString("chat_template"))
       chatTemplate = t->str();
+    // Some configs list named templates: [{"name": "default", ...}, ...].
+    if (const json::Array *list = c.getArray("chat_template"))
+      for (const json::Value &entry : *list)
+        if (const json::Object *o = entry.getAsObject())
+          if (o->getString("name") == "default")
+            if (std::optional<StringRef> t = o->getString("template"))
+              chatTemplate = t->str();
   }
-  d.chatFormat = chatFormatOf(chatTemplate, d);
+  d.chatTemplate = chatTemplateFor(chatTemplate, d);
   return std::move(d);
 }

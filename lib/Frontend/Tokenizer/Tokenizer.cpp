@@ -1,6 +1,7 @@
 //===- Tokenizer.cpp - finding a model's tokenizer and storing it ---------===//
 
 #include "tern/Frontend/Tokenizer.h"
+#include "tern/Runtime/ChatTemplate.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -99,16 +100,32 @@ mlir::tern::readTokenizer(StringRef path, std::vector<std::string> *warnings) {
   return std::optional<TokenizerData>(std::move(*data));
 }
 
-std::string mlir::tern::chatFormatOf(StringRef chatTemplate,
-                                     const TokenizerData &data) {
-  bool hasEot = llvm::is_contained(data.tokens, "<|eot_id|>");
-  if (chatTemplate.contains("<|start_header_id|>"))
-    return "llama3";
-  // BitNet b1.58 2B4T (SPEC 6.4): "Role: content<|eot_id|>", and a LLaMA-3
-  // vocabulary without a template is taken to be that model's.
-  if ((chatTemplate.contains("Assistant: ") && hasEot) ||
-      (chatTemplate.empty() && hasEot))
-    return "bitnet";
+StringRef mlir::tern::builtinChatTemplate(StringRef format) {
+  if (format == "bitnet") // 2B4T (SPEC 6.4)
+    return "{{ bos_token }}{% for message in messages %}"
+           "{{ message['role'] | capitalize + ': ' + message['content'] | "
+           "trim + '<|eot_id|>' }}{% endfor %}"
+           "{% if add_generation_prompt %}{{ 'Assistant: ' }}{% endif %}";
+  if (format == "llama3") // LLaMA-3 Instruct
+    return "{% set loop_messages = messages %}{% for message in "
+           "loop_messages %}{% set content = '<|start_header_id|>' + "
+           "message['role'] + '<|end_header_id|>\n\n'+ message['content'] | "
+           "trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = "
+           "bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if "
+           "add_generation_prompt %}{{ "
+           "'<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif "
+           "%}";
+  return "";
+}
+
+std::string mlir::tern::chatTemplateFor(StringRef chatTemplate,
+                                        const TokenizerData &data) {
+  if (!chatTemplate.empty())
+    return chatTemplate.str();
+  // A LLaMA-3 vocabulary without a template is taken to be 2B4T's (its
+  // GGUF files carry none).
+  if (llvm::is_contained(data.tokens, "<|eot_id|>"))
+    return builtinChatTemplate("bitnet").str();
   return "";
 }
 
@@ -195,7 +212,17 @@ llvm::Error mlir::tern::addModelTokenizer(ModuleOp module, StringRef input,
   if (!data)
     return llvm::Error::success();
   if (chatFormat != "auto")
-    data->chatFormat = chatFormat == "none" ? "" : chatFormat.str();
+    data->chatTemplate = builtinChatTemplate(chatFormat).str();
+  if (!data->chatTemplate.empty()) {
+    ::tern::rt::ChatTemplate chat;
+    std::string error;
+    if (!chat.parse(data->chatTemplate, error))
+      return fail((origin.empty() ? input.str() : origin) +
+                  ": chat template: " + error +
+                  "; Tern evaluates the Jinja that chat templates use "
+                  "(docs/UserGuide.md): give --chat-format=bitnet, llama3 or "
+                  "none");
+  }
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   auto logits = forward && forward.getNumResults() == 1
                     ? dyn_cast<RankedTensorType>(forward.getResultTypes()[0])

@@ -3,6 +3,9 @@
 
   text_ref.py ids TOKENIZER TEXT          prompt ids, as the executable's
                                           --verbose-prompt prints them
+  text_ref.py rendered TOKENIZER FILE     the ids of FILE's text as a chat
+                                          template's rendering is encoded
+                                          (no BOS added: the text has it)
   text_ref.py decode TOKENIZER IDS OUT    checks that OUT (the executable's
                                           stdout) is IDS (one per line)
                                           decoded
@@ -14,8 +17,12 @@ from tokenizers import Tokenizer
 
 def main():
     tok = Tokenizer.from_file(sys.argv[2])
-    if sys.argv[1] == "ids":
-        ids = tok.encode(sys.argv[3]).ids
+    if sys.argv[1] in ("ids", "rendered"):
+        if sys.argv[1] == "rendered":
+            with open(sys.argv[3], encoding="utf-8") as f:
+                ids = tok.encode(f.read(), add_special_tokens=False).ids
+        else:
+            ids = tok.encode(sys.argv[3]).ids
         print("prompt: %d tokens: %s" % (len(ids), " ".join(map(str, ids))))
         return 0
     with open(sys.argv[3]) as f:
