@@ -112,9 +112,14 @@ void mlir::tern::populateKernelsPasses(OpPassManager &pm,
   // The module's #tern.target names the kernel family. NVIDIA (--emit=asm
   // and executables alike): every op a device kernel, launched by host code
   // (gpu-host); --emit=asm then prints the device code alone.
-  mlir::tern::TernLowerToKernelsOptions kernels;
-  kernels.mcaMarkers = options.mcaMarkers;
-  pm.addPass(mlir::tern::createTernLowerToKernels(kernels));
+  const KernelFamily *family = lookupKernelFamily(options.kernels);
+  if (family && family->isDeviceCode()) {
+    pm.addPass(mlir::tern::createTernLowerToGpu());
+  } else {
+    mlir::tern::TernLowerToKernelsOptions kernels;
+    kernels.mcaMarkers = options.mcaMarkers;
+    pm.addPass(mlir::tern::createTernLowerToKernels(kernels));
+  }
   // The loop builders leave repeated constants and dims behind; once they
   // are one value per size, buffers of equal size share planned arenas.
   pm.addPass(createCanonicalizerPass());

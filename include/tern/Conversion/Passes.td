@@ -49,4 +49,26 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
   ];
 }
 
+def TernLowerToGpu : Pass<"tern-lower-to-gpu", "ModuleOp"> {
+  let summary = "Lower tern ops to NVIDIA device kernels and their launches";
+  let description = [{
+    The NVIDIA target's lowering: every op becomes a kernel in
+    `gpu.module @tern_gpu` (the NVIDIA emitter, `lib/Target/NVPTX`:
+    `GpuLayer.cpp`, `GpuAttention.cpp`, `GpuW2.cpp`), launched by
+    `gpu.launch_func` on device buffers from the host code of
+    `@tern_forward` (`GpuHost.cpp`), with the runtime ABI of
+    `tern-lower-to-kernels`. The module's `#tern.target` must name an NVIDIA
+    family (`gpu-host`; `gpu-device-emulation`, the test aid that runs the
+    same kernels and launches on the CPU); ternc runs this pass for
+    `--target=nvptx`. PTX, cubin and their embedding follow in the llvm
+    phase (`lib/Target/NVPTX/DeviceCode.cpp`).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::gpu::GPUDialect"
+  ];
+}
+
 #endif // TERN_CONVERSION_PASSES

@@ -38,6 +38,7 @@
 
 namespace mlir::tern {
 #define GEN_PASS_DEF_TERNLOWERTOKERNELS
+#define GEN_PASS_DEF_TERNLOWERTOGPU
 #include "tern/Conversion/Passes.h.inc"
 } // namespace mlir::tern
 
@@ -265,6 +266,20 @@ LogicalResult checkWeightLayouts(func::FuncOp func,
   return failure(walk.wasInterrupted());
 }
 
+/// Lowers `module` with `family`'s kernels.
+LogicalResult lowerModule(ModuleOp module, const KernelFamily &family,
+                          bool mcaMarkers) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return module.emitError()
+           << "no model function: expected func.func @forward";
+  if (failed(checkWeightLayouts(forward, family)))
+    return failure();
+  if (module->hasAttr(TernDialect::GraphAttrHelper::getNameStr()))
+    return lowerGraph(module, forward, family);
+  return lowerModel(module, forward, family, mcaMarkers);
+}
+
 struct LowerToKernelsPass
     : mlir::tern::impl::TernLowerToKernelsBase<LowerToKernelsPass> {
   using Base::Base;
@@ -283,19 +298,28 @@ struct LowerToKernelsPass
                          << "' (known: " << kernelFamilyNames(false) << ")";
       return signalPassFailure();
     }
-    auto forward = module.lookupSymbol<func::FuncOp>("forward");
-    if (!forward) {
-      module.emitError() << "no model function: expected func.func @forward";
+    if (failed(lowerModule(module, *family, mcaMarkers)))
+      signalPassFailure();
+  }
+};
+
+struct LowerToGpuPass : mlir::tern::impl::TernLowerToGpuBase<LowerToGpuPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    TargetAttr target =
+        TernDialect::TargetAttrHelper(&getContext()).getAttr(module);
+    const KernelFamily *family =
+        target ? lookupKernelFamily(target.getKernels()) : nullptr;
+    if (!family || !family->isDeviceCode()) {
+      module.emitError() << "tern-lower-to-gpu: the module's #tern.target "
+                         << (target ? "names '" + target.getKernels().str() +
+                                          "', not an NVIDIA family"
+                                    : std::string("is missing"))
+                         << " (run tern-set-target{kernels=gpu-host}, or "
+                            "tern-lower-to-kernels for CPU families)";
       return signalPassFailure();
     }
-    if (failed(checkWeightLayouts(forward, *family)))
-      return signalPassFailure();
-    if (module->hasAttr(TernDialect::GraphAttrHelper::getNameStr())) {
-      if (failed(lowerGraph(module, forward, *family)))
-        signalPassFailure();
-      return;
-    }
-    if (failed(lowerModel(module, forward, *family, mcaMarkers)))
+    if (failed(lowerModule(module, *family, /*mcaMarkers=*/false)))
       signalPassFailure();
   }
 };
