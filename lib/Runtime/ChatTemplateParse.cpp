@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 namespace tern::rt::jinja {
 namespace {
@@ -64,6 +65,9 @@ private:
   // Expressions over `toks` from `pos`.
   ExprP expression();
   ExprP conditional();
+  /// `next (op next)*` for the operators `ops`, grouped from the left.
+  ExprP leftAssociative(ExprP (Parser::*next)(),
+                        std::initializer_list<const char *> ops);
   ExprP orExpr();
   ExprP andExpr();
   ExprP notExpr();
@@ -328,14 +332,20 @@ ExprP Parser::conditional() {
   return e;
 }
 
-ExprP Parser::orExpr() {
-  ExprP e = andExpr();
-  while (e && isName("or")) {
+ExprP Parser::leftAssociative(ExprP (Parser::*next)(),
+                              std::initializer_list<const char *> ops) {
+  ExprP e = (this->*next)();
+  while (e) {
+    auto op = std::find_if(ops.begin(), ops.end(), [&](const char *o) {
+      return std::isalpha((unsigned char)o[0]) ? isName(o) : isOp(o);
+    });
+    if (op == ops.end())
+      break;
     ++pos;
     auto b = make(Expr::Binary);
-    b->op = "or";
+    b->op = *op;
     b->args.push_back(std::move(e));
-    if (!(e = andExpr()))
+    if (!(e = (this->*next)()))
       return nullptr;
     b->args.push_back(std::move(e));
     e = std::move(b);
@@ -343,20 +353,9 @@ ExprP Parser::orExpr() {
   return e;
 }
 
-ExprP Parser::andExpr() {
-  ExprP e = notExpr();
-  while (e && isName("and")) {
-    ++pos;
-    auto b = make(Expr::Binary);
-    b->op = "and";
-    b->args.push_back(std::move(e));
-    if (!(e = notExpr()))
-      return nullptr;
-    b->args.push_back(std::move(e));
-    e = std::move(b);
-  }
-  return e;
-}
+ExprP Parser::orExpr() { return leftAssociative(&Parser::andExpr, {"or"}); }
+
+ExprP Parser::andExpr() { return leftAssociative(&Parser::notExpr, {"and"}); }
 
 ExprP Parser::notExpr() {
   if (isName("not")) {
@@ -422,49 +421,14 @@ ExprP Parser::compare() {
   return e;
 }
 
-ExprP Parser::concat() {
-  ExprP e = additive();
-  while (e && isOp("~")) {
-    ++pos;
-    auto b = make(Expr::Binary);
-    b->op = "~";
-    b->args.push_back(std::move(e));
-    if (!(e = additive()))
-      return nullptr;
-    b->args.push_back(std::move(e));
-    e = std::move(b);
-  }
-  return e;
-}
+ExprP Parser::concat() { return leftAssociative(&Parser::additive, {"~"}); }
 
 ExprP Parser::additive() {
-  ExprP e = multiplicative();
-  while (e && (isOp("+") || isOp("-"))) {
-    auto b = make(Expr::Binary);
-    b->op = peek().text;
-    ++pos;
-    b->args.push_back(std::move(e));
-    if (!(e = multiplicative()))
-      return nullptr;
-    b->args.push_back(std::move(e));
-    e = std::move(b);
-  }
-  return e;
+  return leftAssociative(&Parser::multiplicative, {"+", "-"});
 }
 
 ExprP Parser::multiplicative() {
-  ExprP e = unary();
-  while (e && (isOp("*") || isOp("/") || isOp("//") || isOp("%"))) {
-    auto b = make(Expr::Binary);
-    b->op = peek().text;
-    ++pos;
-    b->args.push_back(std::move(e));
-    if (!(e = unary()))
-      return nullptr;
-    b->args.push_back(std::move(e));
-    e = std::move(b);
-  }
-  return e;
+  return leftAssociative(&Parser::unary, {"*", "/", "//", "%"});
 }
 
 ExprP Parser::unary() {
