@@ -87,6 +87,7 @@ mlir::tern::readGGUFTokenizer(StringRef path,
     d.byteFallback |= t == TokenizerData::Byte;
   }
 
+  bool llama3Family = false;
   if (d.kind == TokenizerData::Kind::ByteLevelBPE) {
     std::optional<std::vector<std::string>> merges =
         f.stringArray("tokenizer.ggml.merges");
@@ -107,8 +108,14 @@ mlir::tern::readGGUFTokenizer(StringRef path,
         d.merges.push_back({a->second, b->second, result->second});
     }
     std::string pre = string("tokenizer.ggml.pre");
-    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
+    // The names llama.cpp reads as its LLAMA3 pre-tokenizer (Falcon3's and
+    // Falcon-E's conversions write their own names for it): LLaMA-3's
+    // regex, whole-token pieces kept (ignore_merges) and BOS by default.
+    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3" ||
+        pre == "falcon3" || pre == "falcon_e" || pre == "falcon-h1") {
       d.patterns = {kLlama3Pattern};
+      d.ignoreMerges = true;
+      llama3Family = true;
     } else if (pre == "gpt-2" || pre == "gpt2") {
       d.patterns = {kGPT2Pattern};
     } else if (pre.empty() && !f.lookup("tokenizer.ggml.pre")) {
@@ -125,7 +132,8 @@ mlir::tern::readGGUFTokenizer(StringRef path,
     } else
 
       return error("tokenizer.ggml.pre '" + pre +
-                   "' is not supported (supported: llama-bpe, gpt-2); "
+                   "' is not supported (supported: llama-bpe, llama3, "
+                   "falcon3, falcon_e, gpt-2, or none); "
                    "give the model's tokenizer.json with --tokenizer");
   } else {
     if (!scores)
@@ -143,7 +151,8 @@ mlir::tern::readGGUFTokenizer(StringRef path,
       if (d.types[i] == TokenizerData::Unknown)
         d.unk = int32_t(i);
   d.addBos = integer("tokenizer.ggml.add_bos_token",
-                     d.kind == TokenizerData::Kind::SentencePieceBPE) &&
+                     d.kind == TokenizerData::Kind::SentencePieceBPE ||
+                         llama3Family) &&
              d.bos >= 0;
   d.chatTemplate = chatTemplateFor(string("tokenizer.chat_template"), d);
   return std::optional<TokenizerData>(std::move(d));

@@ -175,9 +175,12 @@ def tokenizer_kv(ckpt):
 
 def convert(a):
     if a.tokenizer_only:
-        write_gguf(a.out, [("general.architecture", "str", a.arch)] +
-                   [x for x in tokenizer_kv(a.ckpt)
-                    if not (a.no_pre and x[0] == "tokenizer.ggml.pre")], [])
+        kv = [x for x in tokenizer_kv(a.ckpt)
+              if not (a.no_pre and x[0] == "tokenizer.ggml.pre")]
+        if a.pre:
+            kv = [(k, t, a.pre if k == "tokenizer.ggml.pre" else v)
+                  for k, t, v in kv]
+        write_gguf(a.out, [("general.architecture", "str", a.arch)] + kv, [])
         return
     model = Model(a.ckpt)
     c = model.c
@@ -401,6 +404,8 @@ def main():
                    help="layer 0's BitLinears in this block format")
     p.add_argument("--scalar-scales", action="store_true",
                    help="0-dimension .scale tensors of 1.0 (ik_llama.cpp)")
+    p.add_argument("--pre", help="tokenizer.ggml.pre's value (default "
+                   "llama-bpe; falcon3 is what Falcon3's conversion writes)")
     p.add_argument("--no-pre", action="store_true",
                    help="no tokenizer.ggml.pre (bitnet.cpp's 2B4T file)")
     a = p.parse_args()
