@@ -31,9 +31,16 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
 from reference_torch import Model, read_checkpoint  # noqa: E402
 
-TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7,
+TYPES = {"f32": 0, "f16": 1, "bf16": 30, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7,
          "q8_0": 8, "q4_k": 12, "q5_k": 13, "q6_k": 14, "tq1_0": 34,
          "tq2_0": 35, "i2_s": 36, "i2_s_arm": 36}
+
+
+def to_bf16_bytes(x):
+    """float32 -> bfloat16 bytes, round to nearest even."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    u = u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
+    return (u >> np.uint32(16)).astype(np.uint16).tobytes()
 
 
 def permute(w, n_head):
@@ -240,12 +247,14 @@ def convert(a):
             if a.scalar_scales:
                 tensors.append((name[:-len("weight")] + "scale", [], 0,
                                 np.float32(1).tobytes()))
-            if a.type == "f32":
+            if a.type in ("f32", "f16", "bf16"):
+                # T * scale, as llama.cpp's convert_hf_to_gguf writes it.
                 w = trits.astype(np.float32) * np.float32(scale)
                 if a.spoil and name == "blk.0.attn_q.weight":
                     flat = w.reshape(-1)
                     flat[np.nonzero(flat)[0][0]] *= 0.5  # not a multiple of m
-                data = w.tobytes()
+                data = (w.astype(np.float16).tobytes() if a.type == "f16" else
+                        to_bf16_bytes(w) if a.type == "bf16" else w.tobytes())
             else:
                 data = {"i2_s": encode_i2_s, "tq2_0": encode_tq2_0,
                         "tq1_0": encode_tq1_0,
@@ -386,7 +395,8 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ckpt", nargs="?")
     p.add_argument("out")
-    p.add_argument("--type", default="i2_s", choices=["i2_s", "i2_s_arm", "tq2_0", "tq1_0", "f32"])
+    p.add_argument("--type", default="i2_s",
+                   choices=["i2_s", "i2_s_arm", "tq2_0", "tq1_0", "f32", "f16", "bf16"])
     p.add_argument("--arch", default="bitnet-b1.58")
     p.add_argument("--embed", default="f16",
                    choices=["f16", "f32", "q4_0", "q4_1", "q5_0", "q5_1",
