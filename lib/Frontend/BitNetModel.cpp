@@ -64,9 +64,12 @@ public:
           b.getContext(), b.getF32FloatAttr(s->factor),
           b.getF32FloatAttr(s->lowFreqFactor),
           b.getF32FloatAttr(s->highFreqFactor), s->originalContext);
+    DenseF32ArrayAttr factors = c.ropeFreqFactors.empty()
+                                    ? DenseF32ArrayAttr()
+                                    : b.getDenseF32ArrayAttr(c.ropeFreqFactors);
     return b.create<RopeOp>(loc, x.getType(), x, positions, c.headDim,
-                            APFloat(c.ropeTheta), RopeStyle::HalfSplit,
-                            scaling);
+                            APFloat(c.ropeTheta), RopeStyle::HalfSplit, scaling,
+                            factors);
   }
 
   /// One transformer block (SPEC 3, lines 3-20).

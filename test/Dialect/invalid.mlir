@@ -195,6 +195,14 @@ func.func @rope_theta(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
 
 // -----
 
+func.func @rope_freq_factors(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{has 3 freq_factors for head_dim 8 (one per frequency: head_dim / 2)}}
+  %y = tern.rope %x, %p {head_dim = 8 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32, freq_factors = array<f32: 1.0, 2.0, 4.0>} : tensor<?x8xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
 func.func @rope_llama3(%x: tensor<?x8xf32>, %p: tensor<?xi32>) {
   // expected-error @+1 {{llama3 scaling needs factor > 0, 0 < low_freq_factor < high_freq_factor and original_context > 0}}
   %y = tern.rope %x, %p {head_dim = 8 : i64, style = #tern.rope_style<half_split>, theta = 1.0e+04 : f32, scaling = #tern.rope_llama3<factor = 8.0 : f32, low_freq_factor = 4.0 : f32, high_freq_factor = 1.0 : f32, original_context = 8192>} : tensor<?x8xf32>, tensor<?xi32>

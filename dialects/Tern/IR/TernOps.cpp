@@ -235,6 +235,14 @@ LogicalResult RopeOp::verify() {
       return emitOpError() << "llama3 scaling needs factor > 0, "
                               "0 < low_freq_factor < high_freq_factor and "
                               "original_context > 0";
+  if (std::optional<ArrayRef<float>> factors = getFreqFactors()) {
+    if (int64_t(factors->size()) != headDim / 2)
+      return emitOpError() << "has " << factors->size()
+                           << " freq_factors for head_dim " << headDim
+                           << " (one per frequency: head_dim / 2)";
+    if (!llvm::all_of(*factors, [](float f) { return f > 0; }))
+      return emitOpError() << "freq_factors must be positive";
+  }
   return success();
 }
 

@@ -122,7 +122,9 @@ def Tern_RopeOp : Tern_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let description = [{
     Rotates every `head_dim`-wide head of `input` by angles
     `positions[t] / theta^(2i / head_dim)`, frequencies rescaled by `scaling`
-    when present (`#tern.rope_llama3`). `half_split` pairs dimension `i`
+    when present (`#tern.rope_llama3`) and divided by `freq_factors[i]`
+    when present (ggml's form of the same, from a GGUF's
+    `rope_freqs.weight`). `half_split` pairs dimension `i`
     with `i + head_dim/2` (Hugging Face / NEOX); `interleaved` pairs `2i` with
     `2i + 1`.
 
@@ -132,7 +134,8 @@ def Tern_RopeOp : Tern_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   }];
   let arguments = (ins Tern_Activations:$input, Tern_TokenIds:$positions,
                        I64Attr:$head_dim, F32Attr:$theta, Tern_RopeStyleAttr:$style,
-                       OptionalAttr<Tern_RopeScalingAttr>:$scaling);
+                       OptionalAttr<Tern_RopeScalingAttr>:$scaling,
+                       OptionalAttr<DenseF32ArrayAttr>:$freq_factors);
   let results = (outs Tern_Activations:$result);
   let assemblyFormat = "$input `,` $positions attr-dict `:` type($input) `,` type($positions)";
   let hasVerifier = 1;

@@ -36,6 +36,8 @@ struct BitNetConfig {
   /// The LM head is the embedding table (no separate lm_head tensor).
   bool tiedEmbeddings = true;
   std::optional<RopeScaling> ropeScaling;
+  /// ggml's per-frequency divisors (a GGUF's rope_freqs.weight); empty: none.
+  std::vector<float> ropeFreqFactors;
   /// Sub-norm tensor names within a layer: "self_attn.attn_sub_norm" and
   /// "mlp.ffn_sub_norm" (2B4T) or "self_attn.inner_attn_ln" and
   /// "mlp.ffn_layernorm" (1bitLLM); empty for Llama-architecture BitNets.

@@ -206,6 +206,10 @@ SmallVector<float> mlir::tern::kernels::ropeInverseFrequencies(RopeOp op) {
       }
     }
   }
+  // ggml's freq_factors divide the frequencies (a GGUF's rope_freqs).
+  if (std::optional<ArrayRef<float>> factors = op.getFreqFactors())
+    for (auto [f, d] : llvm::zip(invFreq, *factors))
+      f = f / d;
   return invFreq;
 }
 

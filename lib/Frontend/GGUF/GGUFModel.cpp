@@ -568,10 +568,19 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
                             c.hidden / c.heads))) {
     return failure();
   }
-  if (file.tensor("rope_freqs.weight"))
-    return fail("tensor 'rope_freqs.weight' (Llama 3.1 rope scaling as "
-                "llama.cpp writes it) is not supported yet; compile the "
-                "checkpoint, whose rope_scaling Tern reads");
+  // Llama 3.1's rope scaling as llama.cpp writes it: a divisor per
+  // frequency.
+  if (const GGUFTensor *f = file.tensor("rope_freqs.weight")) {
+    if (GGMLType(f->type) != GGMLType::F32 ||
+        f->numElements() != uint64_t(c.headDim / 2))
+      return fail(llvm::formatv("tensor 'rope_freqs.weight': expected {0} "
+                                "F32 values (head_dim / 2), got {1} {2}",
+                                c.headDim / 2, ggmlTypeName(f->type),
+                                f->dimsString()));
+    c.ropeFreqFactors.resize(c.headDim / 2);
+    std::memcpy(c.ropeFreqFactors.data(), f->data.data(),
+                c.ropeFreqFactors.size() * 4);
+  }
   const GGUFTensor *embed = file.tensor("token_embd.weight");
   if (!embed || embed->dims.size() != 2)
     return fail("missing tensor 'token_embd.weight' (2-D)");

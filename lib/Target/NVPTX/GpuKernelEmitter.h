@@ -75,8 +75,9 @@ private:
   void blockQuantizeRow(BlockThreads &threads, int64_t k, Value t, Value q,
                         Value s, function_ref<Value(Value)> element);
   /// RoPE's cos and sin tables of this call's positions, by (theta,
-  /// head_dim, scaling attribute).
-  std::map<std::tuple<float, int64_t, const void *>, std::pair<Value, Value>>
+  /// head_dim, scaling and freq_factors attributes).
+  std::map<std::tuple<float, int64_t, const void *, const void *>,
+           std::pair<Value, Value>>
       ropeTables;
   /// Device kernels by name and signature.
   llvm::StringMap<Operation *> deviceKernels;

@@ -426,7 +426,8 @@ void GpuKernelEmitter::launchRope(RopeOp op) {
   int64_t headDim = op.getHeadDim(), half = headDim / 2;
   float theta = op.getTheta().convertToFloat();
   auto &[cosTable, sinTable] =
-      ropeTables[{theta, headDim, op.getScalingAttr().getAsOpaquePointer()}];
+      ropeTables[{theta, headDim, op.getScalingAttr().getAsOpaquePointer(),
+                  op.getFreqFactorsAttr().getAsOpaquePointer()}];
   if (!cosTable) {
     // cos and sin of p * inv_freq[i], on the host with the CPU kernels'
     // operations.

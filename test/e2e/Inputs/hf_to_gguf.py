@@ -43,6 +43,29 @@ def to_bf16_bytes(x):
     return (u >> np.uint32(16)).astype(np.uint16).tobytes()
 
 
+def llama3_rope_factors(base, dim, sc):
+    """rope_freqs.weight as llama.cpp's convert_hf_to_gguf
+    (LlamaModel.generate_extra_tensors) computes it: one divisor per
+    frequency."""
+    import math
+    import torch
+    freqs = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    factor, low, high = sc["factor"], sc["low_freq_factor"], sc["high_freq_factor"]
+    old = sc["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / low, old / high
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            out.append(1)
+        elif wavelen > low_wavelen:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return torch.tensor(out, dtype=torch.float32).numpy()
+
+
 def permute(w, n_head):
     """llama.cpp's convert_hf_to_gguf LlamaModel.permute of q/k rows."""
     return (w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:])
@@ -271,6 +294,10 @@ def convert(a):
             tensors.append((name, [k, n], TYPES[a.type], data))
     tensors.append(("output_norm.weight", [model.D], 0,
                     model.t["model.norm.weight"].numpy().astype(np.float32).tobytes()))
+    sc = model.scaling
+    if arch == "llama" and sc and sc.get("rope_type", sc.get("type")) == "llama3":
+        tensors.append(("rope_freqs.weight", [model.hd // 2], 0,
+                        llama3_rope_factors(model.theta, model.hd, sc).tobytes()))
     if "lm_head.weight" in model.t:
         head = model.t["lm_head.weight"].numpy().astype(np.float32)
         tensors.append(("output.weight", [model.D, head.shape[0]], 0,
