@@ -32,7 +32,7 @@ FailureOr<ArrayRef<char>> mlir::tern::getWeightBytes(WeightOp op) {
                           << "': unsupported data attribute " << value;
 }
 
-static float halfToFloat(uint16_t h) {
+float mlir::tern::halfToFloat(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
   if (exp == 0x1f) {

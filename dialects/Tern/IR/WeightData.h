@@ -20,6 +20,9 @@ namespace mlir::tern {
 /// weight and fails when the data is not available as raw bytes.
 FailureOr<ArrayRef<char>> getWeightBytes(WeightOp op);
 
+/// An IEEE half (f16) as f32, exactly.
+float halfToFloat(uint16_t h);
+
 /// Converts `count` stored elements of float type `type` (f32, f16, bf16) at
 /// `data` to f32.
 void convertToF32(Type type, const char *data, size_t count, float *out);

@@ -56,18 +56,6 @@ std::string mlir::tern::onnx_frontend::shapeString(ArrayRef<int64_t> shape) {
 
 namespace mlir::tern::onnx_frontend {
 
-float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 31,
-           mant = h & 1023;
-  if (exp == 0)
-    return (sign ? -1.0f : 1.0f) * std::ldexp(float(mant), -24);
-  uint32_t bits = exp == 31 ? sign | 0x7f800000 | (mant << 13)
-                            : sign | ((exp + 112) << 23) | (mant << 13);
-  float out;
-  std::memcpy(&out, &bits, 4);
-  return out;
-}
-
 template <> bool Elements<float>::compact() {
   if (bytes || codes)
     return bool(codes);
@@ -101,8 +89,6 @@ template <> bool Elements<float>::compact() {
   owned = std::vector<float>();
   return true;
 }
-
-template <> bool Elements<int64_t>::compact() { return false; }
 
 } // namespace mlir::tern::onnx_frontend
 

@@ -15,6 +15,7 @@
 #ifndef TERN_FRONTEND_ONNX_ONNXGRAPH_H
 #define TERN_FRONTEND_ONNX_ONNXGRAPH_H
 
+#include "Tern/IR/WeightData.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
@@ -96,19 +97,10 @@ public:
     return owned;
   }
   /// Keeps computed floats as a palette when they take at most 256 values;
-  /// returns whether they do.
+  /// returns whether they do (Elements<float> only).
   bool compact();
   /// Drops the elements.
   void release() { *this = Elements(); }
-
-  bool operator==(const Elements &o) const {
-    if (size() != o.size())
-      return false;
-    for (int64_t k = 0; k < size(); ++k)
-      if ((*this)[k] != o[k])
-        return false;
-    return true;
-  }
 
 private:
   E decodeAt(int64_t k) const;
@@ -123,9 +115,6 @@ private:
   const uint8_t *code = nullptr;
   const float *palette = nullptr;
 };
-
-/// IEEE half to float.
-float halfToFloat(uint16_t h);
 
 namespace detail {
 template <typename V> V load(const char *p) {
@@ -172,7 +161,6 @@ template <> inline int64_t Elements<int64_t>::decodeAt(int64_t k) const {
 }
 
 template <> bool Elements<float>::compact();
-template <> bool Elements<int64_t>::compact();
 
 /// A dense tensor: floats (FLOAT, FLOAT16, BFLOAT16, DOUBLE, computed in
 /// f32) or integers (every integer type and BOOL, computed in int64).

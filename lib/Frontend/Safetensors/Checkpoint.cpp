@@ -123,8 +123,9 @@ private:
   std::optional<int64_t> firstNonTernary(const Entry &e, int64_t count);
   /// The float tensor's (ternary) values as int8.
   void toTrits(const Entry &e, int64_t count, char *out);
-  /// `w` with the scale its weight_scale tensor gives (SPEC 2.4).
-  FailureOr<LinearWeight> scaled(const Entry &e, StringRef name, Value w);
+  /// `w` (weight `name`) with the scale its weight_scale tensor
+  /// `scaleName` gives (SPEC 2.4).
+  FailureOr<LinearWeight> scaled(StringRef name, StringRef scaleName, Value w);
 
   /// A weight viewing the tensor's bytes in the mapping.
   Value weight(OpBuilder &b, const Entry &e, Type result, ShapedType storage) {
@@ -166,7 +167,7 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
     Value w = createWeight(
         b, b.getUnknownLoc(), name, type, storage,
         [&](MutableArrayRef<char> out) { toTrits(*e, n * k, out.data()); });
-    return scaled(*e, name, w);
+    return scaled(name, scaleName, w);
   }
   if (isFloat(*e)) {
     if (!hasShape(*e, {n, k}))
@@ -202,7 +203,7 @@ FailureOr<LinearWeight> SafetensorsSource::linear(OpBuilder &b, StringRef name,
     w = weight(b, *e, RankedTensorType::get({n, k}, trit),
                RankedTensorType::get({n, k}, elem));
   }
-  return scaled(*e, name, w);
+  return scaled(name, scaleName, w);
 }
 
 /// Converts `count` float elements to trits, a chunk at a time.
@@ -242,10 +243,8 @@ void SafetensorsSource::toTrits(const Entry &e, int64_t count, char *out) {
   });
 }
 
-FailureOr<LinearWeight> SafetensorsSource::scaled(const Entry &e,
-                                                  StringRef name, Value w) {
-  std::string scaleName =
-      (name.drop_back(strlen("weight")) + "weight_scale").str();
+FailureOr<LinearWeight>
+SafetensorsSource::scaled(StringRef name, StringRef scaleName, Value w) {
   const Entry *s = find(scaleName, ("the scale of " + name).str());
   if (!s)
     return failure();

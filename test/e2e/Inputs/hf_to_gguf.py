@@ -29,18 +29,12 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "scripts"))
+from gen_checkpoint import to_bf16  # noqa: E402
 from reference_torch import Model, read_checkpoint  # noqa: E402
 
 TYPES = {"f32": 0, "f16": 1, "bf16": 30, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7,
          "q8_0": 8, "q4_k": 12, "q5_k": 13, "q6_k": 14, "tq1_0": 34,
          "tq2_0": 35, "i2_s": 36, "i2_s_arm": 36}
-
-
-def to_bf16_bytes(x):
-    """float32 -> bfloat16 bytes, round to nearest even."""
-    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
-    u = u + (np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1)))
-    return (u >> np.uint32(16)).astype(np.uint16).tobytes()
 
 
 def llama3_rope_factors(base, dim, sc):
@@ -277,7 +271,7 @@ def convert(a):
                     flat = w.reshape(-1)
                     flat[np.nonzero(flat)[0][0]] *= 0.5  # not a multiple of m
                 data = (w.astype(np.float16).tobytes() if a.type == "f16" else
-                        to_bf16_bytes(w) if a.type == "bf16" else w.tobytes())
+                        to_bf16(w).tobytes() if a.type == "bf16" else w.tobytes())
             else:
                 data = {"i2_s": encode_i2_s, "tq2_0": encode_tq2_0,
                         "tq1_0": encode_tq1_0,
