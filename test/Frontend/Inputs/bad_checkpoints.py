@@ -100,6 +100,12 @@ def main():
     edit_config("bias", lambda c: c.update(attention_bias=True))
     edit_config("act", lambda c: c.update(hidden_act="gelu"))
     edit_config("rope-scaling", lambda c: c.update(rope_scaling={"type": "linear", "factor": 2.0}))
+    edit_config("quant-mode", lambda c: c["quantization_config"].update(
+        quantization_mode="qat"))
+    edit_config("scaling-type", lambda c: c.update(rope_scaling=[2.0]))
+    edit_config("llama3-order", lambda c: c.update(rope_scaling={
+        "rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0,
+        "high_freq_factor": 1.0, "original_max_position_embeddings": 64}))
     edit_config("llama3-scaling", lambda c: c.update(rope_scaling={
         "rope_type": "llama3", "low_freq_factor": 1.0, "high_freq_factor": 4.0,
         "original_max_position_embeddings": 64}))

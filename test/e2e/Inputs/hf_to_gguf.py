@@ -377,7 +377,8 @@ def corrupt(case, path):
         data = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("k")
                 + struct.pack("<I", 99) + bytes(8))
     elif case in ("dims", "tensortype", "offset", "truncated", "alignment",
-                  "duplicate", "nometa", "arch", "i2s-mainline", "iq2_bn"):
+                  "duplicate", "nometa", "arch", "i2s-mainline", "iq2_bn",
+                  "rope-freqs", "key-length"):
         tensors = list(one)
         kv = list(good_kv)
         if case == "dims":
@@ -390,6 +391,18 @@ def corrupt(case, path):
             kv.append(("general.alignment", "u32", 24))
         elif case == "arch":
             kv = [("general.architecture", "str", "gpt2")]
+        elif case in ("rope-freqs", "key-length"):  # a llama file's metadata
+            kv = [("general.architecture", "str", "llama")] + [
+                (f"llama.{k}", "u32", v) for k, v in (
+                    ("embedding_length", 8), ("feed_forward_length", 16),
+                    ("block_count", 1), ("attention.head_count", 2),
+                    ("context_length", 32))] + [
+                ("llama.attention.layer_norm_rms_epsilon", "f32", 1e-5)]
+            if case == "key-length":
+                kv += [("llama.attention.key_length", "u32", 8),
+                       ("llama.attention.value_length", "u32", 4)]
+            else:
+                tensors = one + [("rope_freqs.weight", [3], 0, bytes(12))]
         elif case == "iq2_bn":  # ik_llama.cpp's BitNet type (id 135)
             tensors = [("blk.0.attn_q.weight", [128, 4], 135, bytes(160))]
         elif case == "i2s-mainline":
