@@ -25,6 +25,7 @@ import json
 import os
 import re
 import statistics
+import struct
 import subprocess
 import sys
 
@@ -35,15 +36,15 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, **kw)
 
 
-def section_bytes(exe, name="tern_weights"):
-    out = run(["/usr/lib/llvm-19/bin/llvm-readelf", "-S", "-W", exe],
-              capture_output=True).stdout
-    for line in out.splitlines():
-        fields = line.replace("[", " ").replace("]", " ").split()
-        if name in fields:
-            i = fields.index(name)
-            return int(fields[i + 4], 16)  # Type Address Off Size
-    raise SystemExit(f"{exe}: no {name} section")
+def weight_bytes(exe):
+    """The weights ternc appended to `exe`, from its trailer
+    (include/tern/Runtime/Weights.h): magic, offset, size."""
+    with open(exe, "rb") as f:
+        f.seek(-24, os.SEEK_END)
+        trailer = f.read(24)
+    if trailer[:8] != b"TERNWTS1":
+        raise SystemExit(f"{exe}: no weights appended (stripped?)")
+    return struct.unpack("<QQ", trailer[8:])[1]
 
 
 def rate(exe, args, which):
@@ -101,7 +102,7 @@ def main():
     run(["clang-19", "-O2", "-march=native", "-pthread", "-o", probe,
          os.path.join(ROOT, "bench", "bandwidth.c")])
 
-    weights = section_bytes(exe)
+    weights = weight_bytes(exe)
     prompt = ",".join(str(1000 + i) for i in range(128))
     print(f"\nTern {a.kernels} kernels, 2B4T shape, median of {a.reps} (min-max)")
     print(f"  bytes per generated token: {weights / 1e9:.3f} GB")
@@ -126,7 +127,7 @@ def main():
     # The exact bf16 table stays for the embedding, which reads one row.
     with open(os.path.join(ckpt, "config.json")) as f:
         config = json.load(f)
-    iread = section_bytes(int8) - 2 * config["vocab_size"] * config["hidden_size"]
+    iread = weight_bytes(int8) - 2 * config["vocab_size"] * config["hidden_size"]
     itg = measure(int8, "1000", ["-t", str(threads)], "generation", a.reps)
     iroof = bandwidths[threads] * 1e9 / iread
     print(f"\n--lm-head=int8, {threads} threads: {iread / 1e9:.3f} GB per token, "
@@ -147,7 +148,7 @@ def main():
     floats = os.path.join(a.dir, "bitnet-2b4t-bf16")
     print(f"\nfloat baseline (--weights=bf16), {threads} threads", flush=True)
     run([a.ternc, "-q", ckpt, "--weights=bf16", "-o", floats])
-    fweights = section_bytes(floats)
+    fweights = weight_bytes(floats)
     t = ["-t", str(threads)]
     fpp = measure(floats, prompt, t, "prompt", a.reps)
     ftg = measure(floats, "1000", t, "generation", a.reps)

@@ -63,7 +63,7 @@ StringRef describePhase(Phase phase) {
   case Phase::Obj:
     return "generate machine code";
   case Phase::Exe:
-    return "link the executable";
+    return "link the executable and append the weights";
   case Phase::Lib:
     return "write the static library and C header";
   }
@@ -311,6 +311,16 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   if (gpu && !gpuHost)
     module = nvptx::deviceFunctions(*module);
 
+  // An executable's weights are appended after linking: take them out of
+  // the module before LLVM would copy them.
+  WeightImage weights;
+  if (last == Phase::Exe)
+    weights = WeightImage::detach(*module);
+  auto releaseWeights = llvm::make_scope_exit([&] {
+    for (const WeightImage::Piece &piece : weights.pieces)
+      releaseWeightData(piece.value);
+  });
+
   // LLVM IR.
   llvm::LLVMContext llvmContext;
   auto llvmModule = progress.run(Phase::LLVMIR, [&] {
@@ -383,13 +393,15 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   llvm::FileRemover removeStaging(staging);
   SmallString<128> header(output);
   llvm::sys::path::replace_extension(header, "h");
-  llvm::Error linked = progress.run(last, [&] {
-    return last == Phase::Lib
-               ? writeLibrary(objectPath, staging, header, hostTarget,
-                              options.argv0, gpuHost)
-               : linkExecutable(
-                     objectPath, staging, hostTarget, options.argv0,
-                     options.staticLink.value_or(!hostTarget.isHost));
+  llvm::Error linked = progress.run(last, [&]() -> llvm::Error {
+    if (last == Phase::Lib)
+      return writeLibrary(objectPath, staging, header, hostTarget,
+                          options.argv0, gpuHost);
+    if (llvm::Error error =
+            linkExecutable(objectPath, staging, hostTarget, options.argv0,
+                           options.staticLink.value_or(!hostTarget.isHost)))
+      return error;
+    return weights.appendTo(staging);
   });
   if (linked)
     return reportError(std::move(linked));

@@ -13,9 +13,9 @@
 #include "tern/Runtime/Parallel.h"
 #include "tern/Runtime/Sampling.h"
 #include "tern/Runtime/Tokenizer.h"
+#include "tern/Runtime/Weights.h"
 #include "tern/Runtime/tern_model.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,25 +85,6 @@ std::unique_ptr<Tokenizer> loadTokenizer(std::string &error) {
   return Tokenizer::create(std::move(data), error);
 }
 
-// The weights section's bounds, from the linker (absent in other programs).
-extern "C" char __start_tern_weights[] __attribute__((weak));
-extern "C" char __stop_tern_weights[] __attribute__((weak));
-
-/// Maps every page of the weights in now, so that the first prompt is not
-/// timed with a page fault per 4 KB of model.
-void loadWeights() {
-  if (!__start_tern_weights || __stop_tern_weights <= __start_tern_weights)
-    return;
-  uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  uintptr_t begin = uintptr_t(__start_tern_weights) & ~(page - 1);
-  size_t length = uintptr_t(__stop_tern_weights) - begin;
-  if (madvise(reinterpret_cast<void *>(begin), length, MADV_POPULATE_READ) == 0)
-    return;
-  volatile char sink = 0; // older kernels: touch one byte per page
-  for (uintptr_t p = begin; p < uintptr_t(__stop_tern_weights); p += page)
-    sink = sink + *reinterpret_cast<const char *>(p);
-}
-
 double seconds(std::chrono::steady_clock::time_point a,
                std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -116,7 +97,7 @@ int bench(const Options &o, int64_t vocab, int64_t context) {
   if (need > context)
     return fail("--bench needs a context of " + std::to_string(need) +
                 " positions; -c is " + std::to_string(context));
-  loadWeights();
+  prefaultWeights();
   setNumThreads(o.threads ? o.threads : defaultThreads());
   size_t cacheFloats = size_t(tern_kv_floats_per_position() * need);
   std::vector<float> cache(cacheFloats ? cacheFloats : 1);
@@ -327,6 +308,9 @@ int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
 } // namespace
 
 int main(int argc, char **argv) {
+  std::string mapError;
+  if (!mapWeights(argv[0], mapError))
+    return fail(mapError);
   if (tern_graph_signature)
     return runGraph(argc, argv, tern_graph_signature);
   Options o;
@@ -408,7 +392,7 @@ int main(int argc, char **argv) {
     printIds("prompt", o.prompt);
 
   auto loadStart = std::chrono::steady_clock::now();
-  loadWeights();
+  prefaultWeights();
   double loadSeconds = seconds(loadStart, std::chrono::steady_clock::now());
   setNumThreads(o.threads ? o.threads : defaultThreads());
 

@@ -3,11 +3,14 @@
 #ifndef TERN_TARGET_EMIT_H
 #define TERN_TARGET_EMIT_H
 
+#include "tern/Runtime/Weights.h"
 #include "tern/Target/Target.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
+
+#include <vector>
 
 namespace mlir::tern {
 
@@ -15,6 +18,34 @@ namespace mlir::tern {
 /// identifier, so that the linker defines __start_tern_weights and
 /// __stop_tern_weights for the runtime.
 inline constexpr const char *kWeightsSection = "tern_weights";
+
+using ::tern::kRegionAlign;
+using ::tern::kWeightsMagic;
+using ::tern::kWeightsRegion;
+using ::tern::kWeightsRegionSize;
+using ::tern::kWeightsTrailerSize;
+
+/// Each weight's alignment, in kWeightsSection and in kWeightsRegion.
+inline constexpr uint64_t kWeightAlign = 64;
+
+/// An executable's weights, kept out of LLVM and the link and appended to
+/// the executable afterwards in the form tern/Runtime/Weights.h describes.
+struct WeightImage {
+  struct Piece {
+    uint64_t offset;      // in the region
+    ArrayRef<char> bytes; // the weight's blob, alive until released
+    Attribute value;      // that blob's attribute, to release after writing
+  };
+  std::vector<Piece> pieces;
+  uint64_t regionSize = 0;
+
+  /// Takes every weight global whose data is a blob out of `module` (LLVM
+  /// dialect), pointing its uses into kWeightsRegion instead.
+  static WeightImage detach(ModuleOp module);
+
+  /// Appends the region's image and the trailer to the executable at `path`.
+  llvm::Error appendTo(llvm::StringRef path) const;
+};
 
 /// Translates a module in the LLVM dialect to LLVM IR for `target`, places the
 /// weight globals in kWeightsSection and runs LLVM's -O pipeline.

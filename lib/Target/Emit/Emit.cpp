@@ -52,16 +52,20 @@ mlir::tern::translateAndOptimize(mlir::ModuleOp module, LLVMContext &context,
   llvmModule->setDataLayout(target.machine->createDataLayout());
   // Weights get their own read-only section: the loader maps them straight
   // from the executable file, and tools can find and measure them.
-  for (GlobalVariable &global : llvmModule->globals())
-    if (global.getName().starts_with("tern_weight_")) {
+  for (GlobalVariable &global : llvmModule->globals()) {
+    bool region = global.getName() == kWeightsRegion;
+    if (!region && !global.getName().starts_with("tern_weight_"))
+      continue;
+    if (!region) {
       global.setSection(kWeightsSection);
-      global.setAlignment(Align(64));
-      // Weights can exceed the 2 GB the small code model reaches: on x86-64
-      // they are "large" data, addressed with 64-bit relocations and laid
-      // out by the linker beyond the code and small data.
-      if (Triple(target.triple).getArch() == Triple::x86_64)
-        global.setCodeModel(CodeModel::Large);
+      global.setAlignment(Align(kWeightAlign));
     }
+    // Weights can exceed the 2 GB the small code model reaches: on x86-64
+    // they are "large" data, addressed with 64-bit relocations and laid out
+    // by the linker beyond the code and small data (the region in .lbss).
+    if (Triple(target.triple).getArch() == Triple::x86_64)
+      global.setCodeModel(CodeModel::Large);
+  }
   if (verifyModule(*llvmModule, &errs()))
     return createStringError(inconvertibleErrorCode(),
                              "internal error: invalid LLVM IR was produced");

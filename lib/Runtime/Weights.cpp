@@ -1,0 +1,97 @@
+//===- Weights.cpp - mapping the weights appended to the executable -------===//
+
+#include "tern/Runtime/Weights.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+// The region the code addresses, and its size (absent in other programs).
+extern "C" char tern_weights_region[] __attribute__((weak));
+extern "C" const uint64_t tern_weights_region_size __attribute__((weak));
+// Weights the linker placed (objects and libraries keep them in a section).
+extern "C" char __start_tern_weights[] __attribute__((weak));
+extern "C" char __stop_tern_weights[] __attribute__((weak));
+
+namespace {
+
+uint64_t readLE64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i)
+    v = v << 8 | p[i];
+  return v;
+}
+
+void prefault(const char *begin, const char *end) {
+  if (!begin || end <= begin)
+    return;
+  uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t first = uintptr_t(begin) & ~(page - 1);
+  if (madvise(reinterpret_cast<void *>(first), uintptr_t(end) - first,
+              MADV_POPULATE_READ) == 0)
+    return;
+  volatile char sink = 0; // older kernels: touch one byte per page
+  for (uintptr_t p = first; p < uintptr_t(end); p += page)
+    sink = sink + *reinterpret_cast<const char *>(p);
+}
+
+} // namespace
+
+bool tern::rt::mapWeights(const char *argv0, std::string &error) {
+  if (!tern_weights_region || !&tern_weights_region_size)
+    return true;
+  uint64_t size = tern_weights_region_size;
+  auto broken = [&](const std::string &what) {
+    error = std::string(argv0 ? argv0 : "this executable") + ": " + what;
+    return false;
+  };
+  // The running file itself, wherever it was started from.
+  int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return broken(std::string("cannot open the executable to map its "
+                              "weights: ") +
+                  std::strerror(errno));
+  struct stat st;
+  unsigned char trailer[kWeightsTrailerSize];
+  bool found =
+      fstat(fd, &st) == 0 && uint64_t(st.st_size) >= sizeof(trailer) &&
+      pread(fd, trailer, sizeof(trailer), st.st_size - sizeof(trailer)) ==
+          ssize_t(sizeof(trailer)) &&
+      std::memcmp(trailer, kWeightsMagic, 8) == 0;
+  if (!found) {
+    close(fd);
+    return broken("the model's weights are missing from the end of the "
+                  "executable (was it truncated, or stripped? strip removes "
+                  "the weights ternc appends after linking)");
+  }
+  uint64_t offset = readLE64(trailer + 8), stored = readLE64(trailer + 16);
+  uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  if (stored != size || offset % page != 0 ||
+      uintptr_t(tern_weights_region) % page != 0 ||
+      offset + size + sizeof(trailer) != uint64_t(st.st_size)) {
+    close(fd);
+    return broken("the weights appended to the executable do not match its "
+                  "code (" +
+                  std::to_string(stored) + " bytes at offset " +
+                  std::to_string(offset) + "; the code expects " +
+                  std::to_string(size) + ")");
+  }
+  void *mapped = mmap(tern_weights_region, size, PROT_READ,
+                      MAP_PRIVATE | MAP_FIXED, fd, off_t(offset));
+  int mapErrno = errno;
+  close(fd);
+  if (mapped == MAP_FAILED)
+    return broken(std::string("cannot map the model's weights: ") +
+                  std::strerror(mapErrno));
+  return true;
+}
+
+void tern::rt::prefaultWeights() {
+  if (tern_weights_region && &tern_weights_region_size)
+    prefault(tern_weights_region,
+             tern_weights_region + tern_weights_region_size);
+  prefault(__start_tern_weights, __stop_tern_weights);
+}
