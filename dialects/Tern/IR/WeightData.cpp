@@ -7,6 +7,10 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -91,12 +95,26 @@ WeightOp mlir::tern::createViewWeight(OpBuilder &builder, Location loc,
                                       StringRef name, Type resultType,
                                       ShapedType storageType,
                                       ArrayRef<char> bytes,
-                                      std::shared_ptr<const void> keepAlive) {
+                                      std::shared_ptr<const void> keepAlive,
+                                      bool fileMapped) {
   // The blob's alignment is what the address gives, up to 64.
   uintptr_t addr = uintptr_t(bytes.data());
   size_t align = std::min<size_t>(64, addr ? (addr & (~addr + 1)) : 64);
   AsmResourceBlob blob(
-      bytes, align, [keep = std::move(keepAlive)](void *, size_t, size_t) {},
+      bytes, align,
+      [keep = std::move(keepAlive), fileMapped](void *data, size_t size,
+                                                size_t) {
+        // The whole pages inside the tensor: a read-only file mapping
+        // reads them again from the file if another view still needs
+        // them (a tied head), so dropping them is always safe.
+        if (!fileMapped)
+          return;
+        uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+        uintptr_t begin = llvm::alignTo(uintptr_t(data), page);
+        uintptr_t end = (uintptr_t(data) + size) & ~(page - 1);
+        if (end > begin)
+          madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+      },
       /*dataIsMutable=*/false);
   auto value =
       DenseResourceElementsAttr::get(storageType, name, std::move(blob));

@@ -37,11 +37,14 @@ WeightOp createWeight(OpBuilder &builder, Location loc, StringRef name,
 /// Builds a tern.weight named `name` of `resultType` whose data, of shape and
 /// element type `storageType`, views `bytes` in place (a mapped input file):
 /// nothing is copied, and the blob holds `keepAlive` (the mapping) until
-/// it is released.
+/// it is released. With `fileMapped` (the bytes are a read-only mapping of
+/// a file), releasing the data also drops its pages from memory, so that
+/// packing a model does not keep all of the input resident.
 WeightOp createViewWeight(OpBuilder &builder, Location loc, StringRef name,
                           Type resultType, ShapedType storageType,
                           ArrayRef<char> bytes,
-                          std::shared_ptr<const void> keepAlive);
+                          std::shared_ptr<const void> keepAlive,
+                          bool fileMapped = false);
 
 /// Frees the data of a resource blob `value` (no-op for other attributes),
 /// once LLVM holds its own copy. The blob's handle stays valid but empty.

@@ -129,8 +129,11 @@ private:
 
   /// A weight viewing the tensor's bytes in the mapping.
   Value weight(OpBuilder &b, const Entry &e, Type result, ShapedType storage) {
+    std::shared_ptr<llvm::MemoryBuffer> buffer = e.file->getBuffer();
     return createViewWeight(b, b.getUnknownLoc(), e.tensor->name, result,
-                            storage, e.tensor->data, e.file->getBuffer());
+                            storage, e.tensor->data, buffer,
+                            buffer->getBufferKind() ==
+                                llvm::MemoryBuffer::MemoryBuffer_MMap);
   }
 
   MLIRContext *ctx;
