@@ -91,7 +91,7 @@ TEST(Layouts, GpuW2) {
   }
 }
 
-TEST(Layouts, HFRowsDecodes) {
+TEST(Layouts, HFRowsDecodesAndEncodes) {
   // Rows r, N/4 + r, N/2 + r, 3N/4 + r at bits 1:0 .. 7:6 of byte [r, c].
   for (auto [n, k] : {std::pair<int64_t, int64_t>{4, 3}, {12, 7}, {64, 64}}) {
     std::vector<char> trits = randomTrits(n, k, n * 43 + k);
@@ -104,6 +104,9 @@ TEST(Layouts, HFRowsDecodes) {
     std::vector<char> decoded(n * k);
     layouts::hf_rows::decode(bytes, n, k, decoded);
     EXPECT_EQ(decoded, trits);
+    std::vector<char> encoded(bytes.size());
+    layouts::hf_rows::encode(trits, n, k, encoded);
+    EXPECT_EQ(encoded, bytes);
   }
 }
 

@@ -42,6 +42,9 @@ int64_t numBytes(int64_t n, int64_t k);
 /// Decodes the checkpoint packing into one trit per byte.
 void decode(ArrayRef<char> bytes, int64_t n, int64_t k,
             MutableArrayRef<char> trits);
+/// The inverse, for n a multiple of 4.
+void encode(ArrayRef<char> trits, int64_t n, int64_t k,
+            MutableArrayRef<char> bytes);
 } // namespace hf_rows
 
 //===- i2_k64 (Layouts/I2K64.cpp)

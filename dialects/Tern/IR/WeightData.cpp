@@ -104,22 +104,24 @@ WeightOp mlir::tern::createViewWeight(OpBuilder &builder, Location loc,
       bytes, align,
       [keep = std::move(keepAlive), fileMapped](void *data, size_t size,
                                                 size_t) {
-        // The whole pages inside the tensor: a read-only file mapping
-        // reads them again from the file if another view still needs
-        // them (a tied head), so dropping them is always safe.
-        if (!fileMapped)
-          return;
-        uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-        uintptr_t begin = llvm::alignTo(uintptr_t(data), page);
-        uintptr_t end = (uintptr_t(data) + size) & ~(page - 1);
-        if (end > begin)
-          madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+        // Safe even if another view still needs the pages (a tied head):
+        // they are read again from the file.
+        if (fileMapped)
+          dropMappedPages(ArrayRef<char>(static_cast<char *>(data), size));
       },
       /*dataIsMutable=*/false);
   auto value =
       DenseResourceElementsAttr::get(storageType, name, std::move(blob));
   return builder.create<WeightOp>(loc, resultType, builder.getStringAttr(name),
                                   value);
+}
+
+void mlir::tern::dropMappedPages(ArrayRef<char> bytes) {
+  uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  uintptr_t begin = llvm::alignTo(uintptr_t(bytes.data()), page);
+  uintptr_t end = (uintptr_t(bytes.data()) + bytes.size()) & ~(page - 1);
+  if (end > begin)
+    madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
 void mlir::tern::releaseWeightData(Attribute value) {

@@ -46,6 +46,11 @@ WeightOp createViewWeight(OpBuilder &builder, Location loc, StringRef name,
                           std::shared_ptr<const void> keepAlive,
                           bool fileMapped = false);
 
+/// Drops the whole pages inside `bytes`, part of a read-only file mapping,
+/// from memory: a later read faults them in again from the file. Frontends
+/// call it once they have decoded a tensor into a blob of its own.
+void dropMappedPages(ArrayRef<char> bytes);
+
 /// Frees the data of a resource blob `value` (no-op for other attributes),
 /// once LLVM holds its own copy. The blob's handle stays valid but empty.
 void releaseWeightData(Attribute value);

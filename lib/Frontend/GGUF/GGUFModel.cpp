@@ -26,6 +26,7 @@
 
 #include "GGUFFile.h"
 
+#include "Tern/IR/PackedLayouts.h"
 #include "Tern/IR/WeightData.h"
 #include "tern/Frontend/BitNetModel.h"
 #include "tern/Frontend/Import.h"
@@ -132,6 +133,10 @@ private:
   /// Puts back the rows llama.cpp's converter permuted (q and k of `llama`
   /// files): stored row h*d + 2i + j is row h*d + j*d/2 + i.
   void unpermuteRows(MutableArrayRef<char> trits, int64_t n, int64_t k);
+  bool fileMapped() const {
+    return file.getBuffer()->getBufferKind() ==
+           llvm::MemoryBuffer::MemoryBuffer_MMap;
+  }
 
 public:
   /// BitLinear weights read from a block format (re-ternarized).
@@ -291,16 +296,35 @@ FailureOr<LinearWeight> GGUFSource::linear(OpBuilder &b, StringRef name,
   bool permuted =
       unpermute && (StringRef(t->name).ends_with(".attn_q.weight") ||
                     StringRef(t->name).ends_with(".attn_k.weight"));
-  // Trits are decoded straight into the weight's blob (one byte each).
-  auto tritType = RankedTensorType::get({n, k}, TritType::get(ctx));
-  auto storage = RankedTensorType::get({n, k}, IntegerType::get(ctx, 8));
+  // One matrix of trits at a time, kept as four per byte (hf_rows, as a
+  // 2B4T checkpoint's) until packing: one byte each for all weights would
+  // be 8 GB for an 8B model.
+  bool fourPerByte = n % 4 == 0;
+  auto i8 = IntegerType::get(ctx, 8);
+  auto tritType = RankedTensorType::get(
+      {n, k}, TritType::get(ctx),
+      fourPerByte ? PackedAttr::get(ctx, PackedLayout::HFRows) : Attribute());
+  auto storage =
+      fourPerByte
+          ? RankedTensorType::get({layouts::hf_rows::numBytes(n, k)}, i8)
+          : RankedTensorType::get({n, k}, i8);
   FailureOr<float> scale = failure();
-  WeightOp weight = createWeight(b, b.getUnknownLoc(), t->name, tritType,
-                                 storage, [&](MutableArrayRef<char> out) {
-                                   scale = decodeTernary(*t, n, k, out);
-                                   if (succeeded(scale) && permuted)
-                                     unpermuteRows(out, n, k);
-                                 });
+  WeightOp weight =
+      createWeight(b, b.getUnknownLoc(), t->name, tritType, storage,
+                   [&](MutableArrayRef<char> out) {
+                     std::vector<char> matrix(fourPerByte ? n * k : 0);
+                     MutableArrayRef<char> trits =
+                         fourPerByte ? MutableArrayRef<char>(matrix) : out;
+                     scale = decodeTernary(*t, n, k, trits);
+                     if (failed(scale))
+                       return;
+                     if (permuted)
+                       unpermuteRows(trits, n, k);
+                     if (fourPerByte)
+                       layouts::hf_rows::encode(trits, n, k, out);
+                     if (fileMapped())
+                       dropMappedPages(t->data);
+                   });
   if (failed(scale)) {
     weight.erase();
     return failure();
