@@ -538,6 +538,23 @@ Expected<std::vector<Tensor>> Node::run() {
       v = !v;
     return one(std::move(out));
   }
+  if (op == "IsNaN" || op == "IsInf") {
+    auto x = need(0);
+    if (!x)
+      return x.takeError();
+    if (!x->isFloat())
+      return bad("needs a float input");
+    bool nan = op == "IsNaN";
+    bool positive = attrInt("detect_positive", 1),
+         negative = attrInt("detect_negative", 1);
+    std::vector<int64_t> out(x->size());
+    for (int64_t k = 0; k < x->size(); ++k) {
+      float v = x->f[k];
+      out[k] =
+          nan ? std::isnan(v) : std::isinf(v) && (v > 0 ? positive : negative);
+    }
+    return one(Tensor::ints(T::BOOL, x->shape, std::move(out)));
+  }
   if (op == "Abs")
     return one(unary([](float v) { return std::fabs(v); },
                      [](int64_t v) { return v < 0 ? -v : v; }));
@@ -703,6 +720,12 @@ Expected<std::vector<Tensor>> Node::run() {
   }
   if (op == "Gather")
     return one(gather());
+  if (op == "GatherND")
+    return one(gatherND());
+  if (op == "Flatten")
+    return one(flatten());
+  if (op == "CumSum")
+    return one(cumSum());
   if (op == "Slice")
     return one(slice());
   if (op == "Concat")

@@ -88,6 +88,9 @@ private:
   Expected<Tensor> reduce(StringRef kind);
   Expected<Tensor> matmul(const Tensor &a, const Tensor &b);
   Expected<Tensor> gather();
+  Expected<Tensor> gatherND();
+  Expected<Tensor> flatten();
+  Expected<Tensor> cumSum();
   Expected<Tensor> slice();
   Expected<Tensor> reshape(const Tensor &x, std::vector<int64_t> target);
   Expected<Tensor> transpose(const Tensor &x, std::vector<int64_t> perm);

@@ -1,6 +1,7 @@
 //===- InterpreterShapes.cpp - ONNX ops that move elements ----------------===//
 //
-// Gather, Slice, Reshape, Transpose, Concat, Split, Where, Expand, Trilu.
+// Gather, GatherND, Slice, Reshape, Flatten, Transpose, Concat, Split,
+// Where, Expand, Trilu, CumSum.
 //
 //===----------------------------------------------------------------------===//
 
@@ -305,6 +306,112 @@ Expected<Tensor> Node::trilu() {
       else
         out.i.values()[e] = 0;
     }
+  }
+  return out;
+}
+
+Expected<Tensor> Node::gatherND() {
+  auto data = need(0), idx = need(1);
+  if (!data || !idx)
+    return data ? idx.takeError() : data.takeError();
+  int64_t b = attrInt("batch_dims", 0), r = data->rank(), q = idx->rank();
+  if (q < 1 || b < 0 || b >= std::min(r, q))
+    return bad("indices of rank " + std::to_string(q) + " with batch_dims " +
+               std::to_string(b) + " do not fit data of rank " +
+               std::to_string(r));
+  int64_t depth = idx->shape.back();
+  if (depth < 1 || b + depth > r)
+    return bad(llvm::formatv("an index of {0} coordinates does not fit data "
+                             "of rank {1} with batch_dims {2}",
+                             depth, r, b)
+                   .str());
+  // Output: batch dims, the indices' own dims, the data's remaining dims.
+  std::vector<int64_t> shape(idx->shape.begin(), idx->shape.end() - 1);
+  shape.insert(shape.end(), data->shape.begin() + b + depth, data->shape.end());
+  int64_t batches = 1, inner = 1, dataBatch = 1;
+  for (int64_t d = 0; d < b; ++d)
+    batches *= idx->shape[d];
+  for (int64_t d = b + depth; d < r; ++d)
+    inner *= data->shape[d];
+  for (int64_t d = b; d < r; ++d)
+    dataBatch *= data->shape[d];
+  int64_t perBatch = 1;
+  for (int64_t d = b; d < q - 1; ++d)
+    perBatch *= idx->shape[d];
+  std::vector<int64_t> ds = strides(data->shape), ids = intsOf(*idx);
+  std::vector<float> f;
+  std::vector<int64_t> i;
+  for (int64_t bt = 0; bt < batches; ++bt)
+    for (int64_t t = 0; t < perBatch; ++t) {
+      int64_t base = bt * dataBatch;
+      for (int64_t c = 0; c < depth; ++c) {
+        int64_t dim = data->shape[b + c];
+        int64_t id = ids[(bt * perBatch + t) * depth + c];
+        if (id < 0)
+          id += dim;
+        if (id < 0 || id >= dim)
+          return bad(llvm::formatv("index {0} is out of range for a "
+                                   "dimension of {1}",
+                                   id, dim)
+                         .str());
+        base += id * ds[b + c];
+      }
+      if (data->isFloat())
+        append(f, data->f, base, inner);
+      else
+        append(i, data->i, base, inner);
+    }
+  return like(*data, shape, std::move(f), std::move(i));
+}
+
+Expected<Tensor> Node::flatten() {
+  auto x = need(0);
+  if (!x)
+    return x.takeError();
+  int64_t axis = normAxis(attrInt("axis", 1), x->rank());
+  if (axis < 0 || axis > x->rank())
+    return bad("axis out of range");
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < x->rank(); ++d)
+    (d < axis ? outer : inner) *= x->shape[d];
+  Tensor out = std::move(*x);
+  out.shape = {outer, inner};
+  return out;
+}
+
+Expected<Tensor> Node::cumSum() {
+  auto x = need(0), a = need(1);
+  if (!x || !a)
+    return bad("needs data and axis");
+  int64_t axis = normAxis(intsOf(*a).at(0), x->rank());
+  if (axis < 0 || axis >= x->rank())
+    return bad("axis out of range");
+  bool exclusive = attrInt("exclusive", 0), reverse = attrInt("reverse", 0);
+  int64_t dim = x->shape[axis], inner = 1, outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= x->shape[d];
+  for (int64_t d = axis + 1; d < x->rank(); ++d)
+    inner *= x->shape[d];
+  Tensor out = *x;
+  auto scan = [&](auto &values, auto zero) {
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        auto sum = zero;
+        for (int64_t step = 0; step < dim; ++step) {
+          int64_t j = reverse ? dim - 1 - step : step;
+          int64_t at = (o * dim + j) * inner + in;
+          auto v = values[at];
+          values[at] = exclusive ? sum : sum + v;
+          sum += v;
+        }
+      }
+  };
+  if (out.isFloat())
+    scan(out.f.values(), 0.0f);
+  else {
+    scan(out.i.values(), int64_t(0));
+    for (int64_t &v : out.i.values())
+      v = wrap(out.type, v);
   }
   return out;
 }

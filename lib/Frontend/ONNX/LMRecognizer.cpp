@@ -293,11 +293,11 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
     return out;
   };
   auto residual = [&](StringRef h) -> std::pair<const Linear *, std::string> {
-    for (const onnx::NodeProto *add : g.consumers(h)) {
+    for (const onnx::NodeProto *add : Matcher::readersThroughCopies(h)) {
       if (add->op_type() != "Add")
         continue;
       std::string other =
-          source(add->input(0) == h ? add->input(1) : add->input(0));
+          source(source(add->input(0)) == h ? add->input(1) : add->input(0));
       for (const Linear &l : linears)
         if (l.y == other)
           return {&l, add->output(0)};

@@ -53,6 +53,24 @@ std::string Matcher::source(std::string v) const {
   return v;
 }
 
+std::vector<const onnx::NodeProto *>
+Matcher::readersThroughCopies(StringRef v) const {
+  std::vector<const onnx::NodeProto *> out;
+  std::vector<std::string> copies{v.str()};
+  while (!copies.empty()) {
+    std::string at = copies.back();
+    copies.pop_back();
+    for (const onnx::NodeProto *n : g.consumers(at)) {
+      if ((n->op_type() == "Cast" || n->op_type() == "Identity") &&
+          val(at).isFloat() && val(n->output(0)).isFloat())
+        copies.push_back(n->output(0));
+      else
+        out.push_back(n);
+    }
+  }
+  return out;
+}
+
 const onnx::NodeProto *
 Matcher::search(StringRef v, bool forward,
                 llvm::function_ref<bool(const onnx::NodeProto &)> pick) const {

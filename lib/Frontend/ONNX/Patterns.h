@@ -56,6 +56,10 @@ public:
   }
   /// `v` with Cast and Identity nodes that keep it float skipped.
   std::string source(std::string v) const;
+  /// The nodes that read `v` or a copy of it through such nodes (the
+  /// forward counterpart of `source`).
+  std::vector<const onnx::NodeProto *>
+  readersThroughCopies(llvm::StringRef v) const;
   /// The first node (breadth first, nearest first) among the dynamic
   /// ancestors (or descendants) of `v` for which `pick` holds; the search
   /// does not cross matrix products or softmaxes.

@@ -1,0 +1,100 @@
+//===- ONNXInterpreterTest.cpp - the probe interpreter's newer ops --------===//
+//
+// Ops the torch 2.x exporters emit around transformers' causal mask, on the
+// ONNX specification's own examples.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ONNX/ONNXGraph.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace mlir::tern::onnx_frontend;
+using T = onnx::TensorProto;
+
+namespace {
+
+onnx::NodeProto node(const std::string &op,
+                     std::vector<std::pair<std::string, int64_t>> attrs = {}) {
+  onnx::NodeProto n;
+  n.set_op_type(op);
+  n.set_name(op + "_0");
+  for (auto &[name, value] : attrs) {
+    onnx::AttributeProto *a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(value);
+  }
+  return n;
+}
+
+Tensor run(const onnx::NodeProto &n, std::vector<const Tensor *> in) {
+  auto out = evaluateNode(n, in, "");
+  EXPECT_TRUE(bool(out)) << (out ? "" : llvm::toString(out.takeError()));
+  return out ? std::move((*out)[0]) : Tensor();
+}
+
+TEST(ONNXInterpreter, GatherND) {
+  Tensor data = Tensor::ints(T::INT64, {2, 2}, {0, 1, 2, 3});
+  Tensor idx = Tensor::ints(T::INT64, {2, 2}, {0, 0, 1, 1});
+  Tensor out = run(node("GatherND"), {&data, &idx});
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(out.i.vec(), (std::vector<int64_t>{0, 3}));
+  // Rows by index: [[1], [0]] picks rows 1 and 0.
+  Tensor rows = Tensor::ints(T::INT64, {2, 1}, {1, 0});
+  out = run(node("GatherND"), {&data, &rows});
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(out.i.vec(), (std::vector<int64_t>{2, 3, 0, 1}));
+  // batch_dims = 1 on floats.
+  Tensor data3 = Tensor::floats({2, 2, 2}, {0, 1, 2, 3, 4, 5, 6, 7});
+  out = run(node("GatherND", {{"batch_dims", 1}}), {&data3, &rows});
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(out.f.vec(), (std::vector<float>{2, 3, 4, 5}));
+  // Out of range is an error naming the node.
+  Tensor far = Tensor::ints(T::INT64, {1, 1}, {2});
+  auto bad = evaluateNode(node("GatherND"), {&data, &far}, "");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "node 'GatherND_0' (GatherND): index 2 is out of range for a "
+            "dimension of 2");
+}
+
+TEST(ONNXInterpreter, CumSum) {
+  Tensor x = Tensor::floats({5}, {1, 2, 3, 4, 5});
+  Tensor axis = Tensor::ints(T::INT64, {}, {0});
+  EXPECT_EQ(run(node("CumSum"), {&x, &axis}).f.vec(),
+            (std::vector<float>{1, 3, 6, 10, 15}));
+  EXPECT_EQ(run(node("CumSum", {{"exclusive", 1}}), {&x, &axis}).f.vec(),
+            (std::vector<float>{0, 1, 3, 6, 10}));
+  EXPECT_EQ(run(node("CumSum", {{"reverse", 1}}), {&x, &axis}).f.vec(),
+            (std::vector<float>{15, 14, 12, 9, 5}));
+  EXPECT_EQ(run(node("CumSum", {{"exclusive", 1}, {"reverse", 1}}), {&x, &axis})
+                .f.vec(),
+            (std::vector<float>{14, 12, 9, 5, 0}));
+  // Along the last axis of a matrix, on integers.
+  Tensor m = Tensor::ints(T::INT64, {2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor last = Tensor::ints(T::INT32, {1}, {-1});
+  EXPECT_EQ(run(node("CumSum"), {&m, &last}).i.vec(),
+            (std::vector<int64_t>{1, 3, 6, 4, 9, 15}));
+}
+
+TEST(ONNXInterpreter, IsNaNIsInfFlatten) {
+  Tensor x = Tensor::floats({2, 2}, {1.0f, NAN, INFINITY, -INFINITY});
+  Tensor nan = run(node("IsNaN"), {&x});
+  EXPECT_EQ(nan.type, T::BOOL);
+  EXPECT_EQ(nan.i.vec(), (std::vector<int64_t>{0, 1, 0, 0}));
+  EXPECT_EQ(run(node("IsInf"), {&x}).i.vec(),
+            (std::vector<int64_t>{0, 0, 1, 1}));
+  EXPECT_EQ(run(node("IsInf", {{"detect_negative", 0}}), {&x}).i.vec(),
+            (std::vector<int64_t>{0, 0, 1, 0}));
+  Tensor y = Tensor::floats({2, 3, 4}, std::vector<float>(24, 1.0f));
+  EXPECT_EQ(run(node("Flatten"), {&y}).shape, (std::vector<int64_t>{2, 12}));
+  EXPECT_EQ(run(node("Flatten", {{"axis", 0}}), {&y}).shape,
+            (std::vector<int64_t>{1, 24}));
+  EXPECT_EQ(run(node("Flatten", {{"axis", -1}}), {&y}).shape,
+            (std::vector<int64_t>{6, 4}));
+}
+
+} // namespace
