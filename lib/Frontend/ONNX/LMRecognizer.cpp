@@ -283,6 +283,33 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
     weights.vectors[name] = n.gain;
     eps.push_back(n.eps);
   };
+  // The norms a block must have (before q/k/v and gate/up).
+  auto requireNorm = [&](const Linear &l) -> Expected<const Norm *> {
+    const Norm &n = norms[l.x];
+    if (!n.present)
+      return fail(name(*l.node) + ": its input '" + l.x +
+                  "' comes from no RMSNorm (ReduceMean of x^2, SPEC 8.3); "
+                  "the BitLinears that read the residual stream must "
+                  "normalize it first");
+    return &n;
+  };
+  // A sub-norm before o_proj or down_proj, or none (Llama-architecture
+  // BitNets): block 0 decides, the others must agree.
+  auto useSubNorm = [&](int64_t layer, const std::string &pre,
+                        std::string &which, const Norm &n,
+                        StringRef what) -> Error {
+    if (layer == 0 && !n.present)
+      which.clear();
+    if (n.present != !which.empty())
+      return fail(llvm::formatv("block {0}: {1} has {2} norm before it, but "
+                                "block 0's has {3}",
+                                layer, what, n.present ? "a" : "no",
+                                n.present ? "none" : "one")
+                      .str());
+    if (n.present)
+      useNorm(pre + which + ".weight", n);
+    return Error::success();
+  };
   // The BitLinears whose norm reads `h`, and the one whose output is added
   // to `h` (with the sum).
   auto readers = [&](StringRef h) {
@@ -370,8 +397,12 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                                 layer)
                       .str());
     }
-    useNorm(pre + "input_layernorm.weight", norms[q->x]);
-    useNorm(pre + c.attnSubNorm + ".weight", attnOut);
+    Expected<const Norm *> inputNorm = requireNorm(*q);
+    if (!inputNorm)
+      return inputNorm.takeError();
+    useNorm(pre + "input_layernorm.weight", **inputNorm);
+    if (Error e = useSubNorm(layer, pre, c.attnSubNorm, attnOut, "o_proj"))
+      return std::move(e);
     weights.linears[pre + "self_attn.q_proj.weight"] = q;
     weights.linears[pre + "self_attn.k_proj.weight"] = k;
     weights.linears[pre + "self_attn.v_proj.weight"] = v;
@@ -419,8 +450,12 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                                 "block 0",
                                 layer)
                       .str());
-    useNorm(pre + "post_attention_layernorm.weight", norms[gu[0]->x]);
-    useNorm(pre + c.ffnSubNorm + ".weight", ffnOut);
+    Expected<const Norm *> postNorm = requireNorm(*gu[0]);
+    if (!postNorm)
+      return postNorm.takeError();
+    useNorm(pre + "post_attention_layernorm.weight", **postNorm);
+    if (Error e = useSubNorm(layer, pre, c.ffnSubNorm, ffnOut, "down_proj"))
+      return std::move(e);
     weights.linears[pre + "mlp.gate_proj.weight"] = gu[glu->first];
     weights.linears[pre + "mlp.up_proj.weight"] = gu[1 - glu->first];
     weights.linears[pre + "mlp.down_proj.weight"] = down;
@@ -462,6 +497,10 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
   Expected<Norm> final = matchNorm(head->input(0));
   if (!final)
     return final.takeError();
+  if (!final->present)
+    return fail("the LM head " + name(*head) + " reads '" + head->input(0) +
+                "', which comes from no RMSNorm (the model's final norm, "
+                "SPEC 8.3)");
   if (final->input != h)
     return fail("the LM head " + name(*head) +
                 " does not read the norm of "

@@ -73,7 +73,8 @@ Matcher::readersThroughCopies(StringRef v) const {
 
 const onnx::NodeProto *
 Matcher::search(StringRef v, bool forward,
-                llvm::function_ref<bool(const onnx::NodeProto &)> pick) const {
+                llvm::function_ref<bool(const onnx::NodeProto &)> pick,
+                llvm::function_ref<bool(const onnx::NodeProto &)> stop) const {
   std::deque<std::string> queue{v.str()};
   llvm::SmallPtrSet<const onnx::NodeProto *, 32> seen;
   while (!queue.empty() && seen.size() < 64) {
@@ -89,7 +90,7 @@ Matcher::search(StringRef v, bool forward,
         continue;
       if (pick(*n))
         return n;
-      if (isBoundary(n->op_type()))
+      if (isBoundary(n->op_type()) || (stop && stop(*n)))
         continue;
       if (forward)
         llvm::append_range(queue, n->output());
@@ -288,17 +289,21 @@ Expected<Norm> Matcher::matchNorm(StringRef xName) const {
           z = p->input(1 - side);
         }
       }
-    const onnx::NodeProto *mean =
-        search(z, /*forward=*/false, [&](const onnx::NodeProto &n) {
-          return n.op_type() == "ReduceMean";
-        });
+    // Not through a quantizer's absmax: a BitLinear's output depends on
+    // its input's norm through its scale, not as a value.
+    const onnx::NodeProto *mean = search(
+        z, /*forward=*/false,
+        [&](const onnx::NodeProto &n) { return n.op_type() == "ReduceMean"; },
+        [&](const onnx::NodeProto &n) { return n.op_type() == "ReduceMax"; });
     const onnx::NodeProto *sq = mean ? g.producer(mean->input(0)) : nullptr;
     if (!sq || !((sq->op_type() == "Pow" && !g.isDynamic(sq->input(1)) &&
                   val(sq->input(1)).at(0) == 2) ||
-                 (sq->op_type() == "Mul" && sq->input(0) == sq->input(1))))
-      return fail("'" + xName +
-                  "' feeds a BitLinear, but no RMSNorm "
-                  "(ReduceMean of x^2, SPEC 8.3) precedes it");
+                 (sq->op_type() == "Mul" && sq->input(0) == sq->input(1)))) {
+      Norm none;
+      none.input = v;
+      none.present = false;
+      return none;
+    }
     norm.input = source(sq->input(0));
     for (const onnx::NodeProto *add : g.consumers(mean->output(0)))
       if (add->op_type() == "Add")

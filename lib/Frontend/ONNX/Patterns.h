@@ -44,6 +44,9 @@ struct Norm {
   std::string input;
   std::vector<float> gain;
   float eps = 0;
+  /// False for a BitLinear that quantizes its input as it is (Llama-
+  /// architecture BitNets' o_proj and down_proj): `input` is that input.
+  bool present = true;
 };
 
 class Matcher {
@@ -62,10 +65,11 @@ public:
   readersThroughCopies(llvm::StringRef v) const;
   /// The first node (breadth first, nearest first) among the dynamic
   /// ancestors (or descendants) of `v` for which `pick` holds; the search
-  /// does not cross matrix products or softmaxes.
-  const onnx::NodeProto *
-  search(llvm::StringRef v, bool forward,
-         llvm::function_ref<bool(const onnx::NodeProto &)> pick) const;
+  /// does not cross matrix products, softmaxes, or nodes `stop` picks.
+  const onnx::NodeProto *search(
+      llvm::StringRef v, bool forward,
+      llvm::function_ref<bool(const onnx::NodeProto &)> pick,
+      llvm::function_ref<bool(const onnx::NodeProto &)> stop = nullptr) const;
 
   /// The BitLinear whose matrix product is `m`; none when `m` is not a
   /// product of per-token quantized activations by ternary weights; an
@@ -74,7 +78,9 @@ public:
   matchLinear(const onnx::NodeProto &m) const;
   /// Every BitLinear of the graph, in node order.
   llvm::Expected<std::vector<Linear>> matchLinears() const;
-  /// The RMSNorm whose output is `x`.
+  /// The RMSNorm whose output is `x`; one that is not `present` when no
+  /// norm's landmarks precede `x`, an error when they do but the numbers do
+  /// not match.
   llvm::Expected<Norm> matchNorm(llvm::StringRef x) const;
 
   const GraphValues &g;

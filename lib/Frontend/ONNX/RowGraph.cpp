@@ -414,8 +414,9 @@ RowGraphBuilder::run(llvm::ArrayRef<GraphInput> inputs) {
     if (!p || normAt.count(p))
       continue;
     Expected<Norm> norm = matchNorm(v);
-    if (!norm) {
-      llvm::consumeError(norm.takeError()); // not a norm: plain ops
+    if (!norm || !norm->present) {
+      if (!norm)
+        llvm::consumeError(norm.takeError()); // not a norm: plain ops
       continue;
     }
     if (llvm::Error e = enclose(norm->input, v, *p))

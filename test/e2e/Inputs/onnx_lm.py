@@ -182,7 +182,8 @@ class Block(torch.nn.Module):
         if DEFECT != "no-mask":
             a = a.masked_fill(mask, float("-inf"))
         o = (a.softmax(-1) @ v).transpose(1, 2).reshape(B, T, -1)
-        h = h + self.o_proj(self.attn_sub_norm(o))
+        sub = getattr(self, "skip_sub_norm", False)  # --defect mixed-sub-norms
+        h = h + self.o_proj(o if sub else self.attn_sub_norm(o))
         x = self.post_attention_layernorm(h)
         g = self.gate_proj(x)
         g = torch.relu(g) ** 2 if self.act == "relu2" else F.silu(g)
@@ -196,6 +197,8 @@ class Model(torch.nn.Module):
         self.c = c
         self.embed_tokens = torch.nn.Embedding(c.vocab, c.hidden)
         self.layers = torch.nn.ModuleList(Block(c, linear) for _ in range(c.layers))
+        if DEFECT == "mixed-sub-norms":  # block 1 without attn_sub_norm
+            self.layers[1].skip_sub_norm = True
         self.norm = RMSNorm(c.hidden, c.eps)
         self.lm_head = None if not c.untied else torch.nn.Linear(c.hidden, c.vocab, bias=False)
         hd = c.hidden // c.heads
@@ -224,7 +227,7 @@ class Model(torch.nn.Module):
                 presents += kv
             else:
                 h = layer(h, cos, sin, keep)
-        h = self.norm(h)
+        h = h if DEFECT == "no-final-norm" else self.norm(h)
         logits = self.lm_head(h) if self.lm_head is not None else h @ self.embed_tokens.weight.T
         return (logits, *presents) if past else logits
 
@@ -435,7 +438,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--defect", choices=["static", "per-tensor", "float", "no-norm",
                                         "no-rope", "interleaved", "no-mask",
-                                        "repeat-interleave"])
+                                        "repeat-interleave", "mixed-sub-norms",
+                                        "no-final-norm"])
     a = p.parse_args()
     global DEFECT
     DEFECT = a.defect

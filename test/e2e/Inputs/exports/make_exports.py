@@ -117,8 +117,12 @@ def main():
     print(versions)
     with tempfile.TemporaryDirectory() as work:
         bitnet = Logits(load(checkpoint(work, "bitnet", "--layout", "2b4t")))
+        llama = Logits(load(checkpoint(work, "llama", "--layout", "llama",
+                                       "--untied")))
         fixtures = {
             "hf-bitnet-dynamo": lambda p: export(bitnet, p, True, 18),
+            # Llama + quant_method bitnet: Falcon3-1.58bit's form.
+            "hf-llama-bitnet-dynamo": lambda p: export(llama, p, True, 18),
             # The legacy exporter cannot export transformers' packed-sequence
             # check (torch.diff), which runs when no attention_mask is given.
             "hf-bitnet-legacy17": lambda p: export(bitnet, p, False, 17, True),
