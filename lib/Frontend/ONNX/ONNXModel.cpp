@@ -289,7 +289,8 @@ OwningOpRef<ModuleOp>
 compileRowGraph(const onnx::GraphProto &g,
                 llvm::ArrayRef<const onnx::ValueInfoProto *> inputs,
                 Checker &checker, MLIRContext &context,
-                const tern::ImportOptions &options) {
+                const tern::ImportOptions &options,
+                StringRef notLanguageModel) {
   std::vector<onnx_frontend::GraphInput> declared;
   llvm::StringMap<onnx_frontend::Tensor> bound;
   llvm::StringSet<> used;
@@ -297,10 +298,14 @@ compileRowGraph(const onnx::GraphProto &g,
   for (const onnx::ValueInfoProto *v : inputs) {
     const onnx::TypeProto::Tensor &type = v->type().tensor_type();
     if (type.elem_type() != onnx::TensorProto::FLOAT) {
-      checker.fail("graph input '" + v->name() +
-                   "' is not float; Tern compiles language models (one "
-                   "integer input of token ids) and row-wise graphs of float "
-                   "inputs");
+      checker.fail(
+          "graph input '" + v->name() +
+          "' is not float; Tern compiles language models (one "
+          "integer input of token ids) and row-wise graphs of float "
+          "inputs" +
+          (notLanguageModel.empty()
+               ? ""
+               : "; this graph is not a language model: " + notLanguageModel));
       return nullptr;
     }
     if (!type.has_shape() || type.shape().dim_size() == 0) {
@@ -403,14 +408,29 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
   for (const onnx::ValueInfoProto *v : inputs)
     if (isInt(v) && (v->name() == "input_ids" || !idsInput))
       idsInput = v;
-  bool languageModel = idsInput != nullptr && g.output_size() >= 1;
+  // A KV cache is told by its type and rank, not by its name (Optimum's
+  // past_key_values.* / present.*, transformers 5's exporter's
+  // past_key_values.layers.N.keys / cache.layers.N.keys): a float tensor of
+  // [batch, kv_heads, positions, head_dim].
+  auto isCache = [&](const onnx::ValueInfoProto &v) {
+    const onnx::TypeProto::Tensor &t = v.type().tensor_type();
+    return t.elem_type() == T::FLOAT &&
+           (t.has_shape() ? t.shape().dim_size() == 4
+                          : StringRef(v.name()).contains("past") ||
+                                StringRef(v.name()).contains("present"));
+  };
+  // Why not, for the error the generic path gives on integer inputs.
+  std::string notLM;
+  if (!idsInput)
+    notLM = "no input holds token ids (int64 or int32)";
   for (const onnx::ValueInfoProto *v : inputs) {
     StringRef name = v->name();
-    if (v != idsInput &&
-        !(isInt(v) &&
-          (name.contains("attention_mask") || name.contains("position_ids"))) &&
-        !(!isInt(v) && name.starts_with("past_key_values")))
-      languageModel = false;
+    if (v != idsInput && notLM.empty() &&
+        !(isInt(v) && (name.contains("mask") || name.contains("position"))) &&
+        !isCache(*v))
+      notLM = "input '" + name.str() +
+              "' is neither token ids, an attention mask, positions nor a KV "
+              "cache (float [batch, kv_heads, positions, head_dim])";
   }
   const onnx::ValueInfoProto *logitsOutput = nullptr;
   for (const onnx::ValueInfoProto &o : g.output()) {
@@ -418,10 +438,14 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
       logitsOutput = &o;
   }
   for (const onnx::ValueInfoProto &o : g.output())
-    if (&o != logitsOutput && !StringRef(o.name()).starts_with("present"))
-      languageModel = false;
-  if (!languageModel || elemType(*logitsOutput) != T::FLOAT)
-    return compileRowGraph(g, inputs, checker, context, options);
+    if (&o != logitsOutput && !isCache(o) && notLM.empty())
+      notLM = "output '" + o.name() +
+              "' is neither the logits nor a KV cache (float [batch, "
+              "kv_heads, positions, head_dim])";
+  if (logitsOutput && elemType(*logitsOutput) != T::FLOAT && notLM.empty())
+    notLM = "its logits '" + logitsOutput->name() + "' are not float";
+  if (!idsInput || !logitsOutput || !notLM.empty())
+    return compileRowGraph(g, inputs, checker, context, options, notLM);
 
   // The sequence length must be free: the model runs on any prompt.
   const onnx::ValueInfoProto &ids = *idsInput;
@@ -463,17 +487,22 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
     StringRef name = v->name();
     std::vector<int64_t> values;
     for (int64_t k = 0; k < int64_t(probe.size()); ++k)
-      values.push_back(name.contains("attention_mask") ? 1 : k);
+      values.push_back(name.contains("mask") ? 1 : k);
     if (isInt(v)) {
       bound[name] = onnx_frontend::Tensor::ints(elemType(*v), shape, values);
       continue;
     }
-    // past_key_values.*: [batch, kv_heads, past, head_dim], with no past.
+    // A cache input: [batch, kv_heads, past, head_dim], with no past. Some
+    // exporters write fixed sizes as strings of digits ("2").
     std::vector<int64_t> pastShape;
-    for (const auto &d : v->type().tensor_type().shape().dim())
-      pastShape.push_back(d.has_dim_value()   ? d.dim_value()
-                          : pastShape.empty() ? 1
-                                              : 0);
+    for (const auto &d : v->type().tensor_type().shape().dim()) {
+      int64_t size = 0;
+      if (d.has_dim_value())
+        size = d.dim_value();
+      else if (!llvm::to_integer(d.dim_param(), size))
+        size = pastShape.empty() ? 1 : 0;
+      pastShape.push_back(size);
+    }
     bound[name] = onnx_frontend::Tensor::floats(pastShape, {});
   }
   onnx_frontend::GraphValues values(g);

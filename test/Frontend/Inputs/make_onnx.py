@@ -110,6 +110,13 @@ def main():
     save(graph_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)],
                      [i8, helper.make_tensor_value_info("z", TensorProto.INT8, ["n", 8])]),
          d, "integer-inputs")
+    # Token ids and an input that is none of a language model's others.
+    ids = helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, "n"])
+    table = numpy_helper.from_array(np.ones((8, 4), np.float32), "table")
+    save(graph_model([helper.make_node("Gather", ["table", "input_ids"], ["y"])],
+                     [ids, helper.make_tensor_value_info("extra", TensorProto.INT64, [1, "n"])],
+                     [table], out_shape=(1, "n", 4)),
+         d, "unknown-lm-input")
 
 
 if __name__ == "__main__":

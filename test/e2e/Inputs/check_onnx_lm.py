@@ -57,7 +57,8 @@ def main():
             f["position_ids"] = np.arange(n, dtype=np.int64)[None]
         for i in session.get_inputs():  # an empty KV cache
             if i.name.startswith("past_key_values"):
-                f[i.name] = np.zeros([1, i.shape[1], 0, i.shape[3]], np.float32)
+                f[i.name] = np.zeros([1, int(i.shape[1]), 0, int(i.shape[3])],
+                                     np.float32)
         return f
 
     def run(ids):

@@ -100,6 +100,29 @@ def export(module, path, dynamo, opset, mask=False):
           f"{model.opset_import[0].version}, ops {' '.join(ops)}")
 
 
+def export_with_cache(model, path, opset):
+    """transformers 5's own exporter (transformers.exporters), with a KV
+    cache: inputs past_key_values.layers.N.keys/values, outputs
+    cache.layers.N.keys/values, some sizes written as strings of digits."""
+    from transformers.exporters.exporter_onnx import OnnxConfig, OnnxExporter
+    with torch.no_grad():
+        past = model(input_ids=torch.tensor([[2, 4, 6]]),
+                     use_cache=True).past_key_values
+    inputs = {"input_ids": torch.tensor([[1, 5, 9, 3]]),
+              "attention_mask": torch.ones(1, 7, dtype=torch.long),
+              "past_key_values": past, "use_cache": True}
+    exported = OnnxExporter().export(
+        model, inputs, config=OnnxConfig(dynamic=True, opset_version=opset))
+    with tempfile.TemporaryDirectory() as out:
+        exported.save_pretrained(out)
+        onnx_model = onnx.load(os.path.join(out, "model.onnx"))
+    strip_debug_info(onnx_model)
+    onnx.save(onnx_model, path)  # one file: the weights inline
+    ops = sorted({n.op_type for n in onnx_model.graph.node})
+    print(f"{os.path.basename(path)}: {os.path.getsize(path)} bytes, opset "
+          f"{opset}, ops {' '.join(ops)}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,11 +139,14 @@ def main():
         pass
     print(versions)
     with tempfile.TemporaryDirectory() as work:
-        bitnet = Logits(load(checkpoint(work, "bitnet", "--layout", "2b4t")))
+        hf_bitnet = load(checkpoint(work, "bitnet", "--layout", "2b4t"))
+        bitnet = Logits(hf_bitnet)
         llama = Logits(load(checkpoint(work, "llama", "--layout", "llama",
                                        "--untied")))
         fixtures = {
             "hf-bitnet-dynamo": lambda p: export(bitnet, p, True, 18),
+            "hf-bitnet-exporter-cache":
+                lambda p: export_with_cache(hf_bitnet, p, 18),
             # Llama + quant_method bitnet: Falcon3-1.58bit's form.
             "hf-llama-bitnet-dynamo": lambda p: export(llama, p, True, 18),
             # The legacy exporter cannot export transformers' packed-sequence
