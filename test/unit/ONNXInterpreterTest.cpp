@@ -97,4 +97,32 @@ TEST(ONNXInterpreter, IsNaNIsInfFlatten) {
             (std::vector<int64_t>{6, 4}));
 }
 
+TEST(ONNXInterpreter, BitwiseCastLikeScatterND) {
+  // uint8 codes unpacked as transformers' BitNet unpacking does.
+  Tensor a = Tensor::ints(T::UINT8, {3}, {0xF0, 0x0F, 0xAA});
+  Tensor mask = Tensor::ints(T::UINT8, {}, {0x3C});
+  EXPECT_EQ(run(node("BitwiseAnd"), {&a, &mask}).i.vec(),
+            (std::vector<int64_t>{0x30, 0x0C, 0x28}));
+  EXPECT_EQ(run(node("BitwiseOr"), {&a, &mask}).i.vec(),
+            (std::vector<int64_t>{0xFC, 0x3F, 0xBE}));
+  EXPECT_EQ(run(node("BitwiseXor"), {&a, &mask}).i.vec(),
+            (std::vector<int64_t>{0xCC, 0x33, 0x96}));
+  EXPECT_EQ(run(node("BitwiseNot"), {&a}).i.vec(),
+            (std::vector<int64_t>{0x0F, 0xF0, 0x55}));
+  Tensor f = Tensor::floats({}, {0.0f});
+  Tensor cast = run(node("CastLike"), {&a, &f});
+  EXPECT_TRUE(cast.isFloat());
+  EXPECT_EQ(cast.f.vec(), (std::vector<float>{240, 15, 170}));
+  // The specification's example: rows 0 and 2 of a [4, 2] replaced.
+  Tensor data = Tensor::floats({4, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  Tensor idx = Tensor::ints(T::INT64, {2, 1}, {0, 2});
+  Tensor upd = Tensor::floats({2, 2}, {9, 10, 11, 12});
+  EXPECT_EQ(run(node("ScatterND"), {&data, &idx, &upd}).f.vec(),
+            (std::vector<float>{9, 10, 3, 4, 11, 12, 7, 8}));
+  Tensor elems = Tensor::ints(T::INT64, {2, 2}, {0, 1, 3, 0});
+  Tensor two = Tensor::floats({2}, {100, 200});
+  EXPECT_EQ(run(node("ScatterND"), {&data, &elems, &two}).f.vec(),
+            (std::vector<float>{1, 100, 3, 4, 5, 6, 200, 8}));
+}
+
 } // namespace

@@ -344,7 +344,13 @@ Expected<Tensor> Node::cast() {
   auto x = need(0);
   if (!x)
     return x.takeError();
+  // CastLike takes the type of its second input.
   int32_t to = int32_t(attrInt("to", T::FLOAT));
+  if (n.op_type() == "CastLike") {
+    if (!input(1))
+      return bad("needs the input whose type it takes");
+    to = input(1)->type;
+  }
   if (isFloatType(to)) {
     if (x->isFloat())
       return *x;
@@ -634,8 +640,28 @@ Expected<std::vector<Tensor>> Node::run() {
                                     : int64_t(uint64_t(a) >> b);
                       }));
   }
-  if (op == "Cast")
+  if (op == "Cast" || op == "CastLike")
     return one(cast());
+  if (op == "BitwiseAnd" || op == "BitwiseOr" || op == "BitwiseXor") {
+    if (!input(0) || input(0)->isFloat())
+      return bad("needs integer inputs");
+    auto none = [](float, float) { return 0.0f; };
+    if (op == "BitwiseAnd")
+      return one(binary(none, [](int64_t a, int64_t b) { return a & b; }));
+    if (op == "BitwiseOr")
+      return one(binary(none, [](int64_t a, int64_t b) { return a | b; }));
+    return one(binary(none, [](int64_t a, int64_t b) { return a ^ b; }));
+  }
+  if (op == "BitwiseNot") {
+    if (!input(0) || input(0)->isFloat())
+      return bad("needs an integer input");
+    Tensor out = *input(0);
+    for (int64_t &v : out.i.values())
+      v = wrap(out.type, ~v);
+    return one(std::move(out));
+  }
+  if (op == "ScatterND")
+    return one(scatterND());
   if (op == "ReduceMean")
     return one(reduce("mean"));
   if (op == "ReduceMax")

@@ -89,6 +89,7 @@ private:
   Expected<Tensor> matmul(const Tensor &a, const Tensor &b);
   Expected<Tensor> gather();
   Expected<Tensor> gatherND();
+  Expected<Tensor> scatterND();
   Expected<Tensor> flatten();
   Expected<Tensor> cumSum();
   Expected<Tensor> slice();

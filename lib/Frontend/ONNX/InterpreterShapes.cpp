@@ -1,7 +1,7 @@
 //===- InterpreterShapes.cpp - ONNX ops that move elements ----------------===//
 //
-// Gather, GatherND, Slice, Reshape, Flatten, Transpose, Concat, Split,
-// Where, Expand, Trilu, CumSum.
+// Gather, GatherND, ScatterND, Slice, Reshape, Flatten, Transpose, Concat,
+// Split, Where, Expand, Trilu, CumSum.
 //
 //===----------------------------------------------------------------------===//
 
@@ -362,6 +362,72 @@ Expected<Tensor> Node::gatherND() {
         append(i, data->i, base, inner);
     }
   return like(*data, shape, std::move(f), std::move(i));
+}
+
+Expected<Tensor> Node::scatterND() {
+  auto data = need(0), idx = need(1), updates = need(2);
+  if (!data || !idx || !updates)
+    return bad("needs data, indices and updates");
+  if (data->isFloat() != updates->isFloat())
+    return bad("data and updates differ in type");
+  int64_t r = data->rank(), q = idx->rank();
+  int64_t depth = q ? idx->shape.back() : 0;
+  if (q < 1 || depth < 1 || depth > r)
+    return bad("indices of shape " + shapeString(idx->shape) +
+               " do not fit data of rank " + std::to_string(r));
+  std::string reduction = "none";
+  for (const onnx::AttributeProto &a : n.attribute())
+    if (a.name() == "reduction")
+      reduction = a.s();
+  if (reduction != "none" && reduction != "add" && reduction != "mul" &&
+      reduction != "max" && reduction != "min")
+    return bad("reduction '" + reduction + "' is not one ONNX defines");
+  int64_t inner = 1, count = 1;
+  for (int64_t d = depth; d < r; ++d)
+    inner *= data->shape[d];
+  for (int64_t d = 0; d < q - 1; ++d)
+    count *= idx->shape[d];
+  if (updates->size() != count * inner)
+    return bad("updates of shape " + shapeString(updates->shape) +
+               " do not match the indices and data");
+  std::vector<int64_t> ds = strides(data->shape), ids = intsOf(*idx);
+  Tensor out = *data;
+  auto apply = [&](auto &values, const auto &from) {
+    for (int64_t t = 0; t < count; ++t) {
+      int64_t base = 0;
+      for (int64_t c = 0; c < depth; ++c) {
+        int64_t dim = data->shape[c], id = ids[t * depth + c];
+        if (id < 0)
+          id += dim;
+        if (id < 0 || id >= dim)
+          return false;
+        base += id * ds[c];
+      }
+      for (int64_t e = 0; e < inner; ++e) {
+        auto u = from[t * inner + e];
+        auto &v = values[base + e];
+        if (reduction == "add")
+          v = v + u;
+        else if (reduction == "mul")
+          v = v * u;
+        else if (reduction == "max")
+          v = std::max<decltype(u)>(v, u);
+        else if (reduction == "min")
+          v = std::min<decltype(u)>(v, u);
+        else
+          v = u;
+      }
+    }
+    return true;
+  };
+  bool inRange = out.isFloat() ? apply(out.f.values(), updates->f)
+                               : apply(out.i.values(), updates->i);
+  if (!inRange)
+    return bad("an index is out of range of the data");
+  if (!out.isFloat())
+    for (int64_t &v : out.i.values())
+      v = wrap(out.type, v);
+  return out;
 }
 
 Expected<Tensor> Node::flatten() {

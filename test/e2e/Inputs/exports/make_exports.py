@@ -77,7 +77,7 @@ def strip_debug_info(model):
         del t.metadata_props[:]
 
 
-def export(module, path, dynamo, opset, mask=False):
+def export(module, path, dynamo, opset, mask=False, optimize=True):
     ids = torch.tensor([[1, 5, 9, 3, 7, 2, 8, 4]])
     args = (ids, torch.ones_like(ids)) if mask else (ids,)
     names = ["input_ids", "attention_mask"][:len(args)]
@@ -87,7 +87,7 @@ def export(module, path, dynamo, opset, mask=False):
         seq = torch.export.Dim("seq", min=2, max=256)
         torch.onnx.export(module, args, path, dynamo=True,
                           dynamic_shapes={n: {1: seq} for n in names},
-                          external_data=False, **kwargs)
+                          external_data=False, optimize=optimize, **kwargs)
     else:
         axes = {n: {1: "seq"} for n in names + ["logits"]}
         torch.onnx.export(module, args, path, dynamo=False,
@@ -149,6 +149,10 @@ def main():
                 lambda p: export_with_cache(hf_bitnet, p, 18),
             # Llama + quant_method bitnet: Falcon3-1.58bit's form.
             "hf-llama-bitnet-dynamo": lambda p: export(llama, p, True, 18),
+            # Without onnxscript's optimizer: the weights' unpacking stays
+            # in the graph, on constants.
+            "hf-llama-bitnet-unoptimized":
+                lambda p: export(llama, p, True, 18, optimize=False),
             # The legacy exporter cannot export transformers' packed-sequence
             # check (torch.diff), which runs when no attention_mask is given.
             "hf-bitnet-legacy17": lambda p: export(bitnet, p, False, 17, True),
