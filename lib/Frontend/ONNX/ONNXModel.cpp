@@ -128,9 +128,14 @@ public:
       if (o.domain().empty() || o.domain() == "ai.onnx")
         opset = o.version();
     if (opset < 13 || opset > 21)
-      return fail(llvm::formatv("default-domain opset {0} is not supported "
-                                "(13 to 21 are)",
-                                opset));
+      return fail(llvm::formatv(
+          "default-domain opset {0} is not supported (13 to 21 are); "
+          "export again with torch.onnx.export(..., opset_version=18){1}",
+          opset,
+          opset > 21 ? " (opsets 22 and 23 bring RMSNormalization, "
+                       "RotaryEmbedding and Attention, which Tern does not "
+                       "read yet)"
+                     : ""));
     this->opset = opset;
     const onnx::GraphProto &g = model.graph();
     llvm::StringSet<> known;
