@@ -43,10 +43,14 @@ namespace {
 bool isBoundary(StringRef op) { return isMatmul(op) || op == "Softmax"; }
 } // namespace
 
+bool Matcher::isFloatCopy(const onnx::NodeProto &n) const {
+  return (n.op_type() == "Cast" || n.op_type() == "Identity") &&
+         val(n.input(0)).isFloat() && val(n.output(0)).isFloat();
+}
+
 std::string Matcher::source(std::string v) const {
   while (const onnx::NodeProto *p = g.producer(v)) {
-    if ((p->op_type() != "Cast" && p->op_type() != "Identity") ||
-        !val(p->input(0)).isFloat() || !val(v).isFloat())
+    if (!isFloatCopy(*p))
       break;
     v = p->input(0);
   }
@@ -61,8 +65,7 @@ Matcher::readersThroughCopies(StringRef v) const {
     std::string at = copies.back();
     copies.pop_back();
     for (const onnx::NodeProto *n : g.consumers(at)) {
-      if ((n->op_type() == "Cast" || n->op_type() == "Identity") &&
-          val(at).isFloat() && val(n->output(0)).isFloat())
+      if (isFloatCopy(*n))
         copies.push_back(n->output(0));
       else
         out.push_back(n);

@@ -57,7 +57,10 @@ public:
   std::string name(const onnx::NodeProto &n) const {
     return "node '" + n.name() + "' (" + n.op_type() + ")";
   }
-  /// `v` with Cast and Identity nodes that keep it float skipped.
+  /// A Cast or Identity from float to float: the same values (floats are
+  /// computed in f32 whatever their stored type).
+  bool isFloatCopy(const onnx::NodeProto &n) const;
+  /// `v` with such copies skipped.
   std::string source(std::string v) const;
   /// The nodes that read `v` or a copy of it through such nodes (the
   /// forward counterpart of `source`).
