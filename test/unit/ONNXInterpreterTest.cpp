@@ -126,3 +126,45 @@ TEST(ONNXInterpreter, BitwiseCastLikeScatterND) {
 }
 
 } // namespace
+
+namespace {
+onnx::NodeProto einsum(const std::string &equation) {
+  onnx::NodeProto n = node("Einsum");
+  onnx::AttributeProto *a = n.add_attribute();
+  a->set_name("equation");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(equation);
+  return n;
+}
+} // namespace
+
+TEST(ONNXInterpreter, Einsum) {
+  // torch.outer as the legacy exporter writes it (RoPE's angle table).
+  Tensor p = Tensor::floats({3}, {0, 1, 2});
+  Tensor f = Tensor::floats({2}, {1, 0.5});
+  Tensor out = run(einsum("i,j->ij"), {&p, &f});
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(out.f.vec(), (std::vector<float>{0, 0, 1, 0.5, 2, 1}));
+  // A batched product, a transpose, a trace and the implicit output form.
+  Tensor a = Tensor::floats({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  Tensor b = Tensor::floats({2, 2, 1}, {1, 1, 2, 0});
+  out = run(einsum("bij, bjk -> bik"), {&a, &b});
+  EXPECT_EQ(out.shape, (std::vector<int64_t>{2, 2, 1}));
+  EXPECT_EQ(out.f.vec(), (std::vector<float>{3, 7, 10, 14}));
+  Tensor m = Tensor::floats({2, 2}, {1, 2, 3, 4});
+  EXPECT_EQ(run(einsum("ij->ji"), {&m}).f.vec(),
+            (std::vector<float>{1, 3, 2, 4}));
+  EXPECT_EQ(run(einsum("ii"), {&m}).f.vec(), (std::vector<float>{5}));
+  EXPECT_EQ(run(einsum("ij,jk"), {&m, &m}).f.vec(),
+            (std::vector<float>{7, 10, 15, 22}));
+  // Unsupported or inconsistent equations are errors naming the node.
+  auto bad = evaluateNode(einsum("...i,i->..."), {&m, &f}, "");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "node 'Einsum_0' (Einsum): has an ellipsis ('...') in its "
+            "equation '...i,i->...', which Tern does not support");
+  bad = evaluateNode(einsum("ij,j->i"), {&m, &p}, "");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "node 'Einsum_0' (Einsum): gives label 'j' sizes 2 and 3");
+}

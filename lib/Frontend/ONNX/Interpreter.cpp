@@ -673,6 +673,8 @@ Expected<std::vector<Tensor>> Node::run() {
       return bad("needs A and B");
     return one(matmul(*input(0), *input(1)));
   }
+  if (op == "Einsum")
+    return one(einsum());
   if (op == "MatMulInteger") {
     auto a = need(0), b = need(1);
     if (!a || !b)

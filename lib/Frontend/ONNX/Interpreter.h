@@ -87,6 +87,7 @@ private:
   Expected<Tensor> compare(std::function<bool(double, double)> f);
   Expected<Tensor> reduce(StringRef kind);
   Expected<Tensor> matmul(const Tensor &a, const Tensor &b);
+  Expected<Tensor> einsum();
   Expected<Tensor> gather();
   Expected<Tensor> gatherND();
   Expected<Tensor> scatterND();

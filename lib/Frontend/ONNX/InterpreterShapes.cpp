@@ -1,15 +1,18 @@
 //===- InterpreterShapes.cpp - ONNX ops that move elements ----------------===//
 //
 // Gather, GatherND, ScatterND, Slice, Reshape, Flatten, Transpose, Concat,
-// Split, Where, Expand, Trilu, CumSum.
+// Split, Where, Expand, Trilu, CumSum, and Einsum (a contraction, but mostly
+// index bookkeeping).
 //
 //===----------------------------------------------------------------------===//
 
 #include "Interpreter.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <map>
 
 using namespace mlir::tern::onnx_frontend;
 using namespace mlir::tern::onnx_frontend::interp;
@@ -485,3 +488,97 @@ Expected<Tensor> Node::cumSum() {
 /// com.microsoft.MatMulNBits' B as the [K, N] matrix it stands for: B^T
 /// stored as `bits`-bit codes in blocks along K, each block with a scale and
 /// a zero point (default 2^(bits-1)).
+
+/// Einsum without ellipses (torch.outer and friends): every label's index
+/// visited once, products summed into the output's labels.
+Expected<Tensor> Node::einsum() {
+  const onnx::AttributeProto *a = attr("equation");
+  std::string eq;
+  for (char ch : a ? a->s() : "")
+    if (ch != ' ')
+      eq += ch;
+  if (eq.find("...") != std::string::npos)
+    return bad("has an ellipsis ('...') in its equation '" + eq +
+               "', which Tern does not support");
+  size_t arrow = eq.find("->");
+  llvm::SmallVector<StringRef> terms;
+  StringRef(eq).substr(0, arrow).split(terms, ',');
+  if (terms.size() != in.size())
+    return bad(llvm::formatv("has {0} operands for the {1} terms of '{2}'",
+                             in.size(), terms.size(), eq)
+                   .str());
+  std::map<char, int64_t> size, count;
+  for (auto [term, t] : llvm::zip(terms, in)) {
+    if (!t || int64_t(term.size()) != t->rank())
+      return bad("term '" + term + "' does not fit its operand");
+    for (auto [k, ch] : llvm::enumerate(term)) {
+      if (!llvm::isAlpha(ch))
+        return bad("has an invalid equation '" + eq + "'");
+      auto [it, fresh] = size.try_emplace(ch, t->shape[k]);
+      if (!fresh && it->second != t->shape[k])
+        return bad(llvm::formatv("gives label '{0}' sizes {1} and {2}", ch,
+                                 it->second, t->shape[k])
+                       .str());
+      ++count[ch];
+    }
+  }
+  std::string out;
+  if (arrow != std::string::npos)
+    out = eq.substr(arrow + 2);
+  else // implicit: the labels used once, in alphabetical order
+    for (auto [ch, n] : count)
+      if (n == 1)
+        out += ch;
+  std::string labels = out;
+  for (auto [ch, n] : size)
+    if (out.find(ch) == std::string::npos)
+      labels += ch;
+  std::vector<int64_t> shape, dims;
+  int64_t total = 1;
+  for (char ch : labels) {
+    if (!size.count(ch))
+      return bad(llvm::formatv("has output label '{0}' in no input", ch).str());
+    dims.push_back(size[ch]);
+    total *= size[ch];
+  }
+  shape.assign(dims.begin(), dims.begin() + out.size());
+  if (total > (int64_t(1) << 28))
+    return bad("is too large to evaluate");
+  // Each operand's stride per label (repeated labels: the diagonal).
+  std::vector<std::vector<int64_t>> strides(
+      in.size(), std::vector<int64_t>(labels.size()));
+  for (auto [k, term] : llvm::enumerate(terms)) {
+    int64_t stride = 1;
+    for (int64_t d = int64_t(term.size()) - 1; d >= 0; --d) {
+      strides[k][labels.find(term[d])] += stride;
+      stride *= in[k]->shape[d];
+    }
+  }
+  int64_t outSize = 1;
+  for (int64_t d : shape)
+    outSize *= d;
+  std::vector<double> acc(outSize, 0.0);
+  std::vector<int64_t> index(labels.size(), 0), at(in.size(), 0);
+  for (int64_t step = 0; step < total; ++step) {
+    double product = 1;
+    for (size_t k = 0; k < in.size(); ++k)
+      product *= in[k]->at(at[k]);
+    int64_t o = 0;
+    for (size_t d = 0; d < out.size(); ++d)
+      o = o * dims[d] + index[d];
+    acc[o] += product;
+    for (int64_t d = int64_t(labels.size()) - 1; d >= 0; --d) {
+      for (size_t k = 0; k < in.size(); ++k)
+        at[k] += strides[k][d];
+      if (++index[d] < dims[d])
+        break;
+      for (size_t k = 0; k < in.size(); ++k)
+        at[k] -= strides[k][d] * dims[d];
+      index[d] = 0;
+    }
+  }
+  if (llvm::all_of(in, [](const Tensor *t) { return t->isFloat(); }))
+    return Tensor::floats(shape, std::vector<float>(acc.begin(), acc.end()));
+  std::vector<int64_t> ints(acc.begin(), acc.end());
+  return Tensor::ints(in[0]->type, shape, std::move(ints));
+}

@@ -59,6 +59,7 @@ constexpr llvm::StringLiteral kSupported[] = {
     "CumSum",
     "DequantizeLinear",
     "Div",
+    "Einsum",
     "Equal",
     "Erf",
     "Exp",
