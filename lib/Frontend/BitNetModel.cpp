@@ -2,7 +2,10 @@
 
 #include "tern/Frontend/BitNetModel.h"
 
+#include "Tern/IR/WeightData.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::tern;
@@ -54,10 +57,79 @@ public:
     if (failed(w))
       return failure();
     FloatAttr scale = w->scale ? b.getF32FloatAttr(*w->scale) : FloatAttr();
-    return b.create<BitLinearOp>(loc, acts(n), x, w->weight, scale).getResult();
+    Value y = b.create<BitLinearOp>(loc, acts(n), x, w->weight, scale);
+    FailureOr<Value> bias = src.bias(b, name, n);
+    if (failed(bias))
+      return failure();
+    if (*bias)
+      y = binary(y, *bias, BinaryFn::Add);
+    return y;
+  }
+
+  Value binary(Value l, Value r, BinaryFn fn) {
+    return b.create<BinaryOp>(loc, l.getType(), l, r, fn);
+  }
+  /// A constant broadcast along rows.
+  Value constant(float v) {
+    auto type = RankedTensorType::get({1}, b.getF32Type());
+    return createWeight(
+        b, loc, "constant", type, type,
+        [&](MutableArrayRef<char> out) { std::memcpy(out.data(), &v, 4); });
+  }
+
+  /// The feed-forward half's product: act(gate) * up, or act(up) alone.
+  Value ffn(Value gate, Value up) {
+    if (c.gatedFfn && (c.activation == FfnActivation::Relu2 ||
+                       c.activation == FfnActivation::Silu))
+      return b.create<GluOp>(loc, gate, up,
+                             c.activation == FfnActivation::Relu2
+                                 ? GluActivation::Relu2
+                                 : GluActivation::Silu);
+    Value x = c.gatedFfn ? gate : up, a;
+    auto unary = [&](Value v, UnaryFn fn) -> Value {
+      return b.create<UnaryOp>(loc, v.getType(), v, fn);
+    };
+    switch (c.activation) {
+    case FfnActivation::Relu:
+    case FfnActivation::Relu2:
+      a = unary(x, UnaryFn::Relu);
+      if (c.activation == FfnActivation::Relu2)
+        a = binary(a, a, BinaryFn::Mul);
+      break;
+    case FfnActivation::Silu:
+      a = binary(x, unary(x, UnaryFn::Sigmoid), BinaryFn::Mul);
+      break;
+    case FfnActivation::Gelu:
+    case FfnActivation::GeluTanh: {
+      // 0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation.
+      Value inner;
+      if (c.activation == FfnActivation::Gelu) {
+        inner = unary(binary(x, constant(0.70710678f), BinaryFn::Mul),
+                      UnaryFn::Erf);
+      } else {
+        Value cube = binary(binary(x, x, BinaryFn::Mul), x, BinaryFn::Mul);
+        inner = binary(x, binary(cube, constant(0.044715f), BinaryFn::Mul),
+                       BinaryFn::Add);
+        inner = unary(binary(inner, constant(0.7978845608f), BinaryFn::Mul),
+                      UnaryFn::Tanh);
+      }
+      a = binary(binary(x, constant(0.5f), BinaryFn::Mul),
+                 binary(inner, constant(1.0f), BinaryFn::Add), BinaryFn::Mul);
+      break;
+    }
+    }
+    return c.gatedFfn ? binary(a, up, BinaryFn::Mul) : a;
+  }
+  /// A block norm, where the model has them.
+  FailureOr<Value> blockNorm(Value h, StringRef name) {
+    if (!c.blockNorms)
+      return h;
+    return rmsNorm(h, name, c.hidden);
   }
 
   Value rope(Value x, Value positions) {
+    if (c.ropeTheta == 0)
+      return x;
     RopeScalingAttr scaling;
     if (const std::optional<RopeScaling> &s = c.ropeScaling)
       scaling = RopeScalingAttr::get(
@@ -78,7 +150,7 @@ public:
     int64_t d = c.hidden, f = c.intermediate, qDim = c.heads * c.headDim,
             kvDim = c.kvHeads * c.headDim;
     FailureOr<Value> x, q, k, v, o, gate, up, m, down;
-    if (failed(x = rmsNorm(h, pre + "input_layernorm.weight", d)) ||
+    if (failed(x = blockNorm(h, pre + "input_layernorm.weight")) ||
         failed(q = bitLinear(*x, pre + "self_attn.q_proj.weight", qDim, d)) ||
         failed(k = bitLinear(*x, pre + "self_attn.k_proj.weight", kvDim, d)) ||
         failed(v = bitLinear(*x, pre + "self_attn.v_proj.weight", kvDim, d)))
@@ -91,11 +163,14 @@ public:
       return failure();
     h = b.create<AddOp>(loc, h, *o);
 
-    if (failed(x = rmsNorm(h, pre + "post_attention_layernorm.weight", d)) ||
-        failed(gate = bitLinear(*x, pre + "mlp.gate_proj.weight", f, d)) ||
-        failed(up = bitLinear(*x, pre + "mlp.up_proj.weight", f, d)))
+    if (failed(x = blockNorm(h, pre + "post_attention_layernorm.weight")))
       return failure();
-    m = b.create<GluOp>(loc, *gate, *up, c.activation).getResult();
+    if (c.gatedFfn &&
+        failed(gate = bitLinear(*x, pre + "mlp.gate_proj.weight", f, d)))
+      return failure();
+    if (failed(up = bitLinear(*x, pre + "mlp.up_proj.weight", f, d)))
+      return failure();
+    m = ffn(c.gatedFfn ? *gate : Value(), *up);
     if (failed(down = subNorm(*m, pre, c.ffnSubNorm, f)) ||
         failed(down = bitLinear(*down, pre + "mlp.down_proj.weight", d, f)))
       return failure();
@@ -108,6 +183,15 @@ public:
     if (failed(embed))
       return failure();
     Value h = b.create<EmbeddingOp>(loc, acts(c.hidden), *embed, ids);
+    if (c.learnedPositions) {
+      FailureOr<Value> table = src.table(b, "model.embed_positions.weight",
+                                         c.maxPositions, c.hidden);
+      if (failed(table))
+        return failure();
+      h = b.create<AddOp>(
+          loc, h,
+          b.create<EmbeddingOp>(loc, acts(c.hidden), *table, positions));
+    }
     for (int64_t l = 0; l < c.layers; ++l) {
       FailureOr<Value> next = layer(l, h, positions);
       if (failed(next))

@@ -27,12 +27,26 @@ struct RopeScaling {
   int64_t originalContext = 0;
 };
 
+/// The feed-forward activation. relu2 and silu GLUs run as tern.glu; the
+/// others (GELU models, course-style MLPs) are composed of elementwise ops.
+enum class FfnActivation { Relu2, Silu, Gelu, GeluTanh, Relu };
+
 /// Hyper-parameters of a BitNet b1.58 model (SPEC.md section 1).
 struct BitNetConfig {
   int64_t hidden = 0, intermediate = 0, layers = 0, heads = 0, kvHeads = 0,
           headDim = 0, vocab = 0, maxPositions = 0;
+  /// ropeTheta 0: no RoPE (learned positions, or none).
   float epsilon = 0, ropeTheta = 0;
-  GluActivation activation = GluActivation::Relu2;
+  FfnActivation activation = FfnActivation::Relu2;
+  /// act(gate) * up (every released BitNet), or act(up) alone (course-style
+  /// MLPs: "mlp.up_proj" then "mlp.down_proj").
+  bool gatedFfn = true;
+  /// A learned position table ("model.embed_positions.weight", one row per
+  /// position up to maxPositions) added to the token embedding.
+  bool learnedPositions = false;
+  /// input_layernorm and post_attention_layernorm; false where only the
+  /// BitLinears normalize (linearNormEpsilon, course-style models).
+  bool blockNorms = true;
   /// The LM head is the embedding table (no separate lm_head tensor).
   bool tiedEmbeddings = true;
   std::optional<RopeScaling> ropeScaling;
@@ -72,6 +86,11 @@ public:
   /// A float table [rows, cols] (embeddings, LM head) in its stored type.
   virtual FailureOr<Value> table(OpBuilder &b, StringRef name, int64_t rows,
                                  int64_t cols) = 0;
+  /// The bias [n] of the linear layer whose weight is `name`, as f32, or
+  /// null when it has none (checkpoint families have none).
+  virtual FailureOr<Value> bias(OpBuilder &b, StringRef name, int64_t n) {
+    return Value();
+  }
 };
 
 /// Builds `func.func @forward(ids, positions) -> logits` for `config` with

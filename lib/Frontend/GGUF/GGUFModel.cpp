@@ -521,9 +521,9 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
   std::string arch = a->s;
   BitNetConfig c;
   if (arch == "bitnet-b1.58" || arch == "bitnet-25")
-    c.activation = GluActivation::Relu2;
+    c.activation = FfnActivation::Relu2;
   else if (arch == "bitnet" || arch == "llama")
-    c.activation = GluActivation::Silu;
+    c.activation = FfnActivation::Silu;
   else
     return fail("architecture '" + arch +
                 "' is not a BitNet b1.58 model (bitnet-b1.58, bitnet-25, "

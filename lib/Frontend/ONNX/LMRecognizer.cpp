@@ -104,6 +104,8 @@ Expected<Rope> Recognizer::matchRope(const Linear &q, bool &found) {
     }
   }
   found = tables.size() == 2;
+  if (tables.empty())
+    return rope; // no RoPE (theta 0): learned positions, or none
   if (tables.size() != 2 || !cos || !sin || cos->size() != sin->size() ||
       d < 4 || d % 2)
     return fail("no RoPE after " + name(*q.node) +
@@ -161,6 +163,8 @@ double Recognizer::attentionDiff(const Linear &q, const Linear &k,
   auto rotate = [&](const Tensor &x, int64_t width) {
     std::vector<float> values = x.f.vec();
     std::vector<double> r(values.begin(), values.end());
+    if (rope.theta == 0)
+      return r;
     for (int64_t p = 0; p < t; ++p)
       for (int64_t h = 0; h < width / d; ++h)
         for (int64_t i = 0; i < half; ++i) {
@@ -227,6 +231,19 @@ public:
                         })
         .getResult();
   }
+  FailureOr<Value> bias(OpBuilder &b, StringRef name, int64_t n) override {
+    const std::vector<float> &v = linears.at(name.str())->bias;
+    if (v.empty())
+      return Value();
+    auto type = RankedTensorType::get({n}, b.getF32Type());
+    return createWeight(b, b.getUnknownLoc(),
+                        name.drop_back(strlen("weight")).str() + "bias", type,
+                        type,
+                        [&](MutableArrayRef<char> out) {
+                          std::memcpy(out.data(), v.data(), n * 4);
+                        })
+        .getResult();
+  }
   FailureOr<Value> table(OpBuilder &b, StringRef name, int64_t rows,
                          int64_t cols) override {
     const Tensor *t = tables.at(name.str());
@@ -255,7 +272,7 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
   BitNetConfig c;
   c.vocab = embed.shape[0];
   c.hidden = embed.shape[1];
-  c.activation = GluActivation::Relu2;
+  c.activation = FfnActivation::Relu2;
   c.attnSubNorm = "self_attn.attn_sub_norm";
   c.ffnSubNorm = "mlp.ffn_sub_norm";
   RecognizedWeights weights;
@@ -278,7 +295,7 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
       return norm.takeError();
     norms[l.x] = std::move(*norm);
   }
-  std::vector<float> eps;
+  std::vector<float> eps, linearEps;
   auto useNorm = [&](const std::string &name, const Norm &n) {
     weights.vectors[name] = n.gain;
     eps.push_back(n.eps);
@@ -310,6 +327,44 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
       useNorm(pre + which + ".weight", n);
     return Error::success();
   };
+  // A BitLinear of the model under its Hugging Face name ("...q_proj");
+  // where every BitLinear normalizes its own input, with that norm.
+  auto place = [&](const std::string &module, const Linear &l) -> Error {
+    weights.linears[module + ".weight"] = &l;
+    if (c.blockNorms)
+      return Error::success();
+    const Norm &n = norms[l.x];
+    if (!n.present)
+      return fail(name(*l.node) + ": its input '" + l.x +
+                  "' comes from no RMSNorm, but q, k and v of this model "
+                  "each normalize their own input, so every BitLinear must");
+    weights.vectors[module + ".rms_norm.weight"] = n.gain;
+    linearEps.push_back(n.eps);
+    return Error::success();
+  };
+  // One norm before the BitLinears that read the residual stream (every
+  // released BitNet), or one inside each of them (course-style: q, k and v
+  // normalize the same input with their own gains). Block 0's q, k and v
+  // decide; the other groups of BitLinears must agree.
+  auto sharedNorm = [&](int64_t layer, llvm::ArrayRef<const Linear *> ls,
+                        bool decide) -> Error {
+    bool shared = llvm::all_of(
+        ls, [&](const Linear *l) { return l->x == ls.front()->x; });
+    if (decide) {
+      c.blockNorms = shared;
+      if (!shared)
+        c.attnSubNorm = c.ffnSubNorm = "";
+    } else if (ls.size() > 1 && shared != c.blockNorms) {
+      return fail(
+          llvm::formatv("block {0}: {1} BitLinears read one norm of "
+                        "the residual stream, but block 0's q, k and "
+                        "v {2}",
+                        layer, shared ? "its" : "not all its",
+                        shared ? "normalize their own inputs" : "share one")
+              .str());
+    }
+    return Error::success();
+  };
   // The BitLinears whose norm reads `h`, and the one whose output is added
   // to `h` (with the sum).
   auto readers = [&](StringRef h) {
@@ -333,6 +388,37 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
   };
 
   std::string h = source(gather->output(0));
+  // Learned absolute positions: the embedding plus rows 0..t-1 of a table.
+  const Tensor *positionTable = nullptr;
+  for (const onnx::NodeProto *add : Matcher::readersThroughCopies(h)) {
+    if (add->op_type() != "Add" || positionTable)
+      continue;
+    std::string other =
+        source(source(add->input(0)) == h ? add->input(1) : add->input(0));
+    const Tensor &rows = val(other);
+    const onnx::NodeProto *lookup =
+        search(other, /*forward=*/false, [&](const onnx::NodeProto &n) {
+          return (n.op_type() == "Gather" || n.op_type() == "Slice") &&
+                 !g.isDynamic(n.input(0)) && val(n.input(0)).isFloat() &&
+                 val(n.input(0)).rank() == 2 &&
+                 val(n.input(0)).shape[1] == c.hidden;
+        });
+    if (!lookup || !rows.isFloat() || rows.size() != val(h).size())
+      continue;
+    const Tensor &table = val(lookup->input(0));
+    if (rows.size() > table.size())
+      continue;
+    std::vector<float> first(rows.size());
+    table.f.read(0, first.size(), first.data());
+    if (first == rows.f.vec()) {
+      positionTable = &table;
+      h = source(add->output(0));
+    }
+  }
+  if (positionTable) {
+    c.learnedPositions = true;
+    weights.tables["model.embed_positions.weight"] = positionTable;
+  }
   size_t used = 0;
   int64_t tableRows = 0;
   for (int64_t layer = 0;; ++layer) {
@@ -347,6 +433,8 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                                 "3 (q, k, v)",
                                 layer, qkv.size(), h)
                       .str());
+    if (Error e = sharedNorm(layer, qkv, /*decide=*/layer == 0))
+      return std::move(e);
     // Which is q, k and v: the order whose attention matches the graph's.
     const Norm &attnOut = norms[o->x];
     std::optional<std::array<const Linear *, 3>> best;
@@ -375,14 +463,20 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
     } while (std::next_permutation(perm.begin(), perm.end()));
     if (!best)
       return fail(llvm::formatv("block {0}: {1}", layer, ropeError).str());
-    if (bestDiff > kTolerance)
+    if (bestDiff > kTolerance) {
+      std::string positions =
+          rope.theta ? llvm::formatv("RoPE (theta {0})", rope.theta).str()
+          : c.learnedPositions
+              ? std::string("learned positions")
+              : std::string("no RoPE (q is multiplied by no cos/sin tables)");
       return fail(llvm::formatv("block {0}: '{1}' is not causal softmax "
                                 "attention of the q/k/v projections with "
-                                "RoPE (theta {2}, {3} heads of {4}): off by "
-                                "{5:e} of its range",
-                                layer, attnOut.input, rope.theta, rope.heads,
+                                "{2}, {3} heads of {4}: off by {5:e} of its "
+                                "range",
+                                layer, attnOut.input, positions, rope.heads,
                                 rope.headDim, bestDiff)
                       .str());
+    }
     auto [q, k, v] = *best;
     if (layer == 0) {
       c.heads = rope.heads;
@@ -397,70 +491,118 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                                 layer)
                       .str());
     }
-    Expected<const Norm *> inputNorm = requireNorm(*q);
-    if (!inputNorm)
-      return inputNorm.takeError();
-    useNorm(pre + "input_layernorm.weight", **inputNorm);
-    if (Error e = useSubNorm(layer, pre, c.attnSubNorm, attnOut, "o_proj"))
-      return std::move(e);
-    weights.linears[pre + "self_attn.q_proj.weight"] = q;
-    weights.linears[pre + "self_attn.k_proj.weight"] = k;
-    weights.linears[pre + "self_attn.v_proj.weight"] = v;
-    weights.linears[pre + "self_attn.o_proj.weight"] = o;
+    if (c.blockNorms) {
+      Expected<const Norm *> inputNorm = requireNorm(*q);
+      if (!inputNorm)
+        return inputNorm.takeError();
+      useNorm(pre + "input_layernorm.weight", **inputNorm);
+      if (Error e = useSubNorm(layer, pre, c.attnSubNorm, attnOut, "o_proj"))
+        return std::move(e);
+    }
+    for (auto [module, l] : {std::pair("q_proj", q), std::pair("k_proj", k),
+                             std::pair("v_proj", v), std::pair("o_proj", o)})
+      if (Error e = place(pre + "self_attn." + module, *l))
+        return std::move(e);
 
-    // The feed-forward half: gate and up read the new residual, down adds.
+    // The feed-forward half: gate and up (or up alone) read the new
+    // residual, down adds.
     auto [down, next] = residual(mid);
     std::vector<const Linear *> gu = readers(mid);
-    if (!down || gu.size() != 2)
+    if (!down || gu.empty() || gu.size() > 2)
       return fail(llvm::formatv("block {0}: no feed-forward after '{1}' "
-                                "(two BitLinears reading its norm, a third "
-                                "added to it)",
+                                "(one or two BitLinears reading its norm, "
+                                "another added to it)",
                                 layer, mid)
+                      .str());
+    if (Error e = sharedNorm(layer, gu, /*decide=*/false))
+      return std::move(e);
+    bool gated = gu.size() == 2;
+    if (layer == 0)
+      c.gatedFfn = gated;
+    else if (gated != c.gatedFfn)
+      return fail(llvm::formatv("block {0}'s feed-forward is {1}gated, block "
+                                "0's is {2}",
+                                layer, gated ? "" : "not ",
+                                gated ? "not" : "gated")
                       .str());
     const Norm &ffnOut = norms[down->x];
     const Tensor &m = val(ffnOut.input);
-    std::optional<std::pair<int, GluActivation>> glu;
-    for (int first = 0; first < 2 && !glu; ++first)
-      for (GluActivation act : {GluActivation::Relu2, GluActivation::Silu}) {
-        const Tensor &gate = val(gu[first]->y), &up = val(gu[1 - first]->y);
-        if (gate.size() != m.size() || up.size() != m.size())
+    // The activation (and which is the gate) that fits best.
+    std::optional<std::pair<int, FfnActivation>> ffn;
+    double ffnDiff = kTolerance;
+    for (int first = 0; first < int(gu.size()); ++first)
+      for (FfnActivation act :
+           {FfnActivation::Relu2, FfnActivation::Silu, FfnActivation::Gelu,
+            FfnActivation::GeluTanh, FfnActivation::Relu}) {
+        const Tensor &gate = val(gu[first]->y);
+        const Tensor *up = gated ? g.get(gu[1 - first]->y) : nullptr;
+        if (gate.size() != m.size() || (up && up->size() != m.size()))
           continue;
         std::vector<double> ref(m.size());
         for (int64_t e = 0; e < m.size(); ++e) {
-          double x = gate.f[e];
-          double a = act == GluActivation::Relu2 ? (x > 0 ? x * x : 0)
-                                                 : x / (1 + std::exp(-x));
-          ref[e] = a * up.f[e];
+          double x = gate.f[e], a = 0;
+          switch (act) {
+          case FfnActivation::Relu2:
+            a = x > 0 ? x * x : 0;
+            break;
+          case FfnActivation::Silu:
+            a = x / (1 + std::exp(-x));
+            break;
+          case FfnActivation::Gelu:
+            a = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+            break;
+          case FfnActivation::GeluTanh:
+            a = 0.5 * x *
+                (1 +
+                 std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+            break;
+          case FfnActivation::Relu:
+            a = std::max(x, 0.0);
+            break;
+          }
+          ref[e] = up ? a * up->f[e] : a;
         }
-        if (relDiff(m.f.vec(), ref) <= kTolerance) {
-          glu = {first, act};
-          break;
+        if (double diff = relDiff(m.f.vec(), ref); diff <= ffnDiff) {
+          ffnDiff = diff;
+          ffn = {first, act};
         }
       }
-    if (!glu)
-      return fail(llvm::formatv("block {0}: '{1}' is neither relu(gate)^2 * "
-                                "up nor silu(gate) * up of the two "
-                                "projections that read '{2}'",
-                                layer, ffnOut.input, mid)
+    if (!ffn)
+      return fail(llvm::formatv(
+                      "block {0}: '{1}' is not {2} of the {3} that read{4} "
+                      "'{5}' (activations tried: relu^2, silu, gelu, "
+                      "gelu_tanh, relu)",
+                      layer, ffnOut.input, gated ? "act(gate) * up" : "act(x)",
+                      gated ? "two projections" : "projection",
+                      gated ? "" : "s", mid)
                       .str());
     if (layer == 0)
-      c.activation = glu->second;
-    else if (glu->second != c.activation)
-      return fail(llvm::formatv("block {0} has another GLU activation than "
-                                "block 0",
+      c.activation = ffn->second;
+    else if (ffn->second != c.activation)
+      return fail(llvm::formatv("block {0} has another feed-forward "
+                                "activation than block 0",
                                 layer)
                       .str());
-    Expected<const Norm *> postNorm = requireNorm(*gu[0]);
-    if (!postNorm)
-      return postNorm.takeError();
-    useNorm(pre + "post_attention_layernorm.weight", **postNorm);
-    if (Error e = useSubNorm(layer, pre, c.ffnSubNorm, ffnOut, "down_proj"))
+    if (c.blockNorms) {
+      Expected<const Norm *> postNorm = requireNorm(*gu[0]);
+      if (!postNorm)
+        return postNorm.takeError();
+      useNorm(pre + "post_attention_layernorm.weight", **postNorm);
+      if (Error e = useSubNorm(layer, pre, c.ffnSubNorm, ffnOut, "down_proj"))
+        return std::move(e);
+    }
+    if (gated) {
+      if (Error e = place(pre + "mlp.gate_proj", *gu[ffn->first]))
+        return std::move(e);
+      if (Error e = place(pre + "mlp.up_proj", *gu[1 - ffn->first]))
+        return std::move(e);
+    } else if (Error e = place(pre + "mlp.up_proj", *gu[0])) {
       return std::move(e);
-    weights.linears[pre + "mlp.gate_proj.weight"] = gu[glu->first];
-    weights.linears[pre + "mlp.up_proj.weight"] = gu[1 - glu->first];
-    weights.linears[pre + "mlp.down_proj.weight"] = down;
+    }
+    if (Error e = place(pre + "mlp.down_proj", *down))
+      return std::move(e);
     c.intermediate = down->k;
-    used += 7;
+    used += 5 + gu.size();
     h = next;
     c.layers = layer + 1;
   }
@@ -527,15 +669,23 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
     weights.tables["lm_head.weight"] = &headTable;
   }
 
+  // One epsilon for the model's norms, one for the BitLinears' own.
+  for (auto [list, what] : {std::pair(&eps, "RMSNorms"),
+                            std::pair(&linearEps, "BitLinears' RMSNorms")})
+    for (float e : *list)
+      if (e != list->front())
+        return fail(llvm::formatv("the {0} use different epsilons ({1} and "
+                                  "{2}); Tern's model has one",
+                                  what, list->front(), e)
+                        .str());
   c.epsilon = eps.front();
-  for (float e : eps)
-    if (e != c.epsilon)
-      return fail(llvm::formatv("the RMSNorms use different epsilons ({0} "
-                                "and {1}); Tern's model has one",
-                                c.epsilon, e)
-                      .str());
-  // Computed RoPE tables fit any position; sliced ones end with the table.
-  c.maxPositions = tableRows ? tableRows : 4096;
+  if (!linearEps.empty())
+    c.linearNormEpsilon = linearEps.front();
+  // Computed RoPE tables fit any position; sliced ones and learned
+  // positions end with their table.
+  c.maxPositions = positionTable ? positionTable->shape[0]
+                   : tableRows   ? tableRows
+                                 : 4096;
   OwningOpRef<ModuleOp> module =
       buildBitNetModel(context, c, weights, UnknownLoc::get(&context));
   if (!module)

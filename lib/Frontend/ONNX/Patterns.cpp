@@ -177,7 +177,25 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
     }
   };
   l.y = m.output(0);
-  for (;;) {
+  // Gemm's bias C: added before any scaling that follows would apply, so
+  // none may follow.
+  bool gemmBias =
+      m.op_type() == "Gemm" && m.input_size() > 2 && !m.input(2).empty();
+  if (gemmBias) {
+    float beta = 1;
+    for (const onnx::AttributeProto &a : m.attribute())
+      if (a.name() == "beta")
+        beta = a.f();
+    const Tensor &c = val(m.input(2));
+    if (!c.isFloat() || (c.size() != 1 && c.size() != l.n))
+      return fail(name(m) + ": its bias C " + shapeString(c.shape) +
+                  " is not one value per output column (" +
+                  std::to_string(l.n) + ")");
+    l.bias.resize(l.n);
+    for (int64_t j = 0; j < l.n; ++j)
+      l.bias[j] = beta * c.f[c.size() == 1 ? 0 : j];
+  }
+  for (; !gemmBias;) {
     llvm::ArrayRef<const onnx::NodeProto *> users = g.consumers(l.y);
     if (users.size() != 1)
       break;
@@ -203,7 +221,21 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
     l.y = c.output(0);
   }
 
-  // Check: y = dot(q(x), T) / s(x) * scale for one positive scale.
+  // nn.Linear's bias after a MatMul: an Add of a constant [n].
+  if (llvm::ArrayRef<const onnx::NodeProto *> users = g.consumers(l.y);
+      !gemmBias && users.size() == 1 && users[0]->op_type() == "Add") {
+    const onnx::NodeProto &add = *users[0];
+    StringRef other = add.input(0) == l.y ? add.input(1) : add.input(0);
+    const Tensor &b = val(other);
+    if (!g.isDynamic(other) && b.isFloat() && b.size() == l.n && b.rank() &&
+        b.shape.back() == l.n && val(add.output(0)).isFloat() &&
+        val(add.output(0)).shape == val(l.y).shape) {
+      l.bias = b.f.vec();
+      l.y = add.output(0);
+    }
+  }
+
+  // Check: y = dot(q(x), T) / s(x) * scale + bias for one positive scale.
   const Tensor &y = val(l.y);
   if (!x.isFloat() || !y.isFloat() || !x.rank() || x.shape.back() != l.k ||
       !y.rank() || y.shape.back() != l.n || x.size() / l.k != y.size() / l.n)
@@ -235,15 +267,20 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
   for (size_t e = 0; e < ref.size(); ++e)
     if (std::fabs(ref[e]) > std::fabs(ref[peak]))
       peak = e;
-  double scale = ref[peak] != 0 ? y.f[peak] / ref[peak] : 1.0;
+  std::vector<float> got = y.f.vec();
+  if (!l.bias.empty())
+    for (size_t e = 0; e < got.size(); ++e)
+      got[e] -= l.bias[e % l.n];
+  double scale = ref[peak] != 0 ? got[peak] / ref[peak] : 1.0;
   for (double &v : ref)
     v *= scale;
-  double diff = relDiff(y.f.vec(), ref);
+  double diff = relDiff(got, ref);
   if (!(scale > 0) || diff > kTolerance)
     return fail(llvm::formatv("{0} multiplies by ternary weights, but "
                               "'{1}' is not per-token int8 activations "
-                              "times them (off by {2:e} of its range)",
-                              name(m), l.y, diff)
+                              "times them{3} (off by {2:e} of its range)",
+                              name(m), l.y, diff,
+                              l.bias.empty() ? "" : " plus the bias")
                     .str());
   // The fit is exact up to float rounding; where the graph states the
   // scale, take its value (as a checkpoint of the same weights would give).

@@ -38,6 +38,10 @@ struct Linear {
   int64_t k = 0, n = 0;
   std::vector<int8_t> trits; // [n, k]
   float scale = 1;
+  /// Added to the scaled output (nn.Linear's bias: Gemm's C, or an Add of
+  /// a constant [n] after the product); empty when there is none. `y` is
+  /// the sum.
+  std::vector<float> bias;
 };
 
 struct Norm {

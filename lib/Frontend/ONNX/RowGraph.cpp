@@ -483,8 +483,13 @@ RowGraphBuilder::run(llvm::ArrayRef<GraphInput> inputs) {
                                std::memcpy(out.data(), l->trits.data(),
                                            l->trits.size());
                              });
-      env[l->y] = b.create<BitLinearOp>(loc, acts(l->n), x->second, w,
-                                        b.getF32FloatAttr(l->scale));
+      Value y = b.create<BitLinearOp>(loc, acts(l->n), x->second, w,
+                                      b.getF32FloatAttr(l->scale));
+      if (!l->bias.empty())
+        y = b.create<BinaryOp>(loc, acts(l->n), y,
+                               vector(l->node->name() + ".bias", l->bias),
+                               BinaryFn::Add);
+      env[l->y] = y;
       continue;
     }
     if (auto it = normAt.find(&n); it != normAt.end()) {

@@ -251,9 +251,9 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
   if (!act)
     return fail("missing required key 'hidden_act' (\"relu2\" or \"silu\")");
   if (*act == "relu2")
-    c.activation = GluActivation::Relu2;
+    c.activation = FfnActivation::Relu2;
   else if (*act == "silu")
-    c.activation = GluActivation::Silu;
+    c.activation = FfnActivation::Silu;
   else
     return fail("unsupported hidden_act '" + *act +
                 "' (Tern supports relu2 and silu)");

@@ -13,6 +13,8 @@ greedy sequence (SPEC 5.8, ort_margin.py).
 --reference REF.onnx runs onnxruntime on another file with the same weights
 (com.microsoft.MatMulNBits with bits=2 has no CPU kernel in onnxruntime).
 
+--kernels NAME compiles for other kernels (scalar, gpu-device-emulation).
+
 usage: check_onnx_lm.py --ternc TERNC --workdir DIR MODEL.onnx
 """
 import argparse
@@ -38,9 +40,11 @@ def main():
     p.add_argument("--candidates", type=int, default=16)
     p.add_argument("--generate", type=int, default=24)
     p.add_argument("--rel", type=float, default=1e-4)
+    p.add_argument("--kernels", help="ternc's --kernels (default: the host's)")
     a = p.parse_args()
     exe = os.path.join(a.workdir, "model")
-    subprocess.run([a.ternc, "-q", a.model, "-o", exe], check=True)
+    kernels = [f"--kernels={a.kernels}"] if a.kernels else []
+    subprocess.run([a.ternc, "-q", a.model, "-o", exe] + kernels, check=True)
 
     ort.set_default_logger_severity(3)
     session = ort.InferenceSession(a.reference or a.model,

@@ -33,8 +33,9 @@ from either file, the executable must be the same.
 --defect makes a graph that is not a BitNet model in one place, for the
 frontend's errors: static (fixed sequence length), per-tensor (one
 activation scale for all tokens), float (plain float linears), no-norm (no
-RMSNorm before q/k/v), no-rope, interleaved (RoPE tables in pairs), no-mask
-(attention not causal), repeat-interleave (GQA exported as a Loop).
+RMSNorm before q/k/v), interleaved (RoPE tables in pairs), no-mask
+(attention not causal), repeat-interleave (GQA exported as a Loop). One is a
+model Tern compiles: no-rope (no position encoding at all, NoPE).
 
 usage: onnx_lm.py -o MODEL.onnx [--form F] [--rope table|computed]
                   [--act relu2|silu] [--untied] [--layers N] [--seed S]

@@ -3,7 +3,9 @@
 
 --form picks the BitLinear form of both layers, as in onnx_lm.py (ste,
 offline, packed, dql, mmi, nbits); `norm` is the training form with the
-RMSNorm inside each BitLinear, as BitNet courses write it; `float` is a
+RMSNorm inside each BitLinear, as BitNet courses write it; `bias` the
+training form with nn.Linear's bias, on inputs x [batch, 64] (a Gemm with
+C); `float` is a
 plain MLP (nn.Linear with bias, Sigmoid, Tanh, a scaled residual, clamp)
 with no BitLinear at all; `sln` is SimplifiedLayerNormalization (the ORT
 GenAI builder's RMSNorm) then a float MatMul, written with the onnx helper
@@ -38,6 +40,19 @@ class NormBitLinear(onnx_lm.BitLinearSTE):
 
     def forward(self, x):
         return super().forward(self.norm(x))
+
+
+class BiasBitLinear(onnx_lm.BitLinearSTE):
+    """The training form with nn.Linear's bias: on rows (x [batch, 64]) the
+    exporter writes a Gemm with C."""
+
+    def forward(self, x):
+        q, s = onnx_lm.act_quant(x)
+        x = x + (q / s - x).detach()
+        w = self.weight
+        r = 1.0 / w.abs().mean().clamp(min=1e-5)
+        w = w + ((w * r).round().clamp(-1, 1) / r - w).detach()
+        return torch.nn.functional.linear(x, w, self.bias)
 
 
 class BitMLP(torch.nn.Module):
@@ -137,7 +152,7 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--form", default="ste",
-                   choices=["ste", "norm", "offline", "packed", "dql", "mmi", "nbits",
+                   choices=["ste", "norm", "bias", "offline", "packed", "dql", "mmi", "nbits",
                             "float", "sln", "elementwise", "classifier"])
     p.add_argument("--symbolic-features", action="store_true")
     a = p.parse_args()
@@ -159,6 +174,11 @@ def main():
         model = BitMLP(lambda i, o: onnx_lm.BitLinearSTE(i, o, bias=False))
     elif base == "norm":
         model = BitMLP(NormBitLinear)
+    elif base == "bias":
+        model = BitMLP(BiasBitLinear)
+        with torch.no_grad():  # biases of the size that matters
+            for lin in (model.fc1, model.fc2):
+                lin.bias.normal_(0, 0.5)
     else:
         cls = onnx_lm.BitLinearPacked if base == "packed" else onnx_lm.BitLinearOffline
         model = BitMLP(lambda i, o: cls(torch.randn(o, i) * 0.1))
@@ -166,9 +186,12 @@ def main():
     axes = {0: "batch", 1: "seq"}
     if a.symbolic_features:
         axes[2] = "features"
-    torch.onnx.export(model.eval(), (torch.zeros(2, 3, 64),), f, opset_version=17,
+    x = torch.zeros(2, 3, 64)
+    if base == "bias":
+        axes, x = {0: "batch"}, torch.zeros(2, 64)
+    torch.onnx.export(model.eval(), (x,), f, opset_version=17,
                       input_names=["x"], output_names=["y"],
-                      dynamic_axes={"x": axes, "y": {0: "batch", 1: "seq"}})
+                      dynamic_axes={"x": axes, "y": {k: v for k, v in axes.items() if k < 2}})
     m = onnx.load_from_string(f.getvalue())
     if a.form != base:
         m = onnx_lm.deployment(m, a.form)

@@ -100,6 +100,159 @@ def export(module, path, dynamo, opset, mask=False, optimize=True):
           f"{model.opset_import[0].version}, ops {' '.join(ops)}")
 
 
+def activation_quant(x):
+    """Per-token absmax int8, kept in float (SPEC 2.2)."""
+    scale = 127.0 / x.abs().max(dim=-1, keepdim=True).values.clamp(min=1e-5)
+    return (x * scale).round().clamp(-128, 127) / scale
+
+
+def weight_quant(w):
+    """Per-tensor absmean ternary, kept in float (SPEC 2.1)."""
+    scale = 1.0 / w.abs().mean().clamp(min=1e-5)
+    return (w * scale).round().clamp(-1, 1) / scale
+
+
+class RMSNorm(torch.nn.Module):
+    """RMSNorm as courses write it (the legacy exporter has no
+    aten::rms_norm, torch.nn.RMSNorm)."""
+
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = torch.nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) \
+            * self.weight
+
+
+class CourseBitLinear(torch.nn.Linear):
+    """The BitLinear of Microsoft's "The Era of 1-bit LLMs: Training Tips,
+    Code and FAQ": an RMSNorm of its own, then int8 activations and ternary
+    weights through straight-through estimators, and nn.Linear's bias."""
+
+    def __init__(self, n_in, n_out, bias=True, norm=torch.nn.RMSNorm):
+        super().__init__(n_in, n_out, bias)
+        self.norm = norm(n_in, eps=1e-6)
+
+    def forward(self, x):
+        x = self.norm(x)
+        xq = x + (activation_quant(x) - x).detach()
+        w = self.weight
+        wq = w + (weight_quant(w) - w).detach()
+        return torch.nn.functional.linear(xq, wq, self.bias)
+
+
+class CourseBlock(torch.nn.Module):
+    """nanoGPT's block with BitLinears: masked multi-head attention and a
+    GELU MLP; the BitLinears normalize, so the block has no norms."""
+
+    def __init__(self, d, heads, ctx):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (CourseBitLinear(d, d)
+                                          for _ in range(4))
+        self.fc = CourseBitLinear(d, 4 * d)
+        self.proj = CourseBitLinear(4 * d, d)
+        self.register_buffer("mask", torch.tril(torch.ones(ctx, ctx)))
+
+    def forward(self, x):
+        b, t, d = x.shape
+        split = lambda y: y.view(b, t, self.heads, -1).transpose(1, 2)
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        att = (q @ k.transpose(-2, -1)) / (k.shape[-1] ** 0.5)
+        att = att.masked_fill(self.mask[:t, :t] == 0, float("-inf"))
+        y = (att.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, t, d)
+        x = x + self.o(y)
+        return x + self.proj(torch.nn.functional.gelu(self.fc(x)))
+
+
+class CourseBitNet(torch.nn.Module):
+    """A from-scratch BitNet as courses write one: learned absolute
+    positions, biases, per-BitLinear norms, GELU, a tied head."""
+
+    def __init__(self, vocab=128, d=32, heads=4, layers=2, ctx=64):
+        super().__init__()
+        self.tok = torch.nn.Embedding(vocab, d)
+        self.pos = torch.nn.Embedding(ctx, d)
+        self.blocks = torch.nn.ModuleList(CourseBlock(d, heads, ctx)
+                                          for _ in range(layers))
+        self.norm = torch.nn.RMSNorm(d, eps=1e-6)
+        self.head = torch.nn.Linear(d, vocab, bias=False)
+        self.head.weight = self.tok.weight
+        with torch.no_grad():  # untrained norms and biases are too plain
+            for m in self.modules():
+                if isinstance(m, torch.nn.RMSNorm):
+                    m.weight.uniform_(0.5, 1.5)
+                if isinstance(m, CourseBitLinear):
+                    m.bias.normal_(0, 0.1)
+
+    def forward(self, input_ids):
+        t = input_ids.shape[1]
+        x = self.tok(input_ids) + self.pos(torch.arange(t))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+class CourseLlamaBlock(torch.nn.Module):
+    """A "Llama from scratch" block with BitLinears and no biases: RoPE
+    computed in forward from torch.outer, SDPA, a SwiGLU MLP."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        lin = lambda i, o: CourseBitLinear(i, o, bias=False, norm=RMSNorm)
+        self.q, self.k, self.v, self.o = lin(d, d), lin(d, d), lin(d, d), lin(d, d)
+        self.gate, self.up, self.down = lin(d, 2 * d), lin(d, 2 * d), lin(2 * d, d)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        hd = d // self.heads
+        inv = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
+        ang = torch.outer(torch.arange(t).float(), inv)
+        cos, sin = torch.cat([ang, ang], -1).cos(), torch.cat([ang, ang], -1).sin()
+
+        def rope(y):
+            y = y.view(b, t, self.heads, hd).transpose(1, 2)
+            rot = torch.cat([-y[..., hd // 2:], y[..., :hd // 2]], -1)
+            return y * cos + rot * sin
+
+        q, k = rope(self.q(x)), rope(self.k(x))
+        v = self.v(x).view(b, t, self.heads, hd).transpose(1, 2)
+        y = torch.nn.functional.scaled_dot_product_attention(q, k, v,
+                                                             is_causal=True)
+        x = x + self.o(y.transpose(1, 2).reshape(b, t, d))
+        silu = torch.nn.functional.silu
+        return x + self.down(silu(self.gate(x)) * self.up(x))
+
+
+class CourseLlama(torch.nn.Module):
+    def __init__(self, vocab=128, d=32, heads=4, layers=2):
+        super().__init__()
+        self.tok = torch.nn.Embedding(vocab, d)
+        self.blocks = torch.nn.ModuleList(CourseLlamaBlock(d, heads)
+                                          for _ in range(layers))
+        self.norm = RMSNorm(d)
+        self.head = torch.nn.Linear(d, vocab, bias=False)
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, RMSNorm):
+                    m.weight.uniform_(0.5, 1.5)
+
+    def forward(self, input_ids):
+        x = self.tok(input_ids)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x))
+
+
+def fresh(cls):
+    """A new model of `cls`, the same whichever fixtures run before it."""
+    torch.manual_seed(1)
+    return cls().eval()
+
+
 def export_with_cache(model, path, opset):
     """transformers 5's own exporter (transformers.exporters), with a KV
     cache: inputs past_key_values.layers.N.keys/values, outputs
@@ -157,6 +310,14 @@ def main():
             # check (torch.diff), which runs when no attention_mask is given.
             "hf-bitnet-legacy17": lambda p: export(bitnet, p, False, 17, True),
             "hf-bitnet-legacy21": lambda p: export(bitnet, p, False, 21, True),
+            # Hand-written BitNets as courses teach them.
+            "course-bitnet-dynamo":
+                lambda p: export(fresh(CourseBitNet), p, True, 18),
+            "course-llama-dynamo":
+                lambda p: export(fresh(CourseLlama), p, True, 18),
+            # RoPE's torch.outer exported as Einsum.
+            "course-llama-legacy17":
+                lambda p: export(fresh(CourseLlama), p, False, 17),
         }
         only = a.only.split(",") if a.only else list(fixtures)
         # The legacy exporter traces with TorchScript, which refuses the

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Breaks a valid ONNX model in one place, for the frontend's errors
+(python3-onnx; the inputs are committed fixtures or onnx_mlp.py's output).
+
+  course-o-no-norm   course-bitnet-dynamo.onnx: block 0's o projection reads
+                     the attention output without its own RMSNorm
+  course-shared-qkv  course-bitnet-dynamo.onnx: block 1's k and v read q's
+                     normalized input (one norm where block 0 has three)
+  course-tanh        course-bitnet-dynamo.onnx: block 0's GELU computed with
+                     tanh where erf belongs (no activation Tern knows)
+  row-bias           onnx_mlp.py --form bias: fc1's Gemm bias C is one row
+                     per batch row ([2, 128]) instead of one per column
+
+usage: onnx_defects.py CASE IN.onnx OUT.onnx
+"""
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+
+def producer(graph, value):
+    return next(n for n in graph.node if value in n.output)
+
+
+def gain_mul(graph, weight):
+    """The Mul of a norm's output by its gain initializer `weight`."""
+    return next(n for n in graph.node if n.op_type == "Mul" and weight in n.input)
+
+
+def rewire(graph, old, new):
+    for n in graph.node:
+        for k, v in enumerate(n.input):
+            if v == old:
+                n.input[k] = new
+
+
+def main():
+    case, src, dst = sys.argv[1:]
+    m = onnx.load(src)
+    g = m.graph
+    if case == "course-o-no-norm":
+        mul = gain_mul(g, "blocks.0.o.norm.weight")
+        normed = next(v for v in mul.input if v != "blocks.0.o.norm.weight")
+        raw = producer(g, normed).input[0]  # x * rsqrt(mean(x^2) + eps)
+        rewire(g, mul.output[0], raw)
+    elif case == "course-shared-qkv":
+        q = gain_mul(g, "blocks.1.q.norm.weight").output[0]
+        for w in ("blocks.1.k.norm.weight", "blocks.1.v.norm.weight"):
+            rewire(g, gain_mul(g, w).output[0], q)
+    elif case == "course-tanh":
+        next(n for n in g.node if n.op_type == "Erf").op_type = "Tanh"
+    elif case == "row-bias":
+        gemm = next(n for n in g.node if n.op_type == "Gemm")
+        c = numpy_helper.to_array(next(i for i in g.initializer
+                                       if i.name == gemm.input[2]))
+        rows = numpy_helper.from_array(np.stack([c, -c]).astype(np.float32),
+                                       "row_bias")
+        g.initializer.append(rows)
+        gemm.input[2] = "row_bias"
+        for v in list(g.input) + list(g.output):
+            v.type.tensor_type.shape.dim[0].dim_value = 2
+    else:
+        sys.exit(f"unknown case {case}")
+    onnx.save(m, dst)
+
+
+if __name__ == "__main__":
+    main()
