@@ -45,6 +45,16 @@ if ! .venv/bin/python -c "import gguf, tokenizers, sentencepiece, onnxruntime" 2
   .venv/bin/pip install -q "gguf==0.19.0" "tokenizers==0.23.3" "sentencepiece==0.2.3" "onnxruntime==1.20.1"
 fi
 
+# A current onnxruntime for ONNX files at opsets 22-23 (RMSNormalization,
+# RotaryEmbedding, Attention), which 1.20.1 refuses; it needs numpy 2, so it
+# has a venv of its own, without Debian's packages.
+if ! .venv-ort/bin/python -c "import onnxruntime, onnx, numpy" 2>/dev/null; then
+  echo "setup: creating .venv-ort (onnxruntime 1.32.0)"
+  rm -rf .venv-ort
+  /usr/bin/python3 -m venv .venv-ort
+  .venv-ort/bin/pip install -q "onnxruntime==1.32.0" "onnx==1.23.2" "numpy==2.4.6"
+fi
+
 # transformers' apply_chat_template (with jinja2) is the reference for chat
 # templates; it imports without torch (Debian's 1.13 is too old for its
 # models, which the tests do not use).
@@ -57,3 +67,4 @@ for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
 .venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers, jinja2" || { echo "setup: numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers or jinja2 is not importable in .venv" >&2; exit 1; }
+.venv-ort/bin/python -c "import onnxruntime, onnx, numpy" || { echo "setup: onnxruntime, onnx or numpy is not importable in .venv-ort" >&2; exit 1; }

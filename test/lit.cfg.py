@@ -31,6 +31,14 @@ if not os.path.exists(config.python_executable):
         "test Python %s not found: run scripts/setup.sh (it makes .venv), "
         "then reconfigure" % config.python_executable)
 
+# A current onnxruntime (its own venv, numpy 2) for opsets 22-23.
+python_ort = os.path.join(config.tern_src_root, ".venv-ort", "bin", "python")
+if not os.path.exists(python_ort):
+    lit_config.fatal("%s not found: run scripts/setup.sh (it makes .venv-ort)"
+                     % python_ort)
+# Before %python, which is a prefix of it.
+config.substitutions.insert(0, ("%python_ort", python_ort))
+
 # Kernel variants run only where the host CPU has their instructions; tests
 # for the others report UNSUPPORTED (the host lacks the feature).
 try:

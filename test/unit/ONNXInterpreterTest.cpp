@@ -168,3 +168,67 @@ TEST(ONNXInterpreter, Einsum) {
   EXPECT_EQ(llvm::toString(bad.takeError()),
             "node 'Einsum_0' (Einsum): gives label 'j' sizes 2 and 3");
 }
+
+TEST(ONNXInterpreter, Opset23Transformer) {
+  // RMSNormalization over the last axis (epsilon 0 for round numbers).
+  onnx::NodeProto rms = node("RMSNormalization");
+  onnx::AttributeProto *eps = rms.add_attribute();
+  eps->set_name("epsilon");
+  eps->set_type(onnx::AttributeProto::FLOAT);
+  eps->set_f(0);
+  Tensor x = Tensor::floats({2, 2}, {3, 4, 1, 1}),
+         gain = Tensor::floats({2}, {1, 2});
+  std::vector<float> y = run(rms, {&x, &gain}).f.vec();
+  EXPECT_FLOAT_EQ(y[0], 3 / std::sqrt(12.5f));
+  EXPECT_FLOAT_EQ(y[1], 8 / std::sqrt(12.5f));
+  EXPECT_EQ(std::vector<float>(y.begin() + 2, y.end()),
+            (std::vector<float>{1, 2}));
+
+  // RotaryEmbedding on [batch 1, heads 1, seq 2, head 2]: position 1 turns
+  // by 90 degrees; with position_ids the caches are read by id.
+  Tensor q = Tensor::floats({1, 1, 2, 2}, {1, 2, 3, 4});
+  Tensor cos = Tensor::floats({1, 2, 1}, {1, 0}),
+         sin = Tensor::floats({1, 2, 1}, {0, 1});
+  EXPECT_EQ(run(node("RotaryEmbedding"), {&q, &cos, &sin}).f.vec(),
+            (std::vector<float>{1, 2, -4, 3}));
+  Tensor cos2 = Tensor::floats({2, 1}, {1, 0}),
+         sin2 = Tensor::floats({2, 1}, {0, 1});
+  Tensor ids = Tensor::ints(T::INT64, {1, 2}, {1, 0});
+  EXPECT_EQ(run(node("RotaryEmbedding"), {&q, &cos2, &sin2, &ids}).f.vec(),
+            (std::vector<float>{-2, 1, 3, 4}));
+  Tensor interleaved = Tensor::floats({1, 1, 2, 2}, {0, 0, 0, 0});
+  EXPECT_EQ(run(node("RotaryEmbedding", {{"interleaved", 1}}),
+                {&interleaved, &cos, &sin})
+                .shape,
+            (std::vector<int64_t>{1, 1, 2, 2}));
+
+  // Attention: equal scores, so a query averages the values it may see.
+  // Two query heads share one KV head (GQA).
+  Tensor Q = Tensor::floats({1, 2, 2, 1}, {1, 1, 1, 1}),
+         K = Tensor::floats({1, 1, 2, 1}, {0, 0}),
+         V = Tensor::floats({1, 1, 2, 1}, {2, 4});
+  onnx::NodeProto causal = node("Attention", {{"is_causal", 1}});
+  causal.add_output("y");
+  EXPECT_EQ(run(causal, {&Q, &K, &V}).f.vec(),
+            (std::vector<float>{2, 3, 2, 3}));
+  // The same with a boolean mask instead.
+  Tensor mask = Tensor::ints(T::BOOL, {2, 2}, {1, 0, 1, 1});
+  EXPECT_EQ(run(node("Attention"), {&Q, &K, &V, &mask}).f.vec(),
+            (std::vector<float>{2, 3, 2, 3}));
+  // A past of one position: causal from there; present = past + new.
+  Tensor pastK = Tensor::floats({1, 1, 1, 1}, {0}),
+         pastV = Tensor::floats({1, 1, 1, 1}, {6});
+  causal.add_output("present_key");
+  causal.add_output("present_value");
+  auto out = evaluateNode(causal, {&Q, &K, &V, nullptr, &pastK, &pastV}, "");
+  ASSERT_TRUE(bool(out)) << llvm::toString(out.takeError());
+  EXPECT_EQ((*out)[0].f.vec(), (std::vector<float>{4, 4, 4, 4}));
+  EXPECT_EQ((*out)[2].f.vec(), (std::vector<float>{6, 2, 4}));
+  // What Tern does not run is an error naming the node.
+  auto bad = evaluateNode(node("Attention"),
+                          {&Q, &K, &V, nullptr, nullptr, nullptr, &ids}, "");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "node 'Attention_0' (Attention): has nonpad_kv_seqlen, which "
+            "Tern does not support");
+}

@@ -760,6 +760,12 @@ Expected<std::vector<Tensor>> Node::run() {
     return one(concat());
   if (op == "Split")
     return split();
+  if (op == "RMSNormalization")
+    return one(rmsNormalization());
+  if (op == "RotaryEmbedding")
+    return one(rotaryEmbedding());
+  if (op == "Attention")
+    return attention();
   if (op == "Where")
     return one(where());
   if (op == "Expand")

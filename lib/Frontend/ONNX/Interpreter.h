@@ -2,7 +2,9 @@
 //
 // One node at a time on dense tensors (ONNXGraph.h). Ops are split by
 // family: Interpreter.cpp (the dispatch, arithmetic, reductions, products),
-// InterpreterShapes.cpp (gathers, slices, reshapes, concatenation).
+// InterpreterShapes.cpp (gathers, slices, reshapes, concatenation),
+// InterpreterAttention.cpp (opset 23's RMSNormalization, RotaryEmbedding,
+// Attention).
 //
 //===----------------------------------------------------------------------===//
 
@@ -88,6 +90,9 @@ private:
   Expected<Tensor> reduce(StringRef kind);
   Expected<Tensor> matmul(const Tensor &a, const Tensor &b);
   Expected<Tensor> einsum();
+  Expected<Tensor> rmsNormalization();
+  Expected<Tensor> rotaryEmbedding();
+  Expected<std::vector<Tensor>> attention();
   Expected<Tensor> gather();
   Expected<Tensor> gatherND();
   Expected<Tensor> scatterND();

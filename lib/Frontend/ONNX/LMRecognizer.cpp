@@ -72,57 +72,90 @@ Expected<Rope> Recognizer::matchRope(const Linear &q, bool &found) {
   rope.heads = split->shape[2];
   rope.headDim = split->shape[3];
   int64_t d = rope.headDim, half = d / 2;
-  // cos and sin: the tables q (and its rotated half) is multiplied by.
-  std::vector<std::string> tables;
-  search(q.y, /*forward=*/true, [&](const onnx::NodeProto &n) {
-    if (n.op_type() == "Mul")
-      for (const std::string &in : n.input())
-        if (!g.isDynamic(in) && val(in).isFloat() && val(in).size() > 1 &&
-            val(in).shape.back() == d)
-          if (!llvm::is_contained(tables, in))
-            tables.push_back(in);
-    return false;
-  });
-  const Tensor *cos = nullptr, *sin = nullptr;
-  for (const std::string &t : tables) {
-    const Tensor &table = val(t);
-    std::vector<float> first(std::min(d, table.size()));
-    table.f.read(0, first.size(), first.data());
-    bool ones = llvm::all_of(first, [](float v) { return v == 1.0f; });
-    bool zeros = llvm::all_of(first, [](float v) { return v == 0.0f; });
-    if (zeros)
-      sin = &table;
-    if (ones) {
-      cos = &table;
-      // The table's full length, when it is sliced from an initializer.
-      const onnx::NodeProto *p = g.producer(t);
-      for (int hops = 0; p && hops < 4; ++hops) {
-        if (g.isInitializer(p->input(0)) && val(p->input(0)).rank() >= 2)
-          rope.tableRows = val(p->input(0)).shape[0];
-        p = g.producer(p->input(0));
+  // cos and sin as [positions, head_dim] tables.
+  std::vector<float> cos, sin;
+  if (const onnx::NodeProto *rot =
+          search(q.y, /*forward=*/true, [](const onnx::NodeProto &n) {
+            return n.op_type() == "RotaryEmbedding";
+          })) {
+    // Opset 23's RotaryEmbedding: caches of half a head, by position id or
+    // per token (then the probe's positions 0, 1, ...).
+    found = true;
+    for (const onnx::AttributeProto &a : rot->attribute()) {
+      if (a.name() == "interleaved" && a.i())
+        return fail(name(*rot) + " rotates interleaved pairs: only "
+                                 "half-split (rotate_half) RoPE is supported");
+      if (a.name() == "rotary_embedding_dim" && a.i() && a.i() != d)
+        return fail(llvm::formatv("{0} rotates {1} of the {2} dimensions of "
+                                  "each head: partial RoPE is not supported",
+                                  name(*rot), a.i(), d)
+                        .str());
+    }
+    const Tensor &c = val(rot->input(1)), &sn = val(rot->input(2));
+    bool byId = rot->input_size() > 3 && !rot->input(3).empty();
+    if (c.rank() != (byId ? 2 : 3) || c.shape.back() != half)
+      return fail(name(*rot) + ": cos/sin caches " + shapeString(c.shape) +
+                  " for heads of " + std::to_string(d));
+    int64_t positions = byId ? c.shape[0] : c.shape[1];
+    if (byId && g.isInitializer(rot->input(1)))
+      rope.tableRows = positions;
+    for (auto [from, to] : {std::pair(&c, &cos), std::pair(&sn, &sin)})
+      for (int64_t p = 0; p < positions; ++p)
+        for (int k = 0; k < 2; ++k)
+          for (int64_t i = 0; i < half; ++i)
+            to->push_back(from->f[p * half + i]);
+  } else {
+    // Or the tables q (and its rotated half) is multiplied by.
+    std::vector<std::string> tables;
+    search(q.y, /*forward=*/true, [&](const onnx::NodeProto &n) {
+      if (n.op_type() == "Mul")
+        for (const std::string &in : n.input())
+          if (!g.isDynamic(in) && val(in).isFloat() && val(in).size() > 1 &&
+              val(in).shape.back() == d)
+            if (!llvm::is_contained(tables, in))
+              tables.push_back(in);
+      return false;
+    });
+    for (const std::string &t : tables) {
+      const Tensor &table = val(t);
+      std::vector<float> first(std::min(d, table.size()));
+      table.f.read(0, first.size(), first.data());
+      bool ones = llvm::all_of(first, [](float v) { return v == 1.0f; });
+      bool zeros = llvm::all_of(first, [](float v) { return v == 0.0f; });
+      if (zeros)
+        sin = table.f.vec();
+      if (ones) {
+        cos = table.f.vec();
+        // The table's full length, when it is sliced from an initializer.
+        const onnx::NodeProto *p = g.producer(t);
+        for (int hops = 0; p && hops < 4; ++hops) {
+          if (g.isInitializer(p->input(0)) && val(p->input(0)).rank() >= 2)
+            rope.tableRows = val(p->input(0)).shape[0];
+          p = g.producer(p->input(0));
+        }
       }
     }
+    found = tables.size() == 2;
+    if (tables.empty())
+      return rope; // no RoPE (theta 0): learned positions, or none
+    if (tables.size() != 2 || cos.empty() || sin.empty() ||
+        cos.size() != sin.size() || d < 4 || d % 2)
+      return fail("no RoPE after " + name(*q.node) +
+                  ": Tern expects q multiplied by cos and sin tables (rows "
+                  "of head_dim " +
+                  std::to_string(d) + ", position 0 first)");
   }
-  found = tables.size() == 2;
-  if (tables.empty())
-    return rope; // no RoPE (theta 0): learned positions, or none
-  if (tables.size() != 2 || !cos || !sin || cos->size() != sin->size() ||
-      d < 4 || d % 2)
-    return fail("no RoPE after " + name(*q.node) +
-                ": Tern expects q multiplied by cos and sin tables (rows of "
-                "head_dim " +
-                std::to_string(d) + ", position 0 first)");
-  int64_t positions = cos->size() / d;
+  int64_t positions = int64_t(cos.size()) / d;
   if (positions < 2)
     return fail("the RoPE tables after " + name(*q.node) +
                 " cover fewer than 2 positions");
   auto angle = [&](int64_t p, int64_t i) {
-    return std::atan2(double(sin->f[p * d + i]), double(cos->f[p * d + i]));
+    return std::atan2(double(sin[p * d + i]), double(cos[p * d + i]));
   };
   for (int64_t p = 0; p < positions; ++p)
     for (int64_t i = 0; i < half; ++i)
-      if (cos->f[p * d + i] != cos->f[p * d + i + half] ||
-          sin->f[p * d + i] != sin->f[p * d + i + half])
+      if (cos[p * d + i] != cos[p * d + i + half] ||
+          sin[p * d + i] != sin[p * d + i + half])
         return fail("the RoPE tables after " + name(*q.node) +
                     " do not repeat their first half: only half-split "
                     "(rotate_half) RoPE is supported");
@@ -137,8 +170,8 @@ Expected<Rope> Recognizer::matchRope(const Linear &q, bool &found) {
   for (int64_t p = 0; p < positions; ++p)
     for (int64_t i = 0; i < half; ++i) {
       double want = p * std::pow(theta, -2.0 * i / d);
-      if (std::fabs(std::cos(want) - cos->f[p * d + i]) > 1e-4 ||
-          std::fabs(std::sin(want) - sin->f[p * d + i]) > 1e-4)
+      if (std::fabs(std::cos(want) - cos[p * d + i]) > 1e-4 ||
+          std::fabs(std::sin(want) - sin[p * d + i]) > 1e-4)
         return fail(llvm::formatv("the RoPE tables after {0} are not "
                                   "cos/sin(p * theta^(-2i/d)) for any theta "
                                   "(closest: {1})",

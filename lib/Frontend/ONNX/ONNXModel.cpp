@@ -45,6 +45,7 @@ constexpr llvm::StringLiteral kSupported[] = {
     "Add",
     "And",
     "BitShift",
+    "Attention",
     "BitwiseAnd",
     "BitwiseNot",
     "BitwiseOr",
@@ -88,11 +89,13 @@ constexpr llvm::StringLiteral kSupported[] = {
     "Pow",
     "Range",
     "Reciprocal",
+    "RMSNormalization",
     "ReduceMax",
     "ReduceMean",
     "ReduceSum",
     "Relu",
     "Reshape",
+    "RotaryEmbedding",
     "Round",
     "ScatterND",
     "Shape",
@@ -128,15 +131,11 @@ public:
     for (const onnx::OperatorSetIdProto &o : model.opset_import())
       if (o.domain().empty() || o.domain() == "ai.onnx")
         opset = o.version();
-    if (opset < 13 || opset > 21)
+    if (opset < 13 || opset > 23)
       return fail(llvm::formatv(
-          "default-domain opset {0} is not supported (13 to 21 are); "
-          "export again with torch.onnx.export(..., opset_version=18){1}",
-          opset,
-          opset > 21 ? " (opsets 22 and 23 bring RMSNormalization, "
-                       "RotaryEmbedding and Attention, which Tern does not "
-                       "read yet)"
-                     : ""));
+          "default-domain opset {0} is not supported (13 to 23 are); "
+          "export again with torch.onnx.export(..., opset_version=18)",
+          opset));
     this->opset = opset;
     const onnx::GraphProto &g = model.graph();
     llvm::StringSet<> known;

@@ -40,7 +40,9 @@ double mlir::tern::onnx_frontend::relDiff(llvm::ArrayRef<float> got,
 
 namespace {
 /// Ops a backward or forward search does not cross: they start another part.
-bool isBoundary(StringRef op) { return isMatmul(op) || op == "Softmax"; }
+bool isBoundary(StringRef op) {
+  return isMatmul(op) || op == "Softmax" || op == "Attention";
+}
 } // namespace
 
 bool Matcher::isFloatCopy(const onnx::NodeProto &n) const {
@@ -311,13 +313,17 @@ Expected<Norm> Matcher::matchNorm(StringRef xName) const {
   const onnx::NodeProto *p = g.producer(v);
   Norm norm;
   int64_t dim = val(v).rank() ? val(v).shape.back() : 0;
-  if (p && p->op_type() == "SimplifiedLayerNormalization") {
+  if (p && (p->op_type() == "SimplifiedLayerNormalization" ||
+            p->op_type() == "RMSNormalization")) {
     norm.input = source(p->input(0));
     norm.gain = val(p->input(1)).f.vec();
     norm.eps = 1e-5f;
-    for (const onnx::AttributeProto &a : p->attribute())
+    for (const onnx::AttributeProto &a : p->attribute()) {
       if (a.name() == "epsilon")
         norm.eps = a.f();
+      if (a.name() == "axis" && a.i() != -1 && a.i() != val(v).rank() - 1)
+        return fail(name(*p) + " normalizes over more than the last axis");
+    }
   } else {
     std::string z = v;
     if (p && p->op_type() == "Mul")

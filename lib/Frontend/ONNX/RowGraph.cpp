@@ -7,10 +7,10 @@
 // row is a token row of tern ops, so the kernels are the language models'
 // ones: BitLinears and the RMSNorms before them (found and checked as in
 // Patterns.h), matrix products by constant weights,
-// SimplifiedLayerNormalization, elementwise ops whose constant operands
-// broadcast along the rows, and reductions over the row (one column, which
-// broadcasts back along it): Softmax and LayerNormalization are spelled in
-// those.
+// SimplifiedLayerNormalization (or opset 23's RMSNormalization), elementwise
+// ops whose constant operands broadcast along the rows, and reductions over the
+// row (one column, which broadcasts back along it): Softmax and
+// LayerNormalization are spelled in those.
 //
 //===----------------------------------------------------------------------===//
 
@@ -340,7 +340,7 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
     }
     return define(y);
   }
-  if (op == "SimplifiedLayerNormalization") {
+  if (op == "SimplifiedLayerNormalization" || op == "RMSNormalization") {
     float eps = 1e-5f;
     for (const onnx::AttributeProto &a : n.attribute()) {
       if (a.name() == "epsilon")

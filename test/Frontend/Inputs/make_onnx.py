@@ -40,7 +40,7 @@ def main():
     with open(os.path.join(d, "garbage.onnx"), "wb") as f:
         f.write(b"\xff\xfe this is not a protobuf \x00\x01")
     save(mlp(opset=11), d, "opset11")
-    save(mlp(opset=23), d, "opset23")
+    save(mlp(opset=24), d, "opset24")
     save(mlp(nodes=[helper.make_node("MatMul", ["x", "W"], ["m"], name="matmul"),
                     helper.make_node("Add", ["m", "nope"], ["y"], name="add")]),
          d, "dangling")

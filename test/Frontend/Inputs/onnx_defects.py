@@ -8,6 +8,8 @@
                      normalized input (one norm where block 0 has three)
   course-tanh        course-bitnet-dynamo.onnx: block 0's GELU computed with
                      tanh where erf belongs (no activation Tern knows)
+  rope-interleaved   hf-bitnet-dynamo23.onnx: every RotaryEmbedding rotates
+                     interleaved pairs (GPT-J style)
   row-bias           onnx_mlp.py --form bias: fc1's Gemm bias C is one row
                      per batch row ([2, 128]) instead of one per column
 
@@ -51,6 +53,10 @@ def main():
             rewire(g, gain_mul(g, w).output[0], q)
     elif case == "course-tanh":
         next(n for n in g.node if n.op_type == "Erf").op_type = "Tanh"
+    elif case == "rope-interleaved":
+        for n in g.node:
+            if n.op_type == "RotaryEmbedding":
+                next(a for a in n.attribute if a.name == "interleaved").i = 1
     elif case == "row-bias":
         gemm = next(n for n in g.node if n.op_type == "Gemm")
         c = numpy_helper.to_array(next(i for i in g.initializer

@@ -300,6 +300,11 @@ def main():
             "hf-bitnet-dynamo": lambda p: export(bitnet, p, True, 18),
             "hf-bitnet-exporter-cache":
                 lambda p: export_with_cache(hf_bitnet, p, 18),
+            # Opset 23: RMSNormalization, RotaryEmbedding and Attention
+            # where the exporter writes them.
+            "hf-bitnet-dynamo23": lambda p: export(bitnet, p, True, 23),
+            "course-llama-dynamo23":
+                lambda p: export(fresh(CourseLlama), p, True, 23),
             # Llama + quant_method bitnet: Falcon3-1.58bit's form.
             "hf-llama-bitnet-dynamo": lambda p: export(llama, p, True, 18),
             # Without onnxscript's optimizer: the weights' unpacking stays
