@@ -531,7 +531,15 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
   auto module = onnx_frontend::buildLanguageModel(
       values, ids.name(), logitsOutput->name(), context);
   if (!module) {
-    checker.fail(llvm::toString(module.takeError()));
+    // A cache adds the most graph around each part; the executable keeps
+    // its own, so an export without one loses nothing.
+    bool cache = llvm::any_of(
+        inputs, [&](const onnx::ValueInfoProto *v) { return isCache(*v); });
+    checker.fail(llvm::toString(module.takeError()) +
+                 (cache ? "; this export takes a KV cache: exporting "
+                          "without one (use_cache=False) gives a simpler "
+                          "graph, and the executable keeps its own cache"
+                        : ""));
     return nullptr;
   }
   // The ids that end a generation: ONNX has no place for them; exports

@@ -50,26 +50,46 @@ bool Matcher::isFloatCopy(const onnx::NodeProto &n) const {
          val(n.input(0)).isFloat() && val(n.output(0)).isFloat();
 }
 
+bool Matcher::isReshape(const onnx::NodeProto &n) const {
+  static const char *const ops[] = {"Reshape", "Squeeze", "Unsqueeze",
+                                    "Flatten", "Expand"};
+  return llvm::is_contained(ops, n.op_type()) && n.input_size() &&
+         n.output_size() && val(n.input(0)).isFloat() &&
+         val(n.output(0)).isFloat() &&
+         val(n.input(0)).size() == val(n.output(0)).size();
+}
+
 std::string Matcher::source(std::string v) const {
-  while (const onnx::NodeProto *p = g.producer(v)) {
-    if (!isFloatCopy(*p))
-      break;
-    v = p->input(0);
+  // Through copies, and through chains of reshapes (Unsqueeze then
+  // Squeeze, Reshape and back) to where the shape was the same.
+  for (;;) {
+    std::string at = v, same;
+    for (int hops = 0; hops < 4 && same.empty(); ++hops) {
+      const onnx::NodeProto *p = g.producer(at);
+      if (!p || !(isFloatCopy(*p) || isReshape(*p)))
+        break;
+      at = p->input(0);
+      if (val(at).shape == val(v).shape)
+        same = at;
+    }
+    if (same.empty())
+      return v;
+    v = same;
   }
-  return v;
 }
 
 std::vector<const onnx::NodeProto *>
 Matcher::readersThroughCopies(StringRef v) const {
   std::vector<const onnx::NodeProto *> out;
-  std::vector<std::string> copies{v.str()};
-  while (!copies.empty()) {
-    std::string at = copies.back();
-    copies.pop_back();
+  const std::vector<int64_t> &shape = val(v).shape;
+  std::vector<std::pair<std::string, int>> stack{{v.str(), 0}};
+  while (!stack.empty()) {
+    auto [at, hops] = stack.back();
+    stack.pop_back();
     for (const onnx::NodeProto *n : g.consumers(at)) {
-      if (isFloatCopy(*n))
-        copies.push_back(n->output(0));
-      else
+      if ((isFloatCopy(*n) || isReshape(*n)) && n->input(0) == at && hops < 4)
+        stack.push_back({n->output(0), hops + 1});
+      else if (val(at).shape == shape)
         out.push_back(n);
     }
   }

@@ -64,10 +64,14 @@ public:
   /// A Cast or Identity from float to float: the same values (floats are
   /// computed in f32 whatever their stored type).
   bool isFloatCopy(const onnx::NodeProto &n) const;
-  /// `v` with such copies skipped.
+  /// A Reshape, Squeeze, Unsqueeze, Flatten or Expand that keeps the
+  /// number of floats: the same values, maybe in another shape.
+  bool isReshape(const onnx::NodeProto &n) const;
+  /// `v` with copies, and chains of reshapes that return to its shape,
+  /// skipped.
   std::string source(std::string v) const;
-  /// The nodes that read `v` or a copy of it through such nodes (the
-  /// forward counterpart of `source`).
+  /// The nodes that read `v` or the same values in its shape through such
+  /// nodes (the forward counterpart of `source`).
   std::vector<const onnx::NodeProto *>
   readersThroughCopies(llvm::StringRef v) const;
   /// The first node (breadth first, nearest first) among the dynamic

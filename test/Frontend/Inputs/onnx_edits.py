@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
-"""Breaks a valid ONNX model in one place, for the frontend's errors
-(python3-onnx; the inputs are committed fixtures or onnx_mlp.py's output).
+"""Edits a valid ONNX model in one place (python3-onnx; the inputs are
+committed fixtures or onnx_mlp.py's output): breaks it, for the frontend's
+errors, or rewrites it into an equivalent graph Tern must still read.
+
+  detours            hf-bitnet-dynamo.onnx, still valid: the embedding
+                     passes through Unsqueeze then Squeeze, block 0's
+                     residual through Reshape to [tokens, hidden] and back,
+                     and an Expand to its own shape
 
   course-o-no-norm   course-bitnet-dynamo.onnx: block 0's o projection reads
                      the attention output without its own RMSNorm
@@ -10,6 +16,9 @@
                      tanh where erf belongs (no activation Tern knows)
   rope-interleaved   hf-bitnet-dynamo23.onnx: every RotaryEmbedding rotates
                      interleaved pairs (GPT-J style)
+  cache-sigmoid      hf-bitnet-exporter-cache.onnx: block 0's relu^2 gate
+                     is a sigmoid (no activation Tern knows) in an export
+                     with a KV cache
   row-bias           onnx_mlp.py --form bias: fc1's Gemm bias C is one row
                      per batch row ([2, 128]) instead of one per column
 
@@ -38,6 +47,26 @@ def rewire(graph, old, new):
                 n.input[k] = new
 
 
+def detour(graph, node, steps):
+    """Routes `node`'s output through `steps` (op, constant second input)
+    before its readers, right after `node`."""
+    value = node.output[0]
+    readers = [n for n in graph.node if value in n.input]
+    at = list(graph.node).index(node) + 1
+    current = value
+    for k, (op, const) in enumerate(steps):
+        name = f"{value}_detour{k}"
+        graph.initializer.append(numpy_helper.from_array(
+            np.array(const, np.int64), name + "_arg"))
+        graph.node.insert(at + k, onnx.helper.make_node(
+            op, [current, name + "_arg"], [name], name=name))
+        current = name
+    for n in readers:
+        for k, v in enumerate(n.input):
+            if v == value:
+                n.input[k] = current
+
+
 def main():
     case, src, dst = sys.argv[1:]
     m = onnx.load(src)
@@ -57,6 +86,16 @@ def main():
         for n in g.node:
             if n.op_type == "RotaryEmbedding":
                 next(a for a in n.attribute if a.name == "interleaved").i = 1
+    elif case == "detours":
+        first_add = next(n for n in g.node if n.op_type == "Add"
+                         and "embedding" in n.input)
+        detour(g, producer(g, "embedding"), [("Unsqueeze", [0]), ("Squeeze", [0])])
+        table = producer(g, "embedding").input[0]
+        hidden = next(i for i in g.initializer if i.name == table).dims[1]
+        detour(g, first_add, [("Reshape", [-1, hidden]), ("Reshape", [1, -1, hidden]),
+                              ("Expand", [1, 1, hidden])])
+    elif case == "cache-sigmoid":
+        next(n for n in g.node if n.op_type == "Relu").op_type = "Sigmoid"
     elif case == "row-bias":
         gemm = next(n for n in g.node if n.op_type == "Gemm")
         c = numpy_helper.to_array(next(i for i in g.initializer
