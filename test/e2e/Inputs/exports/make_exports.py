@@ -303,6 +303,8 @@ def main():
             # Opset 23: RMSNormalization, RotaryEmbedding and Attention
             # where the exporter writes them.
             "hf-bitnet-dynamo23": lambda p: export(bitnet, p, True, 23),
+            "hf-bitnet-exporter-cache23":
+                lambda p: export_with_cache(hf_bitnet, p, 23),
             "course-llama-dynamo23":
                 lambda p: export(fresh(CourseLlama), p, True, 23),
             # Llama + quant_method bitnet: Falcon3-1.58bit's form.
