@@ -707,8 +707,8 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
                             std::pair(&linearEps, "BitLinears' RMSNorms")})
     for (float e : *list)
       if (e != list->front())
-        return fail(llvm::formatv("the {0} use different epsilons ({1} and "
-                                  "{2}); Tern's model has one",
+        return fail(llvm::formatv("the {0} use different epsilons ({1:e} and "
+                                  "{2:e}); Tern's model has one",
                                   what, list->front(), e)
                         .str());
   c.epsilon = eps.front();

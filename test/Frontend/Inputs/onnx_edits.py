@@ -12,6 +12,8 @@ errors, or rewrites it into an equivalent graph Tern must still read.
                      the attention output without its own RMSNorm
   course-shared-qkv  course-bitnet-dynamo.onnx: block 1's k and v read q's
                      normalized input (one norm where block 0 has three)
+  course-eps         course-bitnet-dynamo.onnx: block 1's o projection
+                     normalizes with epsilon 1e-3, the others with 1e-6
   course-tanh        course-bitnet-dynamo.onnx: block 0's GELU computed with
                      tanh where erf belongs (no activation Tern knows)
   rope-interleaved   hf-bitnet-dynamo23.onnx: every RotaryEmbedding rotates
@@ -80,6 +82,16 @@ def main():
         q = gain_mul(g, "blocks.1.q.norm.weight").output[0]
         for w in ("blocks.1.k.norm.weight", "blocks.1.v.norm.weight"):
             rewire(g, gain_mul(g, w).output[0], q)
+    elif case == "course-eps":
+        mul = gain_mul(g, "blocks.1.o.norm.weight")
+        normed = producer(g, next(v for v in mul.input
+                                  if v != "blocks.1.o.norm.weight"))
+        node = producer(g, normed.input[1])  # rsqrt: Reciprocal(Sqrt(Add))
+        while node.op_type != "Add":
+            node = producer(g, node.input[0])
+        g.initializer.append(numpy_helper.from_array(
+            np.array(1e-3, np.float32), "eps_1e-3"))
+        node.input[1] = "eps_1e-3"
     elif case == "course-tanh":
         next(n for n in g.node if n.op_type == "Erf").op_type = "Tanh"
     elif case == "rope-interleaved":
