@@ -462,9 +462,9 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
     std::vector<const Linear *> qkv = readers(h);
     if (qkv.size() != 3)
       return fail(llvm::formatv("block {0}: {1} BitLinears read the "
-                                "normalized residual '{2}'; attention needs "
+                                "normalized residual {2}; attention needs "
                                 "3 (q, k, v)",
-                                layer, qkv.size(), h)
+                                layer, qkv.size(), value(h))
                       .str());
     if (Error e = sharedNorm(layer, qkv, /*decide=*/layer == 0))
       return std::move(e);
@@ -502,12 +502,12 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
           : c.learnedPositions
               ? std::string("learned positions")
               : std::string("no RoPE (q is multiplied by no cos/sin tables)");
-      return fail(llvm::formatv("block {0}: '{1}' is not causal softmax "
+      return fail(llvm::formatv("block {0}: {1} is not causal softmax "
                                 "attention of the q/k/v projections with "
                                 "{2}, {3} heads of {4}: off by {5:e} of its "
                                 "range",
-                                layer, attnOut.input, positions, rope.heads,
-                                rope.headDim, bestDiff)
+                                layer, value(attnOut.input), positions,
+                                rope.heads, rope.headDim, bestDiff)
                       .str());
     }
     auto [q, k, v] = *best;
@@ -542,10 +542,10 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
     auto [down, next] = residual(mid);
     std::vector<const Linear *> gu = readers(mid);
     if (!down || gu.empty() || gu.size() > 2)
-      return fail(llvm::formatv("block {0}: no feed-forward after '{1}' "
+      return fail(llvm::formatv("block {0}: no feed-forward after {1} "
                                 "(one or two BitLinears reading its norm, "
                                 "another added to it)",
-                                layer, mid)
+                                layer, value(mid))
                       .str());
     if (Error e = sharedNorm(layer, gu, /*decide=*/false))
       return std::move(e);
@@ -601,14 +601,15 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
         }
       }
     if (!ffn)
-      return fail(llvm::formatv(
-                      "block {0}: '{1}' is not {2} of the {3} that read{4} "
-                      "'{5}' (activations tried: relu^2, silu, gelu, "
-                      "gelu_tanh, relu)",
-                      layer, ffnOut.input, gated ? "act(gate) * up" : "act(x)",
-                      gated ? "two projections" : "projection",
-                      gated ? "" : "s", mid)
-                      .str());
+      return fail(
+          llvm::formatv("block {0}: {1} is not {2} of the {3} that read{4} "
+                        "{5} (activations tried: relu^2, silu, gelu, "
+                        "gelu_tanh, relu)",
+                        layer, value(ffnOut.input),
+                        gated ? "act(gate) * up" : "act(x)",
+                        gated ? "two projections" : "projection",
+                        gated ? "" : "s", value(mid))
+              .str());
     if (layer == 0)
       c.activation = ffn->second;
     else if (ffn->second != c.activation)
@@ -641,8 +642,8 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
   }
   if (!c.layers)
     return fail("no transformer block: nothing adds a BitLinear's output to "
-                "the embedding '" +
-                h + "'");
+                "the embedding " +
+                value(h));
   if (used != linears.size()) {
     for (const Linear &l : linears) {
       bool placed = llvm::any_of(weights.linears,
@@ -679,8 +680,8 @@ Expected<OwningOpRef<ModuleOp>> Recognizer::run(StringRef ids, StringRef logits,
   if (final->input != h)
     return fail("the LM head " + name(*head) +
                 " does not read the norm of "
-                "the last block's output '" +
-                h + "'");
+                "the last block's output " +
+                value(h));
   if (w->shape[0] != c.hidden || w->shape[1] != c.vocab)
     return fail(name(*head) + ": an LM head of " + shapeString(w->shape) +
                 " for hidden size " + std::to_string(c.hidden) +

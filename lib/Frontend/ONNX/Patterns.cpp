@@ -395,9 +395,9 @@ Expected<Norm> Matcher::matchNorm(StringRef xName) const {
   }
   double diff = relDiff(x.f.vec(), ref);
   if (diff > kTolerance)
-    return fail(llvm::formatv("'{0}' is not RMSNorm(gain) of '{1}' (off by "
+    return fail(llvm::formatv("{0} is not RMSNorm(gain) of {1} (off by "
                               "{2:e} of its range)",
-                              v, norm.input, diff)
+                              value(v), value(norm.input), diff)
                     .str());
   return norm;
 }

@@ -61,6 +61,11 @@ public:
   std::string name(const onnx::NodeProto &n) const {
     return "node '" + n.name() + "' (" + n.op_type() + ")";
   }
+  /// "'v' (from node 'n' (Op))": a value with the node that computes it.
+  std::string value(llvm::StringRef v) const {
+    const onnx::NodeProto *p = g.producer(v);
+    return "'" + v.str() + "'" + (p ? " (from " + name(*p) + ")" : "");
+  }
   /// A Cast or Identity from float to float: the same values (floats are
   /// computed in f32 whatever their stored type).
   bool isFloatCopy(const onnx::NodeProto &n) const;
