@@ -18,6 +18,8 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <utility>
+
 namespace mlir::tern {
 
 class TernaryDot {
@@ -38,6 +40,31 @@ public:
   /// lane's exact sum back (by 2l bits, the lane's 4^l) at the end. Only
   /// worth it where acc is 16 lanes of 4 bytes, one 128-bit lane per 4.
   virtual bool codesInPlace() const { return false; }
+
+  /// Rows x tokens of the prefill register tile: as many (row, token)
+  /// accumulators as the ISA's registers hold beside one row's codes and
+  /// the tile's activations.
+  virtual std::pair<int64_t, int64_t> prefillTile() const { return {4, 4}; }
+
+  /// Where a block's products fit 16-bit lanes (pmaddubsw's pairs), sums
+  /// stay there for up to partialBlocks() blocks (0: never) before
+  /// flushPartial widens them into the i32 accumulator: one widening per
+  /// many blocks instead of one per block.
+  virtual int64_t partialBlocks() const { return 0; }
+  /// The 16-bit partial sum of one (row, token) pair.
+  virtual VectorType partialType(MLIRContext *context) const {
+    llvm_unreachable("no 16-bit partial sums in this ISA");
+  }
+  /// partial + the byte dot products of a block, in 16-bit lanes.
+  virtual Value dot64Partial(ImplicitLocOpBuilder &b, Value partial,
+                             Value codes, Value q) const {
+    llvm_unreachable("no 16-bit partial sums in this ISA");
+  }
+  /// acc + partial, widened.
+  virtual Value flushPartial(ImplicitLocOpBuilder &b, Value acc,
+                             Value partial) const {
+    llvm_unreachable("no 16-bit partial sums in this ISA");
+  }
 
   /// True when the ISA multiplies 2 x 2 blocks of rows and tokens at once
   /// (mmla64): prefill tiles then keep one accumulator per block.

@@ -14,7 +14,8 @@
 // loop and tokens the inner one, so each row's bytes are read from memory once
 // per call, however many tokens a prefill has. Register tiles of 4 rows x 4
 // tokens (one unpacked block of codes feeds 4 tokens, one block of activations
-// 4 rows), and 8 rows x 1 token for decode.
+// 4 rows; 3 x 2 where AVX2 keeps 16-bit partial sums), and 8 rows x 1 token
+// for decode.
 //
 //===----------------------------------------------------------------------===//
 
@@ -213,25 +214,23 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
     // smmla: one accumulator per 2 x 2 block of rows and tokens.
     bool pairs = dot.hasPairBlocks() && rows % 2 == 0 && toks % 2 == 0;
+    // pmaddubsw: 16-bit partial sums over up to `chunk` blocks.
+    int64_t chunk = pairs ? 0 : dot.partialBlocks();
     SmallVector<Value> inits(pairs ? rows * toks / 4 : rows * toks, zero);
-    auto loop = b.create<scf::ForOp>(idx(0), idx(full), idx(1), inits);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value block = loop.getInductionVar();
-      std::string region =
-          "tile" + std::to_string(rows) + "x" + std::to_string(toks);
-      auto marker = [&](StringRef what) {
-        if (mcaMarkers)
-          b.create<LLVM::InlineAsmOp>(
-              Type(), ValueRange{}, ("# LLVM-MCA-" + what + " " + region).str(),
-              "", /*has_side_effects=*/true, /*is_align_stack=*/false,
-              LLVM::AsmDialectAttr(), ArrayAttr());
-      };
+    std::string region =
+        "tile" + std::to_string(rows) + "x" + std::to_string(toks);
+    auto marker = [&](StringRef what) {
+      if (mcaMarkers)
+        b.create<LLVM::InlineAsmOp>(
+            Type(), ValueRange{}, ("# LLVM-MCA-" + what + " " + region).str(),
+            "", /*has_side_effects=*/true, /*is_align_stack=*/false,
+            LLVM::AsmDialectAttr(), ArrayAttr());
+    };
+    // One block's products added to `accs`: a loop body.
+    auto step = [&](Value block, ValueRange accs) {
       marker("BEGIN");
       Value kOff = b.create<arith::MulIOp>(block, idx(64));
       Value bOff = b.create<arith::MulIOp>(block, idx(i2_k64::kBlockStride));
-      SmallVector<Value> codes, acts, next;
       // Decode streams the weights: the tile's two lines of this block,
       // kPrefetchBytes ahead (the next tile's rows follow this one's).
       if (toks == 1 && full > 1)
@@ -240,30 +239,73 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
               w, {b.create<arith::AddIOp>(
                      rowStart[0], b.create<arith::AddIOp>(
                                       bOff, idx(kPrefetchBytes + 64 * line)))});
-      for (int64_t r = 0; r < rows; ++r)
-        codes.push_back(i2_k64::unpackBlock(
+      auto codesOf = [&](int64_t r) {
+        return i2_k64::unpackBlock(
             b,
             b.create<vector::LoadOp>(
                 v16i8, w,
                 ValueRange{b.create<arith::AddIOp>(rowStart[r], bOff)}),
-            dot.codesInPlace()));
+            dot.codesInPlace());
+      };
+      SmallVector<Value> codes, acts, next;
       for (int64_t u = 0; u < toks; ++u)
         acts.push_back(
             b.create<vector::LoadOp>(v64i8, q, ValueRange{tok[u], kOff}));
-      if (pairs) {
-        for (int64_t r = 0; r < rows; r += 2)
-          for (int64_t u = 0; u < toks; u += 2)
-            next.push_back(
-                dot.mmla64(b, loop.getRegionIterArg(r / 2 * (toks / 2) + u / 2),
-                           codes[r], codes[r + 1], acts[u], acts[u + 1]));
+      if (chunk) {
+        // Row by row: one row's codes live at a time beside the sums.
+        for (int64_t r = 0; r < rows; ++r) {
+          Value c = codesOf(r);
+          for (int64_t u = 0; u < toks; ++u)
+            next.push_back(dot.dot64Partial(b, accs[r * toks + u], c, acts[u]));
+        }
       } else {
         for (int64_t r = 0; r < rows; ++r)
-          for (int64_t u = 0; u < toks; ++u)
-            next.push_back(dot.dot64(b, loop.getRegionIterArg(r * toks + u),
-                                     codes[r], acts[u]));
+          codes.push_back(codesOf(r));
+        if (pairs) {
+          for (int64_t r = 0; r < rows; r += 2)
+            for (int64_t u = 0; u < toks; u += 2)
+              next.push_back(dot.mmla64(b, accs[r / 2 * (toks / 2) + u / 2],
+                                        codes[r], codes[r + 1], acts[u],
+                                        acts[u + 1]));
+        } else {
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t u = 0; u < toks; ++u)
+              next.push_back(
+                  dot.dot64(b, accs[r * toks + u], codes[r], acts[u]));
+        }
       }
       marker("END");
       b.create<scf::YieldOp>(next);
+    };
+    scf::ForOp loop;
+    if (chunk) {
+      // Chunks of `chunk` blocks, each summed in 16-bit lanes from zero,
+      // then widened into the accumulators.
+      Value partialZero = b.create<arith::ConstantOp>(DenseElementsAttr::get(
+          dot.partialType(b.getContext()), b.getI16IntegerAttr(0).getValue()));
+      loop = b.create<scf::ForOp>(idx(0), idx(full), idx(chunk), inits);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value first = loop.getInductionVar();
+      Value end = b.create<arith::MinUIOp>(
+          b.create<arith::AddIOp>(first, idx(chunk)), idx(full));
+      auto inner = b.create<scf::ForOp>(
+          first, end, idx(1), SmallVector<Value>(inits.size(), partialZero));
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(inner.getBody());
+        step(inner.getInductionVar(), inner.getRegionIterArgs());
+      }
+      SmallVector<Value> flushed;
+      for (auto [acc, partial] :
+           llvm::zip(loop.getRegionIterArgs(), inner.getResults()))
+        flushed.push_back(dot.flushPartial(b, acc, partial));
+      b.create<scf::YieldOp>(flushed);
+    } else {
+      loop = b.create<scf::ForOp>(idx(0), idx(full), idx(1), inits);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      step(loop.getInductionVar(), loop.getRegionIterArgs());
     }
     SmallVector<Value> totals;
     if (pairs) {
@@ -307,11 +349,13 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       }
   };
 
-  // Tokens in groups of 4 use 4 x 4 tiles; the remaining tokens (all of a
-  // decode step) use 8 x 1 tiles: eight independent dot-product chains per
-  // activation block. Rows that do not fill a tile go one at a time.
-  Value mainToks =
-      b.create<arith::MulIOp>(b.create<arith::DivUIOp>(tokens, idx(4)), idx(4));
+  // Tokens in groups of the prefill tile's (4, or 2 with AVX2's partial
+  // sums) use its tiles; the remaining tokens (all of a decode step) use
+  // 8 x 1 tiles: eight independent dot-product chains per activation block.
+  // Rows that do not fill a tile go one at a time.
+  auto [tileRows, tileToks] = dot.prefillTile();
+  Value mainToks = b.create<arith::MulIOp>(
+      b.create<arith::DivUIOp>(tokens, idx(tileToks)), idx(tileToks));
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
     Value w = in(weight), out = output(op.getResult(i));
     Value wScale = extra(i);
@@ -323,9 +367,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                   [&](Value n0) { body(n0, rows); });
       forRange(idx(main), idx(n), 1, [&](Value n0) { body(n0, 1); });
     };
-    overRows(4, [&](Value n0, int64_t rows) {
-      forRange(idx(0), mainToks, 4,
-               [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 4); });
+    overRows(tileRows, [&, tileToks = tileToks](Value n0, int64_t rows) {
+      forRange(idx(0), mainToks, tileToks,
+               [&](Value t0) { tile(w, out, wScale, n0, t0, rows, tileToks); });
     });
     overRows(8, [&](Value n0, int64_t rows) {
       forRange(mainToks, tokens, 1,

@@ -49,9 +49,41 @@ struct AVXVNNIDot : TernaryDot {
   }
 };
 
-/// AVX2: per 256-bit half, pmaddubsw (pairs of u8 x i8 -> i16, at most
-/// 2 * 2 * 127: no saturation), then pmaddwd with ones (-> i32).
+/// AVX2: per 256-bit half, pmaddubsw (pairs of u8 x i8 -> i16: codes <= 2
+/// and |q| <= 128 give |pair| <= 512, no saturation), then pmaddwd with
+/// ones (-> i32). Prefill sums a block's pairs in i16 lanes (<= 1024 per
+/// block) for 16 blocks (<= 16384) and widens once: pmaddubsw and paddw per
+/// half instead of pmaddubsw, pmaddwd and paddd. The 16 registers then hold
+/// 3 x 2 partial sums, one row's codes, the two tokens' activations and the
+/// unpacking constants (4 x 2 spills; 3 x 2 measured faster than 2 x 4 and
+/// than the 4 x 4 tile of pmaddwd accumulators: bench/mca.py, bench/run.py).
 struct AVX2Dot : TernaryDot {
+  std::pair<int64_t, int64_t> prefillTile() const override { return {3, 2}; }
+  int64_t partialBlocks() const override { return 16; }
+  VectorType partialType(MLIRContext *context) const override {
+    return VectorType::get({16}, IntegerType::get(context, 16));
+  }
+  Value dot64Partial(ImplicitLocOpBuilder &b, Value partial, Value codes,
+                     Value q) const override {
+    auto v16i16 = VectorType::get({16}, b.getI16Type());
+    for (int64_t half = 0; half < 2; ++half)
+      partial = b.create<arith::AddIOp>(
+          partial, callIntrinsic(b, "llvm.x86.avx2.pmadd.ub.sw", v16i16,
+                                 {sliceBytes(b, codes, 32 * half, 32),
+                                  sliceBytes(b, q, 32 * half, 32)}));
+    return partial;
+  }
+  Value flushPartial(ImplicitLocOpBuilder &b, Value acc,
+                     Value partial) const override {
+    auto v16i16 = VectorType::get({16}, b.getI16Type());
+    auto v8i32 = VectorType::get({8}, b.getI32Type());
+    Value ones = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(v16i16, b.getI16IntegerAttr(1).getValue()));
+    return b.create<arith::AddIOp>(
+        acc,
+        callIntrinsic(b, "llvm.x86.avx2.pmadd.wd", v8i32, {partial, ones}));
+  }
+
   VectorType accumulatorType(MLIRContext *context) const override {
     return VectorType::get({8}, IntegerType::get(context, 32));
   }

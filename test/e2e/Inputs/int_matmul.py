@@ -10,9 +10,12 @@ with odd sizes (K = 131 is not a multiple of 4). check mode compares the
 executable's logits with numpy's integer matmul, bit for bit.
 
 --k K writes (and checks) K in features instead; --ids I,J,... checks logits
-of those embedding rows only (a run with --tokens I,J,...).
+of those embedding rows only (a run with --tokens I,J,...). --extreme makes
+rows 0 and 1 all 127 and all -127 and the first weight rows all +1 and all
+-1: the largest sums any kernel's partial sums can hold.
 
-usage: int_matmul.py write DIR [--k K] | check DIR LOGITS.npy [--k K] [--ids LIST]
+usage: int_matmul.py write DIR [--k K] [--extreme]
+       int_matmul.py check DIR LOGITS.npy [--k K] [--ids LIST] [--extreme]
 """
 import argparse
 import os
@@ -27,12 +30,19 @@ def blob(a):
     return "0x" + (64).to_bytes(4, "little").hex() + a.tobytes().hex()
 
 
+EXTREME = False
+
+
 def data():
     rng = np.random.default_rng(7)
     x = rng.integers(-127, 128, (T, K)).astype(np.int32)
     x[np.arange(T), rng.integers(0, K, T)] = 127 * rng.choice([-1, 1], T)
     t1 = rng.integers(-1, 2, (N, K)).astype(np.int8)
     t2 = rng.integers(-1, 2, (N, K)).astype(np.int8)
+    if EXTREME:
+        x[0], x[1] = 127, -127
+        for t in (t1, t2):
+            t[0], t[1] = 1, -1
     return x, t1, t2
 
 
@@ -101,8 +111,9 @@ if __name__ == "__main__":
     p.add_argument("logits", nargs="?")
     p.add_argument("--k", type=int, default=K)
     p.add_argument("--ids")
+    p.add_argument("--extreme", action="store_true")
     a = p.parse_args()
-    K = a.k
+    K, EXTREME = a.k, a.extreme
     if a.mode == "write":
         sys.exit(write(a.dir))
     sys.exit(check(a.logits, [int(i) for i in a.ids.split(",")] if a.ids else None))
