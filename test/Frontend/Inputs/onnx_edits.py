@@ -21,6 +21,8 @@ errors, or rewrites it into an equivalent graph Tern must still read.
   cache-sigmoid      hf-bitnet-exporter-cache.onnx: block 0's relu^2 gate
                      is a sigmoid (no activation Tern knows) in an export
                      with a KV cache
+  rms-axis           hf-bitnet-dynamo23.onnx: the first RMSNormalization
+                     normalizes over the last two axes
   row-bias           onnx_mlp.py --form bias: fc1's Gemm bias C is one row
                      per batch row ([2, 128]) instead of one per column
 
@@ -108,6 +110,9 @@ def main():
                               ("Expand", [1, 1, hidden])])
     elif case == "cache-sigmoid":
         next(n for n in g.node if n.op_type == "Relu").op_type = "Sigmoid"
+    elif case == "rms-axis":
+        norm = next(n for n in g.node if n.op_type == "RMSNormalization")
+        next(a for a in norm.attribute if a.name == "axis").i = -2
     elif case == "row-bias":
         gemm = next(n for n in g.node if n.op_type == "Gemm")
         c = numpy_helper.to_array(next(i for i in g.initializer
