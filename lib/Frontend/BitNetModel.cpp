@@ -69,14 +69,6 @@ public:
   Value binary(Value l, Value r, BinaryFn fn) {
     return b.create<BinaryOp>(loc, l.getType(), l, r, fn);
   }
-  /// A constant broadcast along rows.
-  Value constant(float v) {
-    auto type = RankedTensorType::get({1}, b.getF32Type());
-    return createWeight(
-        b, loc, "constant", type, type,
-        [&](MutableArrayRef<char> out) { std::memcpy(out.data(), &v, 4); });
-  }
-
   /// The feed-forward half's product: act(gate) * up, or act(up) alone.
   Value ffn(Value gate, Value up) {
     if (c.gatedFfn && (c.activation == FfnActivation::Relu2 ||
@@ -100,23 +92,9 @@ public:
       a = binary(x, unary(x, UnaryFn::Sigmoid), BinaryFn::Mul);
       break;
     case FfnActivation::Gelu:
-    case FfnActivation::GeluTanh: {
-      // 0.5 x (1 + erf(x / sqrt 2)), or its tanh approximation.
-      Value inner;
-      if (c.activation == FfnActivation::Gelu) {
-        inner = unary(binary(x, constant(0.70710678f), BinaryFn::Mul),
-                      UnaryFn::Erf);
-      } else {
-        Value cube = binary(binary(x, x, BinaryFn::Mul), x, BinaryFn::Mul);
-        inner = binary(x, binary(cube, constant(0.044715f), BinaryFn::Mul),
-                       BinaryFn::Add);
-        inner = unary(binary(inner, constant(0.7978845608f), BinaryFn::Mul),
-                      UnaryFn::Tanh);
-      }
-      a = binary(binary(x, constant(0.5f), BinaryFn::Mul),
-                 binary(inner, constant(1.0f), BinaryFn::Add), BinaryFn::Mul);
+    case FfnActivation::GeluTanh:
+      a = buildGelu(b, loc, x, c.activation == FfnActivation::GeluTanh);
       break;
-    }
     }
     return c.gatedFfn ? binary(a, up, BinaryFn::Mul) : a;
   }
@@ -218,6 +196,30 @@ private:
 };
 
 } // namespace
+
+Value mlir::tern::buildGelu(OpBuilder &b, Location loc, Value x, bool tanh) {
+  auto bin = [&](Value l, Value r, BinaryFn fn) -> Value {
+    return b.create<BinaryOp>(loc, x.getType(), l, r, fn);
+  };
+  auto c = [&](float v) -> Value {
+    auto type = RankedTensorType::get({1}, b.getF32Type());
+    return createWeight(
+        b, loc, "gelu", type, type,
+        [&](MutableArrayRef<char> out) { std::memcpy(out.data(), &v, 4); });
+  };
+  Value inner;
+  if (tanh) {
+    Value cube = bin(bin(x, x, BinaryFn::Mul), x, BinaryFn::Mul);
+    inner = bin(bin(x, bin(cube, c(0.044715f), BinaryFn::Mul), BinaryFn::Add),
+                c(0.7978845608f), BinaryFn::Mul);
+  } else {
+    inner = bin(x, c(0.70710678f), BinaryFn::Mul);
+  }
+  Value f = b.create<UnaryOp>(loc, x.getType(), inner,
+                              tanh ? UnaryFn::Tanh : UnaryFn::Erf);
+  return bin(bin(x, c(0.5f), BinaryFn::Mul), bin(f, c(1.0f), BinaryFn::Add),
+             BinaryFn::Mul);
+}
 
 OwningOpRef<ModuleOp> mlir::tern::buildBitNetModel(MLIRContext &context,
                                                    const BitNetConfig &config,

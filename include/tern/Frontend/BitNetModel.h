@@ -93,6 +93,11 @@ public:
   }
 };
 
+/// GELU of activations `x` ([tokens, n] f32) in tern.unary and tern.binary:
+/// 0.5 x (1 + erf(x / sqrt 2)), or with `tanh` its tanh approximation
+/// (torch's approximate="tanh"). For the frontends' GELUs with no fused op.
+Value buildGelu(OpBuilder &b, Location loc, Value x, bool tanh);
+
 /// Builds `func.func @forward(ids, positions) -> logits` for `config` with
 /// weights from `source`. Returns null after `source` reported an error.
 OwningOpRef<ModuleOp> buildBitNetModel(MLIRContext &context,

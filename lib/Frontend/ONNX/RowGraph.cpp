@@ -21,6 +21,7 @@
 #include "Tern/IR/TernOps.h"
 #include "Tern/IR/WeightData.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "tern/Frontend/BitNetModel.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -181,23 +182,7 @@ llvm::Error RowGraphBuilder::translate(const onnx::NodeProto &n) {
     Expected<Value> x = operand(n.input(0), n, width);
     if (!x)
       return x.takeError();
-    auto c = [&](float v) { return vector("gelu", {v}); };
-    auto bin = [&](Value l, Value r, BinaryFn fn) -> Value {
-      return b.create<BinaryOp>(loc, acts(width), l, r, fn);
-    };
-    Value inner;
-    if (tanh) {
-      Value cube = bin(bin(*x, *x, BinaryFn::Mul), *x, BinaryFn::Mul);
-      inner =
-          bin(bin(*x, bin(cube, c(0.044715f), BinaryFn::Mul), BinaryFn::Add),
-              c(0.7978845608f), BinaryFn::Mul);
-    } else {
-      inner = bin(*x, c(0.70710678f), BinaryFn::Mul);
-    }
-    Value f = b.create<UnaryOp>(loc, acts(width), inner,
-                                tanh ? UnaryFn::Tanh : UnaryFn::Erf);
-    Value half = bin(*x, c(0.5f), BinaryFn::Mul);
-    return define(bin(half, bin(f, c(1.0f), BinaryFn::Add), BinaryFn::Mul));
+    return define(buildGelu(b, loc, *x, tanh));
   }
   if (op == "Clip") {
     Expected<Value> x = operand(n.input(0), n, width);
