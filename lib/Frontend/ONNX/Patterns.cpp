@@ -45,14 +45,10 @@ bool isBoundary(StringRef op) {
 }
 } // namespace
 
-bool Matcher::isFloatCopy(const onnx::NodeProto &n) const {
-  return (n.op_type() == "Cast" || n.op_type() == "Identity") &&
-         val(n.input(0)).isFloat() && val(n.output(0)).isFloat();
-}
-
-bool Matcher::isReshape(const onnx::NodeProto &n) const {
-  static const char *const ops[] = {"Reshape", "Squeeze", "Unsqueeze",
-                                    "Flatten", "Expand"};
+bool Matcher::isValueCopy(const onnx::NodeProto &n) const {
+  static const char *const ops[] = {"Cast",    "Identity",  "Reshape",
+                                    "Squeeze", "Unsqueeze", "Flatten",
+                                    "Expand"};
   return llvm::is_contained(ops, n.op_type()) && n.input_size() &&
          n.output_size() && val(n.input(0)).isFloat() &&
          val(n.output(0)).isFloat() &&
@@ -66,7 +62,7 @@ std::string Matcher::source(std::string v) const {
     std::string at = v, same;
     for (int hops = 0; hops < 4 && same.empty(); ++hops) {
       const onnx::NodeProto *p = g.producer(at);
-      if (!p || !(isFloatCopy(*p) || isReshape(*p)))
+      if (!p || !isValueCopy(*p))
         break;
       at = p->input(0);
       if (val(at).shape == val(v).shape)
@@ -87,7 +83,7 @@ Matcher::readersThroughCopies(StringRef v) const {
     auto [at, hops] = stack.back();
     stack.pop_back();
     for (const onnx::NodeProto *n : g.consumers(at)) {
-      if ((isFloatCopy(*n) || isReshape(*n)) && n->input(0) == at && hops < 4)
+      if (isValueCopy(*n) && n->input(0) == at && hops < 4)
         stack.push_back({n->output(0), hops + 1});
       else if (val(at).shape == shape)
         out.push_back(n);

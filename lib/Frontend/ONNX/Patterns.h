@@ -66,12 +66,11 @@ public:
     const onnx::NodeProto *p = g.producer(v);
     return "'" + v.str() + "'" + (p ? " (from " + name(*p) + ")" : "");
   }
-  /// A Cast or Identity from float to float: the same values (floats are
-  /// computed in f32 whatever their stored type).
-  bool isFloatCopy(const onnx::NodeProto &n) const;
-  /// A Reshape, Squeeze, Unsqueeze, Flatten or Expand that keeps the
-  /// number of floats: the same values, maybe in another shape.
-  bool isReshape(const onnx::NodeProto &n) const;
+  /// A node whose output holds its input's floats, maybe in another shape:
+  /// a float-to-float Cast or Identity (floats are computed in f32 whatever
+  /// their stored type), or a Reshape, Squeeze, Unsqueeze, Flatten or
+  /// Expand that keeps the number of elements.
+  bool isValueCopy(const onnx::NodeProto &n) const;
   /// `v` with copies, and chains of reshapes that return to its shape,
   /// skipped.
   std::string source(std::string v) const;
