@@ -4,10 +4,10 @@ be timed under qemu) and, with --x86, x86-64 (timings on shared VMs are
 noisy). For each kernel variant and CPU scheduling model, ternc compiles a
 one-layer model (K = 1024) to assembly with the tiles' inner loops marked,
 and llvm-mca-19 estimates the cycles of one iteration (one 64-element
-block):
+block) of each tile's whole inner loop:
 
   decode  8x1 tile: 8 rows x 1 token, 512 weights per iteration
-  prefill tile: 4 rows x 4 tokens (3 x 2 for avx2), rows x tokens x 64
+  prefill tile: 4 rows x 4 tokens (1 x 12 for avx2), rows x tokens x 64
           weight x token products
 
 printed as cycles per 1,024 weights (decode) or per 1,024 weight x token
@@ -37,18 +37,29 @@ def macs(region):
 
 
 def regions(asm):
-    """The first occurrence of each marked region, as assembly text."""
-    out, current, name = {}, None, None
-    for line in asm.splitlines():
-        m = re.search(r"LLVM-MCA-(BEGIN|END) (\S+)", line)
-        if m and m.group(1) == "BEGIN":
-            name, current = m.group(2), []
-        elif m:
-            if name not in out:
-                out[name] = "\n".join(current) + "\n"
-            current = None
-        elif current is not None and not line.strip().startswith("//"):
-            current.append(line)
+    """Per marked region, the whole innermost loop around its first
+    occurrence (from the label before the marker to the branch back to it),
+    as assembly text. The markers only name the loop: instructions move
+    across them, so the text between them can be a fraction of the loop."""
+    lines = asm.splitlines()
+    out = {}
+    for i, line in enumerate(lines):
+        m = re.search(r"LLVM-MCA-BEGIN (\S+)", line)
+        if not m or m.group(1) in out:
+            continue
+        start = i
+        while start > 0 and not re.match(r"^\.?L\w+:", lines[start]):
+            start -= 1
+        label = lines[start].split(":")[0]
+        end = i
+        while end < len(lines) and not (
+                lines[end][:1].isspace() and
+                re.search(r"\s" + re.escape(label) + r"$", lines[end].rstrip())):
+            end += 1
+        body = [x for x in lines[start + 1:end + 1]
+                if x.strip() and not x.strip().startswith(("#", "//", "."))
+                and "LLVM-MCA" not in x]
+        out[m.group(1)] = "\n".join(body) + "\n"
     return out
 
 

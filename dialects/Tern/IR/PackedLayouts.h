@@ -62,10 +62,11 @@ void encode(ArrayRef<char> trits, int64_t n, int64_t k,
 Value rowOffset(ImplicitLocOpBuilder &b, Value n, int64_t blocks);
 /// The 64 codes of a block (vector<64xi8>, in K order) from its 16 bytes:
 /// the bytes replicated to four 128-bit lanes, lane l keeping bits 2l+1:2l
-/// of each byte. `inPlace` leaves lane l's codes at those bits (code << 2l,
-/// still a u8: VNNI kernels undo the 4^l in their sums); else they are
-/// shifted down to 0..2.
-Value unpackBlock(ImplicitLocOpBuilder &b, Value bytes, bool inPlace);
+/// of each byte. Lanes go in groups of `group` (1, 2 or 4): lane l is shifted
+/// down by 2 (l - l % group) bits only, so its codes stay scaled by
+/// 4^(l % group) (at most 2 * 4^3 = 128: still a u8). Kernels whose sums keep
+/// 128-bit lanes apart undo the scale at the end and save the shifts.
+Value unpackBlock(ImplicitLocOpBuilder &b, Value bytes, int64_t group);
 /// The code (i32) of element j (< 64) of the block at byte offset `block`.
 Value loadCode(ImplicitLocOpBuilder &b, Value w, Value block, Value j);
 } // namespace i2_k64

@@ -142,9 +142,10 @@ protected:
   /// memref.alloca_scope that scf-to-openmp wraps it in from being inlined,
   /// and scf-to-cf then fails on that scope.
   static constexpr int64_t kPrefetchBytes = 4096;
-  void prefetch(Value memref, ValueRange indices) {
+  void prefetch(Value memref, ValueRange indices, uint32_t locality = 3) {
     b.create<memref::PrefetchOp>(memref, indices, /*isWrite=*/false,
-                                 /*localityHint=*/3, /*isDataCache=*/true);
+                                 /*localityHint=*/locality,
+                                 /*isDataCache=*/true);
   }
 
   /// body(i) for i = lb, lb + step, ... < ub.

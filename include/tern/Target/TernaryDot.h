@@ -34,17 +34,24 @@ public:
   virtual Value dot64(ImplicitLocOpBuilder &b, Value acc, Value codes,
                       Value q) const = 0;
 
-  /// True when the codes may stay at their bit position in each 128-bit
-  /// lane (lane l holds code << 2l, at most 128: still a u8). The unpacking
-  /// then skips a shift per block; the tile loop shifts each accumulator
-  /// lane's exact sum back (by 2l bits, the lane's 4^l) at the end. Only
-  /// worth it where acc is 16 lanes of 4 bytes, one 128-bit lane per 4.
-  virtual bool codesInPlace() const { return false; }
+  /// How many consecutive 128-bit lanes of a block's codes keep their bit
+  /// position (i2_k64::unpackBlock's group: lane l holds code << 2(l % g)).
+  /// Larger groups skip shifts when unpacking; the tile loop shifts each
+  /// accumulator lane's exact sum back by 2(l % g) bits at the end. Only
+  /// for dot products that keep 128-bit lanes apart in their sums (the
+  /// accumulator's lane of 4 i32 holds products of one code lane).
+  virtual int64_t inPlaceLanes() const { return 1; }
 
   /// Rows x tokens of the prefill register tile: as many (row, token)
   /// accumulators as the ISA's registers hold beside one row's codes and
   /// the tile's activations.
   virtual std::pair<int64_t, int64_t> prefillTile() const { return {4, 4}; }
+
+  /// Bytes of one token group's activations to keep in L1 (0: all of K).
+  /// Tiles that read every activation block once per row (one-row tiles)
+  /// need their group's activations in L1: K then goes in pieces of this
+  /// many bytes per token.
+  virtual int64_t activationBytes() const { return 0; }
 
   /// Where a block's products fit 16-bit lanes (pmaddubsw's pairs), sums
   /// stay there for up to partialBlocks() blocks (0: never) before

@@ -10,12 +10,14 @@
 // One 16-byte load gives a block of 64 codes (Layouts/I2K64.cpp). This tile
 // loop is shared by every CPU family; the dot product is the family's
 // (TernaryDot: vpdpbusd or pmaddubsw + pmaddwd in lib/Target/X86, sdot,
-// smmla or smull in lib/Target/AArch64, portable code here). Rows are the outer
-// loop and tokens the inner one, so each row's bytes are read from memory once
-// per call, however many tokens a prefill has. Register tiles of 4 rows x 4
-// tokens (one unpacked block of codes feeds 4 tokens, one block of activations
-// 4 rows; 3 x 2 where AVX2 keeps 16-bit partial sums), and 8 rows x 1 token
-// for decode.
+// smmla or smull in lib/Target/AArch64, portable code here). Rows go in
+// chunks, the outer loop; within a chunk, groups of tokens, then the chunk's
+// row tiles: each row's bytes are read from memory once per call, however
+// many tokens a prefill has, and a token group's activations stay in L1
+// across the chunk. Register tiles of 4 rows x 4 tokens (one unpacked block
+// of codes feeds 4 tokens, one block of activations 4 rows; 1 x 12 with K in
+// pieces where AVX2 keeps 16-bit partial sums), and 8 rows x 1 token for
+// decode.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,6 +34,12 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 namespace i2_k64 = mlir::tern::layouts::i2_k64;
+
+// Prefill row chunks: 64 KiB of weights (L2 holds them while every token
+// group passes), or 16 rows where K goes in pieces (their accumulators wait
+// on the stack: 16 x 12 x 32 bytes for AVX2).
+static constexpr int64_t kChunkBytes = 64 * 1024;
+static constexpr int64_t kPieceChunkRows = 16;
 
 Value KernelEmitter::withResidual(TernaryMatmulOp op, Value y, Value t,
                                   Value n) {
@@ -113,21 +121,24 @@ void KernelEmitter::lowerTernaryMatmulGpuW2(TernaryMatmulOp op) {
 }
 
 Value KernelEmitter::unscaleLanes(Value acc) {
-  // Lane l summed codes scaled by 4^l (TernaryDot::codesInPlace); every
-  // partial sum is an exact multiple, so an arithmetic shift undoes it.
-  SmallVector<int32_t> shifts;
-  for (int32_t lane = 0; lane < 4; ++lane)
-    shifts.append(4, 2 * lane);
+  // The accumulator's 128-bit lane l summed codes scaled by 4^(l % g)
+  // (TernaryDot::inPlaceLanes); every partial sum is an exact multiple, so
+  // an arithmetic shift undoes it.
+  int64_t group = dot.inPlaceLanes();
   auto type = cast<VectorType>(acc.getType());
+  if (group == 1)
+    return acc;
+  SmallVector<int32_t> shifts;
+  for (int64_t i = 0; i < type.getNumElements(); ++i)
+    shifts.push_back(int32_t(2 * (i / 4 % group)));
   return b.create<arith::ShRSIOp>(
       acc, b.create<arith::ConstantOp>(
                DenseElementsAttr::get(type, ArrayRef<int32_t>(shifts))));
 }
 
 Value KernelEmitter::sumAccumulator(Value acc) {
-  if (dot.codesInPlace())
-    acc = unscaleLanes(acc);
-  return b.create<vector::ReductionOp>(vector::CombiningKind::ADD, acc);
+  return b.create<vector::ReductionOp>(vector::CombiningKind::ADD,
+                                       unscaleLanes(acc));
 }
 
 SmallVector<Value> KernelEmitter::sumAccumulators(ValueRange accs) {
@@ -142,7 +153,7 @@ SmallVector<Value> KernelEmitter::sumAccumulators(ValueRange accs) {
   // shuffle-and-add tree sums them all at once.
   SmallVector<Value> shifted;
   for (Value acc : accs)
-    shifted.push_back(dot.codesInPlace() ? unscaleLanes(acc) : acc);
+    shifted.push_back(unscaleLanes(acc));
   Value all = transposeSum(shifted);
   for (int64_t i = 0; i < type.getNumElements(); ++i)
     totals.push_back(b.create<vector::ExtractOp>(all, i));
@@ -200,23 +211,48 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   Value zero = b.create<arith::ConstantOp>(DenseElementsAttr::get(
       cast<ShapedType>(accType), b.getI32IntegerAttr(0).getValue()));
 
-  // One tile: `rows` rows from n0 times `toks` tokens from t0, each pair
-  // with its own accumulator, so one unpacked block of codes feeds `toks`
-  // dot products and one activation block feeds `rows`.
-  auto tile = [&](Value w, Value out, Value wScale, Value n0, Value t0,
-                  int64_t rows, int64_t toks) {
+  // A register tile: `rows` rows times `toks` tokens, each pair with its
+  // own accumulator, so one unpacked block of codes feeds `toks` dot
+  // products and one activation block feeds `rows`. Token indices past the
+  // last token (a padded last group) read the last token and store nothing.
+  struct Tile {
+    SmallVector<Value> rowStart, tok, tokLoad;
+    Value n0;
+    Value ahead; // a row whose blocks to prefetch, or null
+    int64_t rows, toks;
+    bool padded;
+  };
+  auto makeTile = [&](Value n0, Value t0, int64_t rows, int64_t toks,
+                      bool padded) {
+    Tile t{{}, {}, {}, n0, Value(), rows, toks, padded};
     // Each row's block 0; its blocks follow every kBlockStride bytes.
-    SmallVector<Value> rowStart, tok;
     for (int64_t r = 0; r < rows; ++r)
-      rowStart.push_back(
+      t.rowStart.push_back(
           i2_k64::rowOffset(b, b.create<arith::AddIOp>(n0, idx(r)), blocks));
-    for (int64_t u = 0; u < toks; ++u)
-      tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
-    // smmla: one accumulator per 2 x 2 block of rows and tokens.
-    bool pairs = dot.hasPairBlocks() && rows % 2 == 0 && toks % 2 == 0;
+    Value lastTok = b.create<arith::SubIOp>(tokens, idx(1));
+    for (int64_t u = 0; u < toks; ++u) {
+      t.tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
+      t.tokLoad.push_back(padded ? b.create<arith::MinUIOp>(t.tok[u], lastTok)
+                                 : t.tok[u]);
+    }
+    return t;
+  };
+  // smmla: one accumulator per 2 x 2 block of rows and tokens.
+  auto pairsOf = [&](const Tile &t) {
+    return dot.hasPairBlocks() && t.rows % 2 == 0 && t.toks % 2 == 0;
+  };
+  auto numAccs = [&](const Tile &t) {
+    return pairsOf(t) ? t.rows * t.toks / 4 : t.rows * t.toks;
+  };
+
+  // The tile's accumulators `inits` plus its products over blocks
+  // [b0, b1).
+  auto accumulate = [&](Value w, const Tile &t, Value b0, Value b1,
+                        ValueRange inits) -> SmallVector<Value> {
+    int64_t rows = t.rows, toks = t.toks;
+    bool pairs = pairsOf(t);
     // pmaddubsw: 16-bit partial sums over up to `chunk` blocks.
     int64_t chunk = pairs ? 0 : dot.partialBlocks();
-    SmallVector<Value> inits(pairs ? rows * toks / 4 : rows * toks, zero);
     std::string region =
         "tile" + std::to_string(rows) + "x" + std::to_string(toks);
     auto marker = [&](StringRef what) {
@@ -233,24 +269,28 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       Value bOff = b.create<arith::MulIOp>(block, idx(i2_k64::kBlockStride));
       // Decode streams the weights: the tile's two lines of this block,
       // kPrefetchBytes ahead (the next tile's rows follow this one's).
+      // One-row prefill tiles: the block of the row 4 ahead (the next
+      // 64-byte line of rows), whose first tile would otherwise wait for it.
+      if (t.ahead)
+        prefetch(w, {b.create<arith::AddIOp>(t.ahead, bOff)});
       if (toks == 1 && full > 1)
         for (int64_t line = 0; line < 2; ++line)
-          prefetch(
-              w, {b.create<arith::AddIOp>(
-                     rowStart[0], b.create<arith::AddIOp>(
-                                      bOff, idx(kPrefetchBytes + 64 * line)))});
+          prefetch(w, {b.create<arith::AddIOp>(
+                          t.rowStart[0],
+                          b.create<arith::AddIOp>(
+                              bOff, idx(kPrefetchBytes + 64 * line)))});
       auto codesOf = [&](int64_t r) {
         return i2_k64::unpackBlock(
             b,
             b.create<vector::LoadOp>(
                 v16i8, w,
-                ValueRange{b.create<arith::AddIOp>(rowStart[r], bOff)}),
-            dot.codesInPlace());
+                ValueRange{b.create<arith::AddIOp>(t.rowStart[r], bOff)}),
+            dot.inPlaceLanes());
       };
       SmallVector<Value> codes, acts, next;
       for (int64_t u = 0; u < toks; ++u)
         acts.push_back(
-            b.create<vector::LoadOp>(v64i8, q, ValueRange{tok[u], kOff}));
+            b.create<vector::LoadOp>(v64i8, q, ValueRange{t.tokLoad[u], kOff}));
       if (chunk) {
         // Row by row: one row's codes live at a time beside the sums.
         for (int64_t r = 0; r < rows; ++r) {
@@ -283,12 +323,12 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       // then widened into the accumulators.
       Value partialZero = b.create<arith::ConstantOp>(DenseElementsAttr::get(
           dot.partialType(b.getContext()), b.getI16IntegerAttr(0).getValue()));
-      loop = b.create<scf::ForOp>(idx(0), idx(full), idx(chunk), inits);
+      loop = b.create<scf::ForOp>(b0, b1, idx(chunk), inits);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       Value first = loop.getInductionVar();
       Value end = b.create<arith::MinUIOp>(
-          b.create<arith::AddIOp>(first, idx(chunk)), idx(full));
+          b.create<arith::AddIOp>(first, idx(chunk)), b1);
       auto inner = b.create<scf::ForOp>(
           first, end, idx(1), SmallVector<Value>(inits.size(), partialZero));
       {
@@ -302,78 +342,219 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
         flushed.push_back(dot.flushPartial(b, acc, partial));
       b.create<scf::YieldOp>(flushed);
     } else {
-      loop = b.create<scf::ForOp>(idx(0), idx(full), idx(1), inits);
+      loop = b.create<scf::ForOp>(b0, b1, idx(1), inits);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
       step(loop.getInductionVar(), loop.getRegionIterArgs());
     }
+    return SmallVector<Value>(loop.getResults());
+  };
+
+  // The tile's outputs from its accumulators over all blocks.
+  auto finish = [&](Value w, Value out, Value wScale, const Tile &t,
+                    ValueRange accs) {
+    int64_t rows = t.rows, toks = t.toks;
     SmallVector<Value> totals;
-    if (pairs) {
+    if (pairsOf(t)) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t u = 0; u < toks; ++u)
           totals.push_back(b.create<vector::ExtractOp>(
-              loop.getResult(r / 2 * (toks / 2) + u / 2), 2 * (r % 2) + u % 2));
+              accs[r / 2 * (toks / 2) + u / 2], 2 * (r % 2) + u % 2));
     } else {
-      totals = sumAccumulators(loop.getResults());
+      totals = sumAccumulators(accs);
     }
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t u = 0; u < toks; ++u) {
-        Value total = totals[r * toks + u];
-        Value t = tok[u], row = rowStart[r];
-        // K % 64 trailing elements, one at a time.
-        if (k % 64) {
-          Value last =
-              b.create<arith::AddIOp>(row, idx(full * i2_k64::kBlockStride));
-          total = reduce(idx(k % 64), total, [&](Value j, Value acc) {
-            Value code = i2_k64::loadCode(b, w, last, j);
-            Value qv = b.create<arith::ExtSIOp>(
-                i32t,
-                b.create<memref::LoadOp>(
-                    q,
-                    ValueRange{t, b.create<arith::AddIOp>(idx(full * 64), j)}));
-            return b.create<arith::AddIOp>(acc,
-                                           b.create<arith::MulIOp>(code, qv));
-          });
+    for (int64_t u = 0; u < toks; ++u) {
+      auto store = [&] {
+        for (int64_t r = 0; r < rows; ++r) {
+          Value total = totals[r * toks + u];
+          Value tk = t.tok[u], row = t.rowStart[r];
+          // K % 64 trailing elements, one at a time.
+          if (k % 64) {
+            Value last =
+                b.create<arith::AddIOp>(row, idx(full * i2_k64::kBlockStride));
+            total = reduce(idx(k % 64), total, [&](Value j, Value acc) {
+              Value code = i2_k64::loadCode(b, w, last, j);
+              Value qv = b.create<arith::ExtSIOp>(
+                  i32t, b.create<memref::LoadOp>(
+                            q, ValueRange{tk, b.create<arith::AddIOp>(
+                                                  idx(full * 64), j)}));
+              return b.create<arith::AddIOp>(acc,
+                                             b.create<arith::MulIOp>(code, qv));
+            });
+          }
+          total = b.create<arith::SubIOp>(
+              total, b.create<memref::LoadOp>(sums, ValueRange{tk}));
+          Value y = dequantize(
+              b, b.getLoc(), total,
+              [&]() -> Value {
+                return b.create<memref::LoadOp>(s, ValueRange{tk});
+              },
+              wScale);
+          Value n = b.create<arith::AddIOp>(t.n0, idx(r));
+          b.create<memref::StoreOp>(withResidual(op, y, tk, n), out,
+                                    ValueRange{tk, n});
         }
-        total = b.create<arith::SubIOp>(
-            total, b.create<memref::LoadOp>(sums, ValueRange{t}));
-        Value y = dequantize(
-            b, b.getLoc(), total,
-            [&]() -> Value {
-              return b.create<memref::LoadOp>(s, ValueRange{t});
-            },
-            wScale);
-        Value n = b.create<arith::AddIOp>(n0, idx(r));
-        b.create<memref::StoreOp>(withResidual(op, y, t, n), out,
-                                  ValueRange{t, n});
-      }
+      };
+      if (t.padded)
+        ifBelow(t.tok[u], tokens, store);
+      else
+        store();
+    }
+  };
+  auto tile = [&](Value w, Value out, Value wScale, Value n0, Value t0,
+                  int64_t rows, int64_t toks, bool padded) {
+    Tile t = makeTile(n0, t0, rows, toks, padded);
+    finish(w, out, wScale, t,
+           accumulate(w, t, idx(0), idx(full),
+                      SmallVector<Value>(numAccs(t), zero)));
   };
 
-  // Tokens in groups of the prefill tile's (4, or 2 with AVX2's partial
-  // sums) use its tiles; the remaining tokens (all of a decode step) use
-  // 8 x 1 tiles: eight independent dot-product chains per activation block.
-  // Rows that do not fill a tile go one at a time.
+  // Prefill: groups of the tile's tokens, each token once. A last group
+  // of fewer tokens runs when it holds more than a quarter of a tile (one
+  // pass over the weights): as the group of the last tile's tokens, which
+  // recomputes some outputs of the group before (the same values), or, with
+  // fewer tokens than a tile, padded with copies of the last token, which
+  // store nothing. (Token rows at fixed distances keep the activation
+  // addresses one register plus offsets: padded groups need a register per
+  // token and spill.) Otherwise its tokens use the decode tiles, 8 rows x 1
+  // token: eight independent dot-product chains per activation block.
   auto [tileRows, tileToks] = dot.prefillTile();
   Value mainToks = b.create<arith::MulIOp>(
       b.create<arith::DivUIOp>(tokens, idx(tileToks)), idx(tileToks));
+  Value padLast = b.create<arith::CmpIOp>(
+      arith::CmpIPredicate::ugt,
+      b.create<arith::MulIOp>(b.create<arith::SubIOp>(tokens, mainToks),
+                              idx(4)),
+      idx(tileToks));
+  Value decodeStart = b.create<arith::SelectOp>(padLast, tokens, mainToks);
+  auto forGroups = [&, tileToks = tileToks](
+                       function_ref<void(Value t0, bool padded)> body) {
+    forRange(idx(0), mainToks, tileToks, [&](Value t0) { body(t0, false); });
+    auto last = b.create<scf::IfOp>(padLast, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&last.getThenRegion().front());
+    auto whole =
+        b.create<scf::IfOp>(b.create<arith::CmpIOp>(arith::CmpIPredicate::uge,
+                                                    tokens, idx(tileToks)),
+                            /*withElse=*/true);
+    b.setInsertionPointToStart(&whole.getThenRegion().front());
+    body(b.create<arith::SubIOp>(tokens, idx(tileToks)), false);
+    b.setInsertionPointToStart(&whole.getElseRegion().front());
+    body(idx(0), true);
+  };
+
+  // Rows go in chunks whose weights stay in L2 while every token group
+  // passes over them, so a group's activations stay in L1 across the
+  // chunk's row tiles (weights are a quarter of the bytes per product that
+  // activations are). Where a group's activations over all of K would not
+  // fit L1 (TernaryDot::activationBytes), K goes in pieces: the chunk's
+  // accumulators wait in a stack buffer between pieces.
+  int64_t tileBytes = tileRows * blocks * i2_k64::kBlockBytes;
+  int64_t pieceBlocks = full;
+  if (int64_t budget = dot.activationBytes()) {
+    int64_t step = std::max<int64_t>(1, dot.partialBlocks());
+    pieceBlocks = std::max<int64_t>(1, budget / (tileToks * 64) / step) * step;
+  }
+  bool pieces = pieceBlocks < full;
+  int64_t chunk =
+      pieces ? tileRows * llvm::divideCeil(kPieceChunkRows, tileRows)
+             : std::max<int64_t>(1, kChunkBytes / tileBytes) * tileRows;
+  // Blocks [p0, p1) of a one-row-chunk tile: its accumulators wait in
+  // `waiting` between pieces; the last piece stores the outputs.
+  auto pieceTile = [&, tileRows = tileRows, tileToks = tileToks](
+                       Value w, Value out, Value wScale, Value waiting,
+                       Value c0, Value n0, Value t0, bool padded, Value p0,
+                       Value p1, int64_t n) {
+    int64_t perTile = tileRows * tileToks;
+    Tile t = makeTile(n0, t0, tileRows, tileToks, padded);
+    if (tileRows == 1)
+      t.ahead = i2_k64::rowOffset(
+          b,
+          b.create<arith::MinUIOp>(b.create<arith::AddIOp>(n0, idx(4)),
+                                   idx(n - 1)),
+          blocks);
+    Value slot = b.create<arith::MulIOp>(
+        b.create<arith::DivUIOp>(b.create<arith::SubIOp>(n0, c0),
+                                 idx(tileRows)),
+        idx(perTile));
+    auto at = [&](int64_t j) -> Value {
+      return b.create<arith::AddIOp>(slot, idx(j));
+    };
+    // The first piece starts from zero, the others from the
+    // accumulators the previous piece left.
+    auto first = b.create<scf::IfOp>(
+        SmallVector<Type>(perTile, accType),
+        b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, p0, idx(0)),
+        /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&first.getThenRegion().front());
+      b.create<scf::YieldOp>(SmallVector<Value>(perTile, zero));
+      b.setInsertionPointToStart(&first.getElseRegion().front());
+      SmallVector<Value> loaded;
+      for (int64_t j = 0; j < perTile; ++j)
+        loaded.push_back(b.create<memref::LoadOp>(waiting, ValueRange{at(j)}));
+      b.create<scf::YieldOp>(loaded);
+    }
+    SmallVector<Value> accs = accumulate(w, t, p0, p1, first.getResults());
+    auto last = b.create<scf::IfOp>(
+        b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, p1, idx(full)),
+        /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&last.getThenRegion().front());
+    finish(w, out, wScale, t, accs);
+    b.setInsertionPointToStart(&last.getElseRegion().front());
+    for (int64_t j = 0; j < perTile; ++j)
+      b.create<memref::StoreOp>(accs[j], waiting, ValueRange{at(j)});
+  };
   for (auto [i, weight] : llvm::enumerate(op.getWeights())) {
     Value w = in(weight), out = output(op.getResult(i));
     Value wScale = extra(i);
     int64_t n = cast<MemRefType>(out.getType()).getDimSize(1);
-    // Row tiles are independent: they run on the thread team.
-    auto overRows = [&](int64_t rows, function_ref<void(Value, int64_t)> body) {
-      int64_t main = n / rows * rows;
-      parallelFor(idx(0), idx(main), idx(rows),
-                  [&](Value n0) { body(n0, rows); });
-      forRange(idx(main), idx(n), 1, [&](Value n0) { body(n0, 1); });
-    };
-    overRows(tileRows, [&, tileToks = tileToks](Value n0, int64_t rows) {
-      forRange(idx(0), mainToks, tileToks,
-               [&](Value t0) { tile(w, out, wScale, n0, t0, rows, tileToks); });
+    int64_t mainRows = n / tileRows * tileRows;
+    parallelFor(
+        idx(0), idx(mainRows), idx(chunk),
+        [&, tileRows = tileRows, tileToks = tileToks](Value c0) {
+          Value end = b.create<arith::MinUIOp>(
+              b.create<arith::AddIOp>(c0, idx(chunk)), idx(mainRows));
+          if (!pieces) {
+            forGroups([&](Value t0, bool padded) {
+              forRange(c0, end, tileRows, [&](Value n0) {
+                tile(w, out, wScale, n0, t0, tileRows, tileToks, padded);
+              });
+            });
+            return;
+          }
+          int64_t perTile = tileRows * tileToks;
+          auto waiting = b.create<memref::AllocaOp>(
+              MemRefType::get({chunk / tileRows * perTile}, accType),
+              b.getI64IntegerAttr(64));
+          forGroups([&](Value t0, bool padded) {
+            forRange(idx(0), idx(full), pieceBlocks, [&](Value p0) {
+              Value p1 = b.create<arith::MinUIOp>(
+                  b.create<arith::AddIOp>(p0, idx(pieceBlocks)), idx(full));
+              forRange(c0, end, tileRows, [&](Value n0) {
+                pieceTile(w, out, wScale, waiting, c0, n0, t0, padded, p0, p1,
+                          n);
+              });
+            });
+          });
+        });
+    // Rows that do not fill a row tile, one at a time over all of K.
+    forRange(idx(mainRows), idx(n), 1, [&, tileToks = tileToks](Value n0) {
+      forGroups([&](Value t0, bool padded) {
+        tile(w, out, wScale, n0, t0, 1, tileToks, padded);
+      });
     });
-    overRows(8, [&](Value n0, int64_t rows) {
-      forRange(mainToks, tokens, 1,
-               [&](Value t0) { tile(w, out, wScale, n0, t0, rows, 1); });
+    // Decode tiles.
+    int64_t decodeRows = n / 8 * 8;
+    parallelFor(idx(0), idx(decodeRows), idx(8), [&](Value n0) {
+      forRange(decodeStart, tokens, 1,
+               [&](Value t0) { tile(w, out, wScale, n0, t0, 8, 1, false); });
+    });
+    forRange(idx(decodeRows), idx(n), 1, [&](Value n0) {
+      forRange(decodeStart, tokens, 1,
+               [&](Value t0) { tile(w, out, wScale, n0, t0, 1, 1, false); });
     });
   }
 }

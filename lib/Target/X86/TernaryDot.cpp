@@ -26,7 +26,7 @@ struct AVX512VNNIDot : TernaryDot {
                          {acc, b.create<vector::BitCastOp>(v16i32, codes),
                           b.create<vector::BitCastOp>(v16i32, q)});
   }
-  bool codesInPlace() const override { return true; }
+  int64_t inPlaceLanes() const override { return 4; }
 };
 
 /// AVX-VNNI (no AVX-512): two 256-bit VEX vpdpbusd per block.
@@ -49,17 +49,22 @@ struct AVXVNNIDot : TernaryDot {
   }
 };
 
-/// AVX2: per 256-bit half, pmaddubsw (pairs of u8 x i8 -> i16: codes <= 2
-/// and |q| <= 128 give |pair| <= 512, no saturation), then pmaddwd with
-/// ones (-> i32). Prefill sums a block's pairs in i16 lanes (<= 1024 per
-/// block) for 16 blocks (<= 16384) and widens once: pmaddubsw and paddw per
-/// half instead of pmaddubsw, pmaddwd and paddd. The 16 registers then hold
-/// 3 x 2 partial sums, one row's codes, the two tokens' activations and the
-/// unpacking constants (4 x 2 spills; 3 x 2 measured faster than 2 x 4 and
-/// than the 4 x 4 tile of pmaddwd accumulators: bench/mca.py, bench/run.py).
+/// AVX2: per 256-bit half, pmaddubsw (pairs of u8 x i8 -> i16), then
+/// pmaddwd with ones (-> i32). The codes of a half's two 128-bit lanes stay
+/// in place (inPlaceLanes 2: scaled by 1 and 4), so unpacking a block is one
+/// mask and one shift-and-mask. Prefill sums in the i16 lanes for 7 blocks
+/// and widens once: a pair is at most 2 * 8 * 128 = 2048, a block adds two
+/// to a lane (4096), and 7 blocks stay below 32768. Its tile is one row by
+/// 12 tokens: 12 partial sums, the row's codes and the mask fill 15 of the
+/// 16 registers, the activations are memory operands of pmaddubsw, and each
+/// block's unpacking serves 24 pmaddubsw. Those activations are read once
+/// per row, so they must come from L1: K goes in pieces of 21 blocks
+/// (12 x 1344 bytes).
 struct AVX2Dot : TernaryDot {
-  std::pair<int64_t, int64_t> prefillTile() const override { return {3, 2}; }
-  int64_t partialBlocks() const override { return 16; }
+  std::pair<int64_t, int64_t> prefillTile() const override { return {1, 12}; }
+  int64_t activationBytes() const override { return 16 * 1024; }
+  int64_t inPlaceLanes() const override { return 2; }
+  int64_t partialBlocks() const override { return 7; }
   VectorType partialType(MLIRContext *context) const override {
     return VectorType::get({16}, IntegerType::get(context, 16));
   }

@@ -55,7 +55,7 @@ Value layouts::i2_k64::rowOffset(ImplicitLocOpBuilder &b, Value n,
 }
 
 Value layouts::i2_k64::unpackBlock(ImplicitLocOpBuilder &b, Value bytes,
-                                   bool inPlace) {
+                                   int64_t group) {
   auto v16i32 = VectorType::get({16}, b.getI32Type());
   SmallVector<int64_t> replicate;
   for (int64_t lane = 0; lane < 4; ++lane)
@@ -66,22 +66,17 @@ Value layouts::i2_k64::unpackBlock(ImplicitLocOpBuilder &b, Value bytes,
   auto constant = [&](ArrayRef<int32_t> values) -> Value {
     return b.create<arith::ConstantOp>(DenseElementsAttr::get(v16i32, values));
   };
-  if (inPlace) {
-    // Lane l keeps bits 2l+1:2l of each byte (32-bit masks of 4 bytes).
-    SmallVector<int32_t> laneMasks;
-    for (uint32_t lane = 0; lane < 4; ++lane)
-      laneMasks.append(4, int32_t(0x03030303u << (2 * lane)));
-    words = b.create<arith::AndIOp>(words, constant(laneMasks));
-  } else {
-    // Lane l shifted right by 2l bits (32-bit shifts: bits from the next
-    // byte are masked).
-    SmallVector<int32_t> shifts;
-    for (int32_t lane = 0; lane < 4; ++lane)
-      shifts.append(4, 2 * lane);
-    words = b.create<arith::AndIOp>(
-        b.create<arith::ShRUIOp>(words, constant(shifts)),
-        constant(SmallVector<int32_t>(16, 0x03030303)));
+  // 32-bit shifts and masks of 4 bytes: bits shifted in from the next byte
+  // are masked.
+  SmallVector<int32_t> shifts, masks;
+  for (int32_t lane = 0; lane < 4; ++lane) {
+    int32_t kept = lane % group;
+    shifts.append(4, 2 * (lane - kept));
+    masks.append(4, int32_t(0x03030303u << (2 * kept)));
   }
+  if (group < 4)
+    words = b.create<arith::ShRUIOp>(words, constant(shifts));
+  words = b.create<arith::AndIOp>(words, constant(masks));
   return b.create<vector::BitCastOp>(VectorType::get({kBlock}, b.getI8Type()),
                                      words);
 }
