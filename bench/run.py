@@ -19,6 +19,15 @@ The same model is also compiled with --weights=bf16 (every BitLinear a bf16
 linear layer: same runtime, kernels and fusions otherwise) and measured at
 all threads, for the ternary / float speed and size ratios (--no-float
 skips it: the float executable is 4.8 GB and slow).
+
+--peer NAME=LLAMA_BENCH:GGUF (repeatable) measures other engines in the same
+run: for each thread count, every round runs Tern, then each peer's
+llama-bench (one repetition, JSON output) on pp and tg, so all engines see
+the same machine state; the table gives medians and Tern's ratio to each.
+The GGUF must have the checkpoint's shape: bench/peer_gguf.py writes one
+from it (I2_S, TQ1_0, TQ2_0; bitnet.cpp's I2_S files must not come
+from a multi-threaded llama-quantize). Peers are built outside the
+repository (README.md, Benchmark, says how).
 """
 import argparse
 import json
@@ -66,6 +75,80 @@ def measure(exe, prompt, threads, which, reps):
                          which) for _ in range(reps)])
 
 
+def peer_rate(spec, threads, which, tokens):
+    """One llama-bench repetition of a peer: pp`tokens` or tg`tokens`."""
+    bench, gguf = spec
+    pp, tg = (tokens, 0) if which == "prompt" else (0, tokens)
+    out = run([bench, "-m", gguf, "-p", str(pp), "-n", str(tg), "-t",
+               str(threads), "-r", "1", "-o", "json"],
+              capture_output=True).stdout
+    try:
+        return float(json.loads(out)[0]["avg_ts"])
+    except (ValueError, LookupError) as e:
+        raise SystemExit(f"{bench}: no llama-bench JSON result ({e}):\n{out}")
+
+
+def parse_peer(text):
+    name, sep, rest = text.partition("=")
+    bench, sep2, gguf = rest.partition(":")
+    if not (sep and sep2 and name and bench and gguf):
+        raise SystemExit(f"--peer {text}: expected NAME=LLAMA_BENCH:GGUF")
+    for path in (bench, gguf):
+        if not os.path.exists(path):
+            raise SystemExit(f"--peer {name}: {path} does not exist")
+    return name, (bench, gguf)
+
+
+def compare_peers(exe, peers, threads_list, prompt_lengths, reps):
+    """Tern and each peer, interleaved round by round."""
+    print(f"\nside by side, median of {reps} interleaved rounds (min-max), "
+          f"tokens/s; ratio = Tern / peer")
+    tests = [("prompt", n) for n in prompt_lengths] + [("generation", 128)]
+    for threads in threads_list:
+        values = {(name, test): [] for name in ["Tern"] + list(peers)
+                  for test in tests}
+        for _ in range(reps):
+            for which, n in tests:
+                if which == "prompt":
+                    prompt = ",".join(str(1000 + i) for i in range(n))
+                    args = ["--tokens", prompt, "-n", "1"]
+                else:
+                    args = ["--tokens", "1000", "-n", str(n + 1)]
+                values["Tern", (which, n)].append(
+                    rate(exe, args + ["--greedy", "-t", str(threads)], which))
+                for name, spec in peers.items():
+                    values[name, (which, n)].append(
+                        peer_rate(spec, threads, which, n))
+        names = ["pp" + str(n) if w == "prompt" else "tg" + str(n)
+                 for w, n in tests]
+        print(f"  {threads} thread(s)")
+        print(f"  {'engine':<24}" + "".join(f"{t:>26}" for t in names))
+        for name in ["Tern"] + list(peers):
+            row = f"  {name:<24}"
+            for test in tests:
+                m = summary(values[name, test])
+                ratio = "" if name == "Tern" else \
+                    f" {summary(values['Tern', test])[0] / m[0]:.2f}x"
+                row += f"{cell(m) + ratio:>26}"
+            print(row, flush=True)
+
+
+def cpu_line():
+    """The CPU model and the ISA extensions the kernels choose between."""
+    model, flags = "unknown CPU", set()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    isa = [x for x in ("avx2", "avx512f", "avx512_vnni", "avx_vnni")
+           if x in flags]
+    return f"CPU: {model}, {os.cpu_count()} threads, {' '.join(isa) or 'no AVX2'}"
+
+
 def checkpoint(directory):
     """The 2B4T-shape synthetic checkpoint in `directory`, written once."""
     ckpt = os.path.join(directory, "bitnet-2b4t-shape")
@@ -92,12 +175,30 @@ def main():
     p.add_argument("--long", action="store_true",
                    help="also generation after 1k- and 4k-token prompts "
                         "(attention over long contexts), all threads")
+    p.add_argument("--peer", action="append", default=[],
+                   metavar="NAME=LLAMA_BENCH:GGUF",
+                   help="another engine's llama-bench and a GGUF of the same "
+                        "shape, measured beside Tern (repeatable)")
+    p.add_argument("--prompt-lengths", default="128",
+                   help="prompt lengths of the side-by-side run (e.g. 128,512)")
+    p.add_argument("--peers-only", action="store_true",
+                   help="only the side-by-side run")
     a = p.parse_args()
+    peers = dict(parse_peer(x) for x in a.peer)
+    if a.peers_only and not peers:
+        raise SystemExit("--peers-only needs at least one --peer")
     os.makedirs(a.dir, exist_ok=True)
 
     ckpt = checkpoint(a.dir)
     exe = os.path.join(a.dir, "bitnet-2b4t-" + a.kernels)
     run([a.ternc, "-q", ckpt, "--kernels=" + a.kernels, "-o", exe])
+    print(cpu_line())
+    threads_list = sorted({1, os.cpu_count() or 1})
+    if peers:
+        lengths = [int(x) for x in a.prompt_lengths.split(",")]
+        compare_peers(exe, peers, threads_list, lengths, a.reps)
+        if a.peers_only:
+            return
     probe = os.path.join(a.dir, "bandwidth")
     run(["clang-19", "-O2", "-march=native", "-pthread", "-o", probe,
          os.path.join(ROOT, "bench", "bandwidth.c")])
@@ -109,7 +210,7 @@ def main():
     print(f"  {'threads':>7} {'GB/s':>7} {'roofline':>9} {'pp128 tokens/s':>22} "
           f"{'tg128 tokens/s':>22} {'tg/roofline':>11}")
     results, bandwidths = {}, {}
-    for threads in sorted({1, os.cpu_count() or 1}):
+    for threads in threads_list:
         t = ["-t", str(threads)]
         bandwidth = float(run([probe, "2048", str(threads)],
                               capture_output=True).stdout)

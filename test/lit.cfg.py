@@ -15,6 +15,7 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "I
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%scripts", os.path.join(config.tern_src_root, "scripts")))
+config.substitutions.append(("%bench", os.path.join(config.tern_src_root, "bench")))
 config.substitutions.append(("%inputs", os.path.join(config.tern_src_root, "test", "Inputs")))
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
