@@ -79,9 +79,13 @@ def peer_rate(spec, threads, which, tokens):
     """One llama-bench repetition of a peer: pp`tokens` or tg`tokens`."""
     bench, gguf = spec
     pp, tg = (tokens, 0) if which == "prompt" else (0, tokens)
-    out = run([bench, "-m", gguf, "-p", str(pp), "-n", str(tg), "-t",
-               str(threads), "-r", "1", "-o", "json"],
-              capture_output=True).stdout
+    r = subprocess.run([bench, "-m", gguf, "-p", str(pp), "-n", str(tg), "-t",
+                        str(threads), "-r", "1", "-o", "json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        tail = "\n".join(r.stderr.strip().splitlines()[-5:])
+        raise SystemExit(f"{bench} failed on {gguf} (exit {r.returncode}):\n{tail}")
+    out = r.stdout
     try:
         return float(json.loads(out)[0]["avg_ts"])
     except (ValueError, LookupError) as e:
