@@ -68,11 +68,18 @@ def summary(values):
     return statistics.median(values), min(values), max(values)
 
 
-def measure(exe, prompt, threads, which, reps):
-    """Median, min, max tokens/s of pp (prompt) or tg (generation)."""
-    n = "1" if which == "prompt" else "129"
-    return summary([rate(exe, ["--tokens", prompt, "-n", n, "--greedy"] + threads,
-                         which) for _ in range(reps)])
+def tern_rate(exe, which, n, threads):
+    """One run of Tern's executable: pp`n` (prompt) or tg`n` (generation)."""
+    if which == "prompt":
+        args = ["--tokens", ",".join(str(1000 + i) for i in range(n)), "-n", "1"]
+    else:
+        args = ["--tokens", "1000", "-n", str(n + 1)]
+    return rate(exe, args + ["--greedy", "-t", str(threads)], which)
+
+
+def measure(exe, threads, which, reps):
+    """Median, min, max tokens/s of pp128 (prompt) or tg128 (generation)."""
+    return summary([tern_rate(exe, which, 128, threads) for _ in range(reps)])
 
 
 def peer_rate(spec, threads, which, tokens):
@@ -113,13 +120,8 @@ def compare_peers(exe, peers, threads_list, prompt_lengths, reps):
                   for test in tests}
         for _ in range(reps):
             for which, n in tests:
-                if which == "prompt":
-                    prompt = ",".join(str(1000 + i) for i in range(n))
-                    args = ["--tokens", prompt, "-n", "1"]
-                else:
-                    args = ["--tokens", "1000", "-n", str(n + 1)]
                 values["Tern", (which, n)].append(
-                    rate(exe, args + ["--greedy", "-t", str(threads)], which))
+                    tern_rate(exe, which, n, threads))
                 for name, spec in peers.items():
                     values[name, (which, n)].append(
                         peer_rate(spec, threads, which, n))
@@ -208,19 +210,17 @@ def main():
          os.path.join(ROOT, "bench", "bandwidth.c")])
 
     weights = weight_bytes(exe)
-    prompt = ",".join(str(1000 + i) for i in range(128))
     print(f"\nTern {a.kernels} kernels, 2B4T shape, median of {a.reps} (min-max)")
     print(f"  bytes per generated token: {weights / 1e9:.3f} GB")
     print(f"  {'threads':>7} {'GB/s':>7} {'roofline':>9} {'pp128 tokens/s':>22} "
           f"{'tg128 tokens/s':>22} {'tg/roofline':>11}")
     results, bandwidths = {}, {}
     for threads in threads_list:
-        t = ["-t", str(threads)]
         bandwidth = float(run([probe, "2048", str(threads)],
                               capture_output=True).stdout)
         roofline = bandwidth * 1e9 / weights
-        pp = measure(exe, prompt, t, "prompt", a.reps)
-        tg = measure(exe, "1000", t, "generation", a.reps)
+        pp = measure(exe, threads, "prompt", a.reps)
+        tg = measure(exe, threads, "generation", a.reps)
         results[threads] = (pp, tg)
         bandwidths[threads] = bandwidth
         print(f"  {threads:>7} {bandwidth:7.1f} {roofline:9.1f} {cell(pp):>22} "
@@ -233,7 +233,7 @@ def main():
     with open(os.path.join(ckpt, "config.json")) as f:
         config = json.load(f)
     iread = weight_bytes(int8) - 2 * config["vocab_size"] * config["hidden_size"]
-    itg = measure(int8, "1000", ["-t", str(threads)], "generation", a.reps)
+    itg = measure(int8, threads, "generation", a.reps)
     iroof = bandwidths[threads] * 1e9 / iread
     print(f"\n--lm-head=int8, {threads} threads: {iread / 1e9:.3f} GB per token, "
           f"roofline {iroof:.1f}, tg128 {cell(itg)} tokens/s "
@@ -254,9 +254,8 @@ def main():
     print(f"\nfloat baseline (--weights=bf16), {threads} threads", flush=True)
     run([a.ternc, "-q", ckpt, "--weights=bf16", "-o", floats])
     fweights = weight_bytes(floats)
-    t = ["-t", str(threads)]
-    fpp = measure(floats, prompt, t, "prompt", a.reps)
-    ftg = measure(floats, "1000", t, "generation", a.reps)
+    fpp = measure(floats, threads, "prompt", a.reps)
+    ftg = measure(floats, threads, "generation", a.reps)
     pp, tg = results[threads]
     print(f"  weights       ternary {weights / 1e9:.2f} GB, bf16 "
           f"{fweights / 1e9:.2f} GB ({fweights / weights:.1f}x)")

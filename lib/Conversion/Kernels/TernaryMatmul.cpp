@@ -465,8 +465,8 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                        Value w, Value out, Value wScale, Value waiting,
                        Value c0, Value n0, Value t0, bool padded, Value p0,
                        Value p1, int64_t n) {
-    int64_t perTile = tileRows * tileToks;
     Tile t = makeTile(n0, t0, tileRows, tileToks, padded);
+    int64_t perTile = numAccs(t);
     if (tileRows == 1)
       t.ahead = i2_k64::rowOffset(
           b,
@@ -525,9 +525,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
             });
             return;
           }
-          int64_t perTile = tileRows * tileToks;
+          // Room for every row tile's accumulators (at most one per pair).
           auto waiting = b.create<memref::AllocaOp>(
-              MemRefType::get({chunk / tileRows * perTile}, accType),
+              MemRefType::get({chunk * tileToks}, accType),
               b.getI64IntegerAttr(64));
           forGroups([&](Value t0, bool padded) {
             forRange(idx(0), idx(full), pieceBlocks, [&](Value p0) {
