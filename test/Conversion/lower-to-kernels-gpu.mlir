@@ -1,13 +1,14 @@
 // RUN: tern-opt %s -split-input-file -tern-lower-to-kernels=variant=gpu-host -canonicalize -cse -verify-diagnostics | FileCheck %s
 // RUN: tern-opt %s -split-input-file -tern-lower-to-kernels=variant=gpu-device-emulation -canonicalize -cse -verify-diagnostics | FileCheck %s --check-prefix=EMU
 
-// Device mode: the host function uploads ids and positions, gets device
-// copies of the weights (and the KV cache) from the runtime, launches one
-// kernel per op on device buffers and copies the logits back. A ternary
+// Device mode: the host function uploads ids, positions, slots and logit
+// rows, gets device copies of the weights (and the KV pool) from the
+// runtime, launches one kernel per op on device buffers and copies the
+// logits back. A ternary
 // matmul on gpu_w2 weights gets a decode (_t1) and a prefill (_t4) kernel,
 // chosen by the token count; 128 threads per block.
 // CHECK: module attributes {gpu.container_module}
-// CHECK: func.func @tern_forward(%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[LOGITS:.*]]: memref<?x16xf32>)
+// CHECK: func.func @tern_forward_batch(%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[SLOTS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[CTX:.*]]: index, %[[ROWS:.*]]: memref<?xi32>, %[[LOGITS:.*]]: memref<?x16xf32>)
 // CHECK: gpu.alloc async
 // CHECK: gpu.memcpy async [%{{.*}}] %{{.*}}, %[[IDS]]
 // CHECK: call @tern_gpu_resident_f32(%[[KV]], %c0_i64)
@@ -18,7 +19,7 @@
 // CHECK: scf.if %[[DECODE]]
 // CHECK: gpu.launch_func  @tern_gpu::@tern_gpu_w2a8_k8_n16_t1 blocks in (%c1, %[[T]], %c1) threads in (%c128, %c1, %c1)
 // CHECK: gpu.launch_func  @tern_gpu::@tern_gpu_w2a8_k8_n16_t4
-// CHECK: gpu.launch_func  @tern_gpu::@tern_gpu_float_matmul_f32_n16_k8 blocks in (%c1, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// CHECK: gpu.launch_func  @tern_gpu::@tern_gpu_float_matmul_f32_n16_k8_rows blocks in (%c1, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // CHECK: gpu.memcpy async [%{{.*}}] %[[LOGITS]], %{{.*}} : memref<?x16xf32>, memref<?x16xf32>
 // CHECK: gpu.dealloc async
 // CHECK: gpu.module @tern_gpu
@@ -36,7 +37,7 @@
 // EMU: scf.for %[[BY:.*]] = %c0 to %arg1
 // EMU: scf.for %[[BX:.*]] = %c0 to %arg0
 // EMU: scf.for %[[TID:.*]] = %c0 to %c128
-// EMU: func.func @tern_forward
+// EMU: func.func @tern_forward_batch
 // EMU: call @tern_emulated_embedding_8(%c1, %[[TOKENS:.*]], %{{.*}}, %{{.*}}, %{{.*}})
 // EMU: call @tern_emulated_act_quant_8(%c1, %[[TOKENS]],
 // EMU: call @tern_emulated_w2a8_k8_n16_t1(%c1, %[[TOKENS]],

@@ -25,12 +25,15 @@
 // CHECK: arith.muli %{{.*}} : i32
 // CHECK: arith.sitofp
 // CHECK: arith.mulf %{{.*}}, %[[WSCALE]]
+// The LM head computes the rows the caller asks for: out[r] from x[rows[r]].
 // CHECK-LABEL: func.func private @tern_kernel_lm_head
-// CHECK: %[[XROWS:.*]] = memref.dim %arg0, %c0
-// CHECK: %[[OROWS:.*]] = memref.dim %arg2, %c0
-// CHECK: arith.subi %[[XROWS]], %[[OROWS]]
-// CHECK-LABEL: func.func @tern_forward
-// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[OUT:.*]]: memref<?x16xf32>)
+// CHECK-SAME: %[[LROWS:[a-z0-9]+]]: memref<?xi32>)
+// CHECK: memref.load %[[LROWS]]
+// CHECK: arith.index_cast
+// The model on a batch of tokens: ids, positions, each token's KV pool slot,
+// the pool, the positions a slot holds, the rows whose logits are wanted.
+// CHECK-LABEL: func.func @tern_forward_batch
+// CHECK-SAME: (%[[IDS:.*]]: memref<?xi32>, %[[POS:.*]]: memref<?xi32>, %[[SLOTS:.*]]: memref<?xi32>, %[[KV:.*]]: memref<?xf32>, %[[CTX:.*]]: index, %[[ROWS:.*]]: memref<?xi32>, %[[OUT:.*]]: memref<?x16xf32>)
 // CHECK-SAME: attributes {llvm.emit_c_interface}
 // CHECK: %[[T:.*]] = memref.dim %[[IDS]]
 // CHECK: %[[E:.*]] = memref.get_global @tern_weight_embed
@@ -39,12 +42,25 @@
 // CHECK: call @tern_kernel_act_quant(%[[H]],
 // CHECK: call @tern_kernel_ternary_matmul({{.*}}, %cst{{.*}}) : ({{.*}}, f32) -> ()
 // CHECK: call @tern_kernel_ternary_matmul({{.*}}, %cst{{.*}}) : ({{.*}}, f32) -> ()
-// The LM head writes into the caller's logits buffer, which may hold only
-// the last rows: its kernel starts at row tokens - rows.
-// CHECK: call @tern_kernel_lm_head(%{{.*}}, %[[E]], %[[OUT]])
+// The LM head writes into the caller's logits buffer.
+// CHECK: call @tern_kernel_lm_head(%{{.*}}, %[[E]], %[[OUT]], %[[ROWS]])
 // CHECK-NOT: memref.copy
 // CHECK: memref.dealloc
 // CHECK: return
+// One sequence: its tokens all in slot 0, the logits of its last rows, the
+// context from the cache's size (0 without attention).
+// CHECK-LABEL: func.func @tern_forward
+// CHECK-SAME: (%[[IDS1:.*]]: memref<?xi32>, %[[POS1:.*]]: memref<?xi32>, %[[KV1:.*]]: memref<?xf32>, %[[OUT1:.*]]: memref<?x16xf32>)
+// CHECK-SAME: attributes {llvm.emit_c_interface}
+// CHECK: %[[N:.*]] = memref.dim %[[IDS1]]
+// CHECK: %[[R:.*]] = memref.dim %[[OUT1]]
+// CHECK: %[[S:.*]] = memref.alloc(%[[N]]) : memref<?xi32>
+// CHECK: %[[RS:.*]] = memref.alloc(%[[R]]) : memref<?xi32>
+// CHECK: %[[FIRST:.*]] = arith.subi %[[N]], %[[R]]
+// CHECK: arith.addi %[[FIRST]]
+// CHECK: call @tern_forward_batch(%[[IDS1]], %[[POS1]], %[[S]], %[[KV1]], %c0{{.*}}, %[[RS]], %[[OUT1]])
+// CHECK: memref.dealloc %[[S]]
+// CHECK: memref.dealloc %[[RS]]
 // CHECK-LABEL: func.func @tern_vocab_size() -> i64
 // CHECK: arith.constant 16 : i64
 // Without attention the KV cache is empty.
@@ -100,15 +116,16 @@ func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
 
 // -----
 
-// Attention: the KV cache becomes the third argument; the kernel derives the
-// context from its size (2 layers x K,V x 8 floats per position), appends
-// this call's rows, then runs softmax(q.K * 4^-0.5) . V per head, with query
-// heads 0,1 reading KV head 0 and 2,3 reading KV head 1. Its scratch (a row
-// of scores per head) is the caller's: kernels allocate nothing.
+// Attention: the kernel takes the KV pool, the layer, each token's slot and
+// the positions a slot holds; a token's rows start at slot x context x
+// (2 layers x K,V x 8 floats). It appends this call's rows, then runs
+// softmax(q.K * 4^-0.5) . V per head, with query heads 0,1 reading KV head 0
+// and 2,3 reading KV head 1. Its scratch (a row of scores per head) is the
+// caller's: kernels allocate nothing.
 // CHECK-LABEL: func.func private @tern_kernel_attention
-// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>, %[[LAYER:[a-z0-9]+]]: index, %[[SCORES:[a-z0-9]+]]: memref<4x?xf32>)
-// CHECK: %[[SIZE:.*]] = memref.dim %[[KV]]
-// CHECK: %[[CTX:.*]] = arith.divui %[[SIZE]], %c32
+// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>, %[[LAYER:[a-z0-9]+]]: index, %[[SLOTS:[a-z0-9]+]]: memref<?xi32>, %[[CTX:[a-z0-9]+]]: index, %[[SCORES:[a-z0-9]+]]: memref<4x?xf32>)
+// CHECK: memref.load %[[SLOTS]]
+// CHECK: arith.muli %[[CTX]], %c32
 // CHECK: arith.muli %[[LAYER]], %c2
 // CHECK: memref.store %{{.*}}, %[[KV]]
 // One row of scores per head; heads run in parallel.
@@ -121,11 +138,17 @@ func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
 // CHECK: math.exp
 // CHECK: arith.divf
 // CHECK-NOT: memref.dealloc
-// CHECK-LABEL: func.func @tern_forward
-// CHECK-SAME: %[[CACHE:[a-z0-9]+]]: memref<?xf32>, %{{.*}}: memref<?x16xf32>)
+// CHECK-LABEL: func.func @tern_forward_batch
+// CHECK-SAME: %[[SLOTS:[a-z0-9]+]]: memref<?xi32>, %[[CACHE:[a-z0-9]+]]: memref<?xf32>, %[[CTX:[a-z0-9]+]]: index
 // CHECK: %[[ONE:.*]] = arith.constant 1 : index
-// CHECK: %[[ROWS:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<4x?xf32>
-// CHECK: call @tern_kernel_attention({{.*}}, %[[CACHE]], %[[ONE]], %[[ROWS]])
+// CHECK: %[[ROWS:.*]] = memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<4x?xf32>
+// CHECK: call @tern_kernel_attention({{.*}}, %[[CACHE]], %[[ONE]], %[[SLOTS]], %[[CTX]], %[[ROWS]])
+// A sequence's cache holds size / 32 positions.
+// CHECK-LABEL: func.func @tern_forward
+// CHECK-SAME: %[[CACHE1:[a-z0-9]+]]: memref<?xf32>, %{{.*}}: memref<?x16xf32>)
+// CHECK: %[[SIZE:.*]] = memref.dim %[[CACHE1]]
+// CHECK: %[[CTX1:.*]] = arith.divui %[[SIZE]], %c32
+// CHECK: call @tern_forward_batch({{.*}}, %[[CACHE1]], %[[CTX1]],
 // CHECK-LABEL: func.func @tern_kv_floats_per_position() -> i64
 // CHECK: arith.constant 32 : i64
 func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32> {
@@ -136,6 +159,16 @@ func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x16xf32>
   %o = tern.attention %h, %k, %k, %pos {head_dim = 4 : i64, layer = 1 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64} : tensor<?x16xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xi32> -> tensor<?x16xf32>
   %l = tern.lm_head %o, %e : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
   return %l : tensor<?x16xf32>
+}
+
+// -----
+
+// The logits must come from the LM head: it computes only the rows asked for.
+func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x8xf32> {
+  %e = tern.weight "embed" = dense<0.5> : tensor<16x8xf32> -> tensor<16x8xf32>
+  %h = tern.embedding %e[%ids] : tensor<16x8xf32>, tensor<?xi32> -> tensor<?x8xf32>
+  // expected-error @+1 {{model function's logits must come from tern.lm_head (it computes only the rows the caller asks for)}}
+  return %h : tensor<?x8xf32>
 }
 
 // -----

@@ -61,7 +61,7 @@ public:
         dot(ternaryDotFor(family)) {}
   virtual ~KernelEmitter() = default;
 
-  /// The forward function's KV cache argument, the number of layers it holds
+  /// The forward function's KV pool argument, the number of layers it holds
   /// and the width of one layer's K (or V) row; the token count that sizes
   /// every activation buffer.
   void setup(Value cache, int64_t layers, int64_t width, Value tokenCount) {
@@ -69,6 +69,14 @@ public:
     kvLayers = layers;
     kvWidth = width;
     tokens = tokenCount;
+  }
+  /// A model's batch arguments: each token's sequence slot in the KV pool,
+  /// the positions one slot holds, and the token rows whose logits the
+  /// caller asked for.
+  void setupBatch(Value slots, Value context, Value rows) {
+    kvSlots = slots;
+    kvContext = context;
+    logitRows = rows;
   }
 
   /// Emits `op`: CPU families call its kernel function.
@@ -293,7 +301,10 @@ protected:
   void lowerLinear(LinearOp op);
   /// out = x . table^T in f32 over a float table (LM head, float linear),
   /// or an i8 table times per-row `scales`.
-  void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {});
+  /// With `rows` (i32), output row r is input row rows[r]; without, the
+  /// output holds the input's last rows.
+  void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {},
+                        Value rows = {});
 
   ImplicitLocOpBuilder &b;
   Operation *forward;
@@ -312,6 +323,8 @@ public:
   SmallVector<Value> buffers;
   Value kvCache, tokens;
   int64_t kvLayers = 0, kvWidth = 0;
+  /// setupBatch's values (null in generic graphs).
+  Value kvSlots, kvContext, logitRows;
   /// Kernel functions by signature.
   llvm::StringMap<func::FuncOp> kernels;
   /// The kernel being built: op values -> its arguments, and its scalars.

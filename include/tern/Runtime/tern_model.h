@@ -62,6 +62,28 @@ void _mlir_ciface_tern_forward(tern_i32_vector *ids, tern_i32_vector *positions,
                                tern_f32_vector *kv_cache,
                                tern_f32_matrix *logits);
 
+/* Runs the model on a batch of n tokens from several sequences (a server's
+ * step: prompt chunks and decode tokens together). Token i is ids[i] at
+ * positions[i] of the sequence in KV pool slot slots[i]. `kv_pool` holds
+ * S slots of kv_context positions each, slot after slot:
+ * S * kv_context * tern_kv_floats_per_position() floats (a slot is one
+ * sequence's cache, laid out as tern_forward's). A token attends to the
+ * positions <= its own of its own slot, after this call's keys and values
+ * are appended, so a slot needs no clearing before a new sequence uses it;
+ * a sequence's tokens in one call must have distinct positions
+ * < kv_context, and its earlier positions must have been fed before.
+ * `rows` (r entries)
+ * names the tokens whose logits are written to `logits` [r, vocab], in that
+ * order. A sequence's logits do not depend on the other tokens in the
+ * batch: they equal, bit for bit, what tern_forward gives for the sequence
+ * alone. */
+void _mlir_ciface_tern_forward_batch(tern_i32_vector *ids,
+                                     tern_i32_vector *positions,
+                                     tern_i32_vector *slots,
+                                     tern_f32_vector *kv_pool,
+                                     int64_t kv_context, tern_i32_vector *rows,
+                                     tern_f32_matrix *logits);
+
 /* Number of logits per token. */
 int64_t tern_vocab_size(void);
 

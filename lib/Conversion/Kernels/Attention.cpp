@@ -121,20 +121,29 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   Value q = in(op.getQuery()), k = in(op.getKey()), v = in(op.getValue()),
         pos = in(op.getPositions());
   Value out = output(op.getResult());
-  Value kvCache = extra(0), layer = extra(1);
+  // The pool, this layer, each token's slot in the pool and the positions
+  // a slot holds.
+  Value kvCache = extra(0), layer = extra(1), slots = extra(2),
+        kvContext = extra(3);
   int64_t headDim = op.getHeadDim(), width = kvWidth;
-  // Positions the runtime's cache holds.
-  Value kvContext =
-      b.create<arith::DivUIOp>(dim(kvCache, 0), idx(2 * kvLayers * width));
   int64_t group = op.getNumHeads() / op.getNumKvHeads();
   Value tokens = dim(q, 0);
-  auto rowStart = [&](int64_t kv, Value p) { // cache index of [layer][kv][p]
+  // Where token t's sequence starts in the pool: slot * floats per slot.
+  auto slotStart = [&](Value t) -> Value {
+    Value slot = b.create<arith::IndexCastOp>(
+        b.getIndexType(), b.create<memref::LoadOp>(slots, ValueRange{t}));
+    return b.create<arith::MulIOp>(
+        slot, b.create<arith::MulIOp>(kvContext, idx(2 * kvLayers * width)));
+  };
+  // Pool index of [slot][layer][kv][p].
+  auto rowStart = [&](Value base, int64_t kv, Value p) {
     Value plane = b.create<arith::MulIOp>(
         b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
                                 idx(kv)),
         b.create<arith::MulIOp>(kvContext, idx(width)));
-    return b.create<arith::AddIOp>(plane,
-                                   b.create<arith::MulIOp>(p, idx(width)));
+    return b.create<arith::AddIOp>(
+        base,
+        b.create<arith::AddIOp>(plane, b.create<arith::MulIOp>(p, idx(width))));
   };
   auto position = [&](Value t) {
     return b.create<arith::IndexCastOp>(
@@ -142,10 +151,10 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   };
 
   // Append this call's keys and values first: prompt tokens attend to each
-  // other.
+  // other (and only to their own sequence's positions, in its slot).
   forEach(tokens, [&](Value t) {
-    Value p = position(t);
-    Value kRow = rowStart(0, p), vRow = rowStart(1, p);
+    Value p = position(t), base = slotStart(t);
+    Value kRow = rowStart(base, 0, p), vRow = rowStart(base, 1, p);
     forEach(idx(width), [&](Value j) {
       b.create<memref::StoreOp>(b.create<memref::LoadOp>(k, ValueRange{t, j}),
                                 kvCache,
@@ -157,7 +166,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   });
 
   // [heads, kvContext], from the caller.
-  Value scores = extra(2);
+  Value scores = extra(4);
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
   // SIMD kernels work on whole heads (head_dim a multiple of 16 lanes).
   bool vectorHead = simd() && headDim % 16 == 0;
@@ -165,6 +174,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   auto f32x16 = VectorType::get({16}, b.getF32Type());
   forEach(tokens, [&](Value t) {
     Value visible = b.create<arith::AddIOp>(position(t), idx(1));
+    Value base = slotStart(t);
     // Positions [0, blocked) go 16 at a time on the SIMD path.
     Value blocked =
         vectorHead ? b.create<arith::MulIOp>(
@@ -178,7 +188,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
           vectorHead ? b.create<vector::LoadOp>(headVec, q, ValueRange{t, qOff})
                      : Value();
       auto kRow = [&](Value i) -> Value {
-        return b.create<arith::AddIOp>(rowStart(0, i), kvOff);
+        return b.create<arith::AddIOp>(rowStart(base, 0, i), kvOff);
       };
       auto scoreAt = [&](Value i) { // one position
         Value dot;
@@ -252,7 +262,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
         Value zero = b.create<arith::ConstantOp>(
             DenseElementsAttr::get(headVec, b.getF32FloatAttr(0).getValue()));
         Value acc = reduce(visible, zero, [&](Value i, Value acc) {
-          Value vRow = b.create<arith::AddIOp>(rowStart(1, i), kvOff);
+          Value vRow = b.create<arith::AddIOp>(rowStart(base, 1, i), kvOff);
           Value vv = b.create<vector::LoadOp>(headVec, kvCache, vRow);
           Value a = b.create<vector::BroadcastOp>(
               headVec, b.create<memref::LoadOp>(scores, ValueRange{h, i}));
@@ -264,7 +274,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       } else {
         forEach(idx(headDim), [&](Value d) {
           Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
-            Value vRow = b.create<arith::AddIOp>(rowStart(1, i), kvOff);
+            Value vRow = b.create<arith::AddIOp>(rowStart(base, 1, i), kvOff);
             Value vv = b.create<memref::LoadOp>(
                 kvCache, ValueRange{b.create<arith::AddIOp>(vRow, d)});
             Value a = b.create<memref::LoadOp>(scores, ValueRange{h, i});

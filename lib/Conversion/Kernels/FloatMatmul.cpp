@@ -73,7 +73,8 @@ Value KernelEmitter::elementToF32(Value v) {
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
   lowerFloatMatmul(in(op.getInput()), in(op.getTable()), output(op.getResult()),
-                   op.getScales() ? in(op.getScales()) : Value());
+                   op.getScales() ? in(op.getScales()) : Value(),
+                   extras.empty() ? Value() : extra(0));
 }
 
 void KernelEmitter::lowerLinear(LinearOp op) {
@@ -82,10 +83,10 @@ void KernelEmitter::lowerLinear(LinearOp op) {
 }
 
 void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
-                                     Value scales) {
-  // out[r, v] = x[t, :] . table[v, :] in f32. The output may have fewer
-  // rows than the input: then it holds the last rows (the LM head of a
-  // generation step needs only the last token's logits).
+                                     Value scales, Value rows) {
+  // out[r, v] = x[t, :] . table[v, :] in f32, t = rows[r] (the LM head
+  // computes only the logits the caller asked for), else the output's rows
+  // are the input's last ones.
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
   // SIMD kernels stream the table 64 elements at a time into a 64-lane f32
   // accumulator (several independent FMA chains); the rest is scalar.
@@ -96,9 +97,13 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
     return elementToF32(b.create<vector::LoadOp>(VectorType::get({64}, element),
                                                  table, ValueRange{v, j}));
   };
-  Value first = b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
+  Value first =
+      rows ? Value() : b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
   forEach(dim(out, 0), [&](Value r) {
-    Value t = b.create<arith::AddIOp>(first, r);
+    Value t = rows ? Value(b.create<arith::IndexCastOp>(
+                         b.getIndexType(),
+                         b.create<memref::LoadOp>(rows, ValueRange{r})))
+                   : Value(b.create<arith::AddIOp>(first, r));
     parallelFor(idx(0), dim(out, 1), idx(1), [&](Value v) {
       Value acc = f32(0);
       if (blocks) {

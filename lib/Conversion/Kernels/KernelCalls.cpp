@@ -124,15 +124,17 @@ LogicalResult KernelEmitter::emitCall(Operation *op) {
       scratch(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()), tokens);
   }
   if (auto att = dyn_cast<AttentionOp>(op)) {
-    args.push_back(kvCache);
-    args.push_back(idx(att.getLayer()));
+    args.append({kvCache, idx(att.getLayer()), kvSlots, kvContext});
     attrs.erase(att.getLayerAttrName());
-    // A row of scores per head over the positions the cache holds.
-    scratch(
-        MemRefType::get({int64_t(att.getNumHeads()), ShapedType::kDynamic},
-                        b.getF32Type()),
-        b.create<arith::DivUIOp>(dim(kvCache, 0), idx(2 * kvLayers * kvWidth)));
+    // A row of scores per head over the positions a slot holds.
+    scratch(MemRefType::get({int64_t(att.getNumHeads()), ShapedType::kDynamic},
+                            b.getF32Type()),
+            kvContext);
   }
+  // The LM head that writes the caller's logits computes only the rows
+  // asked for.
+  if (isa<LMHeadOp>(op) && outputs.count(op->getResult(0)))
+    args.push_back(logitRows);
 
   // The signature: op kind, static attributes, argument types.
   SmallVector<Type> types;

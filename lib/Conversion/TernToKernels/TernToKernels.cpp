@@ -3,14 +3,17 @@
 //   func @forward(ids, positions) -> logits          (tensors, tern ops)
 //        |  tern-lower-to-kernels
 //        v
-//   func @tern_forward(ids, positions, kv_cache, logits_out)  (memrefs, loops)
+//   func @tern_forward_batch(ids, positions, slots, kv_pool, kv_context,
+//                            rows, logits_out)       (memrefs, loops)
+//   func @tern_forward(ids, positions, kv_cache, logits_out)  (one sequence)
 //   memref.global "private" constant @tern_weight_*  (weights, resource blobs)
 //
 // The KV cache that tern.attention implies becomes an argument the runtime
-// allocates for the context it chooses: a flat f32 buffer of
-// tern_kv_floats_per_position() * context floats laid out as
+// allocates: a pool of slots, one per sequence, each a flat f32 buffer of
+// tern_kv_floats_per_position() * kv_context floats laid out as
 // [layer][k, v][position][kv_heads * head_dim], so each layer's keys (and
-// values) are contiguous in position.
+// values) are contiguous in position. Each token names its slot; the LM
+// head computes the logits of the `rows` asked for (docs/Rationale.md).
 //
 // The model function is straight-line code, so the lowering walks it once in
 // order and hands each tern op to the kernel emitter of the module's kernel
@@ -80,6 +83,53 @@ LogicalResult checkSignature(func::FuncOp func) {
   return success();
 }
 
+/// tern_forward(ids, positions, kv_cache, logits): one sequence, whose
+/// cache is the pool's only slot, and the logits of its last rows.
+void emitSingleSequenceForward(ImplicitLocOpBuilder &b, func::FuncOp batch,
+                               int64_t kvFloatsPerPosition) {
+  FunctionType type = batch.getFunctionType();
+  auto fn = b.create<func::FuncOp>(
+      "tern_forward", b.getFunctionType({type.getInput(0), type.getInput(1),
+                                         type.getInput(3), type.getInput(6)},
+                                        {}));
+  fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = fn.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(entry);
+  Value ids = entry->getArgument(0), cache = entry->getArgument(2),
+        logits = entry->getArgument(3);
+  auto idx = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(v); };
+  Value n = b.create<memref::DimOp>(ids, 0);
+  Value r = b.create<memref::DimOp>(logits, 0);
+  auto i32s = cast<MemRefType>(type.getInput(2));
+  Value slots = b.create<memref::AllocOp>(i32s, ValueRange{n});
+  Value rows = b.create<memref::AllocOp>(i32s, ValueRange{r});
+  auto fill = [&](Value buffer, Value count, auto value) {
+    auto loop = b.create<scf::ForOp>(idx(0), count, idx(1));
+    OpBuilder::InsertionGuard inner(b);
+    b.setInsertionPoint(loop.getBody()->getTerminator());
+    b.create<memref::StoreOp>(
+        b.create<arith::IndexCastOp>(b.getI32Type(),
+                                     value(loop.getInductionVar())),
+        buffer, ValueRange{loop.getInductionVar()});
+  };
+  fill(slots, n, [&](Value) -> Value { return idx(0); });
+  Value first = b.create<arith::SubIOp>(n, r);
+  fill(rows, r,
+       [&](Value i) -> Value { return b.create<arith::AddIOp>(first, i); });
+  Value context =
+      kvFloatsPerPosition
+          ? b.create<arith::DivUIOp>(b.create<memref::DimOp>(cache, 0),
+                                     idx(kvFloatsPerPosition))
+                .getResult()
+          : idx(0).getResult();
+  b.create<func::CallOp>(batch, ValueRange{ids, entry->getArgument(1), slots,
+                                           cache, context, rows, logits});
+  b.create<memref::DeallocOp>(slots);
+  b.create<memref::DeallocOp>(rows);
+  b.create<func::ReturnOp>();
+}
+
 LogicalResult lowerModel(ModuleOp module, func::FuncOp func,
                          const KernelFamily &family, bool mcaMarkers) {
   if (failed(checkSignature(func)))
@@ -106,42 +156,55 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func,
   if (walk.wasInterrupted())
     return failure();
 
-  SmallVector<Type> args;
-  for (Type t : func.getArgumentTypes())
-    args.push_back(storageType(t));
-  args.push_back(MemRefType::get({ShapedType::kDynamic}, b.getF32Type()));
-  for (Type t : func.getResultTypes())
-    args.push_back(storageType(t));
-  auto kernel =
-      b.create<func::FuncOp>("tern_forward", b.getFunctionType(args, {}));
+  // tern_forward_batch(ids, positions, slots, kv_pool, kv_context, rows,
+  // logits): the model on tokens of several sequences.
+  auto i32s = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
+  auto f32s = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
+  Type logitsType = storageType(func.getResultTypes()[0]);
+  auto kernel = b.create<func::FuncOp>(
+      "tern_forward_batch",
+      b.getFunctionType(
+          {i32s, i32s, i32s, f32s, b.getIndexType(), i32s, logitsType}, {}));
   kernel->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
   Block *entry = kernel.addEntryBlock();
   b.setInsertionPointToStart(entry);
+  Value hostIds = entry->getArgument(0), hostPositions = entry->getArgument(1),
+        hostSlots = entry->getArgument(2), kvPool = entry->getArgument(3),
+        kvContext = entry->getArgument(4), hostRows = entry->getArgument(5),
+        logitsOut = entry->getArgument(6);
 
   std::unique_ptr<KernelEmitter> owned =
       createKernelEmitter(b, module, kernel, family);
   KernelEmitter &emitter = *owned;
   emitter.mcaMarkers = mcaMarkers;
-  Value tokenCount = b.create<memref::DimOp>(entry->getArgument(0), 0);
-  Value kvCache = entry->getArgument(func.getNumArguments());
-  Value logitsOut = entry->getArgument(func.getNumArguments() + 1);
-  // Where the kernels find ids, positions and the KV cache, and write the
-  // logits: the host's buffers, or (NVIDIA) device copies.
-  emitter.hostPositions = entry->getArgument(1);
-  for (auto [from, to] : llvm::zip(func.getArguments(), entry->getArguments()))
-    emitter.map.map(from, emitter.bindInput(to, tokenCount));
-  FailureOr<Value> cache = emitter.bindKVCache(kvCache);
+  Value tokenCount = b.create<memref::DimOp>(hostIds, 0);
+  // Where the kernels find ids, positions, slots and the KV pool, and
+  // write the logits: the host's buffers, or (NVIDIA) device copies.
+  emitter.hostPositions = hostPositions;
+  emitter.map.map(func.getArgument(0), emitter.bindInput(hostIds, tokenCount));
+  emitter.map.map(func.getArgument(1),
+                  emitter.bindInput(hostPositions, tokenCount));
+  Value slots = emitter.bindInput(hostSlots, tokenCount);
+  Value rows =
+      emitter.bindInput(hostRows, b.create<memref::DimOp>(hostRows, 0));
+  FailureOr<Value> cache = emitter.bindKVCache(kvPool);
   if (failed(cache))
     return failure();
   Value logitsBuffer = emitter.bindOutput(logitsOut);
   emitter.setup(*cache, layers, width, tokenCount);
-  // Logits come straight from the LM head into the caller's buffer, which
-  // may hold only the last rows; anything else is copied at the end.
+  emitter.setupBatch(slots, kvContext, rows);
+  // The LM head writes the rows asked for straight into the caller's
+  // buffer.
   auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-  if (isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp()))
+  bool fromHead = isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp());
+  if (fromHead)
     emitter.outputs[ret.getOperand(0)] = logitsBuffer;
   for (Operation &op : func.getBody().front()) {
     if (&op == ret) {
+      if (!fromHead)
+        return ret.emitOpError()
+               << "model function's logits must come from tern.lm_head (it "
+                  "computes only the rows the caller asks for)";
       emitter.writeOutput(emitter.map.lookup(ret.getOperand(0)), logitsOut);
       break;
     }
@@ -150,10 +213,11 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func,
   }
   emitter.freeBuffers();
   b.create<func::ReturnOp>();
+  b.setInsertionPointAfter(kernel);
+  emitSingleSequenceForward(b, kernel, 2 * layers * width);
 
   int64_t vocab =
       cast<RankedTensorType>(func.getResultTypes()[0]).getDimSize(1);
-  b.setInsertionPointAfter(kernel);
   emitModelABI(b, module, vocab, 2 * layers * width);
   func.erase();
   return success();

@@ -29,16 +29,25 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
   Value out = map.lookup(op.getResult());
   int64_t headDim = op.getHeadDim(), width = kvWidth, layers = kvLayers;
   int64_t heads = op.getNumHeads(), group = heads / op.getNumKvHeads();
-  // Cache index of [layer][kv][p] (kernel-side values).
-  auto rowStart = [&](Value cache, Value layer, int64_t kv, Value p) {
-    Value context =
-        b.create<arith::DivUIOp>(dim(cache, 0), idx(2 * layers * width));
+  // Kernels take the pool's slots, context and layer as their last
+  // arguments. Where token t's sequence starts in the pool:
+  auto slotStart = [&](ValueRange a, Value t) -> Value {
+    Value slots = a[a.size() - 3], context = a[a.size() - 2];
+    Value slot = b.create<arith::IndexCastOp>(
+        b.getIndexType(), b.create<memref::LoadOp>(slots, ValueRange{t}));
+    return b.create<arith::MulIOp>(
+        slot, b.create<arith::MulIOp>(context, idx(2 * layers * width)));
+  };
+  // Pool index of [slot][layer][kv][p] (kernel-side values).
+  auto rowStart = [&](ValueRange a, Value base, int64_t kv, Value p) {
+    Value context = a[a.size() - 2], layer = a.back();
     Value plane = b.create<arith::MulIOp>(
         b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
                                 idx(kv)),
         b.create<arith::MulIOp>(context, idx(width)));
-    return b.create<arith::AddIOp>(plane,
-                                   b.create<arith::MulIOp>(p, idx(width)));
+    return b.create<arith::AddIOp>(
+        base,
+        b.create<arith::AddIOp>(plane, b.create<arith::MulIOp>(p, idx(width))));
   };
   auto position = [&](Value positions, Value t) -> Value {
     return b.create<arith::IndexCastOp>(
@@ -48,27 +57,26 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
 
   // This call's keys and values go into the cache first: prompt tokens
   // attend to each other.
-  launchKernel((Twine("kv_append_") + Twine(width)).str(),
-               {k, v, pos, kvCache, layer}, idx(1), tokens, kRowThreads,
-               [&](BlockThreads &th, Value, Value t, ValueRange a) {
-                 Value p = position(a[2], t);
-                 Value kRow = rowStart(a[3], a[4], 0, p),
-                       vRow = rowStart(a[3], a[4], 1, p);
-                 th.each([&](Value tid) {
-                   th.strided(tid, idx(width), [&](Value j) {
-                     b.create<memref::StoreOp>(
-                         b.create<memref::LoadOp>(a[0], ValueRange{t, j}), a[3],
-                         ValueRange{b.create<arith::AddIOp>(kRow, j)});
-                     b.create<memref::StoreOp>(
-                         b.create<memref::LoadOp>(a[1], ValueRange{t, j}), a[3],
-                         ValueRange{b.create<arith::AddIOp>(vRow, j)});
-                   });
-                 });
-               });
+  launchKernel(
+      (Twine("kv_append_") + Twine(width)).str(),
+      {k, v, pos, kvCache, kvSlots, kvContext, layer}, idx(1), tokens,
+      kRowThreads, [&](BlockThreads &th, Value, Value t, ValueRange a) {
+        Value p = position(a[2], t), base = slotStart(a, t);
+        Value kRow = rowStart(a, base, 0, p), vRow = rowStart(a, base, 1, p);
+        th.each([&](Value tid) {
+          th.strided(tid, idx(width), [&](Value j) {
+            b.create<memref::StoreOp>(
+                b.create<memref::LoadOp>(a[0], ValueRange{t, j}), a[3],
+                ValueRange{b.create<arith::AddIOp>(kRow, j)});
+            b.create<memref::StoreOp>(
+                b.create<memref::LoadOp>(a[1], ValueRange{t, j}), a[3],
+                ValueRange{b.create<arith::AddIOp>(vRow, j)});
+          });
+        });
+      });
 
-  // Scores: a row of the cache's context per (token, head).
-  Value context =
-      b.create<arith::DivUIOp>(dim(kvCache, 0), idx(2 * layers * width));
+  // Scores: a row of a slot's context per (token, head).
+  Value context = kvContext;
   Value scores = deviceAlloc(
       MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
                       b.getF32Type()),
@@ -78,13 +86,14 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
                        Twine(op.getNumKvHeads()) + "_d" + Twine(headDim))
                           .str();
   // One block's attention over the positions [lo, hi) of token t, head h
-  // (a = q, positions, cache, scores, ..., layer last): the scores into
-  // the scratch row, their max and the sum of their exponentials, then
-  // finish(d, acc_d, max, sum) for each output dimension d, a thread each.
+  // (a = q, positions, cache, scores, ..., slots, context, layer): the
+  // scores into the scratch row, their max and the sum of their
+  // exponentials, then finish(d, acc_d, max, sum) for each output
+  // dimension d, a thread each.
   auto attend = [&](BlockThreads &th, Value h, Value t, ValueRange a, Value lo,
                     Value hi,
                     function_ref<void(Value, Value, Value, Value)> finish) {
-    Value qs = a[0], cache = a[2], sc = a[3], layerArg = a.back();
+    Value qs = a[0], cache = a[2], sc = a[3], base = slotStart(a, t);
     Value row =
         b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)), h);
     Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
@@ -122,7 +131,7 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(&load.getThenRegion().front());
             Value at = b.create<arith::AddIOp>(
-                b.create<arith::AddIOp>(rowStart(cache, layerArg, 0, i), kvOff),
+                b.create<arith::AddIOp>(rowStart(a, base, 0, i), kvOff),
                 b.create<arith::AddIOp>(c, idx(d0)));
             b.create<memref::StoreOp>(
                 b.create<memref::LoadOp>(cache, ValueRange{at}), keys,
@@ -180,8 +189,7 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
       th.strided(tid, idx(headDim), [&](Value d) {
         Value acc = reduceRange(lo, hi, 1, f32(0), [&](Value i, Value acc) {
           Value vAt = b.create<arith::AddIOp>(
-              b.create<arith::AddIOp>(rowStart(cache, layerArg, 1, i), kvOff),
-              d);
+              b.create<arith::AddIOp>(rowStart(a, base, 1, i), kvOff), d);
           Value e = b.create<memref::LoadOp>(sc, ValueRange{row, i});
           Value vv = b.create<memref::LoadOp>(cache, ValueRange{vAt});
           return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(e, vv));
@@ -192,7 +200,8 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
   };
   auto whole = [&]() {
     launchKernel(
-        "attention" + shape, {q, pos, kvCache, scores, out, layer}, idx(heads),
+        "attention" + shape,
+        {q, pos, kvCache, scores, out, kvSlots, kvContext, layer}, idx(heads),
         tokens, kAttentionThreads,
         [&](BlockThreads &th, Value h, Value t, ValueRange a) {
           Value visible = b.create<arith::AddIOp>(position(a[1], t), idx(1));
@@ -236,8 +245,9 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
   // Part p of (t, h) is entry (t * heads + h) * parts + p.
   launchKernel(
       "attention_part" + shape,
-      {q, pos, kvCache, scores, partMax, partSum, partOut, layer}, idx(heads),
-      b.create<arith::MulIOp>(tokens, parts), kAttentionThreads,
+      {q, pos, kvCache, scores, partMax, partSum, partOut, kvSlots, kvContext,
+       layer},
+      idx(heads), b.create<arith::MulIOp>(tokens, parts), kAttentionThreads,
       [&](BlockThreads &th, Value h, Value by, ValueRange a) {
         Value count = b.create<arith::DivUIOp>(
             dim(a[4], 0), b.create<arith::MulIOp>(dim(a[0], 0), idx(heads)));

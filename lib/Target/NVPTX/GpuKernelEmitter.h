@@ -67,7 +67,8 @@ private:
   void launchTernaryMatmul(TernaryMatmulOp op);
   void launchAttention(AttentionOp op);
   void launchRope(RopeOp op);
-  void launchFloatMatmul(Value x, Value table, Value out, Value scales);
+  void launchFloatMatmul(Value x, Value table, Value out, Value scales,
+                         Value rows);
   /// 1 / sqrt(mean(element^2) + epsilon) over a row, by the block.
   Value blockRmsInverse(BlockThreads &threads, int64_t d, Value epsilon,
                         function_ref<Value(Value)> element);

@@ -304,13 +304,16 @@ LogicalResult GpuKernelEmitter::launch(Operation *op) {
       .Case([&](RopeOp o) { launchRope(o); })
       .Case([&](AttentionOp o) { launchAttention(o); })
       .Case([&](LMHeadOp o) {
+        // The LM head that writes the caller's logits computes only the
+        // rows asked for.
         launchFloatMatmul(arg(o.getInput()), arg(o.getTable()),
                           arg(o.getResult()),
-                          o.getScales() ? arg(o.getScales()) : Value());
+                          o.getScales() ? arg(o.getScales()) : Value(),
+                          outputs.count(o.getResult()) ? logitRows : Value());
       })
       .Case([&](LinearOp o) {
         launchFloatMatmul(arg(o.getInput()), arg(o.getWeight()),
-                          arg(o.getResult()), Value());
+                          arg(o.getResult()), Value(), Value());
       });
   return success();
 }
@@ -503,9 +506,10 @@ void GpuKernelEmitter::launchRope(RopeOp op) {
 }
 
 void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
-                                         Value scales) {
-  // out[r, v] = x[first + r, :] . table[v, :]: the output may hold only the
-  // last rows (the LM head of a generation step). A block computes 128
+                                         Value scales, Value rows) {
+  // out[r, v] = x[t, :] . table[v, :], t = rows[r] (the LM head computes
+  // only the rows asked for), else the output's rows are the input's last
+  // ones. A block computes 128
   // table rows, a thread each, over chunks of kChunk columns: the block
   // first copies the chunk of its rows into shared memory (consecutive
   // threads read consecutive elements of a row: coalesced), then each
@@ -514,17 +518,24 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
   auto tableType = cast<MemRefType>(table.getType());
   int64_t vocab = tableType.getDimSize(0), d = tableType.getDimSize(1);
   SmallVector<Value> args = {x, table, out};
+  if (rows)
+    args.push_back(rows);
   if (scales)
     args.push_back(scales);
   std::string kind;
   llvm::raw_string_ostream(kind)
       << "float_matmul_" << tableType.getElementType() << "_n" << vocab << "_k"
-      << d << (scales ? "_scaled" : "");
+      << d << (rows ? "_rows" : "") << (scales ? "_scaled" : "");
   launchKernel(
       kind, args, idx(llvm::divideCeil(vocab, kVocabThreads)), dim(out, 0),
       kVocabThreads, [&](BlockThreads &th, Value bx, Value r, ValueRange a) {
-        Value first = b.create<arith::SubIOp>(dim(a[0], 0), dim(a[2], 0));
-        Value t = b.create<arith::AddIOp>(first, r);
+        Value t =
+            rows ? Value(b.create<arith::IndexCastOp>(
+                       b.getIndexType(),
+                       b.create<memref::LoadOp>(a[3], ValueRange{r})))
+                 : Value(b.create<arith::AddIOp>(
+                       b.create<arith::SubIOp>(dim(a[0], 0), dim(a[2], 0)), r));
+        Value scaleArg = scales ? a.back() : Value();
         Value v0 = b.create<arith::MulIOp>(bx, idx(kVocabThreads));
         Value tile = th.shared(kVocabThreads * kStride);
         Value acc = th.shared(kVocabThreads);
@@ -578,9 +589,9 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
           Value v = b.create<arith::AddIOp>(v0, tid);
           ifBelow(v, idx(vocab), [&] {
             Value y = b.create<memref::LoadOp>(acc, ValueRange{tid});
-            if (a.size() > 3)
+            if (scaleArg)
               y = b.create<arith::MulFOp>(
-                  y, b.create<memref::LoadOp>(a[3], ValueRange{v}));
+                  y, b.create<memref::LoadOp>(scaleArg, ValueRange{v}));
             b.create<memref::StoreOp>(y, a[2], ValueRange{r, v});
           });
         });
