@@ -9,6 +9,7 @@ APT_PACKAGES=(
   cmake ninja-build ccache libgtest-dev pkg-config
   libpcre2-dev libsentencepiece-dev libonnx-dev libprotobuf-dev protobuf-compiler
   libomp-19-dev
+  libboost1.74-dev nlohmann-json3-dev nginx-light
   python3-onnx
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross
   libstdc++-12-dev-arm64-cross binutils-aarch64-linux-gnu libpcre2-dev:arm64
@@ -63,8 +64,14 @@ if ! .venv/bin/python -c "import transformers, jinja2" 2>/dev/null; then
   .venv/bin/pip install -q "transformers==5.24.0" "jinja2==3.1.6"
 fi
 
-for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py qemu-aarch64-static /usr/aarch64-linux-gnu/lib/crt1.o /usr/lib/aarch64-linux-gnu/libpcre2-8.a; do
+# The real OpenAI client is what the server tests talk to.
+if ! .venv/bin/python -c "import openai" 2>/dev/null; then
+  echo "setup: installing openai into .venv"
+  .venv/bin/pip install -q "openai==3.57.0"
+fi
+
+for tool in clang++-19 ld.lld-19 /usr/lib/llvm-19/bin/FileCheck /usr/lib/llvm-19/build/utils/lit/lit.py qemu-aarch64-static /usr/aarch64-linux-gnu/lib/crt1.o /usr/lib/aarch64-linux-gnu/libpcre2-8.a /usr/include/boost/beast.hpp /usr/include/nlohmann/json.hpp /usr/sbin/nginx; do
   command -v "$tool" > /dev/null || [ -e "$tool" ] || { echo "setup: missing $tool after install" >&2; exit 1; }
 done
-.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers, jinja2" || { echo "setup: numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers or jinja2 is not importable in .venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers, jinja2, openai" || { echo "setup: numpy, torch, gguf, tokenizers, sentencepiece, onnx, onnxruntime, transformers, jinja2 or openai is not importable in .venv" >&2; exit 1; }
 .venv-ort/bin/python -c "import onnxruntime, onnx, numpy" || { echo "setup: onnxruntime, onnx or numpy is not importable in .venv-ort" >&2; exit 1; }

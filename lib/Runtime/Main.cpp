@@ -12,6 +12,7 @@
 #include "tern/Runtime/Options.h"
 #include "tern/Runtime/Parallel.h"
 #include "tern/Runtime/Sampling.h"
+#include "tern/Runtime/Server.h"
 #include "tern/Runtime/Tokenizer.h"
 #include "tern/Runtime/Weights.h"
 #include "tern/Runtime/tern_model.h"
@@ -35,6 +36,7 @@ using namespace tern::rt;
 // A model is a language model or a generic graph: each defines only its own
 // functions, so all are weak here and main() runs the one it finds.
 #pragma weak _mlir_ciface_tern_forward
+#pragma weak _mlir_ciface_tern_forward_batch
 #pragma weak tern_vocab_size
 #pragma weak tern_kv_floats_per_position
 #pragma weak tern_context_length
@@ -341,6 +343,21 @@ int main(int argc, char **argv) {
                 std::to_string(tern_context_length()));
   if (o.bench)
     return bench(o, vocab, context);
+  if (o.serve) {
+    std::unique_ptr<Tokenizer> tok = loadTokenizer(error);
+    if (!error.empty())
+      return fail(error);
+    if (!tok)
+      return fail("--serve needs a tokenizer, and this model was compiled "
+                  "without one (ternc --tokenizer)");
+    prefaultWeights();
+    setNumThreads(o.threads ? o.threads : defaultThreads());
+    // The API's model name: --alias, else the executable's file name.
+    std::string name = o.alias.empty() ? argv[0] : o.alias;
+    if (o.alias.empty() && name.find('/') != std::string::npos)
+      name = name.substr(name.rfind('/') + 1);
+    return serve(o, *tok, vocab, context, name.c_str());
+  }
 
   if (!o.promptFile.empty()) {
     std::ifstream in(o.promptFile, std::ios::binary);

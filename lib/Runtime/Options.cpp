@@ -17,7 +17,7 @@
 using namespace tern::rt;
 
 const char *tern::rt::usage() {
-  return "usage: MODEL -p TEXT | -f FILE | --chat | --tokens IDS "
+  return "usage: MODEL -p TEXT | -f FILE | --chat | --tokens IDS | --serve "
          "[options]\n"
          "\n"
          "  -p, --prompt TEXT   prompt text (needs a tokenizer compiled in)\n"
@@ -71,6 +71,23 @@ const char *tern::rt::usage() {
          "  --bench-pp N        prompt tokens (default 128)\n"
          "  --bench-tg N        generated tokens (default 128)\n"
          "  --bench-reps N      repetitions (default 3)\n"
+         "  --serve             serve an OpenAI-compatible HTTP API "
+         "(/v1/completions,\n"
+         "                      /v1/chat/completions, /v1/models, /health, "
+         "/metrics)\n"
+         "  --host H            address to listen on (default 127.0.0.1)\n"
+         "  --port P            port (default 8080)\n"
+         "  --parallel N        sequences generated at once, each with its "
+         "own KV cache\n"
+         "                      of -c positions (default 4)\n"
+         "  --batch-size N      tokens per forward step: decode tokens plus "
+         "prompt\n"
+         "                      chunks (default 256)\n"
+         "  --queue N           requests that may wait for a sequence slot; "
+         "more get\n"
+         "                      503 (default 64)\n"
+         "  --alias NAME        the model's name in the API (default: the "
+         "executable's)\n"
          "  -h, --help          this text\n";
 }
 
@@ -131,6 +148,10 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
     }
     if (flag == "--bench") {
       o.bench = true;
+      continue;
+    }
+    if (flag == "--serve") {
+      o.serve = true;
       continue;
     }
     if (flag == "--chat") {
@@ -203,6 +224,12 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
             {"--temp", setFloat(o.sampling.temperature, 0, 1e6)},
             {"--dump-logits", setString(o.dumpLogits)},
             {"--dump-tokens", setString(o.dumpTokens)},
+            {"--host", setString(o.host)},
+            {"--port", setInt(o.port, 0, 65535)},
+            {"--parallel", setInt(o.parallel, 1, 1024)},
+            {"--batch-size", setInt(o.batchSize, 1, 1 << 20)},
+            {"--queue", setInt(o.queue, 0, 1 << 20)},
+            {"--alias", setString(o.alias)},
         };
     auto it = std::find_if(std::begin(valued), std::end(valued),
                            [&](const auto &e) { return flag == e.first; });

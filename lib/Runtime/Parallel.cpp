@@ -17,7 +17,9 @@
 //   tern_kmpc_global_thread_num
 //
 // Workers spin on a generation counter between regions (then yield), as a
-// token step runs hundreds of short regions. A region started inside a
+// token step runs hundreds of short regions; idle for 20 ms (the program is
+// between forward calls: a server waiting for requests), they sleep on a
+// condition variable until the next region. A region started inside a
 // region runs on the calling thread alone.
 //
 //===----------------------------------------------------------------------===//
@@ -29,10 +31,13 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -85,6 +90,10 @@ public:
 private:
   void work(int id, uint64_t seen);
   static void spinWait(const std::atomic<uint64_t> &value, uint64_t old);
+  /// A worker's wait for the next region: spin, then yield, then (idle
+  /// for kSleepAfter) sleep until run() or resize() wakes it.
+  void awaitRegion(uint64_t seen);
+  void startGeneration();
 
   int threads = 1;
   std::vector<std::thread> workers;
@@ -95,6 +104,10 @@ private:
   // Sense-reversing barrier.
   std::atomic<int> arrived{0};
   std::atomic<uint64_t> released{0};
+  // Sleeping workers (an idle server must not keep cores busy).
+  std::mutex sleepMutex;
+  std::condition_variable wake;
+  std::atomic<int> sleepers{0};
 };
 
 Team team;
@@ -108,9 +121,36 @@ void Team::spinWait(const std::atomic<uint64_t> &value, uint64_t old) {
       std::this_thread::yield();
 }
 
+void Team::awaitRegion(uint64_t seen) {
+  // Regions of a forward call follow each other within microseconds; a gap
+  // this long means the program is between calls.
+  constexpr auto kSleepAfter = std::chrono::milliseconds(20);
+  auto start = std::chrono::steady_clock::now();
+  for (int spins = 0; generation.load(std::memory_order_acquire) == seen;
+       ++spins) {
+    if (spins < 4096)
+      continue;
+    std::this_thread::yield();
+    if (spins % 256 || std::chrono::steady_clock::now() - start < kSleepAfter)
+      continue;
+    std::unique_lock<std::mutex> lock(sleepMutex);
+    sleepers.fetch_add(1); // seq_cst, as startGeneration's
+    wake.wait(lock, [&] { return generation.load() != seen; });
+    sleepers.fetch_sub(1);
+  }
+}
+
+void Team::startGeneration() {
+  generation.fetch_add(1); // seq_cst: either a sleeper sees it or we see it
+  if (sleepers.load() > 0) {
+    std::lock_guard<std::mutex> lock(sleepMutex);
+    wake.notify_all();
+  }
+}
+
 void Team::resize(int n) {
   stop.store(true);
-  generation.fetch_add(1, std::memory_order_release);
+  startGeneration();
   for (std::thread &t : workers)
     t.join();
   workers.clear();
@@ -126,7 +166,7 @@ void Team::resize(int n) {
 void Team::work(int id, uint64_t seen) {
   threadId = id;
   for (;;) {
-    spinWait(generation, seen);
+    awaitRegion(seen);
     seen = generation.load(std::memory_order_acquire);
     if (stop.load())
       return;
@@ -141,7 +181,7 @@ void Team::work(int id, uint64_t seen) {
 void Team::run(const Region &r) {
   region = r;
   running.store(threads - 1, std::memory_order_relaxed);
-  generation.fetch_add(1, std::memory_order_release);
+  startGeneration();
   inRegion = true;
   regionSize = threads;
   invoke(region, 0);

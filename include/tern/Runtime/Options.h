@@ -38,6 +38,14 @@ struct Options {
   int64_t benchPrompt = 128; ///< --bench-pp
   int64_t benchGen = 128;    ///< --bench-tg
   int64_t benchReps = 3;     ///< --bench-reps
+  /// --serve: the OpenAI-compatible HTTP server (lib/Runtime/Server.cpp).
+  bool serve = false;
+  std::string host = "127.0.0.1"; ///< --host
+  int port = 8080;                ///< --port
+  int parallel = 4;               ///< --parallel: sequences in flight
+  int64_t batchSize = 256;        ///< --batch-size: tokens per step
+  int queue = 64;                 ///< --queue: requests waiting for a slot
+  std::string alias;              ///< --alias: the model's name in the API
 };
 
 /// Parses argv. On a bad flag, writes the reason to `error` and returns

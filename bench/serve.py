@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Tern's serving benchmark: continuous batching on the 2B4T shape.
+
+Compiles the benchmark checkpoint (bench/run.sh writes it to build/bench/)
+with a synthetic byte-level tokenizer, starts its --serve with --parallel 16,
+and for 1, 4, 8 and 16 concurrent streams sends that many streaming
+completions at once through the openai client: each a 128-token prompt (its
+own token ids) and 128 generated tokens (ignore_eos). Per concurrency it
+prints aggregate generated tokens/s (all tokens / wall time of the round),
+its ratio to 1 stream measured in the same run, and p50/p99 time to first
+token and inter-token latency (the time between streamed chunks; a chunk is
+a token, except where the server holds back an incomplete UTF-8 character).
+
+  bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_gguf import byte_level_vocab  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def compile_model(ckpt, ternc, out):
+    import json
+    with open(os.path.join(ckpt, "config.json")) as f:
+        vocab = json.load(f)["vocab_size"]
+    tok = out + "-tokenizer.json"
+    with open(tok, "w") as f:
+        json.dump(byte_level_vocab(vocab), f)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(ternc):
+        print(f"compiling {ckpt} -> {out}", file=sys.stderr, flush=True)
+        subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok, "-o", out],
+                       check=True)
+    return vocab
+
+
+def run_round(client, streams, prompt_len, gen, vocab, seed):
+    """One round of `streams` concurrent streams; their timings."""
+    results = [None] * streams
+    barrier = threading.Barrier(streams)
+
+    def one(i):
+        ids = [(seed * 7919 + i * 104729 + j * 31) % (vocab - 2) for j in
+               range(prompt_len)]
+        barrier.wait()
+        start = time.perf_counter()
+        times, tokens = [], 0
+        for chunk in client.completions.create(
+                model="m", prompt=ids, max_tokens=gen, temperature=0,
+                stream=True, stream_options={"include_usage": True},
+                extra_body={"ignore_eos": True}):
+            if chunk.usage:
+                tokens = chunk.usage.completion_tokens
+            elif chunk.choices and chunk.choices[0].text:
+                times.append(time.perf_counter())
+        results[i] = (start, times, tokens)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", default=os.path.join(ROOT, "build", "bench",
+                                                   "bitnet-2b4t-shape"))
+    ap.add_argument("--ternc", default=os.path.join(ROOT, "build", "bin", "ternc"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--streams", default="1,4,8,16")
+    ap.add_argument("--prompt", type=int, default=128)
+    ap.add_argument("--generate", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=256)
+    a = ap.parse_args()
+    if not os.path.exists(os.path.join(a.ckpt, "config.json")):
+        raise SystemExit(f"{a.ckpt}: no config.json (run bench/run.sh once "
+                         "to write the benchmark checkpoint)")
+    import openai
+
+    exe = os.path.join(ROOT, "build", "bench", "serve-model")
+    vocab = compile_model(a.ckpt, a.ternc, exe)
+    counts = [int(c) for c in a.streams.split(",")]
+    server = subprocess.Popen(
+        [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
+         str(a.threads), "-c", str(a.prompt + a.generate + 8), "--batch-size",
+         str(a.batch_size)], stderr=subprocess.PIPE, text=True)
+    banner = server.stderr.readline()
+    port = int(re.search(r"http://127\.0\.0\.1:(\d+),", banner).group(1))
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    model = re.search(r"Model name:\s*(.*)", cpu)
+    print(f"# {model.group(1) if model else 'CPU'}, {a.threads} threads, "
+          f"{a.prompt}-token prompts, {a.generate} generated, "
+          f"--batch-size {a.batch_size}")
+    print(f"# server: {banner.strip()}")
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1",
+                           api_key="none", max_retries=0, timeout=600)
+    try:
+        run_round(client, 1, 16, 4, vocab, 0)  # warm the weights
+        print(f"{'streams':>7} {'tokens/s':>9} {'vs 1':>6} {'TTFT p50':>9} "
+              f"{'TTFT p99':>9} {'ITL p50':>8} {'ITL p99':>8}")
+        base = None
+        for n in counts:
+            results = run_round(client, n, a.prompt, a.generate, vocab, n)
+            start = min(r[0] for r in results)
+            end = max(r[1][-1] for r in results)
+            tokens = sum(r[2] for r in results)
+            rate = tokens / (end - start)
+            base = base or rate
+            ttft = [r[1][0] - r[0] for r in results]
+            itl = [b - a for r in results for a, b in zip(r[1], r[1][1:])]
+            print(f"{n:>7} {rate:>9.1f} {rate / base:>5.2f}x "
+                  f"{statistics.median(ttft):>8.2f}s {percentile(ttft, 99):>8.2f}s "
+                  f"{statistics.median(itl) * 1e3:>6.0f}ms "
+                  f"{percentile(itl, 99) * 1e3:>6.0f}ms", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
