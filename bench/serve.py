@@ -38,8 +38,13 @@ def compile_model(ckpt, ternc, out):
     with open(os.path.join(ckpt, "config.json")) as f:
         vocab = json.load(f)["vocab_size"]
     tok = out + "-tokenizer.json"
+    tokenizer = byte_level_vocab(vocab)
+    tokenizer["model"]["type"] = "BPE"
+    tokenizer["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False,
+                                  "use_regex": True}
+    tokenizer["decoder"] = {"type": "ByteLevel"}
     with open(tok, "w") as f:
-        json.dump(byte_level_vocab(vocab), f)
+        json.dump(tokenizer, f)
     if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(ternc):
         print(f"compiling {ckpt} -> {out}", file=sys.stderr, flush=True)
         subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok, "-o", out],

@@ -99,12 +99,16 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
   };
   Value first =
       rows ? Value() : b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
-  forEach(dim(out, 0), [&](Value r) {
-    Value t = rows ? Value(b.create<arith::IndexCastOp>(
-                         b.getIndexType(),
-                         b.create<memref::LoadOp>(rows, ValueRange{r})))
-                   : Value(b.create<arith::AddIOp>(first, r));
-    parallelFor(idx(0), dim(out, 1), idx(1), [&](Value v) {
+  // Table rows outside, output rows inside: the table (the largest matrix,
+  // read from memory) is streamed once for all rows, each of its rows
+  // staying in L1 while every x row uses it. Each (r, v) is the same dot
+  // product whatever the row count.
+  parallelFor(idx(0), dim(out, 1), idx(1), [&](Value v) {
+    forEach(dim(out, 0), [&](Value r) {
+      Value t = rows ? Value(b.create<arith::IndexCastOp>(
+                           b.getIndexType(),
+                           b.create<memref::LoadOp>(rows, ValueRange{r})))
+                     : Value(b.create<arith::AddIOp>(first, r));
       Value acc = f32(0);
       if (blocks) {
         Value zero = b.create<arith::ConstantOp>(

@@ -213,28 +213,21 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
 
   // A register tile: `rows` rows times `toks` tokens, each pair with its
   // own accumulator, so one unpacked block of codes feeds `toks` dot
-  // products and one activation block feeds `rows`. Token indices past the
-  // last token (a padded last group) read the last token and store nothing.
+  // products and one activation block feeds `rows`.
   struct Tile {
-    SmallVector<Value> rowStart, tok, tokLoad;
+    SmallVector<Value> rowStart, tok;
     Value n0;
     Value ahead; // a row whose blocks to prefetch, or null
     int64_t rows, toks;
-    bool padded;
   };
-  auto makeTile = [&](Value n0, Value t0, int64_t rows, int64_t toks,
-                      bool padded) {
-    Tile t{{}, {}, {}, n0, Value(), rows, toks, padded};
+  auto makeTile = [&](Value n0, Value t0, int64_t rows, int64_t toks) {
+    Tile t{{}, {}, n0, Value(), rows, toks};
     // Each row's block 0; its blocks follow every kBlockStride bytes.
     for (int64_t r = 0; r < rows; ++r)
       t.rowStart.push_back(
           i2_k64::rowOffset(b, b.create<arith::AddIOp>(n0, idx(r)), blocks));
-    Value lastTok = b.create<arith::SubIOp>(tokens, idx(1));
-    for (int64_t u = 0; u < toks; ++u) {
+    for (int64_t u = 0; u < toks; ++u)
       t.tok.push_back(b.create<arith::AddIOp>(t0, idx(u)));
-      t.tokLoad.push_back(padded ? b.create<arith::MinUIOp>(t.tok[u], lastTok)
-                                 : t.tok[u]);
-    }
     return t;
   };
   // smmla: one accumulator per 2 x 2 block of rows and tokens.
@@ -290,7 +283,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       SmallVector<Value> codes, acts, next;
       for (int64_t u = 0; u < toks; ++u)
         acts.push_back(
-            b.create<vector::LoadOp>(v64i8, q, ValueRange{t.tokLoad[u], kOff}));
+            b.create<vector::LoadOp>(v64i8, q, ValueRange{t.tok[u], kOff}));
       if (chunk) {
         // Row by row: one row's codes live at a time beside the sums.
         for (int64_t r = 0; r < rows; ++r) {
@@ -395,52 +388,49 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                                     ValueRange{tk, n});
         }
       };
-      if (t.padded)
-        ifBelow(t.tok[u], tokens, store);
-      else
-        store();
+      store();
     }
   };
   auto tile = [&](Value w, Value out, Value wScale, Value n0, Value t0,
-                  int64_t rows, int64_t toks, bool padded) {
-    Tile t = makeTile(n0, t0, rows, toks, padded);
+                  int64_t rows, int64_t toks) {
+    Tile t = makeTile(n0, t0, rows, toks);
     finish(w, out, wScale, t,
            accumulate(w, t, idx(0), idx(full),
                       SmallVector<Value>(numAccs(t), zero)));
   };
 
-  // Prefill: groups of the tile's tokens, each token once. A last group
-  // of fewer tokens runs when it holds more than a quarter of a tile (one
-  // pass over the weights): as the group of the last tile's tokens, which
-  // recomputes some outputs of the group before (the same values), or, with
-  // fewer tokens than a tile, padded with copies of the last token, which
-  // store nothing. (Token rows at fixed distances keep the activation
-  // addresses one register plus offsets: padded groups need a register per
-  // token and spill.) Otherwise its tokens use the decode tiles, 8 rows x 1
-  // token: eight independent dot-product chains per activation block.
+  // Prefill: groups of the tile's tokens, each token once, then the
+  // remaining tokens in groups of 8, 4, 2 and 1 (the binary digits of their
+  // count), so that a batch of any size computes each token once, in one
+  // pass over each chunk of weights. (A server's decode step is a batch of
+  // a few tokens.) One token alone takes the decode tiles, 8 rows x 1
+  // token: eight independent dot-product chains per activation block, all
+  // rows on the thread team.
   auto [tileRows, tileToks] = dot.prefillTile();
+  Value single =
+      b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, tokens, idx(1));
+  Value decodeStart = b.create<arith::SelectOp>(single, idx(0), tokens);
   Value mainToks = b.create<arith::MulIOp>(
-      b.create<arith::DivUIOp>(tokens, idx(tileToks)), idx(tileToks));
-  Value padLast = b.create<arith::CmpIOp>(
-      arith::CmpIPredicate::ugt,
-      b.create<arith::MulIOp>(b.create<arith::SubIOp>(tokens, mainToks),
-                              idx(4)),
-      idx(tileToks));
-  Value decodeStart = b.create<arith::SelectOp>(padLast, tokens, mainToks);
+      b.create<arith::DivUIOp>(decodeStart, idx(tileToks)), idx(tileToks));
+  Value rest = b.create<arith::SubIOp>(decodeStart, mainToks);
+  SmallVector<int64_t> restSizes;
+  for (int64_t size = int64_t(llvm::PowerOf2Ceil(uint64_t(tileToks))) / 2;
+       size >= 1; size /= 2)
+    restSizes.push_back(size);
   auto forGroups = [&, tileToks = tileToks](
-                       function_ref<void(Value t0, bool padded)> body) {
-    forRange(idx(0), mainToks, tileToks, [&](Value t0) { body(t0, false); });
-    auto last = b.create<scf::IfOp>(padLast, /*withElse=*/false);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&last.getThenRegion().front());
-    auto whole =
-        b.create<scf::IfOp>(b.create<arith::CmpIOp>(arith::CmpIPredicate::uge,
-                                                    tokens, idx(tileToks)),
-                            /*withElse=*/true);
-    b.setInsertionPointToStart(&whole.getThenRegion().front());
-    body(b.create<arith::SubIOp>(tokens, idx(tileToks)), false);
-    b.setInsertionPointToStart(&whole.getElseRegion().front());
-    body(idx(0), true);
+                       function_ref<void(Value t0, int64_t toks)> body) {
+    forRange(idx(0), mainToks, tileToks, [&](Value t0) { body(t0, tileToks); });
+    for (int64_t size : restSizes) {
+      // The group of `size` starts after the larger groups of the rest.
+      Value bit = b.create<arith::AndIOp>(rest, idx(size));
+      auto group = b.create<scf::IfOp>(
+          b.create<arith::CmpIOp>(arith::CmpIPredicate::ne, bit, idx(0)),
+          /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&group.getThenRegion().front());
+      Value before = b.create<arith::AndIOp>(rest, idx(~(2 * size - 1)));
+      body(b.create<arith::AddIOp>(mainToks, before), size);
+    }
   };
 
   // Rows go in chunks whose weights stay in L2 while every token group
@@ -461,11 +451,11 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
              : std::max<int64_t>(1, kChunkBytes / tileBytes) * tileRows;
   // Blocks [p0, p1) of a one-row-chunk tile: its accumulators wait in
   // `waiting` between pieces; the last piece stores the outputs.
-  auto pieceTile = [&, tileRows = tileRows, tileToks = tileToks](
-                       Value w, Value out, Value wScale, Value waiting,
-                       Value c0, Value n0, Value t0, bool padded, Value p0,
-                       Value p1, int64_t n) {
-    Tile t = makeTile(n0, t0, tileRows, tileToks, padded);
+  auto pieceTile = [&, tileRows = tileRows](Value w, Value out, Value wScale,
+                                            Value waiting, Value c0, Value n0,
+                                            Value t0, int64_t toks, Value p0,
+                                            Value p1, int64_t n) {
+    Tile t = makeTile(n0, t0, tileRows, toks);
     int64_t perTile = numAccs(t);
     if (tileRows == 1)
       t.ahead = i2_k64::rowOffset(
@@ -518,9 +508,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
           Value end = b.create<arith::MinUIOp>(
               b.create<arith::AddIOp>(c0, idx(chunk)), idx(mainRows));
           if (!pieces) {
-            forGroups([&](Value t0, bool padded) {
+            forGroups([&](Value t0, int64_t toks) {
               forRange(c0, end, tileRows, [&](Value n0) {
-                tile(w, out, wScale, n0, t0, tileRows, tileToks, padded);
+                tile(w, out, wScale, n0, t0, tileRows, toks);
               });
             });
             return;
@@ -529,32 +519,31 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
           auto waiting = b.create<memref::AllocaOp>(
               MemRefType::get({chunk * tileToks}, accType),
               b.getI64IntegerAttr(64));
-          forGroups([&](Value t0, bool padded) {
+          forGroups([&](Value t0, int64_t toks) {
             forRange(idx(0), idx(full), pieceBlocks, [&](Value p0) {
               Value p1 = b.create<arith::MinUIOp>(
                   b.create<arith::AddIOp>(p0, idx(pieceBlocks)), idx(full));
               forRange(c0, end, tileRows, [&](Value n0) {
-                pieceTile(w, out, wScale, waiting, c0, n0, t0, padded, p0, p1,
-                          n);
+                pieceTile(w, out, wScale, waiting, c0, n0, t0, toks, p0, p1, n);
               });
             });
           });
         });
     // Rows that do not fill a row tile, one at a time over all of K.
-    forRange(idx(mainRows), idx(n), 1, [&, tileToks = tileToks](Value n0) {
-      forGroups([&](Value t0, bool padded) {
-        tile(w, out, wScale, n0, t0, 1, tileToks, padded);
+    forRange(idx(mainRows), idx(n), 1, [&](Value n0) {
+      forGroups([&](Value t0, int64_t toks) {
+        tile(w, out, wScale, n0, t0, 1, toks);
       });
     });
     // Decode tiles.
     int64_t decodeRows = n / 8 * 8;
     parallelFor(idx(0), idx(decodeRows), idx(8), [&](Value n0) {
       forRange(decodeStart, tokens, 1,
-               [&](Value t0) { tile(w, out, wScale, n0, t0, 8, 1, false); });
+               [&](Value t0) { tile(w, out, wScale, n0, t0, 8, 1); });
     });
     forRange(idx(decodeRows), idx(n), 1, [&](Value n0) {
       forRange(decodeStart, tokens, 1,
-               [&](Value t0) { tile(w, out, wScale, n0, t0, 1, 1, false); });
+               [&](Value t0) { tile(w, out, wScale, n0, t0, 1, 1); });
     });
   }
 }

@@ -5,6 +5,9 @@ requests (server.test). Prints one line per check; exits 1 if any failed.
                                 malformed requests, disconnects, metrics
   serve_check.py EXE --busy     a full queue answers 503 with Retry-After
   serve_check.py EXE --drain    SIGTERM finishes the requests in flight
+  serve_check.py EXE --basic --runner qemu-aarch64-static
+                                completions, streamed and 4 concurrent, of
+                                an executable run under RUNNER
 """
 import argparse
 import http.client
@@ -21,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import openai
 
 failures = 0
+runner = []  # a command the executable runs under (qemu)
 
 
 def check(name, ok, detail=""):
@@ -31,7 +35,7 @@ def check(name, ok, detail=""):
 
 class Server:
     def __init__(self, exe, *args):
-        self.proc = subprocess.Popen([exe, "--serve", "--port", "0", *args],
+        self.proc = subprocess.Popen([*runner, exe, "--serve", "--port", "0", *args],
                                      stderr=subprocess.PIPE, text=True)
         self.banner = self.proc.stderr.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+),", self.banner)
@@ -74,14 +78,14 @@ class Server:
 
 
 def greedy_cli(exe, prompt, n, *flags):
-    out = subprocess.run([exe, "-p", prompt, "-n", str(n), "--greedy", "-q",
+    out = subprocess.run([*runner, exe, "-p", prompt, "-n", str(n), "--greedy", "-q",
                           "--no-display-prompt", *flags], capture_output=True,
                          text=True, check=True).stdout
     return out[:-1] if out.endswith("\n") else out
 
 
 def chat_cli(exe, message, n):
-    out = subprocess.run([exe, "--chat", "-n", str(n), "--greedy", "-q"],
+    out = subprocess.run([*runner, exe, "--chat", "-n", str(n), "--greedy", "-q"],
                          input=message + "\n", capture_output=True, text=True,
                          check=True).stdout
     return out[len("> "):out.index("\n> ")]
@@ -160,6 +164,25 @@ def slots_free(s):
             return True
         time.sleep(0.05)
     return False
+
+
+def basic(exe):
+    s = Server(exe, "--parallel", "4", "-t", "2")
+    prompts = ["Once upon a time", "The cat", "In the morning", "She said"]
+    wants = [greedy_cli(exe, p, 12) for p in prompts]
+    r = s.client.completions.create(model="m", prompt=prompts[0], max_tokens=12,
+                                    temperature=0)
+    check("completion equals the CLI's --greedy text", r.choices[0].text == wants[0],
+          f"{r.choices[0].text!r} vs {wants[0]!r}")
+    text = "".join(c.choices[0].text for c in s.client.completions.create(
+        model="m", prompt=prompts[0], max_tokens=12, temperature=0, stream=True))
+    check("streamed completion equals the non-streamed one", text == wants[0])
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda p: s.client.completions.create(
+            model="m", prompt=p, max_tokens=12, temperature=0).choices[0].text,
+            prompts))
+    check("4 concurrent clients, each equal to its prompt alone", got == wants)
+    check("exit status 0 after SIGTERM", s.stop() == 0)
 
 
 def hostile(s):
@@ -292,8 +315,12 @@ def main():
     ap.add_argument("exe")
     ap.add_argument("--busy", action="store_true")
     ap.add_argument("--drain", action="store_true")
+    ap.add_argument("--basic", action="store_true")
+    ap.add_argument("--runner", default="")
     a = ap.parse_args()
-    (busy if a.busy else drain if a.drain else completions)(a.exe)
+    runner.extend(a.runner.split())
+    (busy if a.busy else drain if a.drain else basic if a.basic else
+     completions)(a.exe)
     sys.exit(1 if failures else 0)
 
 
