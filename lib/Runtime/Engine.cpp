@@ -23,6 +23,7 @@
 // Generic graph executables define none of the model's functions (and
 // never serve).
 #pragma weak _mlir_ciface_tern_forward_batch
+#pragma weak _mlir_ciface_tern_forward_batch_f16
 #pragma weak tern_kv_floats_per_position
 
 using namespace tern::rt;
@@ -53,8 +54,7 @@ Engine::Engine(Config config, const Tokenizer *tokenizer, int64_t vocab,
     : cfg(config), tok(tokenizer), vocab(vocab), isEos(std::move(isEos)),
       poolSize(size_t(cfg.slots) * size_t(cfg.context) *
                size_t(tern_kv_floats_per_position())),
-      pool(static_cast<float *>(std::calloc(poolSize ? poolSize : 1, 4)),
-           &std::free),
+      pool(std::calloc(poolSize ? poolSize : 1, cfg.kvF16 ? 2 : 4), &std::free),
       slots(size_t(cfg.slots)) {
   if (!pool)
     throw std::bad_alloc();
@@ -263,12 +263,20 @@ bool Engine::step() {
   tern_i32_vector idv = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posv = {positions.data(), positions.data(), 0, {n}, {1}};
   tern_i32_vector slotv = {slotOf.data(), slotOf.data(), 0, {n}, {1}};
-  tern_f32_vector kv = {pool.get(), pool.get(), 0, {int64_t(poolSize)}, {1}};
   tern_i32_vector rowv = {rows.data(), rows.data(), 0, {r}, {1}};
   tern_f32_matrix out = {
       logits.data(), logits.data(), 0, {r, vocab}, {vocab, 1}};
-  _mlir_ciface_tern_forward_batch(&idv, &posv, &slotv, &kv, cfg.context, &rowv,
-                                  &out);
+  if (cfg.kvF16) {
+    auto *data = static_cast<uint16_t *>(pool.get());
+    tern_f16_vector kv = {data, data, 0, {int64_t(poolSize)}, {1}};
+    _mlir_ciface_tern_forward_batch_f16(&idv, &posv, &slotv, &kv, cfg.context,
+                                        &rowv, &out);
+  } else {
+    auto *data = static_cast<float *>(pool.get());
+    tern_f32_vector kv = {data, data, 0, {int64_t(poolSize)}, {1}};
+    _mlir_ciface_tern_forward_batch(&idv, &posv, &slotv, &kv, cfg.context,
+                                    &rowv, &out);
+  }
   ++metrics.steps;
   metrics.stepTokens += n;
   for (size_t i = 0; i < owners.size(); ++i) {

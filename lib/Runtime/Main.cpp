@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -43,6 +44,10 @@ using namespace tern::rt;
 #pragma weak tern_is_eos
 #pragma weak _mlir_ciface_tern_graph
 #pragma weak tern_graph_signature
+// CPU executables only.
+extern "C" void _mlir_ciface_tern_forward_batch_f16(
+    tern_i32_vector *, tern_i32_vector *, tern_i32_vector *, tern_f16_vector *,
+    int64_t, tern_i32_vector *, tern_f32_matrix *) __attribute__((weak));
 
 namespace {
 
@@ -51,11 +56,29 @@ int fail(const std::string &message) {
   return 1;
 }
 
+/// One sequence's KV cache: `elements` f32 (or, --kv-type f16, f16)
+/// values, zero-initialized; calloc'ed, so pages of a large cache are only
+/// touched as positions fill.
+class KVCache {
+public:
+  KVCache(int64_t positions, bool f16)
+      : elements(tern_kv_floats_per_position() * positions), f16(f16),
+        data(std::calloc(size_t(elements ? elements : 1), f16 ? 2 : 4)) {}
+  ~KVCache() { std::free(data); }
+  KVCache(const KVCache &) = delete;
+  KVCache &operator=(const KVCache &) = delete;
+  void clear() { std::memset(data, 0, size_t(elements) * (f16 ? 2 : 4)); }
+  explicit operator bool() const { return data != nullptr; }
+
+  int64_t elements;
+  bool f16;
+  void *data;
+};
+
 /// Runs the model on `ids` starting at position `start`, appending to the KV
 /// cache; returns the logits of the last `rows` tokens ([rows, vocab]).
 std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
-                           int64_t rows, float *cache, int64_t cacheFloats,
-                           int64_t vocab) {
+                           int64_t rows, KVCache &cache, int64_t vocab) {
   int64_t n = int64_t(ids.size());
   std::vector<int32_t> positions(n);
   for (int64_t i = 0; i < n; ++i)
@@ -63,10 +86,27 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
   std::vector<float> logits(size_t(rows * vocab));
   tern_i32_vector idsRef = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
-  tern_f32_vector cacheRef = {cache, cache, 0, {cacheFloats}, {1}};
   tern_f32_matrix out = {
       logits.data(), logits.data(), 0, {rows, vocab}, {vocab, 1}};
-  _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
+  if (!cache.f16) {
+    auto *data = static_cast<float *>(cache.data);
+    tern_f32_vector cacheRef = {data, data, 0, {cache.elements}, {1}};
+    _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
+    return logits;
+  }
+  // The f16 cache: the batch entry with one slot.
+  std::vector<int32_t> slots(size_t(n), 0);
+  std::vector<int32_t> rowIds(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r)
+    rowIds[size_t(r)] = int32_t(n - rows + r);
+  auto *data = static_cast<uint16_t *>(cache.data);
+  tern_f16_vector cacheRef = {data, data, 0, {cache.elements}, {1}};
+  tern_i32_vector slotRef = {slots.data(), slots.data(), 0, {n}, {1}};
+  tern_i32_vector rowRef = {rowIds.data(), rowIds.data(), 0, {rows}, {1}};
+  int64_t perPosition = tern_kv_floats_per_position();
+  _mlir_ciface_tern_forward_batch_f16(
+      &idsRef, &posRef, &slotRef, &cacheRef,
+      perPosition ? cache.elements / perPosition : 0, &rowRef, &out);
   return logits;
 }
 
@@ -101,28 +141,27 @@ int bench(const Options &o, int64_t vocab, int64_t context) {
                 " positions; -c is " + std::to_string(context));
   prefaultWeights();
   setNumThreads(o.threads ? o.threads : defaultThreads());
-  size_t cacheFloats = size_t(tern_kv_floats_per_position() * need);
-  std::vector<float> cache(cacheFloats ? cacheFloats : 1);
+  KVCache cache(need, o.kvF16);
+  if (!cache)
+    return fail("cannot allocate the KV cache for --bench");
   std::vector<double> pp, tg;
   for (int64_t r = 0; r < o.benchReps; ++r) {
-    std::fill(cache.begin(), cache.end(), 0.0f);
+    cache.clear();
     std::vector<int32_t> ids(o.benchPrompt);
     for (int64_t i = 0; i < o.benchPrompt; ++i)
       ids[i] = int32_t((1000 + i * 7919) % vocab);
     auto t0 = std::chrono::steady_clock::now();
-    forward(ids, 0, 1, cache.data(), int64_t(cacheFloats), vocab);
+    forward(ids, 0, 1, cache, vocab);
     pp.push_back(o.benchPrompt / seconds(t0, std::chrono::steady_clock::now()));
 
-    std::fill(cache.begin(), cache.end(), 0.0f);
+    cache.clear();
     std::vector<int32_t> one = {int32_t(1000 % vocab)};
-    std::vector<float> logits =
-        forward(one, 0, 1, cache.data(), int64_t(cacheFloats), vocab);
+    std::vector<float> logits = forward(one, 0, 1, cache, vocab);
     auto t1 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < o.benchGen; ++i) {
       one[0] = int32_t(std::max_element(logits.begin(), logits.end()) -
                        logits.begin());
-      logits =
-          forward(one, i + 1, 1, cache.data(), int64_t(cacheFloats), vocab);
+      logits = forward(one, i + 1, 1, cache, vocab);
     }
     tg.push_back(o.benchGen / seconds(t1, std::chrono::steady_clock::now()));
   }
@@ -143,16 +182,15 @@ int bench(const Options &o, int64_t vocab, int64_t context) {
 /// fed in, tokens generated one at a time.
 class Session {
 public:
-  Session(const Options &o, int64_t vocab, int64_t context, float *cache,
-          size_t cacheFloats, uint64_t seed)
-      : o(o), vocab(vocab), context(context), cache(cache),
-        cacheFloats(cacheFloats), rng(seed) {}
+  Session(const Options &o, int64_t vocab, int64_t context, KVCache &cache,
+          uint64_t seed)
+      : o(o), vocab(vocab), context(context), cache(cache), rng(seed) {}
 
   /// Runs `ids` at the next positions; keeps the logits of the last
   /// `rows` of them.
   void feed(std::vector<int32_t> ids, int64_t rows = 1) {
     auto t0 = std::chrono::steady_clock::now();
-    logits = forward(ids, position, rows, cache, int64_t(cacheFloats), vocab);
+    logits = forward(ids, position, rows, cache, vocab);
     position += int64_t(ids.size());
     history.insert(history.end(), ids.begin(), ids.end());
     promptSeconds += seconds(t0, std::chrono::steady_clock::now());
@@ -178,7 +216,7 @@ public:
       if (i + 1 == n || position + 1 >= context)
         break;
       std::vector<int32_t> one = {next};
-      logits = forward(one, position++, 1, cache, int64_t(cacheFloats), vocab);
+      logits = forward(one, position++, 1, cache, vocab);
       last = logits.data();
     }
     generateSeconds += seconds(t0, std::chrono::steady_clock::now());
@@ -200,8 +238,7 @@ public:
 
   const Options &o;
   int64_t vocab, context;
-  float *cache;
-  size_t cacheFloats;
+  KVCache &cache;
   std::mt19937_64 rng;
   int64_t position = 0;
   std::vector<int32_t> history;
@@ -341,6 +378,8 @@ int main(int argc, char **argv) {
     return fail("-c " + std::to_string(context) +
                 " exceeds the model's context length " +
                 std::to_string(tern_context_length()));
+  if (o.kvF16 && !_mlir_ciface_tern_forward_batch_f16)
+    return fail("--kv-type f16: NVIDIA executables keep an f32 KV cache");
   if (o.bench)
     return bench(o, vocab, context);
   if (o.serve) {
@@ -413,17 +452,12 @@ int main(int argc, char **argv) {
   double loadSeconds = seconds(loadStart, std::chrono::steady_clock::now());
   setNumThreads(o.threads ? o.threads : defaultThreads());
 
-  // calloc: pages of a large cache are only touched as positions fill.
-  size_t cacheFloats = size_t(tern_kv_floats_per_position() * context);
-  std::unique_ptr<float, decltype(&std::free)> cache(
-      static_cast<float *>(
-          std::calloc(cacheFloats ? cacheFloats : 1, sizeof(float))),
-      &std::free);
+  KVCache cache(context, o.kvF16);
   if (!cache)
     return fail("cannot allocate the KV cache for -c " +
                 std::to_string(context));
   Session s(
-      o, vocab, context, cache.get(), cacheFloats,
+      o, vocab, context, cache,
       o.seedSet
           ? o.seed
           : uint64_t(

@@ -44,6 +44,11 @@ const char *tern::rt::usage() {
          "  -c N                context size (default: the model's, at most "
          "4096)\n"
          "  -t N                threads (default: all hardware threads)\n"
+         "  --kv-type T         KV cache element type: f32 (default, exact) "
+         "or f16\n"
+         "                      (half the memory and bytes read per token at "
+         "long\n"
+         "                      context; logits move by rounding)\n"
          "  --temp T            sampling temperature, 0 = greedy (default "
          "0.8)\n"
          "  --greedy            same as --temp 0\n"
@@ -88,6 +93,10 @@ const char *tern::rt::usage() {
          "                      503 (default 64)\n"
          "  --alias NAME        the model's name in the API (default: the "
          "executable's)\n"
+         "  --timeout S         seconds a client may take to send a request "
+         "or to read\n"
+         "                      a piece of the answer before it is dropped "
+         "(default 30)\n"
          "  -h, --help          this text\n";
 }
 
@@ -230,6 +239,12 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
             {"--batch-size", setInt(o.batchSize, 1, 1 << 20)},
             {"--queue", setInt(o.queue, 0, 1 << 20)},
             {"--alias", setString(o.alias)},
+            {"--timeout", setInt(o.timeout, 1, 86400)},
+            {"--kv-type",
+             [&](const std::string &v) {
+               o.kvF16 = v == "f16";
+               return v == "f16" || v == "f32";
+             }},
         };
     auto it = std::find_if(std::begin(valued), std::end(valued),
                            [&](const auto &e) { return flag == e.first; });

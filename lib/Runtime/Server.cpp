@@ -216,10 +216,10 @@ std::optional<Refusal> readParams(const json &body, bool chat, Params &p) {
 
 /// One client connection, on its own thread: Beast's reads and writes,
 /// each bounded by a deadline (a slow or silent client is dropped after
-/// kTimeoutSeconds without progress).
+/// --timeout seconds without finishing a read or write).
 class Connection {
 public:
-  static constexpr int kTimeoutSeconds = 30;
+  explicit Connection(int timeoutSeconds) : timeout(timeoutSeconds) {}
 
   tcp::socket &socket() { return stream.socket(); }
 
@@ -304,13 +304,14 @@ private:
   /// Starts an asynchronous operation and runs it to its end or deadline.
   template <typename Start> beast::error_code run(Start start) {
     beast::error_code result;
-    stream.expires_after(std::chrono::seconds(kTimeoutSeconds));
+    stream.expires_after(std::chrono::seconds(timeout));
     start([&](beast::error_code ec, size_t) { result = ec; });
     io.restart();
     io.run();
     return result;
   }
 
+  int timeout;
   net::io_context io;
   beast::tcp_stream stream{io};
   beast::flat_buffer buffer;
@@ -718,14 +719,16 @@ int tern::rt::serve(const Options &o, const Tokenizer &tok, int64_t vocab,
   cfg.context = context;
   cfg.batchTokens = o.batchSize;
   cfg.queue = o.queue;
+  cfg.kvF16 = o.kvF16;
   Server server(tok, vocab, context, modelName, cfg);
-  double gib = double(server.engine.poolFloats()) * 4 / (1 << 30);
+  double gib = double(server.engine.poolBytes()) / (1 << 30);
   std::fprintf(stderr,
                "server: %s on http://%s:%d, %d slots of %lld positions, KV "
-               "pool %.2f GiB (f32, %.0f MiB per slot), %d thread%s\n",
+               "pool %.2f GiB (%s, %.0f MiB per slot), %d thread%s\n",
                modelName, o.host.c_str(), int(acceptor.local_endpoint().port()),
-               o.parallel, (long long)context, gib, gib * 1024 / o.parallel,
-               numThreads(), numThreads() == 1 ? "" : "s");
+               o.parallel, (long long)context, gib, o.kvF16 ? "f16" : "f32",
+               gib * 1024 / o.parallel, numThreads(),
+               numThreads() == 1 ? "" : "s");
 
   // Connections: a thread each, up to `limit` (every slot's stream, the
   // queue, and some for /health and /metrics); beyond it, 503.
@@ -746,7 +749,7 @@ int tern::rt::serve(const Options &o, const Tokenizer &tok, int64_t vocab,
     ::shutdown(acceptor.native_handle(), SHUT_RDWR); // wakes accept()
   });
   while (!stopping) {
-    auto conn = std::make_unique<Connection>();
+    auto conn = std::make_unique<Connection>(o.timeout);
     acceptor.accept(conn->socket(), ec);
     if (ec) {
       if (stopping)

@@ -79,6 +79,16 @@ public:
     logitRows = rows;
   }
 
+  /// Starts emitting the forward function `fn` (a model has one per KV
+  /// pool type): kernel functions and weights made for the one before are
+  /// shared.
+  void beginFunction(Operation *fn) {
+    forward = fn;
+    map.clear();
+    outputs.clear();
+    buffers.clear();
+  }
+
   /// Emits `op`: CPU families call its kernel function.
   virtual LogicalResult lower(Operation *op);
   /// Fails, naming `op`, when a result has a dynamic dimension besides the
@@ -327,6 +337,8 @@ public:
   Value kvSlots, kvContext, logitRows;
   /// Kernel functions by signature.
   llvm::StringMap<func::FuncOp> kernels;
+  /// Weight globals by tern.weight op.
+  DenseMap<Operation *, memref::GlobalOp> weightGlobals;
   /// The kernel being built: op values -> its arguments, and its scalars.
   IRMapping local;
   SmallVector<Value> extras;

@@ -95,6 +95,7 @@ public:
     int64_t context = 4096;    ///< positions per sequence (-c)
     int64_t batchTokens = 256; ///< tokens per step (--batch-size)
     int queue = 64;            ///< requests waiting beyond the slots
+    bool kvF16 = false;        ///< an f16 KV pool (--kv-type f16)
   };
   Engine(Config config, const Tokenizer *tokenizer, int64_t vocab,
          std::function<bool(int32_t)> isEos);
@@ -111,8 +112,8 @@ public:
   void stop();
 
   const Config &config() const { return cfg; }
-  /// Floats of the KV pool.
-  size_t poolFloats() const { return poolSize; }
+  /// Bytes of the KV pool.
+  size_t poolBytes() const { return poolSize * (cfg.kvF16 ? 2 : 4); }
   int busySlots() const { return busy; }
   int queued();
   EngineMetrics metrics;
@@ -132,7 +133,7 @@ private:
   std::function<bool(int32_t)> isEos;
   /// calloc'ed: pages positions never reach are never touched.
   size_t poolSize;
-  std::unique_ptr<float, void (*)(void *)> pool;
+  std::unique_ptr<void, void (*)(void *)> pool;
   std::vector<Slot> slots;
   std::mutex mutex; ///< guards waiting, and wakes the model thread
   std::condition_variable wake, idle;

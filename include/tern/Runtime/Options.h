@@ -46,6 +46,8 @@ struct Options {
   int64_t batchSize = 256;        ///< --batch-size: tokens per step
   int queue = 64;                 ///< --queue: requests waiting for a slot
   std::string alias;              ///< --alias: the model's name in the API
+  bool kvF16 = false;             ///< --kv-type f16 (default f32)
+  int timeout = 30; ///< --timeout: seconds a client may stall a read or write
 };
 
 /// Parses argv. On a bad flag, writes the reason to `error` and returns

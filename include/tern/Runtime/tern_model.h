@@ -32,6 +32,15 @@ typedef struct {
   int64_t strides[1];
 } tern_f32_vector;
 
+/* A flat buffer of f16 values (an f16 KV cache), as their bits. */
+typedef struct {
+  uint16_t *allocated;
+  uint16_t *aligned;
+  int64_t offset;
+  int64_t sizes[1];
+  int64_t strides[1];
+} tern_f16_vector;
+
 /* A flat buffer of bytes (a generic graph's inputs or outputs). */
 typedef struct {
   void *allocated;
@@ -83,6 +92,14 @@ void _mlir_ciface_tern_forward_batch(tern_i32_vector *ids,
                                      tern_f32_vector *kv_pool,
                                      int64_t kv_context, tern_i32_vector *rows,
                                      tern_f32_matrix *logits);
+
+/* tern_forward_batch over an f16 KV pool (same layout, 2 bytes per value;
+ * the math stays f32, keys and values are rounded to f16 when stored). CPU
+ * libraries only. */
+void _mlir_ciface_tern_forward_batch_f16(
+    tern_i32_vector *ids, tern_i32_vector *positions, tern_i32_vector *slots,
+    tern_f16_vector *kv_pool, int64_t kv_context, tern_i32_vector *rows,
+    tern_f32_matrix *logits);
 
 /* Number of logits per token. */
 int64_t tern_vocab_size(void);

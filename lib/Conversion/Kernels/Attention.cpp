@@ -149,6 +149,22 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
     return b.create<arith::IndexCastOp>(
         b.getIndexType(), b.create<memref::LoadOp>(pos, ValueRange{t}));
   };
+  // The pool holds f32, or f16 (--kv-type f16): converted on the way in
+  // and out, the math stays f32.
+  Type cacheElement = cast<MemRefType>(kvCache.getType()).getElementType();
+  auto cacheLoad = [&](Type f32Type, Value at) -> Value {
+    Value v;
+    if (auto vec = dyn_cast<VectorType>(f32Type))
+      v = b.create<vector::LoadOp>(vec.clone(cacheElement), kvCache, at);
+    else
+      v = b.create<memref::LoadOp>(kvCache, ValueRange{at});
+    return v.getType() == f32Type ? v : b.create<arith::ExtFOp>(f32Type, v);
+  };
+  auto cacheStore = [&](Value v, Value at) {
+    if (!cacheElement.isF32())
+      v = b.create<arith::TruncFOp>(cacheElement, v);
+    b.create<memref::StoreOp>(v, kvCache, ValueRange{at});
+  };
 
   // Append this call's keys and values first: prompt tokens attend to each
   // other (and only to their own sequence's positions, in its slot).
@@ -156,12 +172,10 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
     Value p = position(t), base = slotStart(t);
     Value kRow = rowStart(base, 0, p), vRow = rowStart(base, 1, p);
     forEach(idx(width), [&](Value j) {
-      b.create<memref::StoreOp>(b.create<memref::LoadOp>(k, ValueRange{t, j}),
-                                kvCache,
-                                ValueRange{b.create<arith::AddIOp>(kRow, j)});
-      b.create<memref::StoreOp>(b.create<memref::LoadOp>(v, ValueRange{t, j}),
-                                kvCache,
-                                ValueRange{b.create<arith::AddIOp>(vRow, j)});
+      cacheStore(b.create<memref::LoadOp>(k, ValueRange{t, j}),
+                 b.create<arith::AddIOp>(kRow, j));
+      cacheStore(b.create<memref::LoadOp>(v, ValueRange{t, j}),
+                 b.create<arith::AddIOp>(vRow, j));
     });
   });
 
@@ -193,14 +207,14 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       auto scoreAt = [&](Value i) { // one position
         Value dot;
         if (vectorHead) {
-          Value kv = b.create<vector::LoadOp>(headVec, kvCache, kRow(i));
+          Value kv = cacheLoad(headVec, kRow(i));
           dot = sumF32(b.create<arith::MulFOp>(qVec, kv));
         } else {
           dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
             Value qv = b.create<memref::LoadOp>(
                 q, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
-            Value kv = b.create<memref::LoadOp>(
-                kvCache, ValueRange{b.create<arith::AddIOp>(kRow(i), d)});
+            Value kv =
+                cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(kRow(i), d));
             return b.create<arith::AddFOp>(acc,
                                            b.create<arith::MulFOp>(qv, kv));
           });
@@ -216,8 +230,8 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
           SmallVector<Value> products;
           for (int64_t p = 0; p < 16; ++p) {
             Value i = b.create<arith::AddIOp>(i0, idx(p));
-            products.push_back(b.create<arith::MulFOp>(
-                qVec, b.create<vector::LoadOp>(headVec, kvCache, kRow(i))));
+            products.push_back(
+                b.create<arith::MulFOp>(qVec, cacheLoad(headVec, kRow(i))));
           }
           // Each product folded to 16 lanes, then the 16 summed together.
           for (Value &prod : products)
@@ -263,7 +277,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
             DenseElementsAttr::get(headVec, b.getF32FloatAttr(0).getValue()));
         Value acc = reduce(visible, zero, [&](Value i, Value acc) {
           Value vRow = b.create<arith::AddIOp>(rowStart(base, 1, i), kvOff);
-          Value vv = b.create<vector::LoadOp>(headVec, kvCache, vRow);
+          Value vv = cacheLoad(headVec, vRow);
           Value a = b.create<vector::BroadcastOp>(
               headVec, b.create<memref::LoadOp>(scores, ValueRange{h, i}));
           return b.create<vector::FMAOp>(a, vv, acc);
@@ -275,8 +289,8 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
         forEach(idx(headDim), [&](Value d) {
           Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
             Value vRow = b.create<arith::AddIOp>(rowStart(base, 1, i), kvOff);
-            Value vv = b.create<memref::LoadOp>(
-                kvCache, ValueRange{b.create<arith::AddIOp>(vRow, d)});
+            Value vv =
+                cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(vRow, d));
             Value a = b.create<memref::LoadOp>(scores, ValueRange{h, i});
             return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
           });

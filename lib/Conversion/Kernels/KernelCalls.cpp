@@ -197,8 +197,8 @@ LogicalResult KernelEmitter::lowerWeight(WeightOp op) {
     value = DenseResourceElementsAttr::get(
         RankedTensorType::get({bytes}, b.getI8Type()), resource.getRawHandle());
   }
-  memref::GlobalOp global;
-  {
+  memref::GlobalOp &global = weightGlobals[op];
+  if (!global) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(forward);
     global = b.create<memref::GlobalOp>(

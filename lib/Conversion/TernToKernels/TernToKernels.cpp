@@ -157,64 +157,77 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func,
     return failure();
 
   // tern_forward_batch(ids, positions, slots, kv_pool, kv_context, rows,
-  // logits): the model on tokens of several sequences.
+  // logits): the model on tokens of several sequences; on CPUs also
+  // tern_forward_batch_f16, the same over an f16 KV pool (--kv-type f16).
+  // One emitter builds both, so they share kernel functions and weights.
   auto i32s = MemRefType::get({ShapedType::kDynamic}, b.getI32Type());
-  auto f32s = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
   Type logitsType = storageType(func.getResultTypes()[0]);
-  auto kernel = b.create<func::FuncOp>(
-      "tern_forward_batch",
-      b.getFunctionType(
-          {i32s, i32s, i32s, f32s, b.getIndexType(), i32s, logitsType}, {}));
-  kernel->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-  Block *entry = kernel.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  Value hostIds = entry->getArgument(0), hostPositions = entry->getArgument(1),
-        hostSlots = entry->getArgument(2), kvPool = entry->getArgument(3),
-        kvContext = entry->getArgument(4), hostRows = entry->getArgument(5),
-        logitsOut = entry->getArgument(6);
+  SmallVector<Type, 2> kvElements = {b.getF32Type()};
+  if (!family.isDeviceCode())
+    kvElements.push_back(b.getF16Type());
+  std::unique_ptr<KernelEmitter> owned;
+  for (Type kvElement : kvElements) {
+    auto pool = MemRefType::get({ShapedType::kDynamic}, kvElement);
+    auto kernel = b.create<func::FuncOp>(
+        kvElement.isF32() ? "tern_forward_batch" : "tern_forward_batch_f16",
+        b.getFunctionType(
+            {i32s, i32s, i32s, pool, b.getIndexType(), i32s, logitsType}, {}));
+    kernel->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+    Block *entry = kernel.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    Value hostIds = entry->getArgument(0),
+          hostPositions = entry->getArgument(1),
+          hostSlots = entry->getArgument(2), kvPool = entry->getArgument(3),
+          kvContext = entry->getArgument(4), hostRows = entry->getArgument(5),
+          logitsOut = entry->getArgument(6);
 
-  std::unique_ptr<KernelEmitter> owned =
-      createKernelEmitter(b, module, kernel, family);
-  KernelEmitter &emitter = *owned;
-  emitter.mcaMarkers = mcaMarkers;
-  Value tokenCount = b.create<memref::DimOp>(hostIds, 0);
-  // Where the kernels find ids, positions, slots and the KV pool, and
-  // write the logits: the host's buffers, or (NVIDIA) device copies.
-  emitter.hostPositions = hostPositions;
-  emitter.map.map(func.getArgument(0), emitter.bindInput(hostIds, tokenCount));
-  emitter.map.map(func.getArgument(1),
-                  emitter.bindInput(hostPositions, tokenCount));
-  Value slots = emitter.bindInput(hostSlots, tokenCount);
-  Value rows =
-      emitter.bindInput(hostRows, b.create<memref::DimOp>(hostRows, 0));
-  FailureOr<Value> cache = emitter.bindKVCache(kvPool);
-  if (failed(cache))
-    return failure();
-  Value logitsBuffer = emitter.bindOutput(logitsOut);
-  emitter.setup(*cache, layers, width, tokenCount);
-  emitter.setupBatch(slots, kvContext, rows);
-  // The LM head writes the rows asked for straight into the caller's
-  // buffer.
-  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-  bool fromHead = isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp());
-  if (fromHead)
-    emitter.outputs[ret.getOperand(0)] = logitsBuffer;
-  for (Operation &op : func.getBody().front()) {
-    if (&op == ret) {
-      if (!fromHead)
-        return ret.emitOpError()
-               << "model function's logits must come from tern.lm_head (it "
-                  "computes only the rows the caller asks for)";
-      emitter.writeOutput(emitter.map.lookup(ret.getOperand(0)), logitsOut);
-      break;
-    }
-    if (failed(emitter.lower(&op)))
+    if (!owned)
+      owned = createKernelEmitter(b, module, kernel, family);
+    KernelEmitter &emitter = *owned;
+    emitter.beginFunction(kernel);
+    emitter.mcaMarkers = mcaMarkers;
+    Value tokenCount = b.create<memref::DimOp>(hostIds, 0);
+    // Where the kernels find ids, positions, slots and the KV pool, and
+    // write the logits: the host's buffers, or (NVIDIA) device copies.
+    emitter.hostPositions = hostPositions;
+    emitter.map.map(func.getArgument(0),
+                    emitter.bindInput(hostIds, tokenCount));
+    emitter.map.map(func.getArgument(1),
+                    emitter.bindInput(hostPositions, tokenCount));
+    Value slots = emitter.bindInput(hostSlots, tokenCount);
+    Value rows =
+        emitter.bindInput(hostRows, b.create<memref::DimOp>(hostRows, 0));
+    FailureOr<Value> cache = emitter.bindKVCache(kvPool);
+    if (failed(cache))
       return failure();
+    Value logitsBuffer = emitter.bindOutput(logitsOut);
+    emitter.setup(*cache, layers, width, tokenCount);
+    emitter.setupBatch(slots, kvContext, rows);
+    // The LM head writes the rows asked for straight into the caller's
+    // buffer.
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    bool fromHead =
+        isa_and_nonnull<LMHeadOp>(ret.getOperand(0).getDefiningOp());
+    if (fromHead)
+      emitter.outputs[ret.getOperand(0)] = logitsBuffer;
+    for (Operation &op : func.getBody().front()) {
+      if (&op == ret) {
+        if (!fromHead)
+          return ret.emitOpError()
+                 << "model function's logits must come from tern.lm_head (it "
+                    "computes only the rows the caller asks for)";
+        emitter.writeOutput(emitter.map.lookup(ret.getOperand(0)), logitsOut);
+        break;
+      }
+      if (failed(emitter.lower(&op)))
+        return failure();
+    }
+    emitter.freeBuffers();
+    b.create<func::ReturnOp>();
+    b.setInsertionPointAfter(kernel);
+    if (kvElement.isF32())
+      emitSingleSequenceForward(b, kernel, 2 * layers * width);
   }
-  emitter.freeBuffers();
-  b.create<func::ReturnOp>();
-  b.setInsertionPointAfter(kernel);
-  emitSingleSequenceForward(b, kernel, 2 * layers * width);
 
   int64_t vocab =
       cast<RankedTensorType>(func.getResultTypes()[0]).getDimSize(1);

@@ -5,6 +5,7 @@ requests (server.test). Prints one line per check; exits 1 if any failed.
                                 malformed requests, disconnects, metrics
   serve_check.py EXE --busy     a full queue answers 503 with Retry-After
   serve_check.py EXE --drain    SIGTERM finishes the requests in flight
+  serve_check.py EXE --slow     a stalled client is dropped after --timeout
   serve_check.py EXE --basic --runner qemu-aarch64-static
                                 completions, streamed and 4 concurrent, of
                                 an executable run under RUNNER
@@ -25,6 +26,7 @@ import openai
 
 failures = 0
 runner = []  # a command the executable runs under (qemu)
+extra = []  # flags for both the server and the CLI (--kv-type f16)
 
 
 def check(name, ok, detail=""):
@@ -35,7 +37,8 @@ def check(name, ok, detail=""):
 
 class Server:
     def __init__(self, exe, *args):
-        self.proc = subprocess.Popen([*runner, exe, "--serve", "--port", "0", *args],
+        self.proc = subprocess.Popen([*runner, exe, "--serve", "--port", "0",
+                                      *extra, *args],
                                      stderr=subprocess.PIPE, text=True)
         self.banner = self.proc.stderr.readline()
         m = re.search(r"http://127\.0\.0\.1:(\d+),", self.banner)
@@ -79,7 +82,8 @@ class Server:
 
 def greedy_cli(exe, prompt, n, *flags):
     out = subprocess.run([*runner, exe, "-p", prompt, "-n", str(n), "--greedy", "-q",
-                          "--no-display-prompt", *flags], capture_output=True,
+                          "--no-display-prompt", *extra, *flags],
+                         capture_output=True,
                          text=True, check=True).stdout
     return out[:-1] if out.endswith("\n") else out
 
@@ -310,17 +314,40 @@ def drain(exe):
                                  for l in s.log))
 
 
+def slow(exe):
+    s = Server(exe, "--timeout", "1")
+    sock = socket.create_connection(("127.0.0.1", s.port))
+    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Le")
+    start = time.time()
+    r = s.client.completions.create(model="m", prompt="Once", max_tokens=4,
+                                    temperature=0)
+    check("a stalled client does not hold up others",
+          r.choices[0].finish_reason in ("stop", "length"))
+    sock.settimeout(10)
+    try:
+        closed = sock.recv(100) == b""
+    except OSError:
+        closed = True
+    waited = time.time() - start
+    check("a client that stalls its request is dropped after --timeout 1",
+          closed and waited < 5, f"{waited:.1f} s")
+    check("exit status 0 after SIGTERM", s.stop() == 0)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("exe")
     ap.add_argument("--busy", action="store_true")
     ap.add_argument("--drain", action="store_true")
     ap.add_argument("--basic", action="store_true")
+    ap.add_argument("--slow", action="store_true")
     ap.add_argument("--runner", default="")
+    ap.add_argument("--flags", default="")
     a = ap.parse_args()
     runner.extend(a.runner.split())
+    extra.extend(a.flags.split())
     (busy if a.busy else drain if a.drain else basic if a.basic else
-     completions)(a.exe)
+     slow if a.slow else completions)(a.exe)
     sys.exit(1 if failures else 0)
 
 
