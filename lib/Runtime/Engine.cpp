@@ -185,8 +185,6 @@ void Engine::emitToken(Slot &slot, int32_t id) {
   size_t end = slot.text.size() - hold;
   {
     std::lock_guard<std::mutex> lock(req.mutex);
-    if (slot.generated == 1)
-      req.firstToken = now;
     if (end > slot.released)
       req.text.append(slot.text, slot.released, end - slot.released);
     req.generated = slot.generated;

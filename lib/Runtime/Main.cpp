@@ -37,7 +37,6 @@ using namespace tern::rt;
 // A model is a language model or a generic graph: each defines only its own
 // functions, so all are weak here and main() runs the one it finds.
 #pragma weak _mlir_ciface_tern_forward
-#pragma weak _mlir_ciface_tern_forward_batch
 #pragma weak tern_vocab_size
 #pragma weak tern_kv_floats_per_position
 #pragma weak tern_context_length
@@ -45,9 +44,10 @@ using namespace tern::rt;
 #pragma weak _mlir_ciface_tern_graph
 #pragma weak tern_graph_signature
 // CPU executables only.
-extern "C" void _mlir_ciface_tern_forward_batch_f16(
-    tern_i32_vector *, tern_i32_vector *, tern_i32_vector *, tern_f16_vector *,
-    int64_t, tern_i32_vector *, tern_f32_matrix *) __attribute__((weak));
+extern "C" void
+_mlir_ciface_tern_forward_f16(tern_i32_vector *, tern_i32_vector *,
+                              tern_f16_vector *, tern_f32_matrix *)
+    __attribute__((weak));
 
 namespace {
 
@@ -88,25 +88,15 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
   tern_i32_vector posRef = {positions.data(), positions.data(), 0, {n}, {1}};
   tern_f32_matrix out = {
       logits.data(), logits.data(), 0, {rows, vocab}, {vocab, 1}};
-  if (!cache.f16) {
+  if (cache.f16) {
+    auto *data = static_cast<uint16_t *>(cache.data);
+    tern_f16_vector cacheRef = {data, data, 0, {cache.elements}, {1}};
+    _mlir_ciface_tern_forward_f16(&idsRef, &posRef, &cacheRef, &out);
+  } else {
     auto *data = static_cast<float *>(cache.data);
     tern_f32_vector cacheRef = {data, data, 0, {cache.elements}, {1}};
     _mlir_ciface_tern_forward(&idsRef, &posRef, &cacheRef, &out);
-    return logits;
   }
-  // The f16 cache: the batch entry with one slot.
-  std::vector<int32_t> slots(size_t(n), 0);
-  std::vector<int32_t> rowIds(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r)
-    rowIds[size_t(r)] = int32_t(n - rows + r);
-  auto *data = static_cast<uint16_t *>(cache.data);
-  tern_f16_vector cacheRef = {data, data, 0, {cache.elements}, {1}};
-  tern_i32_vector slotRef = {slots.data(), slots.data(), 0, {n}, {1}};
-  tern_i32_vector rowRef = {rowIds.data(), rowIds.data(), 0, {rows}, {1}};
-  int64_t perPosition = tern_kv_floats_per_position();
-  _mlir_ciface_tern_forward_batch_f16(
-      &idsRef, &posRef, &slotRef, &cacheRef,
-      perPosition ? cache.elements / perPosition : 0, &rowRef, &out);
   return logits;
 }
 
@@ -278,14 +268,11 @@ int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
   std::string error;
   if (!tpl.parse(d.chatTemplate, error))
     return fail("--chat: the chat template: " + error);
-  auto tokenText = [&](int32_t id) {
-    return id >= 0 && id < int32_t(d.tokens.size()) ? d.tokens[id]
-                                                    : std::string();
-  };
-  std::string bos = tokenText(d.bos), eos = tokenText(d.eos);
-  int32_t eot = tok.find("<|eot_id|>");
+  std::string bos = tok.spelling(d.bos), eos = tok.spelling(d.eos);
+  std::vector<int32_t> turnEnds = tok.endOfTurnIds();
   auto stop = [&](int32_t id) {
-    return (!s.o.ignoreEos && tern_is_eos(id)) || id == eot || id == d.eos;
+    return (!s.o.ignoreEos && tern_is_eos(id)) ||
+           std::find(turnEnds.begin(), turnEnds.end(), id) != turnEnds.end();
   };
   std::vector<ChatMessage> messages;
   if (!s.o.system.empty())
@@ -378,7 +365,7 @@ int main(int argc, char **argv) {
     return fail("-c " + std::to_string(context) +
                 " exceeds the model's context length " +
                 std::to_string(tern_context_length()));
-  if (o.kvF16 && !_mlir_ciface_tern_forward_batch_f16)
+  if (o.kvF16 && !_mlir_ciface_tern_forward_f16)
     return fail("--kv-type f16: NVIDIA executables keep an f32 KV cache");
   if (o.bench)
     return bench(o, vocab, context);

@@ -326,7 +326,6 @@ struct Server {
   ChatTemplate chatTemplate;
   bool hasChat = false;
   std::atomic<int64_t> nextId{0};
-  std::vector<int32_t> chatStops;
 
   Server(const Tokenizer &tok, int64_t vocab, int64_t context,
          std::string model, Engine::Config cfg)
@@ -336,10 +335,6 @@ struct Server {
     std::string error;
     hasChat =
         !d.chatTemplate.empty() && chatTemplate.parse(d.chatTemplate, error);
-    if (d.eos >= 0)
-      chatStops.push_back(d.eos);
-    if (int32_t eot = tok.find("<|eot_id|>"); eot >= 0)
-      chatStops.push_back(eot);
   }
 
   /// The prompt of a /v1/completions body: a string, or token ids.
@@ -420,13 +415,10 @@ struct Server {
       messages.push_back({role == "developer" ? "system" : role, text});
     }
     const TokenizerData &d = tok.data();
-    auto tokenText = [&](int32_t id) {
-      return id >= 0 && id < int32_t(d.tokens.size()) ? d.tokens[size_t(id)]
-                                                      : std::string();
-    };
     std::string text, error;
     if (!chatTemplate.render(messages, /*addGenerationPrompt=*/true,
-                             tokenText(d.bos), tokenText(d.eos), text, error))
+                             tok.spelling(d.bos), tok.spelling(d.eos), text,
+                             error))
       return Refusal{400, "the chat template: " + error, "messages"};
     ids = tok.encode(text, /*addBos=*/false, /*parseSpecial=*/true);
     return std::nullopt;
@@ -464,7 +456,7 @@ struct Server {
     req->stop = p.stop;
     req->ignoreEos = p.ignoreEos;
     if (chat)
-      req->stopIds = chatStops;
+      req->stopIds = tok.endOfTurnIds();
     if (engine.isDraining())
       return refusal({503, "the server is shutting down", "", "server_error"});
     if (!engine.submit(req))

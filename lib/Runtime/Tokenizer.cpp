@@ -375,6 +375,20 @@ int32_t Tokenizer::find(std::string_view text) const {
   return it == impl->vocab.end() ? -1 : it->second;
 }
 
+std::string Tokenizer::spelling(int32_t id) const {
+  return id >= 0 && size_t(id) < d.tokens.size() ? d.tokens[size_t(id)]
+                                                 : std::string();
+}
+
+std::vector<int32_t> Tokenizer::endOfTurnIds() const {
+  std::vector<int32_t> ids;
+  if (d.eos >= 0)
+    ids.push_back(d.eos);
+  if (int32_t eot = find("<|eot_id|>"); eot >= 0)
+    ids.push_back(eot);
+  return ids;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool addBos,
                                        bool parseSpecial) const {
   std::vector<int32_t> out;

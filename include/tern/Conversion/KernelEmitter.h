@@ -311,8 +311,7 @@ protected:
   void lowerLinear(LinearOp op);
   /// out = x . table^T in f32 over a float table (LM head, float linear),
   /// or an i8 table times per-row `scales`.
-  /// With `rows` (i32), output row r is input row rows[r]; without, the
-  /// output holds the input's last rows.
+  /// With `rows` (i32), output row r is input row rows[r]; without, row r.
   void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {},
                         Value rows = {});
 

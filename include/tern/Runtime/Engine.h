@@ -59,7 +59,7 @@ struct Request {
   /// next step.
   std::atomic<bool> cancelled{false};
 
-  Clock::time_point submitted, firstToken, lastToken;
+  Clock::time_point submitted, lastToken;
 
   /// Takes the released text; returns whether the request finished.
   bool take(std::string &out, std::string &reason, int64_t &tokens) {

@@ -129,6 +129,12 @@ public:
   std::string decode(int32_t id, bool first = false) const;
   /// The id of the token spelled `text`, or -1.
   int32_t find(std::string_view text) const;
+  /// Token `id` as the vocabulary spells it ("" outside it): what chat
+  /// templates get as bos_token and eos_token.
+  std::string spelling(int32_t id) const;
+  /// The ids that end an assistant turn in chat: the tokenizer's EOS and
+  /// LLaMA-3's <|eot_id|>, where the vocabulary has them.
+  std::vector<int32_t> endOfTurnIds() const;
 
   const TokenizerData &data() const { return d; }
   size_t size() const { return d.tokens.size(); }

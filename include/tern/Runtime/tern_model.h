@@ -93,9 +93,13 @@ void _mlir_ciface_tern_forward_batch(tern_i32_vector *ids,
                                      int64_t kv_context, tern_i32_vector *rows,
                                      tern_f32_matrix *logits);
 
-/* tern_forward_batch over an f16 KV pool (same layout, 2 bytes per value;
- * the math stays f32, keys and values are rounded to f16 when stored). CPU
- * libraries only. */
+/* tern_forward and tern_forward_batch over an f16 KV cache (same layout,
+ * 2 bytes per value; the math stays f32, keys and values are rounded to
+ * f16 when stored). CPU libraries only. */
+void _mlir_ciface_tern_forward_f16(tern_i32_vector *ids,
+                                   tern_i32_vector *positions,
+                                   tern_f16_vector *kv_cache,
+                                   tern_f32_matrix *logits);
 void _mlir_ciface_tern_forward_batch_f16(
     tern_i32_vector *ids, tern_i32_vector *positions, tern_i32_vector *slots,
     tern_f16_vector *kv_pool, int64_t kv_context, tern_i32_vector *rows,

@@ -85,8 +85,7 @@ void KernelEmitter::lowerLinear(LinearOp op) {
 void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
                                      Value scales, Value rows) {
   // out[r, v] = x[t, :] . table[v, :] in f32, t = rows[r] (the LM head
-  // computes only the logits the caller asked for), else the output's rows
-  // are the input's last ones.
+  // computes only the logits the caller asked for), else t = r.
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
   // SIMD kernels stream the table 64 elements at a time into a 64-lane f32
   // accumulator (several independent FMA chains); the rest is scalar.
@@ -97,8 +96,6 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
     return elementToF32(b.create<vector::LoadOp>(VectorType::get({64}, element),
                                                  table, ValueRange{v, j}));
   };
-  Value first =
-      rows ? Value() : b.create<arith::SubIOp>(dim(x, 0), dim(out, 0));
   // Table rows outside, output rows inside: the table (the largest matrix,
   // read from memory) is streamed once for all rows, each of its rows
   // staying in L1 while every x row uses it. Each (r, v) is the same dot
@@ -108,7 +105,7 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
       Value t = rows ? Value(b.create<arith::IndexCastOp>(
                            b.getIndexType(),
                            b.create<memref::LoadOp>(rows, ValueRange{r})))
-                     : Value(b.create<arith::AddIOp>(first, r));
+                     : r;
       Value acc = f32(0);
       if (blocks) {
         Value zero = b.create<arith::ConstantOp>(

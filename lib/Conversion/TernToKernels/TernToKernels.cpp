@@ -6,6 +6,7 @@
 //   func @tern_forward_batch(ids, positions, slots, kv_pool, kv_context,
 //                            rows, logits_out)       (memrefs, loops)
 //   func @tern_forward(ids, positions, kv_cache, logits_out)  (one sequence)
+//   (CPUs: the same two, _f16, over an f16 KV pool)
 //   memref.global "private" constant @tern_weight_*  (weights, resource blobs)
 //
 // The KV cache that tern.attention implies becomes an argument the runtime
@@ -83,15 +84,16 @@ LogicalResult checkSignature(func::FuncOp func) {
   return success();
 }
 
-/// tern_forward(ids, positions, kv_cache, logits): one sequence, whose
-/// cache is the pool's only slot, and the logits of its last rows.
+/// `name`(ids, positions, kv_cache, logits), e.g. tern_forward: one
+/// sequence, whose cache is the pool's only slot, and the logits of its
+/// last rows.
 void emitSingleSequenceForward(ImplicitLocOpBuilder &b, func::FuncOp batch,
-                               int64_t kvFloatsPerPosition) {
+                               StringRef name, int64_t kvFloatsPerPosition) {
   FunctionType type = batch.getFunctionType();
   auto fn = b.create<func::FuncOp>(
-      "tern_forward", b.getFunctionType({type.getInput(0), type.getInput(1),
-                                         type.getInput(3), type.getInput(6)},
-                                        {}));
+      name, b.getFunctionType({type.getInput(0), type.getInput(1),
+                               type.getInput(3), type.getInput(6)},
+                              {}));
   fn->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = fn.addEntryBlock();
   OpBuilder::InsertionGuard guard(b);
@@ -225,8 +227,9 @@ LogicalResult lowerModel(ModuleOp module, func::FuncOp func,
     emitter.freeBuffers();
     b.create<func::ReturnOp>();
     b.setInsertionPointAfter(kernel);
-    if (kvElement.isF32())
-      emitSingleSequenceForward(b, kernel, 2 * layers * width);
+    emitSingleSequenceForward(
+        b, kernel, kvElement.isF32() ? "tern_forward" : "tern_forward_f16",
+        2 * layers * width);
   }
 
   int64_t vocab =

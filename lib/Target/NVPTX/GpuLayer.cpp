@@ -508,12 +508,11 @@ void GpuKernelEmitter::launchRope(RopeOp op) {
 void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
                                          Value scales, Value rows) {
   // out[r, v] = x[t, :] . table[v, :], t = rows[r] (the LM head computes
-  // only the rows asked for), else the output's rows are the input's last
-  // ones. A block computes 128
-  // table rows, a thread each, over chunks of kChunk columns: the block
-  // first copies the chunk of its rows into shared memory (consecutive
-  // threads read consecutive elements of a row: coalesced), then each
-  // thread adds its row's products, in column order.
+  // only the rows asked for), else t = r. A block computes 128 table rows, a
+  // thread each, over chunks of kChunk columns: the block first copies the
+  // chunk of its rows into shared memory (consecutive threads read consecutive
+  // elements of a row: coalesced), then each thread adds its row's products, in
+  // column order.
   constexpr int64_t kChunk = 32, kStride = kChunk + 1; // no bank conflicts
   auto tableType = cast<MemRefType>(table.getType());
   int64_t vocab = tableType.getDimSize(0), d = tableType.getDimSize(1);
@@ -529,12 +528,10 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
   launchKernel(
       kind, args, idx(llvm::divideCeil(vocab, kVocabThreads)), dim(out, 0),
       kVocabThreads, [&](BlockThreads &th, Value bx, Value r, ValueRange a) {
-        Value t =
-            rows ? Value(b.create<arith::IndexCastOp>(
-                       b.getIndexType(),
-                       b.create<memref::LoadOp>(a[3], ValueRange{r})))
-                 : Value(b.create<arith::AddIOp>(
-                       b.create<arith::SubIOp>(dim(a[0], 0), dim(a[2], 0)), r));
+        Value t = rows ? Value(b.create<arith::IndexCastOp>(
+                             b.getIndexType(),
+                             b.create<memref::LoadOp>(a[3], ValueRange{r})))
+                       : r;
         Value scaleArg = scales ? a.back() : Value();
         Value v0 = b.create<arith::MulIOp>(bx, idx(kVocabThreads));
         Value tile = th.shared(kVocabThreads * kStride);
