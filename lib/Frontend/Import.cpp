@@ -49,11 +49,12 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
                                               MLIRContext &context,
                                               llvm::SourceMgr &sourceMgr,
                                               const ImportOptions &options) {
-  if (path != "-" && !llvm::sys::fs::exists(path))
+  llvm::vfs::FileSystem &fs = options.files();
+  if (path != "-" && !fs.exists(path))
     return fail(context, path, "no such file or directory");
   StringRef ext = llvm::sys::path::extension(path);
-  if (llvm::sys::fs::is_directory(path) || ext == ".safetensors")
-    return importCheckpoint(path, context);
+  if (isDirectory(fs, path) || ext == ".safetensors")
+    return importCheckpoint(path, context, options);
   if (ext == ".gguf")
     return importGGUF(path, context, options);
   if (ext == ".onnx")
@@ -66,7 +67,14 @@ OwningOpRef<ModuleOp> mlir::tern::importModel(StringRef path,
                     "file)");
 
   std::string error;
-  auto file = mlir::openInputFile(path, &error);
+  std::unique_ptr<llvm::MemoryBuffer> file;
+  if (path == "-") {
+    file = mlir::openInputFile(path, &error);
+  } else if (auto read = readFile(fs, path, /*isText=*/true)) {
+    file = std::move(*read);
+  } else {
+    error = read.getError().message();
+  }
   if (!file)
     return fail(context, path, error);
   sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());

@@ -3,6 +3,8 @@
 #ifndef TERN_FRONTEND_IMPORT_H
 #define TERN_FRONTEND_IMPORT_H
 
+#include "tern/Frontend/Files.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/Support/SourceMgr.h"
@@ -20,6 +22,10 @@ struct ImportOptions {
   bool i2sArmLayout = false;
   /// Sizes of symbolic dimensions of ONNX graph inputs (--dim NAME=VALUE).
   std::map<std::string, int64_t> dims;
+  /// Where files are read from (not owned); null: the real file system.
+  llvm::vfs::FileSystem *fs = nullptr;
+
+  llvm::vfs::FileSystem &files() const { return fs ? *fs : realFileSystem(); }
 };
 
 /// Reads the model at `path` with the frontend its format needs and returns
@@ -33,8 +39,9 @@ importModel(llvm::StringRef path, mlir::MLIRContext &context,
 /// Reads a Hugging Face BitNet checkpoint: a directory with config.json and
 /// model.safetensors or sharded safetensors files with their index, or one
 /// .safetensors file in such a directory.
-mlir::OwningOpRef<mlir::ModuleOp> importCheckpoint(llvm::StringRef path,
-                                                   mlir::MLIRContext &context);
+mlir::OwningOpRef<mlir::ModuleOp>
+importCheckpoint(llvm::StringRef path, mlir::MLIRContext &context,
+                 const ImportOptions &options = {});
 
 /// Reads an ONNX file: parses and checks it (opset, wiring, initializers,
 /// external data, supported ops; every problem reported at once).

@@ -9,6 +9,7 @@
 #ifndef TERN_FRONTEND_TOKENIZER_H
 #define TERN_FRONTEND_TOKENIZER_H
 
+#include "tern/Frontend/Files.h"
 #include "tern/Runtime/Tokenizer.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -21,7 +22,9 @@ namespace mlir::tern {
 /// Reads a Hugging Face tokenizer.json (BPE: byte-level or SentencePiece
 /// style), with tokenizer_config.json beside it when present (BOS, chat
 /// template).
-llvm::Expected<::tern::rt::TokenizerData> readHFTokenizer(llvm::StringRef path);
+llvm::Expected<::tern::rt::TokenizerData>
+readHFTokenizer(llvm::StringRef path,
+                llvm::vfs::FileSystem &fs = realFileSystem());
 
 /// Reads a SentencePiece tokenizer.model (BPE) with libsentencepiece.
 llvm::Expected<::tern::rt::TokenizerData>
@@ -33,7 +36,8 @@ readSentencePiece(llvm::StringRef path);
 /// tokenizer.ggml.pre) is added to `warnings`.
 llvm::Expected<std::optional<::tern::rt::TokenizerData>>
 readGGUFTokenizer(llvm::StringRef path,
-                  std::vector<std::string> *warnings = nullptr);
+                  std::vector<std::string> *warnings = nullptr,
+                  llvm::vfs::FileSystem &fs = realFileSystem());
 
 /// Reads the tokenizer at `path`: tokenizer.json, tokenizer.model, a .gguf
 /// file, or a checkpoint directory holding one of the first two. A directory

@@ -186,13 +186,13 @@ bool i2sBySize(const std::vector<GGUFTensor> &list, uint64_t dataSize,
 
 } // namespace
 
-llvm::Expected<std::unique_ptr<GGUFFile>> GGUFFile::open(llvm::StringRef path) {
+llvm::Expected<std::unique_ptr<GGUFFile>>
+GGUFFile::open(llvm::StringRef path, llvm::vfs::FileSystem &fs) {
   auto fail = [&](const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": " + message);
   };
-  auto mapped = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto mapped = readFile(fs, path);
   if (!mapped)
     return fail(mapped.getError().message());
   auto file = std::make_unique<GGUFFile>();

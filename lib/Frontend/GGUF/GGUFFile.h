@@ -10,6 +10,8 @@
 #ifndef TERN_FRONTEND_GGUF_GGUFFILE_H
 #define TERN_FRONTEND_GGUF_GGUFFILE_H
 
+#include "tern/Frontend/Files.h"
+
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -101,7 +103,9 @@ public:
   /// architecture is that fork's (bitnet-b1.58, bitnet-25), its file type
   /// is I2_S (40), or its type-36 tensors take exactly I2_S's bytes (every
   /// architecture: bitnet.cpp also writes `llama` and `bitnet` files).
-  static llvm::Expected<std::unique_ptr<GGUFFile>> open(llvm::StringRef path);
+  static llvm::Expected<std::unique_ptr<GGUFFile>>
+  open(llvm::StringRef path,
+       llvm::vfs::FileSystem &fs = mlir::tern::realFileSystem());
 
   llvm::StringRef getPath() const { return path; }
   uint32_t getVersion() const { return version; }

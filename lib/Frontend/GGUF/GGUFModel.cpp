@@ -635,7 +635,8 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
 OwningOpRef<ModuleOp> mlir::tern::importGGUF(StringRef path,
                                              MLIRContext &context,
                                              const ImportOptions &options) {
-  llvm::Expected<std::unique_ptr<GGUFFile>> file = GGUFFile::open(path);
+  llvm::Expected<std::unique_ptr<GGUFFile>> file =
+      GGUFFile::open(path, options.files());
   if (!file) {
     reportFrontendError(&context, path, file.takeError());
     return nullptr;

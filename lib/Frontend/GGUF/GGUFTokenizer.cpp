@@ -23,8 +23,9 @@ using ::tern::rt::kLlamaCppDefaultPatterns;
 
 llvm::Expected<std::optional<TokenizerData>>
 mlir::tern::readGGUFTokenizer(StringRef path,
-                              std::vector<std::string> *warnings) {
-  llvm::Expected<std::unique_ptr<GGUFFile>> opened = GGUFFile::open(path);
+                              std::vector<std::string> *warnings,
+                              llvm::vfs::FileSystem &fs) {
+  llvm::Expected<std::unique_ptr<GGUFFile>> opened = GGUFFile::open(path, fs);
   if (!opened)
     return opened.takeError();
   const GGUFFile &f = **opened;

@@ -872,7 +872,7 @@ Expected<std::vector<Tensor>> Node::run() {
 Expected<std::vector<Tensor>>
 mlir::tern::onnx_frontend::evaluateNode(const onnx::NodeProto &node,
                                         ArrayRef<const Tensor *> inputs,
-                                        StringRef dir) {
+                                        const DataDir &dir) {
   return Node(node, inputs, dir).run();
 }
 

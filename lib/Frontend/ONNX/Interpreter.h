@@ -44,7 +44,8 @@ std::vector<int64_t> intsOf(const Tensor &t);
 
 class Node {
 public:
-  Node(const onnx::NodeProto &n, ArrayRef<const Tensor *> in, StringRef dir)
+  Node(const onnx::NodeProto &n, ArrayRef<const Tensor *> in,
+       const DataDir &dir)
       : n(n), in(in), dir(dir) {}
 
   Expected<std::vector<Tensor>> run();
@@ -115,7 +116,7 @@ private:
 
   const onnx::NodeProto &n;
   ArrayRef<const Tensor *> in;
-  StringRef dir;
+  const DataDir &dir;
 };
 
 } // namespace mlir::tern::onnx_frontend::interp

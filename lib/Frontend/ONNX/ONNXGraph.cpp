@@ -136,7 +136,7 @@ int64_t mlir::tern::onnx_frontend::elementBytes(int32_t type) {
 }
 
 Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
-                                                       StringRef dir) {
+                                                       const DataDir &dir) {
   std::vector<int64_t> shape(proto.dims().begin(), proto.dims().end());
   int64_t count = 1;
   for (int64_t d : shape)
@@ -151,15 +151,19 @@ Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
       else if (e.key() == "offset")
         llvm::to_integer(e.value(), offset);
     }
-    llvm::SmallString<256> file(dir);
+    llvm::SmallString<256> file(dir.path);
     llvm::sys::path::append(file, location);
-    auto buffer = llvm::MemoryBuffer::getFileSlice(
-        file, count * elementBytes(type), offset, /*IsVolatile=*/false);
+    auto buffer = readFile(*dir.fs, file);
     if (!buffer)
       return error("tensor '" + proto.name() + "': cannot read '" + file +
                    "': " + buffer.getError().message());
+    uint64_t bytes = uint64_t(count * elementBytes(type));
+    if (offset > (*buffer)->getBufferSize() ||
+        bytes > (*buffer)->getBufferSize() - offset)
+      return error("tensor '" + proto.name() + "': '" + file +
+                   "' is too short for its external data");
     std::shared_ptr<llvm::MemoryBuffer> keep = std::move(*buffer);
-    const char *start = keep->getBufferStart();
+    const char *start = keep->getBufferStart() + offset;
     return view(type, shape, start, count, std::move(keep));
   }
   if (proto.has_raw_data()) {
@@ -202,7 +206,7 @@ Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
   return t;
 }
 
-Error GraphValues::run(llvm::StringMap<Tensor> inputs, StringRef dir,
+Error GraphValues::run(llvm::StringMap<Tensor> inputs, const DataDir &dir,
                        ArrayRef<std::string> dynamicInputs) {
   for (const onnx::ValueInfoProto &v : graph.input()) {
     if (!inputs.count(v.name()))

@@ -16,6 +16,7 @@
 #define TERN_FRONTEND_ONNX_ONNXGRAPH_H
 
 #include "Tern/IR/WeightData.h"
+#include "tern/Frontend/Files.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringRef.h"
@@ -189,16 +190,26 @@ std::string shapeString(llvm::ArrayRef<int64_t> shape);
 /// not read (the checker rejects those before anything is read).
 int64_t elementBytes(int32_t type);
 
+/// Where a model's external data files are: its directory, on a file
+/// system (the real one unless given).
+struct DataDir {
+  DataDir(llvm::StringRef path, llvm::vfs::FileSystem &fs = realFileSystem())
+      : path(path), fs(&fs) {}
+  DataDir(const char *path) : DataDir(llvm::StringRef(path)) {}
+  llvm::StringRef path;
+  llvm::vfs::FileSystem *fs;
+};
+
 /// Reads an initializer or a Constant's tensor; external data is read from
 /// the file named relative to `dir`.
 llvm::Expected<Tensor> readTensor(const onnx::TensorProto &proto,
-                                  llvm::StringRef dir);
+                                  const DataDir &dir);
 
 /// Runs one node on its inputs (null for omitted optional inputs). Errors
 /// name the node and say what is wrong with its inputs or attributes.
 llvm::Expected<std::vector<Tensor>>
 evaluateNode(const onnx::NodeProto &node, llvm::ArrayRef<const Tensor *> inputs,
-             llvm::StringRef dir);
+             const DataDir &dir);
 
 /// The [K, N] float matrix that a matmul-like node (MatMul, Gemm,
 /// MatMulInteger, com.microsoft.MatMulNBits) multiplies its first input by,
@@ -214,7 +225,7 @@ public:
   /// Evaluates every node in order, with `inputs` bound to graph inputs.
   /// The values of `dynamicInputs` (default: all inputs) make what depends
   /// on them dynamic; the other inputs are fixed settings, like shapes.
-  llvm::Error run(llvm::StringMap<Tensor> inputs, llvm::StringRef dir,
+  llvm::Error run(llvm::StringMap<Tensor> inputs, const DataDir &dir,
                   llvm::ArrayRef<std::string> dynamicInputs = {});
 
   /// The value of `name`. Large constants that only fed constant folding

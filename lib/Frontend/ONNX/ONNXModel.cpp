@@ -119,7 +119,8 @@ constexpr llvm::StringLiteral kSupported[] = {
 
 class Checker {
 public:
-  Checker(MLIRContext *ctx, StringRef path) : ctx(ctx), path(path) {}
+  Checker(MLIRContext *ctx, StringRef path, llvm::vfs::FileSystem &fs)
+      : ctx(ctx), path(path), fs(fs) {}
 
   bool fail(const llvm::Twine &message) {
     tern::reportFrontendError(ctx, path, message);
@@ -218,12 +219,21 @@ public:
     if (location.empty())
       return fail("initializer '" + t.name() +
                   "' has external data without a location");
+    // As onnx.checker: inside the model's directory, never beside it.
+    if (llvm::sys::path::is_absolute(location) ||
+        llvm::is_contained(llvm::make_range(llvm::sys::path::begin(location),
+                                            llvm::sys::path::end(location)),
+                           ".."))
+      return fail("initializer '" + t.name() + "': external data location '" +
+                  location +
+                  "' must be a relative path inside the model's directory");
     llvm::SmallString<256> file(llvm::sys::path::parent_path(path));
     llvm::sys::path::append(file, location);
-    uint64_t size = 0;
-    if (llvm::sys::fs::file_size(file, size))
+    llvm::ErrorOr<llvm::vfs::Status> status = fs.status(file);
+    if (!status || !status->isRegularFile())
       return fail("initializer '" + t.name() + "': external data file '" +
                   file + "' is missing");
+    uint64_t size = status->getSize();
     if (length < 0)
       length = need;
     if (length != need || offset < 0 || uint64_t(offset + length) > size)
@@ -273,8 +283,14 @@ public:
                               list));
   }
 
+  /// Where the model's external data files are.
+  onnx_frontend::DataDir dataDir() const {
+    return {llvm::sys::path::parent_path(path), fs};
+  }
+
   MLIRContext *ctx;
   std::string path;
+  llvm::vfs::FileSystem &fs;
   int64_t opset = 0;
 };
 
@@ -378,8 +394,7 @@ compileRowGraph(const onnx::GraphProto &g,
       return nullptr;
     }
   onnx_frontend::GraphValues values(g);
-  if (llvm::Error e = values.run(std::move(bound),
-                                 llvm::sys::path::parent_path(checker.path))) {
+  if (llvm::Error e = values.run(std::move(bound), checker.dataDir())) {
     checker.fail("running the graph on a probe input: " +
                  llvm::toString(std::move(e)));
     return nullptr;
@@ -517,9 +532,8 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
     bound[name] = onnx_frontend::Tensor::floats(pastShape, {});
   }
   onnx_frontend::GraphValues values(g);
-  if (llvm::Error e = values.run(std::move(bound),
-                                 llvm::sys::path::parent_path(checker.path),
-                                 {ids.name()})) {
+  if (llvm::Error e =
+          values.run(std::move(bound), checker.dataDir(), {ids.name()})) {
     checker.fail(llvm::formatv(
         "running the graph on a probe sequence of {0} tokens: {1}; a "
         "language model must run on any number of tokens (an export that "
@@ -552,7 +566,7 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
   for (StringRef file : {"config.json", "generation_config.json"}) {
     llvm::SmallString<256> path(llvm::sys::path::parent_path(checker.path));
     llvm::sys::path::append(path, file);
-    if (llvm::Error e = tern::addEosIdsFrom(path, logits, eos)) {
+    if (llvm::Error e = tern::addEosIdsFrom(path, logits, eos, checker.fs)) {
       tern::reportFrontendError(&context, path, std::move(e));
       return nullptr;
     }
@@ -568,9 +582,8 @@ OwningOpRef<ModuleOp> compileGraph(const onnx::GraphProto &g, Checker &checker,
 OwningOpRef<ModuleOp> mlir::tern::importONNX(StringRef path,
                                              MLIRContext &context,
                                              const ImportOptions &options) {
-  Checker checker(&context, path);
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  Checker checker(&context, path, options.files());
+  auto buffer = readFile(options.files(), path);
   if (!buffer) {
     checker.fail(buffer.getError().message());
     return nullptr;

@@ -298,12 +298,13 @@ FailureOr<Value> SafetensorsSource::table(OpBuilder &b, StringRef name,
 using ShardIndex = std::vector<std::pair<std::string, std::string>>;
 
 /// Reads and checks the index at `indexPath`.
-llvm::Expected<ShardIndex> readIndex(StringRef indexPath) {
+llvm::Expected<ShardIndex> readIndex(StringRef indexPath,
+                                     llvm::vfs::FileSystem &fs) {
   auto fail = [&](const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    indexPath + ": " + message);
   };
-  auto text = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
+  auto text = readFile(fs, indexPath, /*isText=*/true);
   if (!text)
     return fail(text.getError().message());
   llvm::Expected<json::Value> parsed = json::parse((*text)->getBuffer());
@@ -327,7 +328,8 @@ llvm::Expected<ShardIndex> readIndex(StringRef indexPath) {
 /// Opens the shards `listed` by the index at `indexPath` and checks the
 /// index against them.
 LogicalResult openShards(MLIRContext *ctx, StringRef dir, StringRef indexPath,
-                         const ShardIndex &listed, SafetensorsSource &source) {
+                         const ShardIndex &listed, SafetensorsSource &source,
+                         llvm::vfs::FileSystem &fs) {
   llvm::SmallVector<std::string> shards;
   for (const auto &entry : listed)
     if (!llvm::is_contained(shards, entry.second))
@@ -336,7 +338,7 @@ LogicalResult openShards(MLIRContext *ctx, StringRef dir, StringRef indexPath,
   for (const std::string &shard : shards) {
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, shard);
-    auto file = SafetensorsFile::open(path);
+    auto file = SafetensorsFile::open(path, fs);
     if (!file) {
       reportFrontendError(ctx, path,
                           llvm::make_error<llvm::StringError>(
@@ -362,10 +364,12 @@ LogicalResult openShards(MLIRContext *ctx, StringRef dir, StringRef indexPath,
 
 } // namespace
 
-OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
-                                                   MLIRContext &context) {
+OwningOpRef<ModuleOp>
+mlir::tern::importCheckpoint(StringRef path, MLIRContext &context,
+                             const ImportOptions &options) {
+  llvm::vfs::FileSystem &fs = options.files();
   // A directory, or one .safetensors file inside a checkpoint directory.
-  bool isDir = llvm::sys::fs::is_directory(path);
+  bool isDir = isDirectory(fs, path);
   llvm::SmallString<256> dir(isDir ? path : llvm::sys::path::parent_path(path));
   if (dir.empty())
     dir = ".";
@@ -375,14 +379,14 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
     return std::string(p);
   };
   std::string configPath = inDir("config.json");
-  if (!llvm::sys::fs::exists(configPath)) {
+  if (!fs.exists(configPath)) {
     reportFrontendError(&context, path,
                         "no config.json beside the weights; a Hugging Face "
                         "checkpoint directory has config.json and "
                         "model.safetensors (or model.safetensors.index.json)");
     return nullptr;
   }
-  llvm::Expected<CheckpointConfig> config = readConfig(configPath);
+  llvm::Expected<CheckpointConfig> config = readConfig(configPath, fs);
   if (!config) {
     reportFrontendError(&context, configPath, config.takeError());
     return nullptr;
@@ -393,15 +397,15 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
   std::string single = isDir ? inDir("model.safetensors") : path.str();
   std::string index = inDir("model.safetensors.index.json");
   std::optional<llvm::Expected<ShardIndex>> listed;
-  if (llvm::sys::fs::exists(index))
-    listed.emplace(readIndex(index));
+  if (fs.exists(index))
+    listed.emplace(readIndex(index, fs));
   auto names = [&](StringRef file) {
     return *listed && llvm::any_of(**listed, [&](const auto &entry) {
       return entry.second == file;
     });
   };
   bool useIndex =
-      listed && (!llvm::sys::fs::exists(single) ||
+      listed && (!fs.exists(single) ||
                  (!isDir && names(llvm::sys::path::filename(single))));
   if (!useIndex && listed && !*listed) // a broken index we do not need
     llvm::consumeError(listed->takeError());
@@ -410,10 +414,10 @@ OwningOpRef<ModuleOp> mlir::tern::importCheckpoint(StringRef path,
       reportFrontendError(&context, index, listed->takeError());
       return nullptr;
     }
-    if (failed(openShards(&context, dir, index, **listed, source)))
+    if (failed(openShards(&context, dir, index, **listed, source, fs)))
       return nullptr;
-  } else if (llvm::sys::fs::exists(single)) {
-    auto file = SafetensorsFile::open(single);
+  } else if (fs.exists(single)) {
+    auto file = SafetensorsFile::open(single, fs);
     if (!file) {
       reportFrontendError(&context, single, file.takeError());
       return nullptr;

@@ -166,12 +166,13 @@ llvm::Error readRope(ConfigReader &r, float defaultTheta, BitNetConfig &c) {
 
 } // namespace
 
-llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
+llvm::Expected<CheckpointConfig>
+mlir::tern::readConfig(StringRef path, llvm::vfs::FileSystem &fs) {
   auto fail = [&](const llvm::Twine &message) -> llvm::Error {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": " + message);
   };
-  auto file = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  auto file = readFile(fs, path, /*isText=*/true);
   if (!file)
     return fail(file.getError().message());
   llvm::Expected<json::Value> parsed = json::parse((*file)->getBuffer());
@@ -275,7 +276,7 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
                               c.vocab));
   llvm::SmallString<256> generation(llvm::sys::path::parent_path(path));
   llvm::sys::path::append(generation, "generation_config.json");
-  if (llvm::Error e = addEosIdsFrom(generation, c.vocab, c.eosIds))
+  if (llvm::Error e = addEosIdsFrom(generation, c.vocab, c.eosIds, fs))
     return std::move(e);
 
   // Packed checkpoints: "autobitlinear" multiplies by weight_scale, plain
@@ -310,10 +311,11 @@ llvm::Expected<CheckpointConfig> mlir::tern::readConfig(StringRef path) {
 }
 
 llvm::Error mlir::tern::addEosIdsFrom(StringRef path, int64_t vocab,
-                                      std::vector<int64_t> &ids) {
-  if (!llvm::sys::fs::exists(path))
+                                      std::vector<int64_t> &ids,
+                                      llvm::vfs::FileSystem &fs) {
+  if (!fs.exists(path))
     return llvm::Error::success();
-  auto text = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  auto text = readFile(fs, path, /*isText=*/true);
   llvm::Expected<json::Value> parsed =
       text ? json::parse((*text)->getBuffer())
            : llvm::Expected<json::Value>(llvm::createStringError(

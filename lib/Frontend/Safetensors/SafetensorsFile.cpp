@@ -56,14 +56,13 @@ parseDType(StringRef name) {
 }
 
 llvm::Expected<std::unique_ptr<SafetensorsFile>>
-SafetensorsFile::open(StringRef path) {
+SafetensorsFile::open(StringRef path, llvm::vfs::FileSystem &fs) {
   auto fail = [&](const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": " + message);
   };
   // Large files are mapped, not read.
-  auto mapped = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
+  auto mapped = readFile(fs, path);
   if (!mapped)
     return fail(mapped.getError().message());
   auto file = std::make_unique<SafetensorsFile>();

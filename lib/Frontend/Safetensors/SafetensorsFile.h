@@ -9,6 +9,8 @@
 #ifndef TERN_FRONTEND_SAFETENSORSFILE_H
 #define TERN_FRONTEND_SAFETENSORSFILE_H
 
+#include "tern/Frontend/Files.h"
+
 #include "mlir/IR/Types.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
@@ -46,7 +48,7 @@ public:
   /// dtype, data inside the file, sizes matching shapes, no overlaps.
   /// Errors name the file and the tensor.
   static llvm::Expected<std::unique_ptr<SafetensorsFile>>
-  open(llvm::StringRef path);
+  open(llvm::StringRef path, llvm::vfs::FileSystem &fs = realFileSystem());
 
   llvm::StringRef getPath() const { return path; }
   /// Tensors in the order of their data.

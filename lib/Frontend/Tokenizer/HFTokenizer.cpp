@@ -31,7 +31,7 @@ const char *kSpace = ::tern::rt::kSentencePieceSpace;
 
 class Reader {
 public:
-  Reader(StringRef path) : path(path) {}
+  Reader(StringRef path, llvm::vfs::FileSystem &fs) : path(path), fs(fs) {}
 
   llvm::Error error(const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -39,7 +39,7 @@ public:
   }
 
   llvm::Expected<json::Value> parse(StringRef file) {
-    auto buffer = llvm::MemoryBuffer::getFile(file);
+    auto buffer = readFile(fs, file, /*isText=*/true);
     if (!buffer)
       return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                      file + ": " + buffer.getError().message());
@@ -257,6 +257,7 @@ public:
   }
 
   std::string path;
+  llvm::vfs::FileSystem &fs;
   TokenizerData data;
   std::map<std::string, int32_t> ids;
   std::string unkText;
@@ -278,8 +279,9 @@ std::optional<std::string> tokenText(const json::Value *v) {
 
 } // namespace
 
-llvm::Expected<TokenizerData> mlir::tern::readHFTokenizer(StringRef path) {
-  Reader r(path);
+llvm::Expected<TokenizerData>
+mlir::tern::readHFTokenizer(StringRef path, llvm::vfs::FileSystem &fs) {
+  Reader r(path, fs);
   llvm::Expected<json::Value> root = r.parse(path);
   if (!root)
     return root.takeError();
@@ -316,7 +318,7 @@ llvm::Expected<TokenizerData> mlir::tern::readHFTokenizer(StringRef path) {
   llvm::SmallString<256> config(llvm::sys::path::parent_path(path));
   llvm::sys::path::append(config, "tokenizer_config.json");
   std::string chatTemplate;
-  if (llvm::sys::fs::exists(config)) {
+  if (r.fs.exists(config)) {
     llvm::Expected<json::Value> cfg = r.parse(config);
     if (!cfg)
       return cfg.takeError();

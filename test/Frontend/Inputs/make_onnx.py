@@ -61,6 +61,11 @@ def main():
     save(ext, os.path.join(d, "ext"), "external-short")
     with open(os.path.join(d, "ext", "weights.bin"), "wb") as f:
         f.write(b"\x00" * 100)
+    # A location outside the model's directory (as onnx.checker refuses).
+    escape = onnx.ModelProto()
+    escape.CopyFrom(ext)
+    escape.graph.initializer[0].external_data[0].value = "../ok/weights.bin"
+    save(escape, os.path.join(d, "ext"), "external-escape")
     os.makedirs(os.path.join(d, "ok"), exist_ok=True)
     save(ext, os.path.join(d, "ok"), "external")
     with open(os.path.join(d, "ok", "weights.bin"), "wb") as f:
