@@ -53,18 +53,26 @@ bool tern::rt::writeNpyF32(const std::string &path, const float *data,
 
 bool tern::rt::readNpyF32(const std::string &path, std::vector<int64_t> &shape,
                           std::vector<float> &data, std::string &error) {
-  auto bad = [&](const std::string &why) {
-    error = "'" + path + "': " + why;
-    return false;
-  };
   FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return bad(std::strerror(errno));
+  if (!f) {
+    error = "'" + path + "': " + std::strerror(errno);
+    return false;
+  }
   std::string bytes;
   char buffer[1 << 16];
   for (size_t got; (got = std::fread(buffer, 1, sizeof buffer, f)) > 0;)
     bytes.append(buffer, got);
   std::fclose(f);
+  return parseNpyF32(bytes, path, shape, data, error);
+}
+
+bool tern::rt::parseNpyF32(const std::string &bytes, const std::string &name,
+                           std::vector<int64_t> &shape,
+                           std::vector<float> &data, std::string &error) {
+  auto bad = [&](const std::string &why) {
+    error = "'" + name + "': " + why;
+    return false;
+  };
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     return bad("not a .npy file");
   int major = uint8_t(bytes[6]);
@@ -74,7 +82,7 @@ bool tern::rt::readNpyF32(const std::string &path, std::vector<int64_t> &shape,
   size_t len = 0;
   for (size_t k = 0; k < lenBytes; ++k)
     len |= size_t(uint8_t(bytes[8 + k])) << (8 * k);
-  if (bytes.size() < start + len)
+  if (bytes.size() - start < len)
     return bad("truncated header");
   std::string header = bytes.substr(start, len);
   auto field = [&](const std::string &key) -> std::string {
@@ -82,8 +90,14 @@ bool tern::rt::readNpyF32(const std::string &path, std::vector<int64_t> &shape,
     if (at == std::string::npos)
       return "";
     at = header.find(':', at);
-    size_t end = key == "shape" ? header.find(')', at) + 1
-                                : header.find_first_of(",}", at);
+    if (at == std::string::npos)
+      return "";
+    size_t end =
+        key == "shape" ? header.find(')', at) : header.find_first_of(",}", at);
+    if (end == std::string::npos)
+      return "";
+    if (key == "shape")
+      ++end;
     std::string v = header.substr(at + 1, end - at - 1);
     v.erase(0, v.find_first_not_of(' '));
     return v;
@@ -97,18 +111,29 @@ bool tern::rt::readNpyF32(const std::string &path, std::vector<int64_t> &shape,
     return bad("is in Fortran order; save a C-order array");
   std::string dims = field("shape");
   shape.clear();
-  size_t count = 1;
+  // The data's size bounds every dimension and their product.
+  size_t limit = (bytes.size() - start - len) / 4, count = 1;
   for (size_t at = dims.find_first_of("0123456789"); at != std::string::npos;
        at = dims.find_first_of("0123456789", at)) {
     size_t end = dims.find_first_not_of("0123456789", at);
-    shape.push_back(std::stoll(dims.substr(at, end - at)));
-    count *= size_t(shape.back());
+    std::string digits = dims.substr(at, end - at);
+    size_t dim = 0;
+    for (char c : digits) {
+      dim = dim * 10 + size_t(c - '0');
+      if (dim > limit)
+        break;
+    }
+    if (dim > limit || (dim && count > limit / dim))
+      return bad("its shape " + dims + " needs more data than the file holds");
+    shape.push_back(int64_t(dim));
+    count *= dim;
     at = end;
   }
   if (bytes.size() - start - len != count * 4)
     return bad("holds " + std::to_string(bytes.size() - start - len) +
                " bytes of data for " + std::to_string(count) + " floats");
   data.resize(count);
-  std::memcpy(data.data(), bytes.data() + start + len, count * 4);
+  if (count)
+    std::memcpy(data.data(), bytes.data() + start + len, count * 4);
   return true;
 }

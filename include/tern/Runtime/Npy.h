@@ -25,6 +25,11 @@ bool writeNpyF32(const std::string &path, const float *data,
 bool readNpyF32(const std::string &path, std::vector<int64_t> &shape,
                 std::vector<float> &data, std::string &error);
 
+/// The same for the contents `bytes` of a file that errors call `name`.
+bool parseNpyF32(const std::string &bytes, const std::string &name,
+                 std::vector<int64_t> &shape, std::vector<float> &data,
+                 std::string &error);
+
 } // namespace tern::rt
 
 #endif // TERN_RUNTIME_NPY_H
