@@ -2,6 +2,8 @@
 
 #include "GGUFFile.h"
 
+#include "tern/Frontend/Limits.h"
+
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -115,6 +117,7 @@ public:
   Reader(llvm::StringRef data) : data(data) {}
   size_t pos = 0;
   bool failed = false;
+  uint64_t tooLong = 0; ///< the length of a string over the limit
 
   bool need(uint64_t n) {
     if (failed || n > data.size() - pos)
@@ -131,6 +134,8 @@ public:
   }
   std::optional<std::string> string() {
     uint64_t n = get<uint64_t>();
+    if (n > limits::kMaxStringBytes && !failed)
+      tooLong = n, failed = true;
     if (!need(n))
       return std::nullopt;
     std::string s(data.data() + pos, n);
@@ -219,9 +224,18 @@ GGUFFile::open(llvm::StringRef path, llvm::vfs::FileSystem &fs) {
     return fail(llvm::formatv("the header claims {0} metadata pairs and {1} "
                               "tensors, more than {2} bytes can hold",
                               kvCount, tensorCount, data.size()));
+  if (kvCount > limits::kMaxMetadataPairs || tensorCount > limits::kMaxTensors)
+    return fail(llvm::formatv("the header claims {0} metadata pairs and {1} "
+                              "tensors; Tern reads at most {2} and {3}",
+                              kvCount, tensorCount, limits::kMaxMetadataPairs,
+                              limits::kMaxTensors));
 
   // Metadata.
   auto truncated = [&](const llvm::Twine &what) {
+    if (r.tooLong)
+      return fail(what + llvm::formatv(": a string of {0} bytes exceeds "
+                                       "Tern's limit of {1}",
+                                       r.tooLong, limits::kMaxStringBytes));
     return fail(what + " runs past the end of the file (" +
                 llvm::Twine(data.size()) + " bytes)");
   };
@@ -246,6 +260,10 @@ GGUFFile::open(llvm::StringRef path, llvm::vfs::FileSystem &fs) {
       v.arrayCount = r.get<uint64_t>();
       if (r.failed)
         return truncated("the array of metadata '" + *key + "'");
+      if (v.arrayCount > limits::kMaxArrayLength)
+        return fail(llvm::formatv("metadata '{0}': an array of {1} values "
+                                  "exceeds Tern's limit of {2}",
+                                  *key, v.arrayCount, limits::kMaxArrayLength));
       size_t start = r.pos;
       if (v.arrayType == 8) {
         for (uint64_t j = 0; j < v.arrayCount; ++j)
@@ -349,8 +367,10 @@ GGUFFile::open(llvm::StringRef path, llvm::vfs::FileSystem &fs) {
     t.offset = r.get<uint64_t>();
     if (r.failed)
       return truncated("tensor '" + t.name + "'");
+    uint64_t elements = 1;
     for (uint64_t d : t.dims)
-      if (d == 0 || t.numElements() > (uint64_t(1) << 48) / d)
+      if (d == 0 ||
+          !limits::mulWithin(elements, d, limits::kMaxTensorElements, elements))
         return fail("tensor '" + t.name + "': dimensions " + t.dimsString() +
                     " are empty or too large");
     if (t.offset % alignment)

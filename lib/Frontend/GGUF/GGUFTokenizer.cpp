@@ -8,6 +8,7 @@
 
 #include "GGUFFile.h"
 
+#include "tern/Frontend/Limits.h"
 #include "tern/Frontend/Tokenizer.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -60,6 +61,10 @@ mlir::tern::readGGUFTokenizer(StringRef path,
   if (!tokens || tokens->empty())
     return error("tokenizer.ggml.tokens is missing or not an array of "
                  "strings");
+  if (int64_t(tokens->size()) > limits::kMaxVocab)
+    return error(llvm::formatv("tokenizer.ggml.tokens: {0} tokens exceed "
+                               "Tern's limit of {1}",
+                               tokens->size(), limits::kMaxVocab));
   d.tokens = std::move(*tokens);
   size_t n = d.tokens.size();
   auto sized = [&](StringRef key,

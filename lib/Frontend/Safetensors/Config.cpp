@@ -8,6 +8,8 @@
 
 #include "Checkpoint.h"
 
+#include "tern/Frontend/Limits.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -222,6 +224,14 @@ mlir::tern::readConfig(StringRef path, llvm::vfs::FileSystem &fs) {
     return std::move(e);
   if (auto e = take(r.integer("max_position_embeddings", 2048), c.maxPositions))
     return std::move(e);
+  if (c.vocab > limits::kMaxVocab)
+    return fail(llvm::formatv("vocab_size {0} exceeds Tern's limit of {1} "
+                              "tokens",
+                              c.vocab, limits::kMaxVocab));
+  if (c.maxPositions > limits::kMaxContext)
+    return fail(llvm::formatv("max_position_embeddings {0} exceeds Tern's "
+                              "limit of {1} positions",
+                              c.maxPositions, limits::kMaxContext));
   if (c.hidden % c.heads && !root->get("head_dim"))
     return fail(llvm::formatv("hidden_size {0} is not a multiple of "
                               "num_attention_heads {1}",

@@ -2,6 +2,8 @@
 
 #include "SafetensorsFile.h"
 
+#include "tern/Frontend/Limits.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Endian.h"
@@ -79,6 +81,10 @@ SafetensorsFile::open(StringRef path, llvm::vfs::FileSystem &fs) {
                               "file ({1} bytes); not a safetensors file, or "
                               "truncated",
                               headerSize, bytes.size()));
+  if (headerSize > limits::kMaxHeaderBytes)
+    return fail(llvm::formatv("header length {0} exceeds safetensors' limit "
+                              "of {1} bytes",
+                              headerSize, limits::kMaxHeaderBytes));
   StringRef header = bytes.substr(8, headerSize);
   StringRef dataSection = bytes.substr(8 + headerSize);
 
@@ -89,6 +95,10 @@ SafetensorsFile::open(StringRef path, llvm::vfs::FileSystem &fs) {
   json::Object *root = parsed->getAsObject();
   if (!root)
     return fail("header is not a JSON object");
+  if (root->size() > limits::kMaxTensors)
+    return fail(llvm::formatv("header lists {0} tensors; Tern reads at most "
+                              "{1}",
+                              root->size(), limits::kMaxTensors));
 
   struct Span {
     uint64_t begin, end;
@@ -119,14 +129,18 @@ SafetensorsFile::open(StringRef path, llvm::vfs::FileSystem &fs) {
     tensor.name = name.str();
     tensor.dtype = dtype->first;
     tensor.dtypeName = dtypeName->str();
-    uint64_t numBytes = dtype->second;
+    uint64_t elements = 1;
     for (const json::Value &d : *shape) {
       std::optional<int64_t> size = d.getAsInteger();
-      if (!size || *size < 0 || *size > (int64_t(1) << 40))
+      if (!size || *size < 0)
         return bad("shape entries must be non-negative integers");
+      if (!limits::mulWithin(elements, uint64_t(*size),
+                             limits::kMaxTensorElements, elements))
+        return bad(llvm::formatv("its shape has more than {0} elements",
+                                 limits::kMaxTensorElements));
       tensor.shape.push_back(*size);
-      numBytes *= uint64_t(*size);
     }
+    uint64_t numBytes = elements * dtype->second;
     std::optional<int64_t> begin, end;
     if (offsets->size() == 2) {
       begin = (*offsets)[0].getAsInteger();

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "tern/Frontend/Limits.h"
 #include "tern/Frontend/Tokenizer.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -154,8 +155,12 @@ public:
       return error("model has no 'vocab' object");
     for (const auto &[text, idValue] : *vocab) {
       std::optional<int64_t> id = idValue.getAsInteger();
-      if (!id || *id < 0 || *id >= (1 << 24))
+      if (!id || *id < 0)
         return error("vocab entry '" + text.str() + "' has an invalid id");
+      if (*id >= limits::kMaxVocab)
+        return error(llvm::formatv("vocab entry '{0}' has id {1}, beyond "
+                                   "Tern's limit of {2} tokens",
+                                   text.str(), *id, limits::kMaxVocab));
       put(int32_t(*id), text.str(), TokenizerData::Normal);
     }
     data.byteFallback = m->getBoolean("byte_fallback").value_or(false);

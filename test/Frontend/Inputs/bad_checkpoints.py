@@ -125,6 +125,16 @@ def main():
     edit_header("dtype", lambda h, b: h["model.norm.weight"].update(dtype="F64"))
     edit_header("truncated", lambda h, b: b[:-100])
     edit_header("size-lie", lambda h, b: h["model.norm.weight"].update(shape=[65]))
+    # 2^64 elements, whose byte count wraps to 0 if multiplied blindly.
+    def huge(h, b):
+        h["model.norm.weight"].update(shape=[1 << 32, 1 << 32], data_offsets=[0, 0])
+    edit_header("huge-shape", huge)
+    # A header over safetensors' 100 MB limit (the file is that long too).
+    with open(os.path.join(case("huge-header"), "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", 100_000_001))
+        f.truncate(8 + 100_000_001)  # sparse: no 100 MB written
+    edit_config("big-vocab", lambda c: c.update(vocab_size=1 << 25))
+    edit_config("big-context", lambda c: c.update(max_position_embeddings=1 << 25))
     def overlap(h, b):
         e = h["model.layers.0.input_layernorm.weight"]
         size = e["data_offsets"][1] - e["data_offsets"][0]

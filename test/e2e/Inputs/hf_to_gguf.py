@@ -373,16 +373,21 @@ def corrupt(case, path):
         data = b"GGUF" + struct.pack("<IQQ", 3, 1 << 40, 0)
     elif case == "string":
         data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1 << 30) + b"x"
+    elif case == "array":  # 2^27 u8 values claimed (Tern's limit: 2^26)
+        data = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("k")
+                + struct.pack("<IIQ", 9, 0, 1 << 27) + bytes(64))
     elif case == "kvtype":
         data = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + gguf_string("k")
                 + struct.pack("<I", 99) + bytes(8))
-    elif case in ("dims", "tensortype", "offset", "truncated", "alignment",
+    elif case in ("dims", "huge-tensor", "tensortype", "offset", "truncated", "alignment",
                   "duplicate", "nometa", "arch", "i2s-mainline", "iq2_bn",
                   "rope-freqs", "key-length"):
         tensors = list(one)
         kv = list(good_kv)
         if case == "dims":
             tensors = [("token_embd.weight", [1, 1, 1, 1, 1], 0, bytes(4))]
+        elif case == "huge-tensor":  # 2^64 elements: 0 if multiplied blindly
+            tensors = [("token_embd.weight", [1 << 32, 1 << 32, 1, 1], 0, bytes(4))]
         elif case == "tensortype":
             tensors = [("token_embd.weight", [8, 4], 77, bytes(128))]
         elif case == "duplicate":
