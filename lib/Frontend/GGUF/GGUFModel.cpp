@@ -30,6 +30,7 @@
 #include "Tern/IR/WeightData.h"
 #include "tern/Frontend/BitNetModel.h"
 #include "tern/Frontend/Import.h"
+#include "tern/Frontend/Limits.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -220,12 +221,20 @@ FailureOr<float> GGUFSource::decodeTernary(const GGUFTensor &t, int64_t n,
   }
   default: { // T * m as floats (mainline converters)
     std::vector<float> w(count);
-    if (isDequantizedType(t.type)) {
+    bool blocks = isDequantizedType(t.type);
+    if (blocks)
       dequantize(t, w.data(), count);
+    else
+      convertToF32(floatType(t.type), t.data.data(), count, w.data());
+    for (int64_t e = 0; e < count; ++e)
+      if (!std::isfinite(w[e]))
+        return bad(t, llvm::formatv("element {0} is {1}: weights must be "
+                                    "finite",
+                                    e, w[e]));
+    if (blocks) {
       reternarized.push_back(&t);
       return reternarize(w, trits);
     }
-    convertToF32(floatType(t.type), t.data.data(), count, w.data());
     float m = 0;
     for (float x : w)
       m = std::max(m, std::fabs(x));
@@ -569,6 +578,10 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
       failed(real("attention.layer_norm_rms_epsilon", c.epsilon, {})) ||
       failed(real("rope.freq_base", c.ropeTheta, 10000.0f)))
     return failure();
+  if (c.maxPositions > limits::kMaxContext)
+    return fail(llvm::formatv("{0}.context_length {1} exceeds Tern's limit of "
+                              "{2} positions",
+                              arch, c.maxPositions, limits::kMaxContext));
   // head_dim: attention.key_length (llama.cpp writes it when it is not
   // embedding_length / head_count, as for Falcon3), else the RoPE width.
   bool explicitHeadDim = file.lookup(arch + ".attention.key_length");
@@ -610,6 +623,10 @@ FailureOr<BitNetConfig> configFromMetadata(MLIRContext *ctx,
     return fail("missing tensor 'token_embd.weight' (2-D)");
   if (failed(integer("vocab_size", c.vocab, int64_t(embed->dims[1]))))
     return failure();
+  if (c.vocab > limits::kMaxVocab)
+    return fail(llvm::formatv("a vocabulary of {0} tokens exceeds Tern's "
+                              "limit of {1}",
+                              c.vocab, limits::kMaxVocab));
   // bitnet.cpp's graph (build_bitnet_158) always uses token_embd as the
   // head; bitnet-25 files carry a duplicate output.weight it ignores.
   bool fork = arch == "bitnet-b1.58" || arch == "bitnet-25";

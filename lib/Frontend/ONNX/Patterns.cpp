@@ -268,8 +268,12 @@ Matcher::matchLinear(const onnx::NodeProto &m) const {
   for (int64_t r = 0; r < rows; ++r) {
     x.f.read(r * l.k, l.k, xr.data());
     float amaxValue = 0;
-    for (int64_t j = 0; j < l.k; ++j)
+    for (int64_t j = 0; j < l.k; ++j) {
+      if (!std::isfinite(xr[j])) // a graph that makes NaN or infinities
+        return fail(name(m) + ": its input is not finite on the probe "
+                              "tokens; cannot check what it computes");
       amaxValue = std::max(amaxValue, std::fabs(xr[j]));
+    }
     float s = 1.0f / std::max(amaxValue, 1e-5f) * 127.0f;
     for (int64_t j = 0; j < l.k; ++j)
       q[j] = int32_t(std::clamp(std::nearbyint(xr[j] * s), -128.0f, 127.0f));
