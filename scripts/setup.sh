@@ -8,7 +8,7 @@ APT_PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 lld-19
   cmake ninja-build ccache libgtest-dev pkg-config
   libpcre2-dev libsentencepiece-dev libonnx-dev libprotobuf-dev protobuf-compiler
-  libomp-19-dev
+  libomp-19-dev libclang-rt-19-dev
   libboost1.74-dev nlohmann-json3-dev nginx-light
   python3-onnx
   qemu-user-static libc6-dev-arm64-cross libgcc-12-dev-arm64-cross

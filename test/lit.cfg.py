@@ -18,7 +18,18 @@ config.substitutions.append(("%scripts", os.path.join(config.tern_src_root, "scr
 config.substitutions.append(("%bench", os.path.join(config.tern_src_root, "bench")))
 config.substitutions.append(("%inputs", os.path.join(config.tern_src_root, "test", "Inputs")))
 
-llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+# Host C programs that link what ternc emits: in a sanitizer build
+# (TERN_SANITIZE) the runtime inside is instrumented, so they link the
+# sanitizers' runtimes too.
+cc = "clang-19 -fuse-ld=lld"
+if config.tern_sanitize:
+    config.available_features.add("sanitize")
+    # (and UBSan's C++ part: the runtime is C++, the programs are C)
+    cc += " -fsanitize=address,undefined -fsanitize-link-c++-runtime"
+config.substitutions.append(("%cc", cc))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP",
+                                     "ASAN_OPTIONS", "UBSAN_OPTIONS"])
 llvm_config.use_default_substitutions()
 
 tool_dirs = [config.tern_tools_dir, config.llvm_tools_dir]

@@ -399,7 +399,8 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
                           options.argv0, gpuHost);
     if (llvm::Error error =
             linkExecutable(objectPath, staging, hostTarget, options.argv0,
-                           options.staticLink.value_or(!hostTarget.isHost)))
+                           options.staticLink.value_or(!hostTarget.isHost),
+                           options.tsanRuntime))
       return error;
     return weights.appendTo(staging);
   });

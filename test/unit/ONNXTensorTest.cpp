@@ -48,13 +48,16 @@ TEST(ONNXTensor, ReadsIntegersInPlaceAtTheirWidth) {
   ASSERT_TRUE(bool(t8));
   EXPECT_EQ(t8->i.vec(), (std::vector<int64_t>{-1, 1, -128, 127}));
 
+  // Views of the protos' bytes: the protos must outlive them.
   std::vector<int16_t> s16 = {-2, 300};
-  auto t16 = readTensor(proto(T::INT16, {2}, s16), "");
+  T p16 = proto(T::INT16, {2}, s16);
+  auto t16 = readTensor(p16, "");
   ASSERT_TRUE(bool(t16));
   EXPECT_EQ(t16->i.vec(), (std::vector<int64_t>{-2, 300}));
 
   std::vector<uint32_t> u32 = {4000000000u};
-  auto tu = readTensor(proto(T::UINT32, {1}, u32), "");
+  T p32 = proto(T::UINT32, {1}, u32);
+  auto tu = readTensor(p32, "");
   ASSERT_TRUE(bool(tu));
   EXPECT_EQ(tu->i[0], 4000000000ll);
 }
@@ -67,11 +70,13 @@ TEST(ONNXTensor, ReadsFloatsInPlace) {
   EXPECT_EQ(t->f.vec(), f);
   // f16 and bf16 are widened when read, not when loaded.
   std::vector<uint16_t> half = {0x3c00, 0xc000};
-  auto th = readTensor(proto(T::FLOAT16, {2}, half), "");
+  T ph = proto(T::FLOAT16, {2}, half);
+  auto th = readTensor(ph, "");
   ASSERT_TRUE(bool(th));
   EXPECT_EQ(th->f.vec(), (std::vector<float>{1.0f, -2.0f}));
   std::vector<uint16_t> bf = {0x3f80, 0xbe00};
-  auto tb = readTensor(proto(T::BFLOAT16, {2}, bf), "");
+  T pb = proto(T::BFLOAT16, {2}, bf);
+  auto tb = readTensor(pb, "");
   ASSERT_TRUE(bool(tb));
   EXPECT_EQ(tb->f.vec(), (std::vector<float>{1.0f, -0.125f}));
 }

@@ -160,6 +160,11 @@ cl::opt<cl::boolOrDefault> staticLink(
              "7.2 hangs starting threads of dynamic ones); --static=false "
              "links dynamically"),
     cl::cat(targetCategory));
+cl::opt<bool> tsanRuntime(
+    "tsan-runtime",
+    cl::desc("Link the runtime built with ThreadSanitizer (Tern's own tests "
+             "of the thread team and the server)"),
+    cl::Hidden, cl::cat(targetCategory));
 cl::opt<bool> mcaMarkers(
     "mca-markers",
     cl::desc("Mark the ternary matmul tiles' inner loops for llvm-mca in "
@@ -279,6 +284,7 @@ int main(int argc, char **argv) {
   options.mcaMarkers = mcaMarkers;
   if (staticLink != cl::BOU_UNSET)
     options.staticLink = staticLink == cl::BOU_TRUE;
+  options.tsanRuntime = tsanRuntime;
   options.chatFormat = chatFormat;
 
   mlir::DialectRegistry registry;

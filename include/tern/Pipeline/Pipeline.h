@@ -91,6 +91,9 @@ struct CompileOptions {
   ImportOptions import;            ///< --i2s-layout
   /// --static; default: dynamic for the host, static for other targets.
   std::optional<bool> staticLink;
+  /// --tsan-runtime (for Tern's own tests): link the runtime built with
+  /// ThreadSanitizer.
+  bool tsanRuntime = false;
 };
 
 /// Imports options.inputName, runs the phases up to options.compileTo and

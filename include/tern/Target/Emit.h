@@ -59,10 +59,11 @@ llvm::Error emitMachineCode(llvm::Module &module, const ResolvedTarget &target,
 
 /// Links `objectPath` with the Tern runtime into an executable at `output`:
 /// for the host, or for AArch64 Linux with Debian's cross sysroot;
-/// `staticLink` links libc statically too.
+/// `staticLink` links libc statically too; `tsanRuntime` links the host
+/// runtime built with ThreadSanitizer (libTernRuntimeTsan.a).
 llvm::Error linkExecutable(llvm::StringRef objectPath, llvm::StringRef output,
                            const ResolvedTarget &target, llvm::StringRef argv0,
-                           bool staticLink = false);
+                           bool staticLink = false, bool tsanRuntime = false);
 
 /// Writes a static library at `archivePath` holding `objectPath` and the
 /// runtime parts it calls (the thread team; with `gpu`, the NVIDIA runtime),

@@ -110,8 +110,11 @@ Expected<RuntimeChoice> runtimeFor(const mlir::tern::ResolvedTarget &target,
 
 Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
                                  const ResolvedTarget &target, StringRef argv0,
-                                 bool staticLink) {
-  auto found = runtimeFor(target, argv0);
+                                 bool staticLink, bool tsanRuntime) {
+  if (tsanRuntime && (!target.isHost || staticLink))
+    return fail("--tsan-runtime links a dynamic executable for the host only");
+  auto found = runtimeFor(target, argv0,
+                          tsanRuntime ? "TernRuntimeTsan" : "TernRuntime");
   if (!found)
     return found.takeError();
   Expected<std::string> driver = findLinkerDriver();
@@ -130,6 +133,19 @@ Error mlir::tern::linkExecutable(StringRef objectPath, StringRef output,
                                  out,     objectPath,        found->archive,
                                  "-lm",   "-l:libpcre2-8.a", "-lpthread"};
   args.append(found->flags.begin(), found->flags.end());
+#ifdef TERN_SANITIZE_LINK
+  // A sanitizer build's host runtime is instrumented: link the sanitizers'
+  // runtimes too (they cannot be linked statically).
+  if (found->flags.empty()) {
+    if (staticLink)
+      return fail("--static is not available from a sanitizer build of "
+                  "ternc (TERN_SANITIZE): AddressSanitizer needs a dynamic "
+                  "executable");
+    args.push_back(TERN_SANITIZE_LINK);
+  }
+#endif
+  if (tsanRuntime)
+    args.push_back("-fsanitize=thread");
   if (staticLink)
     args.push_back("-static");
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
