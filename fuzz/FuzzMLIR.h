@@ -4,6 +4,7 @@
 #define TERN_FUZZ_FUZZMLIR_H
 
 #include "Tern/IR/TernDialect.h"
+#include "tern/Frontend/Import.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -23,6 +24,15 @@ struct FrontendContext {
     context.loadDialect<mlir::tern::TernDialect, mlir::func::FuncDialect>();
   }
 };
+
+/// What ternc's import phase does with the model at `path` in `fs`.
+inline void importFrom(llvm::vfs::FileSystem &fs, llvm::StringRef path) {
+  FrontendContext c;
+  mlir::tern::ImportOptions options;
+  options.fs = &fs;
+  llvm::SourceMgr sourceMgr;
+  (void)mlir::tern::importModel(path, c.context, sourceMgr, options);
+}
 
 } // namespace tern::fuzz
 

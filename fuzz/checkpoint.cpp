@@ -9,8 +9,6 @@
 #include "FuzzInput.h"
 #include "FuzzMLIR.h"
 
-#include "tern/Frontend/Import.h"
-
 #include "llvm/Support/FormatVariadic.h"
 
 using namespace tern::fuzz;
@@ -31,10 +29,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
            parts[k + 2]});
   }
   auto fs = makeFiles(files);
-  FrontendContext c;
-  mlir::tern::ImportOptions options;
-  options.fs = fs.get();
-  llvm::SourceMgr sourceMgr;
-  (void)mlir::tern::importModel("/m", c.context, sourceMgr, options);
+  importFrom(*fs, "/m");
   return 0;
 }

@@ -8,7 +8,6 @@
 #include "FuzzInput.h"
 #include "FuzzMLIR.h"
 
-#include "tern/Frontend/Import.h"
 #include "tern/Frontend/Tokenizer.h"
 
 using namespace tern::fuzz;
@@ -16,13 +15,7 @@ using namespace tern::fuzz;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::StringRef file(reinterpret_cast<const char *>(data), size);
   auto fs = makeFiles({{"/model.gguf", file}});
-  {
-    FrontendContext c;
-    mlir::tern::ImportOptions options;
-    options.fs = fs.get();
-    llvm::SourceMgr sourceMgr;
-    (void)mlir::tern::importModel("/model.gguf", c.context, sourceMgr, options);
-  }
+  importFrom(*fs, "/model.gguf");
   std::vector<std::string> warnings;
   auto tokenizer = mlir::tern::readGGUFTokenizer("/model.gguf", &warnings, *fs);
   if (!tokenizer) {

@@ -9,8 +9,6 @@
 #include "FuzzInput.h"
 #include "FuzzMLIR.h"
 
-#include "tern/Frontend/Import.h"
-
 using namespace tern::fuzz;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -20,10 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t k = 1; k < parts.size(); ++k)
     files.push_back({"/d" + std::to_string(k - 1), parts[k]});
   auto fs = makeFiles(files);
-  FrontendContext c;
-  mlir::tern::ImportOptions options;
-  options.fs = fs.get();
-  llvm::SourceMgr sourceMgr;
-  (void)mlir::tern::importModel("/model.onnx", c.context, sourceMgr, options);
+  importFrom(*fs, "/model.onnx");
   return 0;
 }

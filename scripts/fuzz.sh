@@ -7,6 +7,9 @@
 # fuzz-out/NAME/ and makes the script fail; reproduce it with
 #   build-sanitize/fuzz/fuzz-NAME fuzz-out/NAME/crash-...
 #
+# TERN_FUZZ_SEED fixes libFuzzer's random seed (scripts/test.sh: 1, so that
+# CI's short runs take the same path each time); default: a new one per run.
+#
 # usage: scripts/fuzz.sh [SECONDS] [NAME...]
 #   NAME: checkpoint gguf onnx tokenizer npy options requests (default: all)
 set -euo pipefail
@@ -30,11 +33,11 @@ run_one() {
     build-sanitize/fuzz/fuzz-"$name" "$out/corpus" fuzz/corpus/"$name" \
     -dict=fuzz/dicts/"$name".dict -max_total_time="$SECONDS_EACH" \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=30 \
-    -max_len=262144 -print_final_stats=1 \
+    -max_len=262144 -print_final_stats=1 -seed="${TERN_FUZZ_SEED:-0}" \
     -artifact_prefix="$out/" > "$out/log.txt" 2>&1
 }
 export -f run_one
-export SECONDS_EACH
+export SECONDS_EACH TERN_FUZZ_SEED
 
 echo "fuzz: ${NAMES[*]}, ${SECONDS_EACH} s each, $JOBS at a time"
 status=0

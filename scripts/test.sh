@@ -34,6 +34,6 @@ if [ $PART = all ] || [ $PART = sanitize ]; then
   elapsed "the sanitizer build and suite"
 fi
 if [ $PART = all ] || [ $PART = fuzz ]; then
-  scripts/fuzz.sh "${TERN_FUZZ_SECONDS:-60}"
+  TERN_FUZZ_SEED=${TERN_FUZZ_SEED:-1} scripts/fuzz.sh "${TERN_FUZZ_SECONDS:-60}"
   elapsed "the fuzzers"
 fi

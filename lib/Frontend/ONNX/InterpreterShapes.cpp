@@ -140,10 +140,15 @@ Expected<Tensor> Node::reshape(const Tensor &x, std::vector<int64_t> target) {
         return bad("copies a dimension the input does not have");
       target[d] = x.shape[d];
     }
-    if (target[d] == -1)
+    if (target[d] == -1) {
+      if (infer >= 0)
+        return bad("infers more than one dimension (-1)");
       infer = d;
-    else
-      known *= target[d];
+    } else if (target[d] < 0 ||
+               __builtin_mul_overflow(known, target[d], &known)) {
+      return bad("cannot reshape " + shapeString(x.shape) + " to " +
+                 shapeString(target));
+    }
   }
   if (infer >= 0)
     target[infer] = known ? x.size() / known : 0;
