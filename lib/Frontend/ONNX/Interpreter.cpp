@@ -94,12 +94,22 @@ int64_t normAxis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
+int64_t toInt64(double v) {
+  if (!(v == v))
+    return 0;
+  if (v >= 9.2233720368547758e18)
+    return INT64_MAX;
+  if (v <= -9.2233720368547758e18)
+    return INT64_MIN;
+  return int64_t(v);
+}
+
 std::vector<int64_t> intsOf(const Tensor &t) {
   if (!t.isFloat())
     return t.i.vec();
   std::vector<int64_t> out(t.size());
   for (int64_t k = 0, size = t.size(); k < size; ++k)
-    out[k] = int64_t(t.f[k]);
+    out[k] = toInt64(t.f[k]);
   return out;
 }
 
@@ -362,7 +372,7 @@ Expected<Tensor> Node::cast() {
   std::vector<int64_t> out(x->size());
   for (int64_t k = 0, size = x->size(); k < size; ++k)
     out[k] = x->isFloat()
-                 ? (to == T::BOOL ? x->f[k] != 0 : wrap(to, int64_t(x->f[k])))
+                 ? (to == T::BOOL ? x->f[k] != 0 : wrap(to, toInt64(x->f[k])))
                  : wrap(to, x->i[k]);
   return Tensor::ints(to, x->shape, std::move(out));
 }
@@ -627,7 +637,7 @@ Expected<std::vector<Tensor>> Node::run() {
         v = std::min<float>(std::max<float>(v, lo), hi);
     else
       for (int64_t &v : out.i.values())
-        v = int64_t(std::min<double>(std::max<double>(double(v), lo), hi));
+        v = toInt64(std::min<double>(std::max<double>(double(v), lo), hi));
     return one(std::move(out));
   }
   if (op == "BitShift") {
@@ -853,15 +863,19 @@ Expected<std::vector<Tensor>> Node::run() {
     double start = s->at(0), limit = l->at(0), delta = d->at(0);
     if (delta == 0)
       return bad("delta is 0");
-    int64_t count =
-        std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
+    double steps = std::ceil((limit - start) / delta);
+    if (!(steps < double(int64_t(1) << 28)))
+      return bad(steps == steps ? "is too large to evaluate"
+                                : "has a start, limit or delta that is not "
+                                  "finite");
+    int64_t count = std::max<int64_t>(0, int64_t(steps));
     std::vector<float> f;
     std::vector<int64_t> i;
     for (int64_t k = 0; k < count; ++k) {
       if (s->isFloat())
         f.push_back(float(start + k * delta));
       else
-        i.push_back(int64_t(start) + k * int64_t(delta));
+        i.push_back(toInt64(start + double(k) * delta));
     }
     return one(s->isFloat() ? Tensor::floats({count}, std::move(f))
                             : Tensor::ints(s->type, {count}, std::move(i)));
