@@ -805,15 +805,24 @@ Expected<std::vector<Tensor>> Node::run() {
     std::vector<int64_t> shape = x->shape;
     if (op == "Unsqueeze") {
       int64_t rank = x->rank() + int64_t(axes.size());
-      for (int64_t &a : axes)
+      for (int64_t &a : axes) {
         a = normAxis(a, rank);
+        if (a < 0 || a >= rank)
+          return bad("has an axis outside the output's rank " +
+                     std::to_string(rank));
+      }
       llvm::sort(axes);
       for (int64_t a : axes)
         shape.insert(shape.begin() + std::min<int64_t>(a, shape.size()), 1);
     } else {
       std::vector<bool> drop(shape.size(), axes.empty());
-      for (int64_t a : axes)
-        drop[normAxis(a, x->rank())] = true;
+      for (int64_t a : axes) {
+        a = normAxis(a, x->rank());
+        if (a < 0 || a >= x->rank())
+          return bad("has an axis outside the input's rank " +
+                     std::to_string(x->rank()));
+        drop[a] = true;
+      }
       shape.clear();
       for (int64_t d = 0; d < x->rank(); ++d)
         if (!drop[d] || x->shape[d] != 1)
