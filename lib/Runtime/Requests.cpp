@@ -17,6 +17,13 @@ using json = nlohmann::json;
 
 namespace {
 
+/// Whether object `o` has "type": "text" (json's value() would throw for a
+/// "type" that is not a string).
+bool isText(const json &o) {
+  auto type = o.find("type");
+  return type != o.end() && *type == "text";
+}
+
 /// The sampling and stopping fields of a request.
 struct Params {
   bool stream = false, includeUsage = false, ignoreEos = false;
@@ -84,8 +91,7 @@ std::optional<Refusal> readParams(const json &body, bool chat, Params &p) {
                          "' is not supported (use repeat_penalty)",
                      field};
   if (auto it = body.find("response_format");
-      it != body.end() && !it->is_null() &&
-      !(it->is_object() && it->value("type", "") == "text"))
+      it != body.end() && !it->is_null() && !(it->is_object() && isText(*it)))
     return Refusal{400, "'response_format' other than text is not supported",
                    "response_format"};
 
@@ -104,7 +110,10 @@ std::optional<Refusal> readParams(const json &body, bool chat, Params &p) {
       it != body.end() && !it->is_null()) {
     if (!it->is_object())
       return bad("stream_options", "must be an object");
-    p.includeUsage = it->value("include_usage", false) == true;
+    auto usage = it->find("include_usage");
+    if (usage != it->end() && !usage->is_null() && !usage->is_boolean())
+      return bad("stream_options", "'include_usage' must be true or false");
+    p.includeUsage = usage != it->end() && *usage == true;
   }
   for (const char *field : {"max_tokens", "max_completion_tokens"}) {
     if (!chat && std::string(field) == "max_completion_tokens")
@@ -216,8 +225,8 @@ std::optional<Refusal> chatPrompt(const json &body, const Tokenizer &tok,
       text = content.get<std::string>();
     } else if (content.is_array()) { // content parts: text only
       for (const json &part : content) {
-        if (!part.is_object() || part.value("type", "") != "text" ||
-            !part.contains("text") || !part["text"].is_string())
+        if (!part.is_object() || !isText(part) || !part.contains("text") ||
+            !part["text"].is_string())
           return Refusal{400, "only text content parts are supported",
                          "messages"};
         text += part["text"].get<std::string>();

@@ -88,24 +88,33 @@ Expected<Tensor> Node::slice() {
   else
     steps.assign(starts.size(), 1);
   int64_t rank = x->rank();
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size())
+    return bad("has starts, ends, axes and steps of different lengths");
   std::vector<int64_t> begin(rank, 0), step(rank, 1), count(x->shape);
   for (size_t k = 0; k < axes.size(); ++k) {
-    int64_t a = normAxis(axes[k], rank), dim = x->shape[a];
+    int64_t a = normAxis(axes[k], rank);
     if (a < 0 || a >= rank || steps[k] == 0)
       return bad("bad axis or step");
-    int64_t st = starts[k], en = ends[k], sp = steps[k];
-    if (st < 0)
-      st += dim;
-    if (en < 0)
-      en += dim;
-    if (sp > 0) {
+    // Positions are clamped into [-1, dim] before any arithmetic, so that
+    // extreme starts, ends and steps cannot overflow.
+    int64_t dim = x->shape[a];
+    auto position = [&](int64_t v) {
+      return v < 0 ? std::max<int64_t>(v, -dim - 1) + dim
+                   : std::min<int64_t>(v, dim);
+    };
+    int64_t st = position(starts[k]), en = position(ends[k]);
+    int64_t sp = std::max<int64_t>(steps[k], -INT64_MAX);
+    if (dim == 0) {
+      count[a] = 0;
+    } else if (sp > 0) {
       st = std::clamp<int64_t>(st, 0, dim);
       en = std::clamp<int64_t>(en, 0, dim);
-      count[a] = std::max<int64_t>(0, (en - st + sp - 1) / sp);
+      count[a] = en > st ? (en - st - 1) / sp + 1 : 0;
     } else {
       st = std::clamp<int64_t>(st, 0, dim - 1);
       en = std::clamp<int64_t>(en, -1, dim - 1);
-      count[a] = std::max<int64_t>(0, (st - en - sp - 1) / -sp);
+      count[a] = st > en ? (st - en - 1) / -sp + 1 : 0;
     }
     begin[a] = st;
     step[a] = sp;

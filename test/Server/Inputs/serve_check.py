@@ -221,6 +221,11 @@ def hostile(s):
         ("POST", "/v1/chat/completions", {"prompt": "hi"}, 400),
         ("POST", "/v1/chat/completions", {"messages": [{"role": "robot", "content": "x"}]}, 400),
         ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": 7}]}, 400),
+        # Found by fuzz/requests.cpp: a "type" that is not a string, or a
+        # non-boolean include_usage, threw out of the connection's thread.
+        ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": 5}]}]}, 400),
+        ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": 1}}, 400),
+        ("POST", "/v1/completions", {"prompt": "hi", "stream": True, "stream_options": {"include_usage": "yes"}}, 400),
         ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}, 400),
         ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "frequency_penalty": 1}, 400),
         ("GET", "/v1/completions", None, 405),
