@@ -64,6 +64,13 @@ Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
                    " do not broadcast");
     out[k] = x == 1 ? y : x;
   }
+  // The probe run's tensors are small; a shape (e.g. Expand's, which a file
+  // states) of more than 2^26 elements would be allocated before anything
+  // else could refuse it.
+  int64_t n = 1;
+  for (int64_t d : out)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > (int64_t(1) << 26))
+      return error("shape " + shapeString(out) + " is too large to evaluate");
   return out;
 }
 
