@@ -12,8 +12,8 @@
  *===----------------------------------------------------------------------===*/
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) /* not in -fno-sanitize=all files */
-#include <sanitizer/asan_interface.h>
 #include "llvm/Support/Compiler.h"
+#include <sanitizer/asan_interface.h>
 #undef LLVM_ADDRESS_SANITIZER_BUILD
 #define LLVM_ADDRESS_SANITIZER_BUILD 0
 #define __asan_poison_memory_region(p, size) ((void)(p), (void)(size))

@@ -64,12 +64,10 @@ Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
                    " do not broadcast");
     out[k] = x == 1 ? y : x;
   }
-  // The probe run's tensors are small; a shape (e.g. Expand's, which a file
-  // states) of more than 2^26 elements would be allocated before anything
-  // else could refuse it.
+  // A shape a file states (Expand's) is allocated right after this.
   int64_t n = 1;
   for (int64_t d : out)
-    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > (int64_t(1) << 26))
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxProbeElements)
       return error("shape " + shapeString(out) + " is too large to evaluate");
   return out;
 }
@@ -880,7 +878,7 @@ Expected<std::vector<Tensor>> Node::run() {
     if (delta == 0)
       return bad("delta is 0");
     double steps = std::ceil((limit - start) / delta);
-    if (!(steps < double(int64_t(1) << 28)))
+    if (!(steps <= double(kMaxProbeElements)))
       return bad(steps == steps ? "is too large to evaluate"
                                 : "has a start, limit or delta that is not "
                                   "finite");

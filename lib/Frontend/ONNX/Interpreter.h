@@ -41,6 +41,11 @@ std::vector<int64_t> broadcastIndex(ArrayRef<int64_t> in,
                                     ArrayRef<int64_t> out);
 int64_t normAxis(int64_t axis, int64_t rank);
 std::vector<int64_t> intsOf(const Tensor &t);
+/// The most elements a tensor the probe run computes may have (its tensors
+/// are small; a shape a file states is refused above this before it is
+/// allocated).
+inline constexpr int64_t kMaxProbeElements = int64_t(1) << 26;
+
 /// `v` as an integer: truncated, saturated at int64's range, NaN as 0 (the
 /// probe run's graphs may compute anything; C++'s cast would be undefined).
 int64_t toInt64(double v);
