@@ -232,3 +232,89 @@ TEST(ONNXInterpreter, Opset23Transformer) {
             "node 'Attention_0' (Attention): has nonpad_kv_seqlen, which "
             "Tern does not support");
 }
+
+namespace {
+/// The error `op` gives on these inputs (the test fails if it runs).
+std::string failure(const onnx::NodeProto &n, std::vector<const Tensor *> in) {
+  auto out = evaluateNode(n, in, "");
+  if (out)
+    return "(ran)";
+  return llvm::toString(out.takeError());
+}
+} // namespace
+
+// What a hostile graph can hand each op: the wrong kind of tensor, empty
+// settings, shapes that do not fit, sizes nothing could allocate. Each is
+// an error naming the node; under the sanitizer suite, none reads or
+// writes out of bounds.
+TEST(ONNXInterpreter, HostileInputs) {
+  Tensor f = Tensor::floats({2, 2}, {1, 2, 3, 4});
+  Tensor i = Tensor::ints(T::INT64, {2, 2}, {1, 2, 3, 4});
+  Tensor empty = Tensor::ints(T::INT64, {0}, {});
+  Tensor zero = Tensor::ints(T::INT64, {}, {0});
+  Tensor big = Tensor::ints(T::INT64, {2}, {int64_t(1) << 20, 1 << 20});
+  Tensor wide = Tensor::floats({1, 1 << 16}, std::vector<float>(1 << 16));
+  Tensor tall = Tensor::floats({1 << 16, 1}, std::vector<float>(1 << 16));
+  struct Case {
+    const char *op;
+    std::vector<const Tensor *> in;
+    const char *error;
+  } cases[] = {
+      {"MatMul", {&f, &i}, "inputs 0 and 1 must both hold floats"},
+      {"MatMul", {&tall, &wide}, "[65536, 65536] is too large"},
+      {"Gemm", {&f, &f, &i}, "input 2 must hold floats"},
+      {"Gemm", {&f, &f, &tall}, "has a C [65536, 1] that does not broadcast"},
+      {"MatMulInteger", {&i, &f}, "input 1 must hold integers"},
+      {"MatMulInteger", {&i, &i, &empty}, "input 2 must have a value"},
+      {"DequantizeLinear", {&f, &f}, "input 0 must hold integers"},
+      {"SimplifiedLayerNormalization", {&f, &i}, "input 1 must hold floats"},
+      {"SimplifiedLayerNormalization", {&zero, &f}, "input 0 must hold"},
+      {"LayerNormalization", {&f, &empty}, "input 1 must hold floats"},
+      {"Where", {&i, &f, &i}, "inputs 1 and 2 must both hold"},
+      {"Clip", {&f, &empty}, "input 1 must have a value"},
+      {"Range", {&zero, &empty, &zero}, "input 1 must have a value"},
+      {"Trilu", {&f, &empty}, "input 1 must have a value"},
+      {"CumSum", {&f, &empty}, "input 1 must have a value"},
+      {"ConstantOfShape", {&big}, "[1048576, 1048576] is too large"},
+      {"Expand", {&zero, &big}, "is too large to evaluate"},
+      {"Gather", {&wide, &tall}, "is too large to evaluate"},
+      {"Concat", {&f, &tall}, "differ off the axis"},
+      {"Transpose", {&tall}, "(ran)"},
+      {"ReduceSum", {&empty}, "(ran)"},
+  };
+  for (const Case &c : cases)
+    EXPECT_NE(failure(node(c.op), c.in).find(c.error), std::string::npos)
+        << c.op << ": " << failure(node(c.op), c.in);
+
+  // A transpose whose perm repeats an axis; a GatherND whose batch
+  // dimension differs from the data's; Split into no outputs.
+  onnx::NodeProto t = node("Transpose");
+  onnx::AttributeProto *perm = t.add_attribute();
+  perm->set_name("perm");
+  perm->set_type(onnx::AttributeProto::INTS);
+  perm->add_ints(0);
+  perm->add_ints(0);
+  EXPECT_EQ(failure(t, {&f}), "node 'Transpose_0' (Transpose): perm [0, 0] "
+                              "is not a permutation of 2 axes");
+  Tensor idx = Tensor::ints(T::INT64, {3, 1}, {0, 0, 0});
+  EXPECT_NE(failure(node("GatherND", {{"batch_dims", 1}}), {&f, &idx})
+                .find("differ in the batch dimensions"),
+            std::string::npos);
+  EXPECT_EQ(failure(node("Split"), {&f}),
+            "node 'Split_0' (Split): has no outputs");
+
+  // Integer arithmetic wraps as two's complement instead of overflowing.
+  Tensor lo = Tensor::ints(T::INT64, {}, {INT64_MIN}),
+         minus1 = Tensor::ints(T::INT64, {}, {-1}),
+         shift = Tensor::ints(T::INT64, {}, {64});
+  EXPECT_EQ(run(node("Div"), {&lo, &minus1}).i.vec()[0], INT64_MIN);
+  EXPECT_EQ(run(node("Sub"), {&lo, &minus1}).i.vec()[0], INT64_MIN + 1);
+  EXPECT_EQ(run(node("Add"), {&lo, &minus1}).i.vec()[0], INT64_MAX);
+  EXPECT_EQ(run(node("Mul"), {&lo, &minus1}).i.vec()[0], INT64_MIN);
+  EXPECT_EQ(run(node("Neg"), {&lo}).i.vec()[0], INT64_MIN);
+  EXPECT_EQ(run(node("Abs"), {&lo}).i.vec()[0], INT64_MIN);
+  EXPECT_EQ(run(node("BitShift"), {&minus1, &shift}).i.vec()[0], 0);
+  EXPECT_EQ(run(node("Pow"), {&minus1, &lo}).i.vec()[0], 1);
+  Tensor lows = Tensor::ints(T::INT64, {2}, {INT64_MIN, -1});
+  EXPECT_EQ(run(node("ReduceSum"), {&lows}).i.vec()[0], INT64_MAX);
+}

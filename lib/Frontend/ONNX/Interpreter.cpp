@@ -52,8 +52,17 @@ std::vector<int64_t> strides(ArrayRef<int64_t> shape) {
   return s;
 }
 
+Expected<int64_t> elementsWithin(ArrayRef<int64_t> shape, int64_t allowed) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) ||
+        n > std::max(kMaxProbeElements, allowed))
+      return error("shape " + shapeString(shape) + " is too large to evaluate");
+  return n;
+}
+
 Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
-                                         ArrayRef<int64_t> b) {
+                                         ArrayRef<int64_t> b, int64_t allowed) {
   size_t rank = std::max(a.size(), b.size());
   std::vector<int64_t> out(rank);
   for (size_t k = 0; k < rank; ++k) {
@@ -65,10 +74,8 @@ Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
     out[k] = x == 1 ? y : x;
   }
   // A shape a file states (Expand's) is allocated right after this.
-  int64_t n = 1;
-  for (int64_t d : out)
-    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxProbeElements)
-      return error("shape " + shapeString(out) + " is too large to evaluate");
+  if (auto n = elementsWithin(out, allowed); !n)
+    return n.takeError();
   return out;
 }
 
@@ -144,7 +151,7 @@ template <typename F, typename G> Expected<Tensor> Node::binary(F f, G g) {
     return bad("needs two inputs");
   if (a->isFloat() != b->isFloat())
     return bad("mixes float and integer inputs");
-  auto shape = broadcast(a->shape, b->shape);
+  auto shape = broadcast(a->shape, b->shape, std::max(a->size(), b->size()));
   if (!shape)
     return bad(llvm::toString(shape.takeError()));
   Tensor out;
@@ -193,7 +200,7 @@ Expected<Tensor> Node::compare(std::function<bool(double, double)> f) {
   auto a = need(0), b = need(1);
   if (!a || !b)
     return a ? b.takeError() : a.takeError();
-  auto shape = broadcast(a->shape, b->shape);
+  auto shape = broadcast(a->shape, b->shape, std::max(a->size(), b->size()));
   if (!shape)
     return bad(llvm::toString(shape.takeError()));
   std::vector<int64_t> ia = broadcastIndex(a->shape, *shape),
@@ -229,16 +236,15 @@ Expected<Tensor> Node::reduce(StringRef kind) {
     if (!reduced[d] || keep)
       outShape.push_back(reduced[d] ? 1 : x->shape[d]);
   }
-  int64_t outSize = 1, count = 1;
-  for (int64_t d = 0; d < rank; ++d) {
-    outSize *= keptShape[d];
-    if (reduced[d])
-      count *= x->shape[d];
-  }
+  // A reduced dimension of 0 gives 1: the output may be larger than x.
+  auto outSize = fits(keptShape, x->size());
+  if (!outSize)
+    return outSize.takeError();
+  int64_t count = x->size() / std::max<int64_t>(*outSize, 1);
   // Accumulate in element order, in f32 like ONNX runtimes' plain loops.
   std::vector<int64_t> xs = strides(x->shape), ks = strides(keptShape);
-  std::vector<float> acc(outSize, kind == "max" ? -INFINITY : 0.0f);
-  std::vector<int64_t> iacc(outSize, kind == "max" ? INT64_MIN : 0);
+  std::vector<float> acc(*outSize, kind == "max" ? -INFINITY : 0.0f);
+  std::vector<int64_t> iacc(*outSize, kind == "max" ? INT64_MIN : 0);
   for (int64_t k = 0, size = x->size(); k < size; ++k) {
     int64_t rest = k, at = 0;
     for (int64_t d = 0; d < rank; ++d) {
@@ -250,11 +256,11 @@ Expected<Tensor> Node::reduce(StringRef kind) {
     if (x->isFloat())
       acc[at] = kind == "max" ? std::max(acc[at], x->f[k]) : acc[at] + x->f[k];
     else
-      iacc[at] =
-          kind == "max" ? std::max(iacc[at], x->i[k]) : iacc[at] + x->i[k];
+      iacc[at] = kind == "max" ? std::max(iacc[at], x->i[k])
+                               : addWrap(iacc[at], x->i[k]);
   }
   if (!x->isFloat()) {
-    if (kind == "mean")
+    if (kind == "mean" && count > 0)
       for (int64_t &v : iacc)
         v /= count;
     return Tensor::ints(x->type, outShape, iacc);
@@ -268,6 +274,8 @@ Expected<Tensor> Node::reduce(StringRef kind) {
 Expected<Tensor> Node::matmul(const Tensor &a, const Tensor &b) {
   if (a.rank() < 1 || b.rank() < 1)
     return bad("needs inputs of rank 1 or more");
+  if (a.isFloat() != b.isFloat())
+    return bad("mixes float and integer inputs");
   // Vectors act as [1, k] and [k, 1], and lose that dimension again.
   bool va = a.rank() == 1, vb = b.rank() == 1;
   int64_t m = va ? 1 : a.shape[a.rank() - 2], k = a.shape.back(),
@@ -288,6 +296,8 @@ Expected<Tensor> Node::matmul(const Tensor &a, const Tensor &b) {
     shape.push_back(m);
   if (!vb)
     shape.push_back(nn);
+  if (auto size = fits(shape); !size)
+    return size.takeError();
   bool isFloat = a.isFloat();
   // All rows of A times B, a row of B at a time (the weight is read once,
   // in order, whatever its storage).
@@ -313,7 +323,7 @@ Expected<Tensor> Node::matmul(const Tensor &a, const Tensor &b) {
         } else {
           int64_t x = a.i[offA + r * k + j];
           for (int64_t c = 0; c < nn; ++c)
-            outI[row + c] += x * wi[c];
+            outI[row + c] = addWrap(outI[row + c], mulWrap(x, wi[c]));
         }
       }
     }
@@ -393,10 +403,15 @@ Expected<Tensor> Node::nbitsWeight() {
         llvm::formatv("bits={0} is not supported (2, 4, 8 are)", bits).str());
   if (K <= 0 || N <= 0 || block <= 0 || block % (8 / bits))
     return bad("needs positive K, N and block_size");
-  int64_t blocks = (K + block - 1) / block, perByte = 8 / bits;
-  int64_t blockBytes = block / perByte;
-  if (b->size() != N * blocks * blockBytes || scales->size() != N * blocks)
+  int64_t blocks = (K - 1) / block + 1, perByte = 8 / bits;
+  int64_t blockBytes = block / perByte, scaleCount, byteCount;
+  if (__builtin_mul_overflow(N, blocks, &scaleCount) ||
+      __builtin_mul_overflow(scaleCount, blockBytes, &byteCount) ||
+      b->size() != byteCount || scales->size() != scaleCount)
     return bad("B or scales do not match K, N, bits and block_size");
+  // Every code of B is read: K * N is at most perByte times B's size.
+  if (auto size = fits({K, N}, b->size() * perByte); !size)
+    return size.takeError();
   if (input(3) && input(3)->size())
     return bad("explicit zero points are not supported");
   int64_t zp = int64_t(1) << (bits - 1);
@@ -433,10 +448,18 @@ Expected<Tensor> Node::weight() {
     return bad("has a weight of rank " + std::to_string(b->rank()) + ", not 2");
   Tensor w = *b;
   if (op == "MatMulInteger") {
-    int64_t zp = input(3) ? input(3)->i[0] : 0;
+    if (b->isFloat())
+      return bad("input 1 must hold integers");
+    double zp = 0;
+    if (input(3)) {
+      auto v = first(3);
+      if (!v)
+        return v.takeError();
+      zp = *v;
+    }
     std::vector<float> values(b->size());
     for (int64_t k = 0, size = b->size(); k < size; ++k)
-      values[k] = float(b->i[k] - zp);
+      values[k] = float(double(b->i[k]) - zp);
     w = Tensor::floats(b->shape, std::move(values));
   } else if (op == "Gemm") {
     if (attrInt("transB", 0)) {
@@ -481,6 +504,10 @@ Expected<Tensor> Node::gemm() {
   for (float &v : out)
     v *= alpha;
   if (const Tensor *c = input(2)) {
+    auto shape = broadcast(c->shape, y->shape);
+    if (!shape || *shape != y->shape)
+      return bad("has a C " + shapeString(c->shape) +
+                 " that does not broadcast to " + shapeString(y->shape));
     std::vector<int64_t> ic = broadcastIndex(c->shape, y->shape);
     for (size_t k = 0; k < ic.size(); ++k)
       out[k] += beta * c->f[ic[k]];
@@ -508,8 +535,46 @@ Expected<Tensor> Node::constant() {
 
 static float roundEven(float v) { return std::nearbyint(v); }
 
+Error Node::checkKinds() const {
+  // Per input: 'f' floats, 'i' integers, '=' the kind of the input before
+  // it, '.' either. Ops that read both kinds check inside.
+  static const llvm::StringMap<StringRef> kinds = {
+      {"MatMul", ".="},
+      {"Gemm", "fff"},
+      {"MatMulInteger", "iiii"},
+      {"MatMulNBits", "fif"},
+      {"DequantizeLinear", "ifi"},
+      {"SimplifiedLayerNormalization", "ff"},
+      {"LayerNormalization", "fff"},
+      {"RMSNormalization", "ff"},
+      {"RotaryEmbedding", "fffi"},
+      {"Attention", "fff.ff"},
+      {"Where", "..="},
+  };
+  auto it = kinds.find(n.op_type());
+  if (it == kinds.end())
+    return Error::success();
+  for (auto [k, kind] : llvm::enumerate(it->second)) {
+    const Tensor *t = input(k);
+    if (!t)
+      continue;
+    if (kind == 'f' && !t->isFloat())
+      return bad(llvm::formatv("input {0} must hold floats", k).str());
+    if (kind == 'i' && t->isFloat())
+      return bad(llvm::formatv("input {0} must hold integers", k).str());
+    if (kind == '=' && input(k - 1) && t->isFloat() != input(k - 1)->isFloat())
+      return bad(llvm::formatv("inputs {0} and {1} must both hold floats or "
+                               "both integers",
+                               k - 1, k)
+                     .str());
+  }
+  return Error::success();
+}
+
 Expected<std::vector<Tensor>> Node::run() {
   StringRef op = n.op_type();
+  if (Error e = checkKinds())
+    return std::move(e);
   auto one = [](Expected<Tensor> t) -> Expected<std::vector<Tensor>> {
     if (!t)
       return t.takeError();
@@ -522,18 +587,22 @@ Expected<std::vector<Tensor>> Node::run() {
   if (op == "Constant")
     return one(constant());
   if (op == "Add")
-    return one(binary(std::plus<float>(), std::plus<int64_t>()));
+    return one(binary(std::plus<float>(), addWrap));
   if (op == "Sub")
-    return one(binary(std::minus<float>(), std::minus<int64_t>()));
+    return one(binary(std::minus<float>(), subWrap));
   if (op == "Mul")
-    return one(binary(std::multiplies<float>(), std::multiplies<int64_t>()));
+    return one(binary(std::multiplies<float>(), mulWrap));
   if (op == "Div")
-    return one(binary(std::divides<float>(),
-                      [](int64_t a, int64_t b) { return b ? a / b : 0; }));
+    return one(binary(std::divides<float>(), [](int64_t a, int64_t b) {
+      // INT64_MIN / -1 overflows: wrapped, as the other operations.
+      return b == 0 ? 0 : b == -1 ? subWrap(0, a) : a / b;
+    }));
   if (op == "Pow")
     return one(binary(
         [](float a, float b) { return b == 2.0f ? a * a : std::pow(a, b); },
-        [](int64_t a, int64_t b) { return int64_t(std::pow(a, b)); }));
+        [](int64_t a, int64_t b) {
+          return toInt64(std::pow(double(a), double(b)));
+        }));
   if (op == "Equal")
     return one(compare([](double a, double b) { return a == b; }));
   if (op == "Less")
@@ -578,9 +647,10 @@ Expected<std::vector<Tensor>> Node::run() {
   }
   if (op == "Abs")
     return one(unary([](float v) { return std::fabs(v); },
-                     [](int64_t v) { return v < 0 ? -v : v; }));
+                     [](int64_t v) { return v < 0 ? subWrap(0, v) : v; }));
   if (op == "Neg")
-    return one(unary([](float v) { return -v; }, [](int64_t v) { return -v; }));
+    return one(unary([](float v) { return -v; },
+                     [](int64_t v) { return subWrap(0, v); }));
   if (op == "Sqrt")
     return one(unary([](float v) { return std::sqrt(v); }));
   if (op == "Reciprocal")
@@ -628,14 +698,17 @@ Expected<std::vector<Tensor>> Node::run() {
     if (!x)
       return x.takeError();
     double lo = -INFINITY, hi = INFINITY;
-    if (input(1))
-      lo = input(1)->at(0);
-    else if (attr("min"))
-      lo = attrFloat("min", 0);
-    if (input(2))
-      hi = input(2)->at(0);
-    else if (attr("max"))
-      hi = attrFloat("max", 0);
+    for (auto [k, bound, name] :
+         {std::tuple(1, &lo, "min"), std::tuple(2, &hi, "max")}) {
+      if (input(k)) {
+        auto v = first(k);
+        if (!v)
+          return v.takeError();
+        *bound = *v;
+      } else if (attr(name)) {
+        *bound = attrFloat(name, 0);
+      }
+    }
     Tensor out = std::move(*x);
     if (out.isFloat())
       for (float &v : out.f.values())
@@ -651,6 +724,8 @@ Expected<std::vector<Tensor>> Node::run() {
     bool left = attr("direction") && attr("direction")->s() == "LEFT";
     return one(binary([](float, float) { return 0.0f; },
                       [left](int64_t a, int64_t b) {
+                        if (b < 0 || b > 63)
+                          return int64_t(0);
                         return left ? int64_t(uint64_t(a) << b)
                                     : int64_t(uint64_t(a) >> b);
                       }));
@@ -694,10 +769,14 @@ Expected<std::vector<Tensor>> Node::run() {
     auto a = need(0), b = need(1);
     if (!a || !b)
       return bad("needs A and B");
-    for (auto [t, zp] : {std::pair(&*a, input(2)), std::pair(&*b, input(3))})
-      if (zp)
+    for (auto [t, k] : {std::pair(&*a, 2), std::pair(&*b, 3)})
+      if (input(k)) {
+        auto zp = first(k);
+        if (!zp)
+          return zp.takeError();
         for (int64_t &v : t->i.values())
-          v -= zp->i[0];
+          v = subWrap(v, toInt64(*zp));
+      }
     return one(matmul(*a, *b));
   }
   if (op == "MatMulNBits")
@@ -710,16 +789,18 @@ Expected<std::vector<Tensor>> Node::run() {
       return bad("needs x and scale");
     if (s->size() != 1 || (input(2) && input(2)->size() != 1))
       return bad("only per-tensor scales and zero points are supported");
-    int64_t zp = input(2) ? input(2)->i[0] : 0;
+    double zp = input(2) ? input(2)->at(0) : 0;
     std::vector<float> out(x->size());
     for (int64_t k = 0, size = x->size(); k < size; ++k)
-      out[k] = float(x->i[k] - zp) * s->f[0];
+      out[k] = float(double(x->i[k]) - zp) * s->f[0];
     return one(Tensor::floats(x->shape, std::move(out)));
   }
   if (op == "SimplifiedLayerNormalization") {
     auto x = need(0), g = need(1);
     if (!x || !g)
       return bad("needs X and scale");
+    if (x->rank() < 1 || x->shape.back() < 1 || g->size() < 1)
+      return bad("needs X of rank 1 or more and a scale");
     float eps = attrFloat("epsilon", 1e-5f);
     int64_t len = x->shape.back();
     std::vector<float> out(x->size());
@@ -740,8 +821,10 @@ Expected<std::vector<Tensor>> Node::run() {
     if (!x || !g)
       return bad("needs X and Scale");
     int64_t axis = normAxis(attrInt("axis", -1), x->rank());
-    if (axis != x->rank() - 1 || n.output_size() > 1)
+    if (x->rank() < 1 || axis != x->rank() - 1 || n.output_size() > 1)
       return bad("only the last axis and one output are supported");
+    if (!g->size() || (input(2) && !input(2)->size()))
+      return bad("needs a Scale and B with values");
     float eps = attrFloat("epsilon", 1e-5f);
     const Tensor *bias = input(2);
     int64_t len = x->shape.back();
@@ -861,20 +944,29 @@ Expected<std::vector<Tensor>> Node::run() {
         return v.takeError();
       value = *v;
     }
+    if (value.size() < 1)
+      return bad("has an empty value");
     Tensor out = value;
     out.shape = intsOf(*s);
-    int64_t count = out.size();
+    auto count = fits(out.shape);
+    if (!count)
+      return count.takeError();
     if (value.isFloat())
-      out.f = std::vector<float>(count, value.f[0]);
+      out.f = std::vector<float>(*count, value.f[0]);
     else
-      out.i = std::vector<int64_t>(count, value.i[0]);
+      out.i = std::vector<int64_t>(*count, value.i[0]);
     return one(std::move(out));
   }
   if (op == "Range") {
-    auto s = need(0), l = need(1), d = need(2);
-    if (!s || !l || !d)
-      return bad("needs start, limit and delta");
-    double start = s->at(0), limit = l->at(0), delta = d->at(0);
+    double v[3];
+    for (int k = 0; k < 3; ++k) {
+      auto e = first(k);
+      if (!e)
+        return e.takeError();
+      v[k] = *e;
+    }
+    const Tensor *s = input(0);
+    double start = v[0], limit = v[1], delta = v[2];
     if (delta == 0)
       return bad("delta is 0");
     double steps = std::ceil((limit - start) / delta);
@@ -901,7 +993,25 @@ Expected<std::vector<Tensor>>
 mlir::tern::onnx_frontend::evaluateNode(const onnx::NodeProto &node,
                                         ArrayRef<const Tensor *> inputs,
                                         const DataDir &dir) {
-  return Node(node, inputs, dir).run();
+  auto outs = Node(node, inputs, dir).run();
+  if (!outs)
+    return outs;
+  // What later nodes index by must be what is there: a shape that does not
+  // match the elements is a bug here, never read past.
+  for (const Tensor &t : *outs) {
+    auto count = elementsWithin(t.shape, INT64_MAX);
+    int64_t stored = t.isFloat() ? t.f.size() : t.i.size();
+    bool fits =
+        count && *count == stored && !(t.isFloat() ? t.i.size() : t.f.size());
+    if (!count)
+      llvm::consumeError(count.takeError());
+    if (!fits)
+      return error("node '" + node.name() + "' (" + node.op_type() +
+                   "): the interpreter computed " + std::to_string(stored) +
+                   " elements for shape " + shapeString(t.shape) +
+                   "; please report this model");
+  }
+  return outs;
 }
 
 Expected<Tensor>

@@ -32,9 +32,11 @@ bool isFloatType(int32_t type);
 /// Wraps an integer to the range of `type` (two's complement).
 int64_t wrap(int32_t type, int64_t v);
 std::vector<int64_t> strides(ArrayRef<int64_t> shape);
-/// The numpy broadcast of two shapes.
-Expected<std::vector<int64_t>> broadcast(ArrayRef<int64_t> a,
-                                         ArrayRef<int64_t> b);
+/// The numpy broadcast of two shapes, refused when it has more elements
+/// than kMaxProbeElements and `allowed` (the size of an input the result
+/// only copies: a weight scaled in place is larger than any probe tensor).
+Expected<std::vector<int64_t>>
+broadcast(ArrayRef<int64_t> a, ArrayRef<int64_t> b, int64_t allowed = 0);
 /// For each element of `out`, the index of the element of `in` that
 /// broadcasts to it.
 std::vector<int64_t> broadcastIndex(ArrayRef<int64_t> in,
@@ -45,6 +47,23 @@ std::vector<int64_t> intsOf(const Tensor &t);
 /// are small; a shape a file states is refused above this before it is
 /// allocated).
 inline constexpr int64_t kMaxProbeElements = int64_t(1) << 26;
+
+/// The number of elements of `shape`, or an error when a dimension is
+/// negative or there are more than kMaxProbeElements and `allowed`: what a
+/// node computes is checked before it is allocated.
+Expected<int64_t> elementsWithin(ArrayRef<int64_t> shape, int64_t allowed = 0);
+
+/// Two's complement arithmetic on int64 values (a graph's integers may be
+/// anything, and signed overflow would be undefined).
+inline int64_t addWrap(int64_t a, int64_t b) {
+  return int64_t(uint64_t(a) + uint64_t(b));
+}
+inline int64_t subWrap(int64_t a, int64_t b) {
+  return int64_t(uint64_t(a) - uint64_t(b));
+}
+inline int64_t mulWrap(int64_t a, int64_t b) {
+  return int64_t(uint64_t(a) * uint64_t(b));
+}
 
 /// `v` as an integer: truncated, saturated at int64's range, NaN as 0 (the
 /// probe run's graphs may compute anything; C++'s cast would be undefined).
@@ -90,6 +109,23 @@ private:
     if (!input(k))
       return bad(llvm::formatv("input {0} is required", k).str());
     return *input(k);
+  }
+  /// The first element of input `k` (a scalar setting), or an error when
+  /// it is empty.
+  Expected<double> first(size_t k) const {
+    if (!input(k) || input(k)->size() == 0)
+      return bad(llvm::formatv("input {0} must have a value", k).str());
+    return input(k)->at(0);
+  }
+  /// Checks the inputs' kinds (float or integer) that the op requires.
+  Error checkKinds() const;
+  /// The element count of an output of shape `shape`, or an error naming
+  /// the node (elementsWithin).
+  Expected<int64_t> fits(ArrayRef<int64_t> shape, int64_t allowed = 0) const {
+    auto n = elementsWithin(shape, allowed);
+    if (!n)
+      return bad(llvm::toString(n.takeError()));
+    return *n;
   }
 
   Expected<Tensor> unary(std::function<float(float)> f,

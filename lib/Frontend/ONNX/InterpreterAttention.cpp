@@ -32,6 +32,8 @@ Expected<Tensor> Node::rmsNormalization() {
                " that does not broadcast to the normalized " +
                std::to_string(inner) + " elements");
   double eps = attrFloat("epsilon", 1e-5f);
+  if (inner == 0)
+    return *x;
   Tensor out = *x;
   std::vector<float> &v = out.f.values();
   for (int64_t o = 0, rows = x->size() / inner; o < rows; ++o) {
@@ -218,7 +220,10 @@ Expected<std::vector<Tensor>> Node::attention() {
       return mask->i[at] ? 0.0f : -INFINITY;
     return mask->f[at];
   };
-  std::vector<float> y(B * H * S * dv, 0.0f), w(L);
+  auto outSize = fits({B, H, S, dv});
+  if (!outSize)
+    return outSize.takeError();
+  std::vector<float> y(*outSize, 0.0f), w(L);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < H; ++h) {
       int64_t g = h / (H / Hkv);

@@ -8,11 +8,14 @@
 
 #include "Interpreter.h"
 
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
 #include <map>
+#include <type_traits>
+#include <utility>
 
 using namespace mlir::tern::onnx_frontend;
 using namespace mlir::tern::onnx_frontend::interp;
@@ -52,6 +55,8 @@ Expected<Tensor> Node::gather() {
   std::vector<int64_t> shape(data->shape.begin(), data->shape.begin() + axis);
   shape.insert(shape.end(), idx->shape.begin(), idx->shape.end());
   shape.insert(shape.end(), data->shape.begin() + axis + 1, data->shape.end());
+  if (auto size = fits(shape, data->size()); !size)
+    return size.takeError();
   std::vector<int64_t> ids = intsOf(*idx);
   std::vector<float> f;
   std::vector<int64_t> i;
@@ -174,8 +179,12 @@ Expected<Tensor> Node::transpose(const Tensor &x, std::vector<int64_t> perm) {
   if (perm.empty())
     for (int64_t d = rank - 1; d >= 0; --d)
       perm.push_back(d);
-  if (int64_t(perm.size()) != rank)
-    return bad("perm does not match the rank");
+  std::vector<int64_t> sorted = perm;
+  llvm::sort(sorted);
+  for (int64_t d = 0; d < int64_t(sorted.size()); ++d)
+    if (int64_t(sorted.size()) != rank || sorted[d] != d)
+      return bad("perm " + shapeString(perm) + " is not a permutation of " +
+                 std::to_string(rank) + " axes");
   std::vector<int64_t> shape(rank);
   for (int64_t d = 0; d < rank; ++d)
     shape[d] = x.shape[perm[d]];
@@ -205,11 +214,22 @@ Expected<Tensor> Node::concat() {
     return bad("axis out of range");
   std::vector<int64_t> shape = in[0]->shape;
   shape[axis] = 0;
+  int64_t stored = 0;
+  llvm::SmallPtrSet<const Tensor *, 8> distinct;
   for (const Tensor *t : in) {
     if (!t || t->rank() != rank || t->isFloat() != in[0]->isFloat())
       return bad("inputs differ in rank or type");
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && t->shape[d] != in[0]->shape[d])
+        return bad("inputs " + shapeString(in[0]->shape) + " and " +
+                   shapeString(t->shape) + " differ off the axis");
     shape[axis] += t->shape[axis];
+    if (distinct.insert(t).second)
+      stored += t->size();
   }
+  // One input repeated many times could ask for any size.
+  if (auto size = fits(shape, stored); !size)
+    return size.takeError();
   int64_t outer = 1;
   for (int64_t d = 0; d < axis; ++d)
     outer *= shape[d];
@@ -240,6 +260,8 @@ Expected<std::vector<Tensor>> Node::split() {
     sizes = *s;
   else {
     int64_t parts = n.output_size(), dim = x->shape[axis];
+    if (parts < 1)
+      return bad("has no outputs");
     int64_t each = (dim + parts - 1) / parts;
     for (int64_t p = 0; p < parts; ++p)
       sizes.push_back(std::min(each, dim - p * each));
@@ -264,10 +286,11 @@ Expected<Tensor> Node::where() {
   auto c = need(0), a = need(1), b = need(2);
   if (!c || !a || !b)
     return bad("needs condition, X and Y");
-  auto s1 = broadcast(c->shape, a->shape);
+  int64_t largest = std::max({c->size(), a->size(), b->size()});
+  auto s1 = broadcast(c->shape, a->shape, largest);
   if (!s1)
     return bad(llvm::toString(s1.takeError()));
-  auto shape = broadcast(*s1, b->shape);
+  auto shape = broadcast(*s1, b->shape, largest);
   if (!shape)
     return bad(llvm::toString(shape.takeError()));
   std::vector<int64_t> ic = broadcastIndex(c->shape, *shape),
@@ -289,7 +312,7 @@ Expected<Tensor> Node::expand() {
   auto x = need(0), s = need(1);
   if (!x || !s)
     return bad("needs input and shape");
-  auto shape = broadcast(x->shape, intsOf(*s));
+  auto shape = broadcast(x->shape, intsOf(*s), x->size());
   if (!shape)
     return bad(llvm::toString(shape.takeError()));
   std::vector<int64_t> ix = broadcastIndex(x->shape, *shape);
@@ -310,7 +333,13 @@ Expected<Tensor> Node::trilu() {
     return x.takeError();
   if (x->rank() < 2)
     return bad("needs rank 2 or more");
-  int64_t k = input(1) ? intsOf(*input(1))[0] : 0;
+  int64_t k = 0;
+  if (input(1)) {
+    auto v = first(1);
+    if (!v)
+      return v.takeError();
+    k = toInt64(*v);
+  }
   bool upper = attrInt("upper", 1);
   int64_t rows = x->shape[x->rank() - 2], cols = x->shape.back();
   Tensor out = *x;
@@ -342,9 +371,15 @@ Expected<Tensor> Node::gatherND() {
                              "of rank {1} with batch_dims {2}",
                              depth, r, b)
                    .str());
+  for (int64_t d = 0; d < b; ++d)
+    if (idx->shape[d] != data->shape[d])
+      return bad("indices " + shapeString(idx->shape) + " and data " +
+                 shapeString(data->shape) + " differ in the batch dimensions");
   // Output: batch dims, the indices' own dims, the data's remaining dims.
   std::vector<int64_t> shape(idx->shape.begin(), idx->shape.end() - 1);
   shape.insert(shape.end(), data->shape.begin() + b + depth, data->shape.end());
+  if (auto size = fits(shape, data->size()); !size)
+    return size.takeError();
   int64_t batches = 1, inner = 1, dataBatch = 1;
   for (int64_t d = 0; d < b; ++d)
     batches *= idx->shape[d];
@@ -423,10 +458,11 @@ Expected<Tensor> Node::scatterND() {
       for (int64_t e = 0; e < inner; ++e) {
         auto u = from[t * inner + e];
         auto &v = values[base + e];
+        constexpr bool ints = std::is_same_v<decltype(u), int64_t>;
         if (reduction == "add")
-          v = v + u;
+          v = ints ? addWrap(v, u) : v + u;
         else if (reduction == "mul")
-          v = v * u;
+          v = ints ? mulWrap(v, u) : v * u;
         else if (reduction == "max")
           v = std::max<decltype(u)>(v, u);
         else if (reduction == "min")
@@ -466,7 +502,10 @@ Expected<Tensor> Node::cumSum() {
   auto x = need(0), a = need(1);
   if (!x || !a)
     return bad("needs data and axis");
-  int64_t axis = normAxis(intsOf(*a).at(0), x->rank());
+  auto first = this->first(1);
+  if (!first)
+    return first.takeError();
+  int64_t axis = normAxis(toInt64(*first), x->rank());
   if (axis < 0 || axis >= x->rank())
     return bad("axis out of range");
   bool exclusive = attrInt("exclusive", 0), reverse = attrInt("reverse", 0);
@@ -484,8 +523,11 @@ Expected<Tensor> Node::cumSum() {
           int64_t j = reverse ? dim - 1 - step : step;
           int64_t at = (o * dim + j) * inner + in;
           auto v = values[at];
-          values[at] = exclusive ? sum : sum + v;
-          sum += v;
+          if constexpr (std::is_same_v<decltype(sum), int64_t>)
+            v = std::exchange(sum, addWrap(sum, v));
+          else
+            v = std::exchange(sum, sum + v);
+          values[at] = exclusive ? v : sum;
         }
       }
   };
@@ -548,16 +590,16 @@ Expected<Tensor> Node::einsum() {
     if (out.find(ch) == std::string::npos)
       labels += ch;
   std::vector<int64_t> shape, dims;
-  int64_t total = 1;
   for (char ch : labels) {
     if (!size.count(ch))
       return bad(llvm::formatv("has output label '{0}' in no input", ch).str());
     dims.push_back(size[ch]);
-    total *= size[ch];
   }
   shape.assign(dims.begin(), dims.begin() + out.size());
-  if (total > (int64_t(1) << 28))
-    return bad("is too large to evaluate");
+  // Every combination of the labels' indices is visited once.
+  auto total = fits(dims);
+  if (!total)
+    return total.takeError();
   // Each operand's stride per label (repeated labels: the diagonal).
   std::vector<std::vector<int64_t>> strides(
       in.size(), std::vector<int64_t>(labels.size()));
@@ -573,7 +615,7 @@ Expected<Tensor> Node::einsum() {
     outSize *= d;
   std::vector<double> acc(outSize, 0.0);
   std::vector<int64_t> index(labels.size(), 0), at(in.size(), 0);
-  for (int64_t step = 0; step < total; ++step) {
+  for (int64_t step = 0; step < *total; ++step) {
     double product = 1;
     for (size_t k = 0; k < in.size(); ++k)
       product *= in[k]->at(at[k]);
@@ -593,6 +635,8 @@ Expected<Tensor> Node::einsum() {
   }
   if (llvm::all_of(in, [](const Tensor *t) { return t->isFloat(); }))
     return Tensor::floats(shape, std::vector<float>(acc.begin(), acc.end()));
-  std::vector<int64_t> ints(acc.begin(), acc.end());
+  std::vector<int64_t> ints;
+  for (double v : acc)
+    ints.push_back(wrap(in[0]->type, toInt64(v)));
   return Tensor::ints(in[0]->type, shape, std::move(ints));
 }

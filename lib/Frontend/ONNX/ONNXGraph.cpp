@@ -2,6 +2,7 @@
 
 #include "ONNXGraph.h"
 #include "Interpreter.h"
+#include "tern/Frontend/Limits.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
@@ -138,10 +139,24 @@ int64_t mlir::tern::onnx_frontend::elementBytes(int32_t type) {
 Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
                                                        const DataDir &dir) {
   std::vector<int64_t> shape(proto.dims().begin(), proto.dims().end());
+  // Every later product of these dimensions (even with a 0 among them) is
+  // then free of overflow.
+  uint64_t bound = 1;
+  for (int64_t d : shape)
+    if (d < 0 || !mlir::tern::limits::mulWithin(
+                     bound, std::max<int64_t>(d, 1),
+                     mlir::tern::limits::kMaxTensorElements, bound))
+      return error("tensor '" + proto.name() + "' has shape " +
+                   shapeString(shape) +
+                   (d < 0 ? ", with a negative dimension"
+                          : ", more than 2^40 elements"));
   int64_t count = 1;
   for (int64_t d : shape)
     count *= d;
   int32_t type = proto.data_type();
+  if (elementBytes(type) == 0)
+    return error("tensor '" + proto.name() + "' has data type " +
+                 std::to_string(type) + ", which Tern does not read");
   if (proto.data_location() == T::EXTERNAL) {
     std::string location;
     uint64_t offset = 0;
