@@ -223,6 +223,17 @@ Expected<Tensor> mlir::tern::onnx_frontend::readTensor(const T &proto,
 
 Error GraphValues::run(llvm::StringMap<Tensor> inputs, const DataDir &dir,
                        ArrayRef<std::string> dynamicInputs) {
+  // Each value is defined once (ONNX graphs are in SSA form): a second
+  // definition would replace a value that nodes already read.
+  llvm::StringSet<> defined;
+  for (const onnx::ValueInfoProto &v : graph.input())
+    if (!defined.insert(v.name()).second)
+      return error("graph input '" + v.name() + "' is declared twice");
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &name : node.output())
+      if (!name.empty() && !defined.insert(name).second)
+        return error("value '" + name + "' is defined twice (again by node '" +
+                     node.name() + "')");
   for (const onnx::ValueInfoProto &v : graph.input()) {
     if (!inputs.count(v.name()))
       continue;
