@@ -459,16 +459,23 @@ Expected<Tensor> Node::scatterND() {
         auto u = from[t * inner + e];
         auto &v = values[base + e];
         constexpr bool ints = std::is_same_v<decltype(u), int64_t>;
-        if (reduction == "add")
-          v = ints ? addWrap(v, u) : v + u;
-        else if (reduction == "mul")
-          v = ints ? mulWrap(v, u) : v * u;
-        else if (reduction == "max")
+        if (reduction == "add") {
+          if constexpr (ints)
+            v = addWrap(v, u);
+          else
+            v = v + u;
+        } else if (reduction == "mul") {
+          if constexpr (ints)
+            v = mulWrap(v, u);
+          else
+            v = v * u;
+        } else if (reduction == "max") {
           v = std::max<decltype(u)>(v, u);
-        else if (reduction == "min")
+        } else if (reduction == "min") {
           v = std::min<decltype(u)>(v, u);
-        else
+        } else {
           v = u;
+        }
       }
     }
     return true;
