@@ -318,6 +318,11 @@ compileRowGraph(const onnx::GraphProto &g,
                 Checker &checker, MLIRContext &context,
                 const tern::ImportOptions &options,
                 StringRef notLanguageModel) {
+  if (inputs.empty()) {
+    checker.fail("the graph has no inputs (other than initializers): it "
+                 "computes nothing from a prompt");
+    return nullptr;
+  }
   std::vector<onnx_frontend::GraphInput> declared;
   llvm::StringMap<onnx_frontend::Tensor> bound;
   llvm::StringSet<> used;
