@@ -505,7 +505,10 @@ Expected<Tensor> Node::gemm() {
     v *= alpha;
   if (const Tensor *c = input(2)) {
     auto shape = broadcast(c->shape, y->shape);
-    if (!shape || *shape != y->shape)
+    bool fits = shape && *shape == y->shape;
+    if (!shape)
+      llvm::consumeError(shape.takeError());
+    if (!fits)
       return bad("has a C " + shapeString(c->shape) +
                  " that does not broadcast to " + shapeString(y->shape));
     std::vector<int64_t> ic = broadcastIndex(c->shape, y->shape);
