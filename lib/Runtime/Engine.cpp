@@ -66,7 +66,10 @@ Engine::~Engine() { stop(); }
 bool Engine::submit(std::shared_ptr<Request> request) {
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (draining || int(waiting.size()) >= cfg.queue) {
+    // Slots and queue places together: a request that arrives while a slot
+    // is free but not yet taken (the engine thread admits between steps)
+    // counts against the slots, not the queue.
+    if (draining || int(waiting.size()) + busy >= cfg.slots + cfg.queue) {
       ++metrics.rejected;
       return false;
     }
