@@ -1,7 +1,8 @@
 //===- Interpreter.h - The ONNX reference interpreter, inside ---*- C++ -*-===//
 //
 // One node at a time on dense tensors (ONNXGraph.h). Ops are split by
-// family: Interpreter.cpp (the dispatch, arithmetic, reductions, products),
+// family: Interpreter.cpp (the dispatch, arithmetic, reductions),
+// InterpreterProducts.cpp (MatMul, Gemm, MatMulInteger, MatMulNBits),
 // InterpreterShapes.cpp (gathers, slices, reshapes, concatenation),
 // InterpreterAttention.cpp (opset 23's RMSNormalization, RotaryEmbedding,
 // Attention).

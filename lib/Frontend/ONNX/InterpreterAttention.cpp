@@ -18,8 +18,6 @@ Expected<Tensor> Node::rmsNormalization() {
   auto x = need(0), scale = need(1);
   if (!x || !scale)
     return bad("needs X and scale");
-  if (!x->isFloat() || !scale->isFloat())
-    return bad("needs float inputs");
   int64_t rank = x->rank(), axis = normAxis(attrInt("axis", -1), rank);
   if (axis < 0 || axis >= rank)
     return bad("axis out of range");
@@ -52,9 +50,8 @@ Expected<Tensor> Node::rotaryEmbedding() {
   auto x = need(0), cos = need(1), sin = need(2);
   if (!x || !cos || !sin)
     return bad("needs X, cos_cache and sin_cache");
-  if (!x->isFloat() || !cos->isFloat() || !sin->isFloat() ||
-      cos->shape != sin->shape)
-    return bad("needs float X and cos/sin caches of one shape");
+  if (cos->shape != sin->shape)
+    return bad("needs cos/sin caches of one shape");
   // Positions of X as [batch, seq, heads, head_size] (strides of each).
   int64_t batch = x->shape.empty() ? 0 : x->shape[0], seq, heads, size;
   int64_t sBatch, sSeq, sHead;

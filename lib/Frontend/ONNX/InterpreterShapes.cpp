@@ -548,10 +548,6 @@ Expected<Tensor> Node::cumSum() {
   return out;
 }
 
-/// com.microsoft.MatMulNBits' B as the [K, N] matrix it stands for: B^T
-/// stored as `bits`-bit codes in blocks along K, each block with a scale and
-/// a zero point (default 2^(bits-1)).
-
 /// Einsum without ellipses (torch.outer and friends): every label's index
 /// visited once, products summed into the output's labels.
 Expected<Tensor> Node::einsum() {
