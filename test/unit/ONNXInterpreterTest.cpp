@@ -318,3 +318,48 @@ TEST(ONNXInterpreter, HostileInputs) {
   Tensor lows = Tensor::ints(T::INT64, {2}, {INT64_MIN, -1});
   EXPECT_EQ(run(node("ReduceSum"), {&lows}).i.vec()[0], INT64_MAX);
 }
+
+// The remaining checks: norms without rows or scales, initializers no
+// tensor can have, and values defined twice.
+TEST(ONNXInterpreter, HostileShapesAndGraphs) {
+  Tensor scalar = Tensor::floats({}, {1}), f = Tensor::floats({2}, {1, 2}),
+         none = Tensor::floats({0}, {});
+  EXPECT_NE(failure(node("SimplifiedLayerNormalization"), {&scalar, &f})
+                .find("needs X of rank 1 or more and a scale"),
+            std::string::npos);
+  EXPECT_NE(failure(node("LayerNormalization"), {&f, &none})
+                .find("needs a Scale and B with values"),
+            std::string::npos);
+
+  auto tensorError = [](std::vector<int64_t> dims, int32_t type) {
+    onnx::TensorProto p;
+    p.set_name("w");
+    p.set_data_type(type);
+    for (int64_t d : dims)
+      p.add_dims(d);
+    auto t = readTensor(p, "");
+    return t ? std::string("(read)") : llvm::toString(t.takeError());
+  };
+  EXPECT_EQ(tensorError({-1, -1}, T::FLOAT),
+            "tensor 'w' has shape [-1, -1], with a negative dimension");
+  EXPECT_EQ(tensorError({int64_t(1) << 21, int64_t(1) << 21}, T::FLOAT),
+            "tensor 'w' has shape [2097152, 2097152], more than 2^40 elements");
+  EXPECT_EQ(tensorError({1}, T::STRING),
+            "tensor 'w' has data type 8, which Tern does not read");
+
+  onnx::GraphProto g;
+  for (const char *name : {"a", "b"}) {
+    onnx::NodeProto *n = g.add_node();
+    n->set_op_type("Constant");
+    n->set_name(name);
+    n->add_output("x");
+    onnx::AttributeProto *v = n->add_attribute();
+    v->set_name("value_float");
+    v->set_type(onnx::AttributeProto::FLOAT);
+    v->set_f(1);
+  }
+  GraphValues values(g);
+  llvm::Error e = values.run({}, "");
+  EXPECT_EQ(llvm::toString(std::move(e)),
+            "value 'x' is defined twice (again by node 'b')");
+}
