@@ -113,6 +113,19 @@ int main(int argc, char **argv) {
       ++done[s];
     }
   }
+  /* A step whose tokens end no prompt asks for no logits: none are
+   * written (a null buffer would crash otherwise). Slot 0 has room. */
+  {
+    int32_t ids[3] = {4, 5, 6}, positions[3] = {40, 41, 42}, slots[3] = {0};
+    tern_i32_vector idv = {ids, ids, 0, {3}, {1}};
+    tern_i32_vector posv = {positions, positions, 0, {3}, {1}};
+    tern_i32_vector slotv = {slots, slots, 0, {3}, {1}};
+    tern_f32_vector kv = {pool, pool, 0, {kSeqs * perSlot}, {1}};
+    tern_i32_vector rowv = {NULL, NULL, 0, {0}, {1}};
+    tern_f32_matrix none = {NULL, NULL, 0, {0, vocab}, {vocab, 1}};
+    _mlir_ciface_tern_forward_batch(&idv, &posv, &slotv, &kv, kContext, &rowv,
+                                    &none);
+  }
   printf("largest batch %d tokens, prompts and decode mixed: %s\n", maxBatch,
          mixed ? "yes" : "no");
   for (int s = 0; s < kSeqs; ++s)
