@@ -255,8 +255,28 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out,
         forRange(c0, end, count,
                  [&](Value v0) { tile(v0, count, r, /*withPrefetch=*/true); });
       });
+      // The passes after the first also bring the thread's next chunk into
+      // L2 (prefetcht1), a share of its blocks each: memory streams the
+      // table while the FMAs work, instead of only in first passes.
       forRange(first, n, 1, [&](Value r) {
-        forRange(c0, end, count, [&](Value v0) { tile(v0, count, r, false); });
+        Value passes = b.create<arith::SubIOp>(n, idx(1));
+        auto share = [&](Value k) {
+          return b.create<arith::DivUIOp>(
+              b.create<arith::MulIOp>(k, idx(blocks)), passes);
+        };
+        Value lo = share(b.create<arith::SubIOp>(r, idx(1))), hi = share(r);
+        forRange(c0, end, count, [&](Value v0) {
+          forRange(lo, hi, 1, [&](Value blk) {
+            Value j = b.create<arith::MulIOp>(blk, idx(64));
+            for (int64_t i = 0; i < count; ++i)
+              for (int64_t line = 0; line < 2; ++line)
+                prefetch(table,
+                         {b.create<arith::AddIOp>(v0, idx(chunk + i)),
+                          b.create<arith::AddIOp>(j, idx(line * 32))},
+                         /*locality=*/2);
+          });
+          tile(v0, count, r, false);
+        });
       });
     });
   };
