@@ -314,10 +314,13 @@ protected:
   /// With `rows` (i32), output row r is input row rows[r]; without, row r.
   void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {},
                         Value rows = {});
-  /// lowerFloatMatmul's SIMD loop on a bf16 table, bit-identical, in fewer
-  /// instructions and in tiles of headTileRows() table rows.
+  /// lowerFloatMatmul's SIMD loop on a bf16 table for any row count but one,
+  /// bit-identical, in fewer instructions and in tiles of headTileRows()
+  /// table rows.
   void lowerBF16Matmul(Value x, Value table, Value out, Value rows);
   int64_t headTileRows() const;
+  /// The x row of output row r: rows[r] with `rows`, else r.
+  Value inputRow(Value rows, Value r);
   /// acc + x[t, j] * table[v, j] for j = from .. d - 1, one at a time.
   Value dotTail(Value x, Value t, Value table, Value v, int64_t from,
                 Value acc);

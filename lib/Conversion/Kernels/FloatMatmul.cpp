@@ -84,6 +84,13 @@ void KernelEmitter::lowerLinear(LinearOp op) {
                    output(op.getResult()));
 }
 
+Value KernelEmitter::inputRow(Value rows, Value r) {
+  if (!rows)
+    return r;
+  return b.create<arith::IndexCastOp>(
+      b.getIndexType(), b.create<memref::LoadOp>(rows, ValueRange{r}));
+}
+
 Value KernelEmitter::dotTail(Value x, Value t, Value table, Value v,
                              int64_t from, Value acc) {
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
@@ -129,10 +136,7 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
   // product whatever the row count.
   parallelFor(idx(0), dim(out, 1), idx(1), [&](Value v) {
     forEach(dim(out, 0), [&](Value r) {
-      Value t = rows ? Value(b.create<arith::IndexCastOp>(
-                           b.getIndexType(),
-                           b.create<memref::LoadOp>(rows, ValueRange{r})))
-                     : r;
+      Value t = inputRow(rows, r);
       Value acc = f32(0);
       if (blocks) {
         Value zero = b.create<arith::ConstantOp>(
@@ -183,12 +187,6 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out,
   auto f32x64 = VectorType::get({64}, f32);
   auto i32x32 = VectorType::get({32}, b.getI32Type());
   Value n = dim(out, 0), vocab = dim(out, 1);
-  auto xRow = [&](Value r) -> Value {
-    return rows ? Value(b.create<arith::IndexCastOp>(
-                      b.getIndexType(),
-                      b.create<memref::LoadOp>(rows, ValueRange{r})))
-                : r;
-  };
   // even[k] = 2k, odd[k] = 2k + 1 (k < 32), and back.
   SmallVector<int64_t> split, merge;
   for (int64_t k = 0; k < 64; ++k) {
@@ -199,7 +197,7 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out,
       MemRefType::get({ShapedType::kDynamic, blocks * 64}, f32), ValueRange{n},
       b.getI64IntegerAttr(64));
   forEach(n, [&](Value r) {
-    Value t = xRow(r);
+    Value t = inputRow(rows, r);
     forEach(idx(blocks), [&](Value blk) {
       Value j = b.create<arith::MulIOp>(blk, idx(64));
       Value v = b.create<vector::LoadOp>(f32x64, x, ValueRange{t, j});
@@ -248,7 +246,7 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out,
       }
       b.create<scf::YieldOp>(next);
     }
-    Value t = xRow(r);
+    Value t = inputRow(rows, r);
     for (int64_t i = 0; i < count; ++i) {
       Value lanes = loop.getResult(i);
       Value acc = sumF32(b.create<vector::ShuffleOp>(lanes, lanes, merge));
