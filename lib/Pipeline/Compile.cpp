@@ -201,6 +201,7 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   pipeline.floatWeights = options.floatWeights;
   pipeline.fuse = options.fuse;
   pipeline.lmHeadInt8 = options.lmHeadInt8;
+  pipeline.lmHeadPlain = options.lmHeadPlain;
   pipeline.mcaMarkers = options.mcaMarkers;
 
   Phase last = options.compileTo;

@@ -105,6 +105,12 @@ void mlir::tern::populatePackedPasses(OpPassManager &pm,
   pm.addPass(mlir::tern::createTernSetTarget(target));
   // Last step before kernels: layouts are what the kernels will read.
   pm.addPass(mlir::tern::createTernPackWeights());
+  // The head's bf16 table in 3/4 of the bytes, losslessly: SIMD CPU kernels
+  // decode it (tern-pack-lm-head).
+  const KernelFamily *family = lookupKernelFamily(options.kernels);
+  if (!options.lmHeadPlain && family && !family->isDeviceCode() &&
+      family->layout == PackedLayout::I2K64)
+    pm.addPass(mlir::tern::createTernPackLMHead());
 }
 
 void mlir::tern::populateKernelsPasses(OpPassManager &pm,

@@ -28,3 +28,16 @@ module attributes {tern.target = #tern.target<triple = "x86_64-unknown-linux-gnu
     return %l : tensor<?x16xf32>
   }
 }
+
+// -----
+
+// The packed head table is for CPU kernels (ternc packs it only for them).
+module attributes {tern.target = #tern.target<triple = "nvptx64-nvidia-cuda", cpu = "sm_90", features = "", kernels = "gpu-host", ternary_layout = gpu_w2>} {
+  func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>) -> tensor<?x2xf32> {
+    // expected-error @+1 {{weight 't' is a #tern.packed_bf16 table, which only CPU kernels read (ternc packs the head only for them)}}
+    %t = tern.weight "t" = dense<0> : tensor<224xi8> -> tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 0>>
+    %h = tern.embedding %t[%ids] : tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 0>>, tensor<?xi32> -> tensor<?x64xf32>
+    %l = tern.lm_head %h, %t : tensor<?x64xf32>, tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 0>> -> tensor<?x2xf32>
+    return %l : tensor<?x2xf32>
+  }
+}

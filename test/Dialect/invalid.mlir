@@ -64,6 +64,30 @@ func.func @weight_packed_float() {
 
 // -----
 
+func.func @weight_packed_bf16_type() {
+  // expected-error @+1 {{weight 't': #tern.packed_bf16 needs a 2-D bf16 tensor whose rows are 64 to 4096 values, a multiple of 64; got 'tensor<2x32xbf16, #tern.packed_bf16<base = 56, escapes = 0>>'}}
+  %t = tern.weight "t" = dense<0> : tensor<128xi8> -> tensor<2x32xbf16, #tern.packed_bf16<base = 56, escapes = 0>>
+  return
+}
+
+// -----
+
+func.func @weight_packed_bf16_size() {
+  // expected-error @+1 {{weight 't': #tern.packed_bf16<base = 56, escapes = 1> needs tensor<288xi8> of packed bytes, got 'tensor<224xi8>'}}
+  %t = tern.weight "t" = dense<0> : tensor<224xi8> -> tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 1>>
+  return
+}
+
+// -----
+
+func.func @weight_packed_bf16_range() {
+  // expected-error @+1 {{weight 't': #tern.packed_bf16<base = 121, escapes = 0> is out of range (base 0 to 120, escapes at most the table's blocks)}}
+  %t = tern.weight "t" = dense<0> : tensor<224xi8> -> tensor<2x64xbf16, #tern.packed_bf16<base = 121, escapes = 0>>
+  return
+}
+
+// -----
+
 func.func @weight_unknown_encoding() {
   // expected-error @+1 {{weight 'e' has an unknown encoding "foo"}}
   %w = tern.weight "e" = dense<1.0> : tensor<4xf32> -> tensor<4xf32, "foo">

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -107,6 +108,53 @@ TEST(Layouts, HFRowsDecodesAndEncodes) {
     std::vector<char> encoded(bytes.size());
     layouts::hf_rows::encode(trits, n, k, encoded);
     EXPECT_EQ(encoded, bytes);
+  }
+}
+
+TEST(Layouts, PackedBF16RoundTrips) {
+  // Every bit pattern survives: normal-like values (most in the window),
+  // then every possible high byte somewhere, zeros of both signs, NaN and
+  // infinity bits; rows of 1, 2 and 64 blocks.
+  for (auto [v, d] :
+       {std::pair<int64_t, int64_t>{3, 64}, {5, 128}, {70, 4096}}) {
+    std::mt19937 rng(v * 31 + d);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<uint16_t> values(v * d);
+    for (uint16_t &x : values) {
+      float f = normal(rng);
+      uint32_t bits;
+      std::memcpy(&bits, &f, 4);
+      x = uint16_t(bits >> 16);
+    }
+    for (int64_t i = 0; i < 256 && i * 97 < v * d; ++i)
+      values[i * 97] = uint16_t(i << 8 | (i * 13 & 0xff));
+    values[1] = 0x8000;
+    values.back() = 0x7fc0;
+    namespace pb = layouts::packed_bf16;
+    pb::Window window = pb::chooseWindow(values.data(), v, d);
+    // Escapes counted independently: blocks with a high byte outside.
+    int64_t escapes = 0;
+    for (int64_t blk = 0; blk < v * d / 64; ++blk) {
+      bool out = false;
+      for (int64_t j = 0; j < 64; ++j) {
+        int64_t pair = values[blk * 64 + j] >> 8 & 0x7f;
+        out |= pair < window.base || pair >= window.base + 8;
+      }
+      escapes += out;
+    }
+    EXPECT_EQ(window.escapes, escapes);
+    EXPECT_GT(window.escapes, 0);
+    EXPECT_LT(window.escapes, v * d / 64 / 2 + 4);
+    std::vector<char> bytes(pb::numBytes(v, d, window.escapes));
+    ASSERT_EQ(int64_t(bytes.size()),
+              v * (16 + d / 64 * 96) + 64 * window.escapes);
+    pb::encode(values.data(), v, d, window, bytes);
+    std::vector<uint16_t> row(d);
+    for (int64_t r = 0; r < v; ++r) {
+      pb::decodeRow(bytes, v, d, window.base, r, row.data());
+      for (int64_t j = 0; j < d; ++j)
+        ASSERT_EQ(row[j], values[r * d + j]) << "row " << r << " value " << j;
+    }
   }
 }
 

@@ -84,6 +84,35 @@ void encode(ArrayRef<char> trits, int64_t n, int64_t k,
 Value wordIndex(OpBuilder &b, Location loc, Value block, Value row, int64_t n);
 } // namespace gpu_w2
 
+//===- packed_bf16 (Layouts/PackedBF16.cpp)
+//--------------------------------===//
+namespace packed_bf16 {
+/// Values per block, bytes per block, bytes of a row's header.
+constexpr int64_t kBlock = 64, kBlockBytes = 96, kHeaderBytes = 16;
+/// Bytes of one row of d values.
+int64_t rowBytes(int64_t d);
+/// Bytes of a [v, d] table with `escapes` escaped blocks.
+int64_t numBytes(int64_t v, int64_t d, int64_t escapes);
+/// Whether rows of d values can be packed (whole blocks, at most 64).
+bool fits(int64_t d);
+struct Window {
+  int64_t base = 0;    ///< the first of 8 exponent pairs
+  int64_t escapes = 0; ///< blocks with a high byte outside them
+};
+/// The window that holds the most of a [v, d] table's bf16 values.
+Window chooseWindow(const uint16_t *values, int64_t v, int64_t d);
+/// Packs a [v, d] table into out (numBytes bytes).
+void encode(const uint16_t *values, int64_t v, int64_t d, Window window,
+            MutableArrayRef<char> out);
+/// The d bf16 values of one row, for tests.
+void decodeRow(ArrayRef<char> bytes, int64_t v, int64_t d, int64_t base,
+               int64_t row, uint16_t *out);
+/// Block `blk` of row `row` of a [v, d] table in `bytes` (memref<?xi8>):
+/// vector<64xbf16>, the stored bits in order.
+Value loadBlock(ImplicitLocOpBuilder &b, Value bytes, Value row, Value blk,
+                int64_t v, int64_t d, PackedBF16Attr packed);
+} // namespace packed_bf16
+
 } // namespace mlir::tern::layouts
 
 #endif // TERN_IR_PACKEDLAYOUTS_H

@@ -131,6 +131,42 @@ def Tern_PackedAttr : AttrDef<Tern_Dialect, "Packed"> {
 }
 
 //===----------------------------------------------------------------------===//
+// #tern.packed_bf16
+//===----------------------------------------------------------------------===//
+
+def Tern_PackedBF16Attr : AttrDef<Tern_Dialect, "PackedBF16"> {
+  let mnemonic = "packed_bf16";
+  let summary = "a bf16 table stored losslessly in about 12 bits per value";
+  let description = [{
+    A tensor encoding for `tensor<V x D x bf16, #tern.packed_bf16<...>>`, D a
+    multiple of 64 and at most 4096 (made by `tern-pack-lm-head`): the same
+    values, bit for bit, in 3/4 of the bytes. A bf16's high byte is its sign
+    and the top 7 bits of its exponent; a table's values mostly span a few
+    binades, so that byte takes few values. Each is stored as a 4-bit code
+    `c`: high byte = `(c & 8) << 4 | (base + (c & 7))`, the 8 exponent pairs
+    from `base` with either sign. The low byte is stored as is.
+
+    Row `v` is `16 + 96 * D / 64` bytes: a header (a little-endian u64 whose
+    bit `b` says block `b` escapes, then the u32 index of the row's first
+    escaped block), then per block of 64 values its 64 low bytes and 32
+    bytes of codes (value `j < 32` in the low nibble of byte `j`, value
+    `j + 32` in the high one). The `escapes` blocks with a high byte outside
+    the window follow all rows, 64 high bytes each, in row and block order;
+    an escaped block's codes are zero.
+
+    ```mlir
+    tensor<128256x2560xbf16, #tern.packed_bf16<base = 54, escapes = 1200>>
+    ```
+  }];
+  let parameters = (ins "int64_t":$base, "int64_t":$escapes);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let extraClassDeclaration = [{
+    /// Bytes the packed data of a [v, d] table occupies.
+    int64_t getNumBytes(int64_t v, int64_t d) const;
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // #tern.target
 //===----------------------------------------------------------------------===//
 

@@ -36,6 +36,10 @@ int64_t PackedAttr::getNumBytes(int64_t n, int64_t k) const {
   return layouts::numBytes(getLayout(), n, k);
 }
 
+int64_t PackedBF16Attr::getNumBytes(int64_t v, int64_t d) const {
+  return layouts::packed_bf16::numBytes(v, d, getEscapes());
+}
+
 //===----------------------------------------------------------------------===//
 // Module attributes
 //===----------------------------------------------------------------------===//

@@ -27,6 +27,9 @@ bool isTernaryTensor(Type type);
 /// The #tern.packed encoding of `type`, or null when it is not packed.
 PackedAttr getPackedEncoding(Type type);
 
+/// The #tern.packed_bf16 encoding of `type` (a bf16 table), or null.
+PackedBF16Attr getPackedBF16Encoding(Type type);
+
 } // namespace mlir::tern
 
 #endif // TERN_IR_TERNDIALECT_H

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Tern/IR/TernOps.h"
+#include "Tern/IR/PackedLayouts.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -134,6 +135,30 @@ LogicalResult WeightOp::verify() {
         valueType.getNumElements() != bytes)
       return emitOpError() << "weight '" << getName() << "': layout "
                            << stringifyPackedLayout(packed.getLayout())
+                           << " needs tensor<" << bytes
+                           << "xi8> of packed bytes, got " << valueType;
+    return success();
+  }
+  if (PackedBF16Attr packed = getPackedBF16Encoding(resultType)) {
+    if (!resultType.getElementType().isBF16() || resultType.getRank() != 2 ||
+        !layouts::packed_bf16::fits(resultType.getDimSize(1)))
+      return emitOpError() << "weight '" << getName()
+                           << "': #tern.packed_bf16 needs a 2-D bf16 tensor "
+                              "whose rows are 64 to 4096 values, a multiple "
+                              "of 64; got "
+                           << resultType;
+    if (packed.getBase() < 0 || packed.getBase() > 120 ||
+        packed.getEscapes() < 0 ||
+        packed.getEscapes() >
+            resultType.getNumElements() / layouts::packed_bf16::kBlock)
+      return emitOpError() << "weight '" << getName() << "': " << packed
+                           << " is out of range (base 0 to 120, escapes at "
+                              "most the table's blocks)";
+    int64_t bytes =
+        packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1));
+    if (valueType.getRank() != 1 || !valueType.getElementType().isInteger(8) ||
+        valueType.getNumElements() != bytes)
+      return emitOpError() << "weight '" << getName() << "': " << packed
                            << " needs tensor<" << bytes
                            << "xi8> of packed bytes, got " << valueType;
     return success();

@@ -21,3 +21,9 @@ PackedAttr mlir::tern::getPackedEncoding(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   return tensor ? dyn_cast_or_null<PackedAttr>(tensor.getEncoding()) : nullptr;
 }
+
+PackedBF16Attr mlir::tern::getPackedBF16Encoding(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor ? dyn_cast_or_null<PackedBF16Attr>(tensor.getEncoding())
+                : nullptr;
+}

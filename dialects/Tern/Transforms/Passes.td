@@ -97,6 +97,19 @@ def TernPlanMemory : Pass<"tern-plan-memory", "func::FuncOp"> {
                            "::mlir::memref::MemRefDialect"];
 }
 
+def TernPackLMHead : Pass<"tern-pack-lm-head", "ModuleOp"> {
+  let summary = "Store the LM head's bf16 table in about 12 bits per value, losslessly";
+  let description = [{
+    A `tern.lm_head` over a bf16 `tern.weight` (the embedding too, when it is
+    the same tied table) gets the table as `#tern.packed_bf16`: the same
+    values, bit for bit, in about 3/4 of the bytes, which a generated token
+    reads once. Tables whose rows are not a multiple of 64 values (or more
+    than 4096), and tables with other users, are left as they are. ternc
+    runs it for SIMD CPU kernels unless `--lm-head=plain`.
+  }];
+  let dependentDialects = ["::mlir::tern::TernDialect"];
+}
+
 def TernQuantizeLMHead : Pass<"tern-quantize-lm-head", "ModuleOp"> {
   let summary = "Quantize the LM head table to int8 with per-row scales";
   let description = [{

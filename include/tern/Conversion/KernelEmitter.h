@@ -44,6 +44,9 @@ inline MemRefType storageType(Type type) {
   if (PackedAttr packed = getPackedEncoding(tensor))
     return MemRefType::get(
         {packed.getNumBytes(tensor.getDimSize(0), tensor.getDimSize(1))}, i8);
+  if (PackedBF16Attr packed = getPackedBF16Encoding(tensor))
+    return MemRefType::get(
+        {packed.getNumBytes(tensor.getDimSize(0), tensor.getDimSize(1))}, i8);
   Type element = isa<TritType>(tensor.getElementType())
                      ? Type(i8)
                      : tensor.getElementType();
@@ -310,15 +313,20 @@ protected:
   void lowerLMHead(LMHeadOp op);
   void lowerLinear(LinearOp op);
   /// out = x . table^T in f32 over a float table (LM head, float linear),
-  /// or an i8 table times per-row `scales`.
+  /// or an i8 table times per-row `scales`, or a bf16 table in
+  /// #tern.packed_bf16 bytes (`packed`).
   /// With `rows` (i32), output row r is input row rows[r]; without, row r.
   void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {},
-                        Value rows = {});
+                        Value rows = {}, PackedBF16Attr packed = {});
   /// lowerFloatMatmul's SIMD loop on a bf16 table for any row count but one,
   /// bit-identical, in fewer instructions and in tiles of headTileRows()
   /// table rows.
-  void lowerBF16Matmul(Value x, Value table, Value out, Value rows);
+  void lowerBF16Matmul(Value x, Value table, Value out, Value rows,
+                       PackedBF16Attr packed);
   int64_t headTileRows() const;
+  /// The byte offset of block `blk` of row v in a #tern.packed_bf16 table
+  /// of d columns.
+  Value packedOffset(Value v, Value blk, int64_t d);
   /// The x row of output row r: rows[r] with `rows`, else r.
   Value inputRow(Value rows, Value r);
   /// acc + x[t, j] * table[v, j] for j = from .. d - 1, one at a time.

@@ -54,6 +54,7 @@ struct PipelineOptions {
   bool floatWeights = false; ///< --weights=bf16: the float baseline
   bool fuse = true;          ///< false: --no-fusion
   bool lmHeadInt8 = false;   ///< --lm-head=int8
+  bool lmHeadPlain = false;  ///< --lm-head=plain: no #tern.packed_bf16
   bool mcaMarkers = false;   ///< --mca-markers (bench/mca.sh)
 };
 
@@ -85,6 +86,7 @@ struct CompileOptions {
   bool floatWeights = false;    ///< --weights=bf16
   bool fuse = true;             ///< false: --no-fusion
   bool lmHeadInt8 = false;      ///< --lm-head=int8
+  bool lmHeadPlain = false;     ///< --lm-head=plain
   bool mcaMarkers = false;      ///< --mca-markers
   std::string tokenizer;        ///< --tokenizer: "" (the model's), none, path
   std::string chatFormat = "auto"; ///< --chat-format

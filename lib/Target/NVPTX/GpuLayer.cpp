@@ -88,6 +88,12 @@ void GpuKernelEmitter::blockQuantizeRow(BlockThreads &threads, int64_t k,
 LogicalResult GpuKernelEmitter::lower(Operation *op) {
   // Weights become the runtime's device copies (placeWeight); every other
   // op is launched.
+  if (auto weight = dyn_cast<WeightOp>(op))
+    if (getPackedBF16Encoding(weight.getType()))
+      return op->emitOpError()
+             << "weight '" << weight.getName()
+             << "' is a #tern.packed_bf16 table, which only CPU kernels "
+                "read (ternc packs the head only for them)";
   if (isa<WeightOp, BitLinearOp>(op))
     return KernelEmitter::lower(op);
   if (failed(checkStaticFeatures(op)))
