@@ -27,7 +27,8 @@ the same machine state; the table gives medians and Tern's ratio to each.
 The GGUF must have the checkpoint's shape: bench/peer_gguf.py writes one
 from it (I2_S, TQ1_0, TQ2_0; bitnet.cpp's I2_S files must not come
 from a multi-threaded llama-quantize). Peers are built outside the
-repository (README.md, Benchmark, says how).
+repository (README.md, Benchmark, says how). --int8-head adds Tern with
+--lm-head=int8 to the same rounds, with its ratio to each peer.
 """
 import argparse
 import json
@@ -110,33 +111,43 @@ def parse_peer(text):
     return name, (bench, gguf)
 
 
-def compare_peers(exe, peers, threads_list, prompt_lengths, reps):
-    """Tern and each peer, interleaved round by round."""
+def compare_peers(terns, peers, threads_list, prompt_lengths, reps):
+    """Tern's builds (name -> executable) and each peer, interleaved round by
+    round. The ratio column is the first build's; each other build gets a
+    line of its ratios to every peer."""
+    first = next(iter(terns))
     print(f"\nside by side, median of {reps} interleaved rounds (min-max), "
-          f"tokens/s; ratio = Tern / peer")
+          f"tokens/s; ratio = {first} / peer")
     tests = [("prompt", n) for n in prompt_lengths] + [("generation", 128)]
     for threads in threads_list:
-        values = {(name, test): [] for name in ["Tern"] + list(peers)
+        values = {(name, test): [] for name in list(terns) + list(peers)
                   for test in tests}
         for _ in range(reps):
             for which, n in tests:
-                values["Tern", (which, n)].append(
-                    tern_rate(exe, which, n, threads))
+                for name, exe in terns.items():
+                    values[name, (which, n)].append(
+                        tern_rate(exe, which, n, threads))
                 for name, spec in peers.items():
                     values[name, (which, n)].append(
                         peer_rate(spec, threads, which, n))
         names = ["pp" + str(n) if w == "prompt" else "tg" + str(n)
                  for w, n in tests]
         print(f"  {threads} thread(s)")
-        print(f"  {'engine':<24}" + "".join(f"{t:>26}" for t in names))
-        for name in ["Tern"] + list(peers):
-            row = f"  {name:<24}"
+        print(f"  {'engine':<28}" + "".join(f"{t:>26}" for t in names))
+        for name in list(terns) + list(peers):
+            row = f"  {name:<28}"
             for test in tests:
                 m = summary(values[name, test])
-                ratio = "" if name == "Tern" else \
-                    f" {summary(values['Tern', test])[0] / m[0]:.2f}x"
+                ratio = "" if name in terns else \
+                    f" {summary(values[first, test])[0] / m[0]:.2f}x"
                 row += f"{cell(m) + ratio:>26}"
             print(row, flush=True)
+        for name in list(terns)[1:]:
+            for peer in peers:
+                ratios = [summary(values[name, t])[0] /
+                          summary(values[peer, t])[0] for t in tests]
+                print(f"  {name} / {peer}: " + ", ".join(
+                    f"{n} {r:.2f}x" for n, r in zip(names, ratios)), flush=True)
 
 
 def cpu_line():
@@ -192,6 +203,9 @@ def main():
                    help="prompt lengths of the side-by-side run (e.g. 128,512)")
     p.add_argument("--peers-only", action="store_true",
                    help="only the side-by-side run")
+    p.add_argument("--int8-head", action="store_true",
+                   help="also Tern with --lm-head=int8 in the side-by-side "
+                        "run (beside peers whose head is smaller than bf16)")
     a = p.parse_args()
     peers = dict(parse_peer(x) for x in a.peer)
     if a.peers_only and not peers:
@@ -207,7 +221,12 @@ def main():
     threads_list = sorted({1, os.cpu_count() or 1})
     if peers:
         lengths = [int(x) for x in a.prompt_lengths.split(",")]
-        compare_peers(exe, peers, threads_list, lengths, a.reps)
+        terns = {"Tern": exe}
+        if a.int8_head:
+            terns["Tern --lm-head=int8"] = exe + "-int8-head"
+            run([a.ternc, "-q", ckpt, *target, "--lm-head=int8", "-o",
+                 terns["Tern --lm-head=int8"]])
+        compare_peers(terns, peers, threads_list, lengths, a.reps)
         if a.peers_only:
             return
     probe = os.path.join(a.dir, "bandwidth")
