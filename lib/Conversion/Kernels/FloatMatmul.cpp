@@ -297,11 +297,11 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
   int64_t count = headTileRows();
   int64_t chunk = std::max<int64_t>(1, (256 << 10) / (2 * d) / count) * count;
   Value first = b.create<arith::MinUIOp>(n, idx(1)); // none for no rows
-  // A packed table's chunk: decoded into a copy (no rows:
-  // nothing), which every pass reads; each pass also brings a share of the
-  // next chunk's packed bytes into L2.
+  // A packed table's chunk is decoded once into a bf16 copy (not at all
+  // when no rows are asked for), which every pass reads; each pass also
+  // brings a share of the next chunk's packed bytes into L2.
+  int64_t vocabRows = cast<MemRefType>(out.getType()).getDimSize(1);
   auto packedTiles = [&](Value c0, Value end, int64_t count) {
-    int64_t vocabRows = cast<MemRefType>(out.getType()).getDimSize(1);
     forRange(idx(0), first, 1, [&](Value) {
       // On the heap: an alloca in a loop keeps its stack space (MLIR drops
       // the alloca_scope around it), and malloc reuses a freed block of the
@@ -404,7 +404,6 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
         /*withElseRegion=*/true);
     inRows.emplace(b);
     b.setInsertionPointToStart(&one.getThenRegion().front());
-    int64_t vocabRows = cast<MemRefType>(out.getType()).getDimSize(1);
     parallelFor(idx(0), vocab, idx(1), [&](Value v) {
       Value lanes = reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
         Value xv = b.create<vector::LoadOp>(
