@@ -107,6 +107,8 @@ void encode(const uint16_t *values, int64_t v, int64_t d, Window window,
 /// The d bf16 values of one row, for tests.
 void decodeRow(ArrayRef<char> bytes, int64_t v, int64_t d, int64_t base,
                int64_t row, uint16_t *out);
+/// The byte offset of block `blk` of row `row` (index values).
+Value blockOffset(ImplicitLocOpBuilder &b, Value row, Value blk, int64_t d);
 /// Block `blk` of row `row` of a [v, d] table in `bytes` (memref<?xi8>):
 /// vector<64xbf16>, the stored bits in order.
 Value loadBlock(ImplicitLocOpBuilder &b, Value bytes, Value row, Value blk,

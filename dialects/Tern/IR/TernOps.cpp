@@ -108,6 +108,17 @@ static LogicalResult verifyBlobSize(WeightOp op, ShapedType type) {
   return success();
 }
 
+/// A packed encoding's data is `bytes` i8 values; `what` names the encoding.
+static LogicalResult verifyPackedBytes(WeightOp op, ShapedType valueType,
+                                       int64_t bytes, const Twine &what) {
+  if (valueType.getRank() == 1 && valueType.getElementType().isInteger(8) &&
+      valueType.getNumElements() == bytes)
+    return success();
+  return op.emitOpError() << "weight '" << op.getName() << "': " << what
+                          << " needs tensor<" << bytes
+                          << "xi8> of packed bytes, got " << valueType;
+}
+
 LogicalResult WeightOp::verify() {
   auto resultType = cast<RankedTensorType>(getResult().getType());
   auto valueType = cast<ShapedType>(getValue().getType());
@@ -129,15 +140,10 @@ LogicalResult WeightOp::verify() {
                            << "': layout hf_rows needs a row count divisible "
                               "by 4, got "
                            << resultType;
-    int64_t bytes =
-        packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1));
-    if (valueType.getRank() != 1 || !valueType.getElementType().isInteger(8) ||
-        valueType.getNumElements() != bytes)
-      return emitOpError() << "weight '" << getName() << "': layout "
-                           << stringifyPackedLayout(packed.getLayout())
-                           << " needs tensor<" << bytes
-                           << "xi8> of packed bytes, got " << valueType;
-    return success();
+    return verifyPackedBytes(
+        *this, valueType,
+        packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1)),
+        "layout " + stringifyPackedLayout(packed.getLayout()));
   }
   if (PackedBF16Attr packed = getPackedBF16Encoding(resultType)) {
     if (!resultType.getElementType().isBF16() || resultType.getRank() != 2 ||
@@ -154,14 +160,12 @@ LogicalResult WeightOp::verify() {
       return emitOpError() << "weight '" << getName() << "': " << packed
                            << " is out of range (base 0 to 120, escapes at "
                               "most the table's blocks)";
-    int64_t bytes =
-        packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1));
-    if (valueType.getRank() != 1 || !valueType.getElementType().isInteger(8) ||
-        valueType.getNumElements() != bytes)
-      return emitOpError() << "weight '" << getName() << "': " << packed
-                           << " needs tensor<" << bytes
-                           << "xi8> of packed bytes, got " << valueType;
-    return success();
+    std::string name;
+    llvm::raw_string_ostream(name) << packed;
+    return verifyPackedBytes(
+        *this, valueType,
+        packed.getNumBytes(resultType.getDimSize(0), resultType.getDimSize(1)),
+        name);
   }
   if (resultType.getEncoding())
     return emitOpError() << "weight '" << getName()

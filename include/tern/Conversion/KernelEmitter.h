@@ -324,12 +324,10 @@ protected:
   void lowerBF16Matmul(Value x, Value table, Value out, Value rows,
                        PackedBF16Attr packed);
   int64_t headTileRows() const;
-  /// The byte offset of block `blk` of row v in a #tern.packed_bf16 table
-  /// of d columns.
-  Value packedOffset(Value v, Value blk, int64_t d);
   /// The x row of output row r: rows[r] with `rows`, else r.
   Value inputRow(Value rows, Value r);
-  /// acc + x[t, j] * table[v, j] for j = from .. d - 1, one at a time.
+  /// acc + x[t, j] * table[v, j] for j = from .. d - 1, one at a time
+  /// (nothing for from = d: packed tables are whole blocks).
   Value dotTail(Value x, Value t, Value table, Value v, int64_t from,
                 Value acc);
 

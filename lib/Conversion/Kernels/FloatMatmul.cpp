@@ -184,14 +184,6 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
   });
 }
 
-Value KernelEmitter::packedOffset(Value v, Value blk, int64_t d) {
-  return b.create<arith::AddIOp>(
-      b.create<arith::MulIOp>(v, idx(packed_bf16::rowBytes(d))),
-      b.create<arith::AddIOp>(
-          idx(packed_bf16::kHeaderBytes),
-          b.create<arith::MulIOp>(blk, idx(packed_bf16::kBlockBytes))));
-}
-
 int64_t KernelEmitter::headTileRows() const {
   // A 64-lane f32 accumulator is 4 AVX-512 registers of 32: four table rows
   // share each load of x. AVX2 (16 registers) and NEON (16 per accumulator)
@@ -286,8 +278,7 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
     for (int64_t i = 0; i < count; ++i) {
       Value lanes = loop.getResult(i);
       Value acc = sumF32(b.create<vector::ShuffleOp>(lanes, lanes, merge));
-      if (!packed) // (packed rows are whole blocks)
-        acc = dotTail(x, t, table, vs[i], blocks * 64, acc);
+      acc = dotTail(x, t, table, vs[i], blocks * 64, acc);
       b.create<memref::StoreOp>(acc, out, ValueRange{r, vs[i]});
     }
   };
@@ -314,7 +305,7 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
         forEach(idx(blocks), [&](Value blk) {
           for (int64_t line = 0; line < 2; ++line)
             prefetch(table, {b.create<arith::AddIOp>(
-                                packedOffset(v, blk, d),
+                                packed_bf16::blockOffset(b, v, blk, d),
                                 idx(kPrefetchBytes + line * 64))});
           b.create<vector::StoreOp>(
               packed_bf16::loadBlock(b, table, v, blk, vocabRows, d, packed),

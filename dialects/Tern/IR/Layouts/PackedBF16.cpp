@@ -31,9 +31,14 @@ bool layouts::packed_bf16::fits(int64_t d) {
   return d > 0 && d % kBlock == 0 && d / kBlock <= 64;
 }
 
-static bool inWindow(uint16_t value, int64_t base) {
-  int64_t pair = (value >> 8) & 0x7f;
-  return pair >= base && pair < base + 8;
+/// Whether a block of kBlock values has a high byte outside the window.
+static bool escapes(const uint16_t *block, int64_t base) {
+  for (int64_t j = 0; j < kBlock; ++j) {
+    int64_t pair = (block[j] >> 8) & 0x7f;
+    if (pair < base || pair >= base + 8)
+      return true;
+  }
+  return false;
 }
 
 Window layouts::packed_bf16::chooseWindow(const uint16_t *values, int64_t v,
@@ -55,11 +60,7 @@ Window layouts::packed_bf16::chooseWindow(const uint16_t *values, int64_t v,
     }
   }
   for (int64_t block = 0; block < v * d / kBlock; ++block)
-    for (int64_t j = 0; j < kBlock; ++j)
-      if (!inWindow(values[block * kBlock + j], best.base)) {
-        ++best.escapes;
-        break;
-      }
+    best.escapes += escapes(values + block * kBlock, best.base);
   return best;
 }
 
@@ -77,20 +78,18 @@ void layouts::packed_bf16::encode(const uint16_t *values, int64_t v, int64_t d,
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const uint16_t *in = values + r * d + blk * kBlock;
       char *block = row + kHeaderBytes + blk * kBlockBytes;
-      bool escapes = false;
-      for (int64_t j = 0; j < kBlock; ++j)
-        escapes |= !inWindow(in[j], window.base);
+      bool outside = escapes(in, window.base);
       for (int64_t j = 0; j < kBlock; ++j) {
         block[j] = char(in[j] & 0xff);
         uint8_t high = in[j] >> 8;
-        if (escapes) {
+        if (outside) {
           side[escaped * kBlock + j] = char(high);
           continue;
         }
         uint8_t code = (high >> 7) << 3 | ((high & 0x7f) - window.base);
         block[kBlock + j % 32] |= char(code << (j < 32 ? 0 : 4));
       }
-      if (escapes) {
+      if (outside) {
         mask |= uint64_t(1) << blk;
         ++escaped;
       }
@@ -123,6 +122,15 @@ void layouts::packed_bf16::decodeRow(ArrayRef<char> bytes, int64_t v, int64_t d,
   }
 }
 
+Value layouts::packed_bf16::blockOffset(ImplicitLocOpBuilder &b, Value row,
+                                        Value blk, int64_t d) {
+  auto idx = [&](int64_t x) { return b.create<arith::ConstantIndexOp>(x); };
+  return b.create<arith::AddIOp>(
+      b.create<arith::MulIOp>(row, idx(rowBytes(d))),
+      b.create<arith::AddIOp>(idx(kHeaderBytes),
+                              b.create<arith::MulIOp>(blk, idx(kBlockBytes))));
+}
+
 Value layouts::packed_bf16::loadBlock(ImplicitLocOpBuilder &b, Value bytes,
                                       Value row, Value blk, int64_t v,
                                       int64_t d, PackedBF16Attr packed) {
@@ -133,10 +141,7 @@ Value layouts::packed_bf16::loadBlock(ImplicitLocOpBuilder &b, Value bytes,
         DenseElementsAttr::get(i8s(64), APInt(8, x)));
   };
   Value rowStart = b.create<arith::MulIOp>(row, idx(rowBytes(d)));
-  Value start = b.create<arith::AddIOp>(
-      rowStart,
-      b.create<arith::AddIOp>(idx(kHeaderBytes),
-                              b.create<arith::MulIOp>(blk, idx(kBlockBytes))));
+  Value start = blockOffset(b, row, blk, d);
   Value low = b.create<vector::LoadOp>(i8s(64), bytes, ValueRange{start});
   Value codes = b.create<vector::LoadOp>(
       i8s(32), bytes, ValueRange{b.create<arith::AddIOp>(start, idx(kBlock))});
