@@ -128,6 +128,7 @@ class Model:
                 self.float_w[name] = w.to(torch.bfloat16).float()
         self.embed = self.t["model.embed_tokens.weight"]
         self.head = self.t.get("lm_head.weight", self.embed)
+        self.head_fn = None  # h -> logits instead of h @ head^T
 
     def rms_norm(self, x, name, eps=None):
         var = (x * x).mean(-1, keepdim=True)
@@ -212,6 +213,8 @@ class Model:
                 m = self.rms_norm(m, p + self.sub_ffn + ".weight")
             h = h + self.bitlinear(m, p + "mlp.down_proj.weight")
         h = self.rms_norm(h, "model.norm.weight")
+        if self.head_fn is not None:
+            return self.head_fn(h)
         return h @ self.head.T
 
     def greedy(self, prompt, n):

@@ -258,8 +258,14 @@ def Tern_LMHeadOp : Tern_Op<"lm_head", [Pure]> {
   let description = [{
     `logits[t, v] = sum_d x[t, d] * table[v, d]` with `f32` accumulation. The
     table is often the (tied) embedding table. An `i8` table (from
-    `tern-quantize-lm-head`) has per-row `scales`:
-    `logits[t, v] = scales[v] * sum_d x[t, d] * table[v, d]`.
+    `tern-quantize-lm-head`) has per-row `scales`, and the product is of
+    integers, exact in `i32`: with `D` columns,
+    `qmax = min(32767, (2^31 - 1) / (127 D))` (integer division),
+    `s[t] = qmax / max(max_d |x[t, d]|, 1e-5)`,
+    `xq[t, d] = clamp(round_half_even(x[t, d] * s[t]), -qmax, qmax)`, and
+    `logits[t, v] = f32(sum_d xq[t, d] * table[v, d]) / s[t] * scales[v]`
+    (the ternary matmul's epilogue), each `f32` operation rounded once:
+    the same bits on every target.
 
     ```mlir
     %l = tern.lm_head %x, %table : tensor<?x64xf32>, tensor<256x64xf32> -> tensor<?x256xf32>

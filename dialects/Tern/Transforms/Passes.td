@@ -116,7 +116,9 @@ def TernQuantizeLMHead : Pass<"tern-quantize-lm-head", "ModuleOp"> {
     Opt-in (`ternc --lm-head=int8`): each `tern.lm_head` over a float table
     gets an int8 copy of it, `q = round(t / s)` with `s = max|row| / 127` per
     row, and the scales as an `f32` weight. Halves the head's bytes per
-    generated token against bf16. The embedding keeps the exact table.
+    generated token against bf16, and `tern.lm_head` then multiplies it by
+    integers (x rows rounded to at most 16 bits, exact integer sums: see its
+    description). The embedding keeps the exact table.
   }];
   let dependentDialects = ["::mlir::tern::TernDialect"];
 }

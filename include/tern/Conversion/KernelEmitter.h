@@ -313,8 +313,8 @@ protected:
   void lowerLMHead(LMHeadOp op);
   void lowerLinear(LinearOp op);
   /// out = x . table^T in f32 over a float table (LM head, float linear),
-  /// or an i8 table times per-row `scales`, or a bf16 table in
-  /// #tern.packed_bf16 bytes (`packed`).
+  /// or a bf16 table in #tern.packed_bf16 bytes (`packed`); an i8 table with
+  /// per-row `scales` takes lowerInt8Matmul.
   /// With `rows` (i32), output row r is input row rows[r]; without, row r.
   void lowerFloatMatmul(Value x, Value table, Value out, Value scales = {},
                         Value rows = {}, PackedBF16Attr packed = {});
@@ -324,6 +324,10 @@ protected:
   void lowerBF16Matmul(Value x, Value table, Value out, Value rows,
                        PackedBF16Attr packed);
   int64_t headTileRows() const;
+  /// The int8 LM head (tern.lm_head over an i8 table): x rows quantized to
+  /// i16, exact integer dot products, the integer products' epilogue.
+  void lowerInt8Matmul(Value x, Value table, Value out, Value scales,
+                       Value rows);
   /// The x row of output row r: rows[r] with `rows`, else r.
   Value inputRow(Value rows, Value r);
   /// acc + x[t, j] * table[v, j] for j = from .. d - 1, one at a time

@@ -4,7 +4,8 @@
 // (lib/Conversion/Kernels/TernaryMatmul.cpp): it unpacks 64 codes per
 // block, loads 64 activations per token and keeps one accumulator per (row,
 // token) pair of a register tile. What differs between instruction sets is
-// the byte dot product that feeds the accumulators. Each target's
+// the byte dot product that feeds the accumulators (and the int8 LM head's
+// dot product of bytes and 16-bit words). Each target's
 // implementations live with the target (lib/Target/X86/TernaryDot.cpp,
 // lib/Target/AArch64/TernaryDot.cpp); the portable one with the tile loop.
 //
@@ -13,6 +14,7 @@
 #ifndef TERN_TARGET_TERNARYDOT_H
 #define TERN_TARGET_TERNARYDOT_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -71,6 +73,22 @@ public:
   virtual Value flushPartial(ImplicitLocOpBuilder &b, Value acc,
                              Value partial) const {
     llvm_unreachable("no 16-bit partial sums in this ISA");
+  }
+
+  /// The int8 LM head's dot product (i8 table values times the row's i16
+  /// activations, exact in i32): its accumulator, and acc + the products of
+  /// 64 values, `table` vector<64xi8> and `q` vector<64xi16>. Any lane
+  /// arrangement: the head sums the accumulator's lanes in integers. The
+  /// portable one widens both to i32.
+  virtual VectorType wordAccumulatorType(MLIRContext *context) const {
+    return VectorType::get({64}, IntegerType::get(context, 32));
+  }
+  virtual Value wordDot64(ImplicitLocOpBuilder &b, Value acc, Value table,
+                          Value q) const {
+    auto i32x64 = VectorType::get({64}, b.getI32Type());
+    return b.create<arith::AddIOp>(
+        acc, b.create<arith::MulIOp>(b.create<arith::ExtSIOp>(i32x64, table),
+                                     b.create<arith::ExtSIOp>(i32x64, q)));
   }
 
   /// True when the ISA multiplies 2 x 2 blocks of rows and tokens at once

@@ -1,14 +1,15 @@
 //===- FloatMatmul.cpp - embedding, LM head and float linear kernels ------===//
 //
-// out = x . table^T in f32 over a float (f32, f16, bf16) or int8 table: the
-// LM head, the float baseline's linears and ONNX products by constant
-// weights; and the embedding's row gather.
+// out = x . table^T in f32 over a float (f32, f16, bf16) table: the LM head,
+// the float baseline's linears and ONNX products by constant weights; the
+// int8 LM head's integer products; and the embedding's row gather.
 //
 //===----------------------------------------------------------------------===//
 
 #include "tern/Conversion/KernelEmitter.h"
 
 #include "Tern/IR/PackedLayouts.h"
+#include "tern/Conversion/Numerics.h"
 
 #include <optional>
 
@@ -132,9 +133,11 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
   // A packed table takes it for any row count (it decodes the table).
   if (packed)
     return lowerBF16Matmul(x, table, out, rows, packed);
+  if (scales)
+    return lowerInt8Matmul(x, table, out, scales, rows);
   std::optional<OpBuilder::InsertionGuard> inOneRow;
   Type element = cast<MemRefType>(table.getType()).getElementType();
-  if (simd() && d >= 64 && !scales && element.isBF16()) {
+  if (simd() && d >= 64 && element.isBF16()) {
     auto one = b.create<scf::IfOp>(
         b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, dim(out, 0), idx(1)),
         /*withElseRegion=*/true);
@@ -176,12 +179,83 @@ void KernelEmitter::lowerFloatMatmul(Value x, Value table, Value out,
         acc = sumF32(lanes);
       }
       acc = dotTail(x, t, table, v, blocks * 64, acc);
-      if (scales) // int8 rows: the row's scale
-        acc = b.create<arith::MulFOp>(
-            acc, b.create<memref::LoadOp>(scales, ValueRange{v}));
       b.create<memref::StoreOp>(acc, out, ValueRange{r, v});
     });
   });
+}
+
+void KernelEmitter::lowerInt8Matmul(Value x, Value table, Value out,
+                                    Value scales, Value rows) {
+  // The int8 head (tern.lm_head): each x row asked for becomes integers once
+  // per call (headQuantize: i16, at most qmax), then every (r, v) is an
+  // exact i32 dot product and the ternary matmul's epilogue, so that every
+  // family computes the same bits. The dot products are the target's
+  // (TernaryDot::wordDot64: pmaddwd, vpdpwssd), a few instructions per 16
+  // products where widening each byte to f32 for an FMA took three per 8.
+  int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
+  int64_t qmax = headQuantMax(d);
+  Value n = dim(out, 0), vocab = dim(out, 1);
+  Value q = b.create<memref::AllocOp>(
+      MemRefType::get({ShapedType::kDynamic, d}, b.getI16Type()), ValueRange{n},
+      b.getI64IntegerAttr(64));
+  Value qs = b.create<memref::AllocOp>(
+      MemRefType::get({ShapedType::kDynamic}, b.getF32Type()), ValueRange{n});
+  forEach(n, [&](Value r) {
+    Value t = inputRow(rows, r);
+    Value amax =
+        reduceLanes(d, vector::CombiningKind::MAXIMUMF, f32(0),
+                    [&](Value j, int64_t w) -> Value {
+                      return b.create<math::AbsFOp>(load(x, {t, j}, w));
+                    });
+    Value scale = headQuantScale(b, b.getLoc(), amax, qmax);
+    b.create<memref::StoreOp>(scale, qs, ValueRange{r});
+    forEachLane(d, [&](Value j, int64_t w) {
+      store(headQuantize(b, b.getLoc(), load(x, {t, j}, w), splat(scale, w),
+                         qmax),
+            q, {r, j});
+    });
+  });
+  // Table rows outside, x rows inside, as lowerFloatMatmul's loop.
+  int64_t blocks = simd() ? d / 64 : 0;
+  VectorType accType = dot.wordAccumulatorType(b.getContext());
+  parallelFor(idx(0), vocab, idx(1), [&](Value v) {
+    forEach(n, [&](Value r) {
+      Value sum = i32(0);
+      if (blocks) {
+        Value zero = b.create<arith::ConstantOp>(
+            DenseElementsAttr::get(accType, b.getI32IntegerAttr(0).getValue()));
+        Value lanes = reduce(idx(blocks), zero, [&](Value blk, Value acc) {
+          Value j = b.create<arith::MulIOp>(blk, idx(64));
+          if (blocks > 1)
+            prefetch(table,
+                     {v, b.create<arith::AddIOp>(j, idx(kPrefetchBytes))});
+          Value w = b.create<vector::LoadOp>(
+              VectorType::get({64}, b.getI8Type()), table, ValueRange{v, j});
+          Value qv = b.create<vector::LoadOp>(
+              VectorType::get({64}, b.getI16Type()), q, ValueRange{r, j});
+          return dot.wordDot64(b, acc, w, qv);
+        });
+        sum = b.create<vector::ReductionOp>(vector::CombiningKind::ADD, lanes);
+      }
+      sum =
+          reduceRange(idx(blocks * 64), idx(d), 1, sum, [&](Value j, Value s) {
+            auto wide = [&](Value m, Value i, Value k) -> Value {
+              return b.create<arith::ExtSIOp>(
+                  b.getI32Type(),
+                  b.create<memref::LoadOp>(m, ValueRange{i, k}));
+            };
+            return b.create<arith::AddIOp>(
+                s, b.create<arith::MulIOp>(wide(table, v, j), wide(q, r, j)));
+          });
+      Value y = dequantize(
+          b, b.getLoc(), sum,
+          [&] { return b.create<memref::LoadOp>(qs, ValueRange{r}); },
+          b.create<memref::LoadOp>(scales, ValueRange{v}));
+      b.create<memref::StoreOp>(y, out, ValueRange{r, v});
+    });
+  });
+  b.create<memref::DeallocOp>(q);
+  b.create<memref::DeallocOp>(qs);
 }
 
 int64_t KernelEmitter::headTileRows() const {

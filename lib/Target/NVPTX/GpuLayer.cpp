@@ -518,7 +518,9 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
   // thread each, over chunks of kChunk columns: the block first copies the
   // chunk of its rows into shared memory (consecutive threads read consecutive
   // elements of a row: coalesced), then each thread adds its row's products, in
-  // column order.
+  // column order. An int8 table (`scales`) takes the int8 head's formula
+  // (Numerics.h): the block reduces the x row's amax, each product is of
+  // integers, and the i32 sums live in the shared f32 array by their bits.
   constexpr int64_t kChunk = 32, kStride = kChunk + 1; // no bank conflicts
   auto tableType = cast<MemRefType>(table.getType());
   int64_t vocab = tableType.getDimSize(0), d = tableType.getDimSize(1);
@@ -539,6 +541,22 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
                              b.create<memref::LoadOp>(a[3], ValueRange{r})))
                        : r;
         Value scaleArg = scales ? a.back() : Value();
+        int64_t qmax = headQuantMax(d);
+        Value xScale;
+        if (scaleArg) {
+          Value amax = th.reduce(/*max=*/true, [&](Value tid) {
+            return th.stridedFold(tid, idx(d), f32(0), [&](Value j, Value m) {
+              return b.create<arith::MaximumFOp>(
+                  m,
+                  intrinsicF32("llvm.fabs.f32", b.create<memref::LoadOp>(
+                                                    a[0], ValueRange{t, j})));
+            });
+          });
+          xScale = headQuantScale(b, b.getLoc(), amax, qmax);
+        }
+        auto asI32 = [&](Value f) -> Value {
+          return b.create<arith::BitcastOp>(b.getI32Type(), f);
+        };
         Value v0 = b.create<arith::MulIOp>(bx, idx(kVocabThreads));
         Value tile = th.shared(kVocabThreads * kStride);
         Value acc = th.shared(kVocabThreads);
@@ -578,13 +596,25 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
           th.phase([&](Value tid) {
             Value base = b.create<arith::MulIOp>(tid, idx(kStride));
             Value sum = b.create<memref::LoadOp>(acc, ValueRange{tid});
-            sum = reduce(width, sum, [&](Value c, Value s) {
+            if (xScale)
+              sum = asI32(sum);
+            sum = reduce(width, sum, [&](Value c, Value s) -> Value {
               Value e = b.create<memref::LoadOp>(
                   tile, ValueRange{b.create<arith::AddIOp>(base, c)});
               Value xv = b.create<memref::LoadOp>(
                   a[0], ValueRange{t, b.create<arith::AddIOp>(c0, c)});
+              if (xScale) {
+                Type i32 = b.getI32Type();
+                Value xq = b.create<arith::ExtSIOp>(
+                    i32, headQuantize(b, b.getLoc(), xv, xScale, qmax));
+                Value ei = b.create<arith::FPToSIOp>(i32, e); // exact
+                return b.create<arith::AddIOp>(s,
+                                               b.create<arith::MulIOp>(xq, ei));
+              }
               return b.create<arith::AddFOp>(s, b.create<arith::MulFOp>(xv, e));
             });
+            if (xScale)
+              sum = b.create<arith::BitcastOp>(b.getF32Type(), sum);
             b.create<memref::StoreOp>(sum, acc, ValueRange{tid});
           });
         });
@@ -593,8 +623,9 @@ void GpuKernelEmitter::launchFloatMatmul(Value x, Value table, Value out,
           ifBelow(v, idx(vocab), [&] {
             Value y = b.create<memref::LoadOp>(acc, ValueRange{tid});
             if (scaleArg)
-              y = b.create<arith::MulFOp>(
-                  y, b.create<memref::LoadOp>(scaleArg, ValueRange{v}));
+              y = dequantize(
+                  b, b.getLoc(), asI32(y), [&] { return xScale; },
+                  b.create<memref::LoadOp>(scaleArg, ValueRange{v}));
             b.create<memref::StoreOp>(y, a[2], ValueRange{r, v});
           });
         });

@@ -1,7 +1,8 @@
 //===- TernaryDot.cpp - x86 byte dot products for ternary matmuls ---------===//
 //
 // The codes (0, 1, 2) are unsigned bytes and the activations signed ones:
-// u8 x i8 is what pmaddubsw and vpdpbusd take.
+// u8 x i8 is what pmaddubsw and vpdpbusd take. The int8 LM head multiplies
+// signed bytes (widened to words) by 16-bit activations: pmaddwd, vpdpwssd.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,43 @@ using namespace mlir;
 using namespace mlir::tern;
 
 namespace {
+
+/// 64 table bytes as 16-bit words, in `pieces` vectors of 64 / pieces.
+SmallVector<Value> wordPieces(ImplicitLocOpBuilder &b, Value table,
+                              int64_t pieces) {
+  int64_t n = 64 / pieces;
+  Value words =
+      b.create<arith::ExtSIOp>(VectorType::get({64}, b.getI16Type()), table);
+  SmallVector<Value> out;
+  for (int64_t p = 0; p < pieces; ++p)
+    out.push_back(sliceBytes(b, words, p * n, n));
+  return out;
+}
+
+/// The int8 head's dot product with vpdpwssd over `width`-bit vectors
+/// (512: AVX-512 VNNI, 256: AVX-VNNI) into a vector<32xi32> accumulator.
+Value vpdpwssd64(ImplicitLocOpBuilder &b, Value acc, Value table, Value q,
+                 int64_t width) {
+  int64_t lanes = width / 32, pieces = 1024 / width;
+  auto vi32 = VectorType::get({lanes}, b.getI32Type());
+  std::string name = ("llvm.x86.avx512.vpdpwssd." + llvm::Twine(width)).str();
+  SmallVector<Value> words = wordPieces(b, table, pieces);
+  for (int64_t p = 0; p < pieces; ++p) {
+    Value part = sliceBytes(b, acc, p * lanes, lanes);
+    part =
+        callIntrinsic(b, name, vi32,
+                      {part, b.create<vector::BitCastOp>(vi32, words[p]),
+                       b.create<vector::BitCastOp>(
+                           vi32, sliceBytes(b, q, p * 2 * lanes, 2 * lanes))});
+    acc = b.create<vector::InsertStridedSliceOp>(
+        part, acc, ArrayRef<int64_t>{p * lanes}, ArrayRef<int64_t>{1});
+  }
+  return acc;
+}
+
+VectorType wordAccumulator32(MLIRContext *context) {
+  return VectorType::get({32}, IntegerType::get(context, 32));
+}
 
 /// AVX-512 VNNI: one 512-bit vpdpbusd per block.
 struct AVX512VNNIDot : TernaryDot {
@@ -27,6 +65,13 @@ struct AVX512VNNIDot : TernaryDot {
                           b.create<vector::BitCastOp>(v16i32, q)});
   }
   int64_t inPlaceLanes() const override { return 4; }
+  VectorType wordAccumulatorType(MLIRContext *context) const override {
+    return wordAccumulator32(context);
+  }
+  Value wordDot64(ImplicitLocOpBuilder &b, Value acc, Value table,
+                  Value q) const override {
+    return vpdpwssd64(b, acc, table, q, 512);
+  }
 };
 
 /// AVX-VNNI (no AVX-512): two 256-bit VEX vpdpbusd per block.
@@ -46,6 +91,13 @@ struct AVXVNNIDot : TernaryDot {
                           {acc, slice(codes), slice(q)});
     }
     return acc;
+  }
+  VectorType wordAccumulatorType(MLIRContext *context) const override {
+    return wordAccumulator32(context);
+  }
+  Value wordDot64(ImplicitLocOpBuilder &b, Value acc, Value table,
+                  Value q) const override {
+    return vpdpwssd64(b, acc, table, q, 256);
   }
 };
 
@@ -87,6 +139,24 @@ struct AVX2Dot : TernaryDot {
     return b.create<arith::AddIOp>(
         acc,
         callIntrinsic(b, "llvm.x86.avx2.pmadd.wd", v8i32, {partial, ones}));
+  }
+
+  /// The int8 head: pmaddwd on 16 words at a time, four accumulators.
+  VectorType wordAccumulatorType(MLIRContext *context) const override {
+    return wordAccumulator32(context);
+  }
+  Value wordDot64(ImplicitLocOpBuilder &b, Value acc, Value table,
+                  Value q) const override {
+    auto v8i32 = VectorType::get({8}, b.getI32Type());
+    SmallVector<Value> words = wordPieces(b, table, 4);
+    for (int64_t p = 0; p < 4; ++p) {
+      Value pairs = callIntrinsic(b, "llvm.x86.avx2.pmadd.wd", v8i32,
+                                  {words[p], sliceBytes(b, q, 16 * p, 16)});
+      Value part = b.create<arith::AddIOp>(sliceBytes(b, acc, 8 * p, 8), pairs);
+      acc = b.create<vector::InsertStridedSliceOp>(
+          part, acc, ArrayRef<int64_t>{8 * p}, ArrayRef<int64_t>{1});
+    }
+    return acc;
   }
 
   VectorType accumulatorType(MLIRContext *context) const override {

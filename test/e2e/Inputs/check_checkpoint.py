@@ -12,8 +12,9 @@ Prompts are chosen, among seeded candidates, for the largest distance of
 any quantizer input from a rounding boundary (SPEC 5.8).
 
 --lm-head int8 compiles with ternc --lm-head=int8 and gives the reference
-the same int8 head (per-row s = max|row| / 127, q = round(row / s), head =
-q * s); it also prints the int8 head's effect against the exact model: top-1
+the same int8 head (per-row s = max|row| / 127, q = round(row / s); x rows
+to integers of at most qmax, exact integer sums, times s / x's scale, as
+tern.lm_head defines it); it also prints the int8 head's effect against the exact model: top-1
 agreement of the prompt logits and their largest difference.
 """
 import argparse
@@ -61,8 +62,20 @@ def main():
         head = model.head.numpy().astype(np.float32)
         amax = np.abs(head).max(axis=1, keepdims=True)
         scale = np.where(amax > 0, amax / np.float32(127), np.float32(1))
-        q = np.clip(np.rint(head / scale), -127, 127)
-        model.head = torch.from_numpy((q * scale).astype(np.float32))
+        q = np.clip(np.rint(head / scale), -127, 127).astype(np.int64)
+        row_scale = scale[:, 0].astype(np.float32)
+        qmax = min(32767, (2**31 - 1) // (127 * head.shape[1]))
+
+        def int8_head(h):
+            # tern.lm_head over an i8 table: x rows as integers, exact sums.
+            x = h.numpy().astype(np.float32)
+            amax = np.maximum(np.abs(x).max(axis=1), np.float32(1e-5))
+            xs = (np.float32(qmax) / amax).astype(np.float32)
+            xq = np.clip(np.rint(x * xs[:, None]), -qmax, qmax)
+            acc = (xq.astype(np.int64) @ q.T).astype(np.float32)
+            out = (acc / xs[:, None]).astype(np.float32) * row_scale[None, :]
+            return torch.from_numpy(out.astype(np.float32))
+        model.head_fn = int8_head
     vocab = model.embed.shape[0]
     rng = np.random.default_rng(1)
     best = None
