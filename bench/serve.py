@@ -12,6 +12,7 @@ token and inter-token latency (the time between streamed chunks; a chunk is
 a token, except where the server holds back an incomplete UTF-8 character).
 
   bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
+                 [--lm-head exact|plain|int8]
 """
 import argparse
 import os
@@ -33,7 +34,7 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-def compile_model(ckpt, ternc, out):
+def compile_model(ckpt, ternc, out, lm_head):
     import json
     with open(os.path.join(ckpt, "config.json")) as f:
         vocab = json.load(f)["vocab_size"]
@@ -47,8 +48,8 @@ def compile_model(ckpt, ternc, out):
         json.dump(tokenizer, f)
     if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(ternc):
         print(f"compiling {ckpt} -> {out}", file=sys.stderr, flush=True)
-        subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok, "-o", out],
-                       check=True)
+        subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok,
+                        "--lm-head=" + lm_head, "-o", out], check=True)
     return vocab
 
 
@@ -92,6 +93,8 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--generate", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--lm-head", default="exact",
+                    help="ternc's --lm-head (exact, plain, int8)")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.ckpt, "config.json")):
         raise SystemExit(f"{a.ckpt}: no config.json (run bench/run.sh once "
@@ -99,7 +102,9 @@ def main():
     import openai
 
     exe = os.path.join(ROOT, "build", "bench", "serve-model")
-    vocab = compile_model(a.ckpt, a.ternc, exe)
+    if a.lm_head != "exact":
+        exe += "-" + a.lm_head
+    vocab = compile_model(a.ckpt, a.ternc, exe, a.lm_head)
     counts = [int(c) for c in a.streams.split(",")]
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
