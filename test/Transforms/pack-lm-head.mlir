@@ -11,6 +11,11 @@
 // CHECK: %[[T:.*]] = tern.weight "t" = dense_resource<t> : tensor<288xi8> -> tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 1>>
 // CHECK: tern.embedding %[[T]][%arg1] : tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 1>>
 // CHECK: tern.lm_head %arg0, %[[T]] : tensor<?x64xf32>, tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 1>> -> tensor<?x2xf32>
+// An embedding's own table (untied, or beside an int8 head) is packed too;
+// the i8 head table is not a bf16 one.
+// CHECK-LABEL: func.func @untied
+// CHECK: tern.embedding %{{.*}}[%arg1] : tensor<2x64xbf16, #tern.packed_bf16<base = 56, escapes = 0>>
+// CHECK: tern.lm_head %arg0, %{{.*}} scales %{{.*}} : tensor<?x64xf32>, tensor<2x64xi8>, tensor<2xf32>
 // A table whose rows are not whole blocks of 64 stays as it is.
 // CHECK-LABEL: func.func @tail
 // CHECK: tern.lm_head %arg0, %{{.*}} : tensor<?x32xf32>, tensor<2x32xbf16> -> tensor<?x2xf32>
@@ -19,6 +24,15 @@ func.func @head(%x: tensor<?x64xf32>, %ids: tensor<?xi32>) -> (tensor<?x64xf32>,
   %t = tern.weight "t" = dense<[[1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0,1.0, -1.0], [0.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0,1.0]]> : tensor<2x64xbf16> -> tensor<2x64xbf16>
   %e = tern.embedding %t[%ids] : tensor<2x64xbf16>, tensor<?xi32> -> tensor<?x64xf32>
   %l = tern.lm_head %x, %t : tensor<?x64xf32>, tensor<2x64xbf16> -> tensor<?x2xf32>
+  return %e, %l : tensor<?x64xf32>, tensor<?x2xf32>
+}
+
+func.func @untied(%x: tensor<?x64xf32>, %ids: tensor<?xi32>) -> (tensor<?x64xf32>, tensor<?x2xf32>) {
+  %t = tern.weight "e" = dense<[[1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5], [1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5, 1.0, 1.5]]> : tensor<2x64xbf16> -> tensor<2x64xbf16>
+  %e = tern.embedding %t[%ids] : tensor<2x64xbf16>, tensor<?xi32> -> tensor<?x64xf32>
+  %q = tern.weight "q" = dense<1> : tensor<2x64xi8> -> tensor<2x64xi8>
+  %s = tern.weight "s" = dense<1.0> : tensor<2xf32> -> tensor<2xf32>
+  %l = tern.lm_head %x, %q scales %s : tensor<?x64xf32>, tensor<2x64xi8>, tensor<2xf32> -> tensor<?x2xf32>
   return %e, %l : tensor<?x64xf32>, tensor<?x2xf32>
 }
 

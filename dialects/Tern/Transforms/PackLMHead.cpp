@@ -4,7 +4,8 @@
 // (128256 x 2560 bf16, 656 MB) more bytes than all ternary weights. Its high
 // bytes (sign and exponent) take few values, so #tern.packed_bf16 stores
 // them as 4-bit codes: the same values in 3/4 of the bytes, and the same
-// logits bit for bit.
+// logits bit for bit. Embedding tables are packed too (a row per token is
+// decoded): a quarter off the executable where they are not the head's.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,10 +27,18 @@ namespace {
 struct PackLMHeadPass : mlir::tern::impl::TernPackLMHeadBase<PackLMHeadPass> {
   void runOnOperation() override {
     SmallVector<WeightOp> tables;
-    getOperation().walk([&](LMHeadOp head) {
-      auto table = head.getTable().getDefiningOp<WeightOp>();
+    // The head's table, and the embedding's where it is another (untied
+    // models, or beside an int8 head): smaller executables, the same rows.
+    auto add = [&](Value v) {
+      auto table = v.getDefiningOp<WeightOp>();
       if (table && !llvm::is_contained(tables, table))
         tables.push_back(table);
+    };
+    getOperation().walk([&](Operation *op) {
+      if (auto head = dyn_cast<LMHeadOp>(op))
+        add(head.getTable());
+      else if (auto embedding = dyn_cast<EmbeddingOp>(op))
+        add(embedding.getTable());
     });
     SmallVector<Attribute> dropped;
     for (WeightOp table : tables) {

@@ -103,7 +103,8 @@ def TernPackLMHead : Pass<"tern-pack-lm-head", "ModuleOp"> {
     A `tern.lm_head` over a bf16 `tern.weight` (the embedding too, when it is
     the same tied table) gets the table as `#tern.packed_bf16`: the same
     values, bit for bit, in about 3/4 of the bytes, which a generated token
-    reads once. Tables whose rows are not a multiple of 64 values (or more
+    reads once. A `tern.embedding`'s own bf16 table (untied models, or
+    beside an int8 head) is packed too: a smaller executable. Tables whose rows are not a multiple of 64 values (or more
     than 4096), and tables with other users, are left as they are. ternc
     runs it for SIMD CPU kernels unless `--lm-head=plain`.
   }];
