@@ -109,10 +109,32 @@ void decodeRow(ArrayRef<char> bytes, int64_t v, int64_t d, int64_t base,
                int64_t row, uint16_t *out);
 /// The byte offset of block `blk` of row `row` (index values).
 Value blockOffset(ImplicitLocOpBuilder &b, Value row, Value blk, int64_t d);
+/// The high byte of code c (< 16): sign (c & 8) << 4, exponent pair
+/// base + (c & 7).
+int8_t highByte(int64_t c, int64_t base);
+/// How loadBlock decodes for a kernel.
+struct BlockDecoding {
+  /// Bytes of the vector registers the values are interleaved in: each
+  /// 16-byte lane of a register pairs the low and high bytes of its own
+  /// values (one unpack each, no lane crossing). 16 keeps the values in
+  /// order; blockOrder says where each goes for wider registers.
+  int64_t registerBytes = 16;
+  /// False where the caller knows the row has no escaped block: the
+  /// header is not read.
+  bool mayEscape = true;
+  /// A byte table lookup (the 16 high bytes by code: pshufb, tbl) that
+  /// takes the codes (vector<64xi8>), or null: the high bytes are computed.
+  llvm::function_ref<Value(ArrayRef<int8_t>, Value)> lookup;
+};
+/// The element of a block that each of loadBlock's 64 values holds.
+SmallVector<int64_t> blockOrder(int64_t registerBytes);
 /// Block `blk` of row `row` of a [v, d] table in `bytes` (memref<?xi8>):
-/// vector<64xbf16>, the stored bits in order.
+/// vector<64xbf16>, the stored bits in blockOrder(how.registerBytes).
 Value loadBlock(ImplicitLocOpBuilder &b, Value bytes, Value row, Value blk,
-                int64_t v, int64_t d, PackedBF16Attr packed);
+                int64_t v, int64_t d, PackedBF16Attr packed,
+                const BlockDecoding &how = {});
+/// Whether row `row` has an escaped block (its header's mask), an i1.
+Value rowEscapes(ImplicitLocOpBuilder &b, Value bytes, Value row, int64_t d);
 } // namespace packed_bf16
 
 } // namespace mlir::tern::layouts

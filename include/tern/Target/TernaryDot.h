@@ -5,7 +5,8 @@
 // block, loads 64 activations per token and keeps one accumulator per (row,
 // token) pair of a register tile. What differs between instruction sets is
 // the byte dot product that feeds the accumulators (and the int8 LM head's
-// dot product of bytes and 16-bit words). Each target's
+// dot product of bytes and 16-bit words, and the packed bf16 head's byte
+// table lookup). Each target's
 // implementations live with the target (lib/Target/X86/TernaryDot.cpp,
 // lib/Target/AArch64/TernaryDot.cpp); the portable one with the tile loop.
 //
@@ -91,6 +92,23 @@ public:
                                      b.create<arith::ExtSIOp>(i32x64, q)));
   }
 
+  /// Bytes of a vector register (the packed bf16 head pairs bytes within
+  /// its 16-byte lanes: packed_bf16::BlockDecoding).
+  virtual int64_t registerBytes() const { return 16; }
+  /// table[indices] for a 16-byte table and byte indices below 16
+  /// (vector<Nxi8>, N a multiple of registerBytes()): one pshufb or tbl
+  /// per register. Null where the ISA has none (the portable one).
+  virtual Value lookup16(ImplicitLocOpBuilder &b, ArrayRef<int8_t> table,
+                         Value indices) const {
+    return {};
+  }
+
+  /// How far ahead the packed bf16 head's decode loop prefetches the table
+  /// (0: not at all, the hardware prefetcher alone). Measured per family
+  /// (docs/Rationale.md): 3 KB helps AVX2 on an Intel Xeon and did not hurt
+  /// on Zen 4; on Zen 4, prefetching hurt the AVX-512 loop.
+  virtual int64_t headPrefetchBytes() const { return 0; }
+
   /// True when the ISA multiplies 2 x 2 blocks of rows and tokens at once
   /// (mmla64): prefill tiles then keep one accumulator per block.
   virtual bool hasPairBlocks() const { return false; }
@@ -119,6 +137,28 @@ inline Value sliceBytes(ImplicitLocOpBuilder &b, Value v, int64_t offset,
   return b.create<vector::ExtractStridedSliceOp>(v, ArrayRef<int64_t>{offset},
                                                  ArrayRef<int64_t>{size},
                                                  ArrayRef<int64_t>{1});
+}
+
+/// table[indices] with the `name` lookup intrinsic (pshufb, tbl) on pieces
+/// of `bytes` bytes, the 16-byte table repeated over each.
+inline Value lookupPieces(ImplicitLocOpBuilder &b, StringRef name,
+                          int64_t bytes, ArrayRef<int8_t> table,
+                          Value indices) {
+  auto type = cast<VectorType>(indices.getType());
+  auto piece = VectorType::get({bytes}, b.getI8Type());
+  SmallVector<int8_t> repeated;
+  for (int64_t i = 0; i < bytes; ++i)
+    repeated.push_back(table[i % 16]);
+  Value lut = b.create<arith::ConstantOp>(
+      DenseElementsAttr::get(piece, ArrayRef<int8_t>(repeated)));
+  Value out = b.create<arith::ConstantOp>(b.getZeroAttr(type));
+  for (int64_t p = 0; p < type.getNumElements(); p += bytes) {
+    Value part =
+        callIntrinsic(b, name, piece, {lut, sliceBytes(b, indices, p, bytes)});
+    out = b.create<vector::InsertStridedSliceOp>(
+        part, out, ArrayRef<int64_t>{p}, ArrayRef<int64_t>{1});
+  }
+  return out;
 }
 
 namespace x86 {

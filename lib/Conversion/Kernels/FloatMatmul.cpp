@@ -284,11 +284,23 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
   auto f32x64 = VectorType::get({64}, f32);
   auto i32x32 = VectorType::get({32}, b.getI32Type());
   Value n = dim(out, 0), vocab = dim(out, 1);
-  // even[k] = 2k, odd[k] = 2k + 1 (k < 32), and back.
-  SmallVector<int64_t> split, merge;
+  // A packed table's blocks come in the order its decoding gives (pairs of
+  // low and high bytes within each register's 16-byte lanes): lane k of a
+  // block's f32 holds element order[2k] (k < 32) or order[2(k - 32) + 1].
+  // x is copied in the same order; merge puts the lanes back.
+  packed_bf16::BlockDecoding how;
+  how.registerBytes = dot.registerBytes();
+  auto lookup = [&](ArrayRef<int8_t> lut, Value codes) {
+    return dot.lookup16(b, lut, codes);
+  };
+  how.lookup = lookup;
+  SmallVector<int64_t> order = packed
+                                   ? packed_bf16::blockOrder(how.registerBytes)
+                                   : llvm::to_vector(llvm::seq<int64_t>(0, 64));
+  SmallVector<int64_t> split(64), merge(64);
   for (int64_t k = 0; k < 64; ++k) {
-    split.push_back(k < 32 ? 2 * k : 2 * (k - 32) + 1);
-    merge.push_back(k % 2 ? 32 + k / 2 : k / 2);
+    split[k] = order[k < 32 ? 2 * k : 2 * (k - 32) + 1];
+    merge[split[k]] = k;
   }
   Value xs = b.create<memref::AllocOp>(
       MemRefType::get({ShapedType::kDynamic, blocks * 64}, f32), ValueRange{n},
@@ -382,7 +394,8 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
                                 packed_bf16::blockOffset(b, v, blk, d),
                                 idx(kPrefetchBytes + line * 64))});
           b.create<vector::StoreOp>(
-              packed_bf16::loadBlock(b, table, v, blk, vocabRows, d, packed),
+              packed_bf16::loadBlock(b, table, v, blk, vocabRows, d, packed,
+                                     how),
               copy, ValueRange{s, b.create<arith::MulIOp>(blk, idx(64))});
         });
       });
@@ -460,24 +473,51 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
   std::optional<OpBuilder::InsertionGuard> inRows;
   if (packed) {
     // One row (decode) streams the packed table from memory: a table row
-    // per parallel iteration, each block decoded for its FMA. No software
-    // prefetch: the hardware prefetcher follows the rows, and prefetching
-    // 4 KB ahead as the plain loop does measured slower (Zen 4, 2B4T shape,
-    // 1 thread, tg64: 16.6-18.3 against 23.1-25.0 tokens/s, interleaved).
+    // per parallel iteration, each block decoded for its FMA; software
+    // prefetch only where the family measured better with it
+    // (TernaryDot::headPrefetchBytes).
     auto one = b.create<scf::IfOp>(
         b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, n, idx(1)),
         /*withElseRegion=*/true);
     inRows.emplace(b);
     b.setInsertionPointToStart(&one.getThenRegion().front());
     parallelFor(idx(0), vocab, idx(1), [&](Value v) {
-      Value lanes = reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
-        Value xv = b.create<vector::LoadOp>(
-            f32x64, xs,
-            ValueRange{idx(0), b.create<arith::MulIOp>(blk, idx(64))});
-        Value values =
-            packed_bf16::loadBlock(b, table, v, blk, vocabRows, d, packed);
-        return b.create<vector::FMAOp>(xv, pairsToF32(values), lanes);
-      });
+      auto rowSum = [&](bool mayEscape) {
+        packed_bf16::BlockDecoding rowHow = how;
+        rowHow.mayEscape = mayEscape;
+        return reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
+          Value xv = b.create<vector::LoadOp>(
+              f32x64, xs,
+              ValueRange{idx(0), b.create<arith::MulIOp>(blk, idx(64))});
+          // Two lines per 96-byte block cover every line (kPrefetchBytes:
+          // only inside loops of more than one block).
+          int64_t ahead = dot.headPrefetchBytes();
+          for (int64_t line = 0; ahead && blocks > 1 && line < 2; ++line)
+            prefetch(table, {b.create<arith::AddIOp>(
+                                packed_bf16::blockOffset(b, v, blk, d),
+                                idx(ahead + line * 64))});
+          Value values = packed_bf16::loadBlock(b, table, v, blk, vocabRows, d,
+                                                packed, rowHow);
+          return b.create<vector::FMAOp>(xv, pairsToF32(values), lanes);
+        });
+      };
+      // Most rows escape nowhere: their loop skips the header's bookkeeping.
+      // (Not for one block: its loop folds away, and an intrinsic directly
+      // in the scf.if keeps SCFToOpenMP's alloca_scope from being inlined.)
+      Value lanes;
+      if (packed.getEscapes() && blocks > 1) {
+        auto escapes = b.create<scf::IfOp>(
+            TypeRange{f32x64}, packed_bf16::rowEscapes(b, table, v, d),
+            /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(&escapes.getThenRegion().front());
+        b.create<scf::YieldOp>(rowSum(true));
+        b.setInsertionPointToStart(&escapes.getElseRegion().front());
+        b.create<scf::YieldOp>(rowSum(false));
+        lanes = escapes.getResult(0);
+      } else {
+        lanes = rowSum(true);
+      }
       b.create<memref::StoreOp>(
           sumF32(b.create<vector::ShuffleOp>(lanes, lanes, merge)), out,
           ValueRange{idx(0), v});

@@ -261,7 +261,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
       Value kOff = b.create<arith::MulIOp>(block, idx(64));
       Value bOff = b.create<arith::MulIOp>(block, idx(i2_k64::kBlockStride));
       // Decode streams the weights: the tile's two lines of this block,
-      // kPrefetchBytes ahead (the next tile's rows follow this one's).
+      // kDecodePrefetchBytes ahead (the next tile's rows follow this one's).
       // One-row prefill tiles: the block of the row 4 ahead (the next
       // 64-byte line of rows), whose first tile would otherwise wait for it.
       if (t.ahead)
@@ -271,7 +271,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
           prefetch(w, {b.create<arith::AddIOp>(
                           t.rowStart[0],
                           b.create<arith::AddIOp>(
-                              bOff, idx(kPrefetchBytes + 64 * line)))});
+                              bOff, idx(kDecodePrefetchBytes + 64 * line)))});
       auto codesOf = [&](int64_t r) {
         return i2_k64::unpackBlock(
             b,

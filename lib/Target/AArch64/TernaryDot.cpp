@@ -19,9 +19,17 @@ VectorType v4i32(MLIRContext *context) {
   return VectorType::get({4}, IntegerType::get(context, 32));
 }
 
+/// What every AArch64 family has: tbl, a byte table lookup.
+struct NEONLookup : TernaryDot {
+  Value lookup16(ImplicitLocOpBuilder &b, ArrayRef<int8_t> table,
+                 Value indices) const override {
+    return lookupPieces(b, "llvm.aarch64.neon.tbl1.v16i8", 16, table, indices);
+  }
+};
+
 /// dotprod: four sdot per block; lane i of a 16-byte slice pair adds the
 /// products of bytes 4i .. 4i+3.
-struct DotProdDot : TernaryDot {
+struct DotProdDot : NEONLookup {
   VectorType accumulatorType(MLIRContext *context) const override {
     return v4i32(context);
   }
@@ -62,7 +70,7 @@ struct I8MMDot : DotProdDot {
 
 /// The NEON baseline: smull of 8-byte halves (i16 products, at most
 /// 2 * 128), then saddlp (pairwise add into i32 lanes).
-struct NEONDot : TernaryDot {
+struct NEONDot : NEONLookup {
   VectorType accumulatorType(MLIRContext *context) const override {
     return v4i32(context);
   }

@@ -52,8 +52,24 @@ VectorType wordAccumulator32(MLIRContext *context) {
   return VectorType::get({32}, IntegerType::get(context, 32));
 }
 
+/// What AVX2 and AVX-VNNI share: 256-bit registers, pshufb, the head's
+/// prefetch distance.
+struct Registers256 : TernaryDot {
+  int64_t headPrefetchBytes() const override { return 3072; }
+  int64_t registerBytes() const override { return 32; }
+  Value lookup16(ImplicitLocOpBuilder &b, ArrayRef<int8_t> table,
+                 Value indices) const override {
+    return lookupPieces(b, "llvm.x86.avx2.pshuf.b", 32, table, indices);
+  }
+};
+
 /// AVX-512 VNNI: one 512-bit vpdpbusd per block.
 struct AVX512VNNIDot : TernaryDot {
+  int64_t registerBytes() const override { return 64; }
+  Value lookup16(ImplicitLocOpBuilder &b, ArrayRef<int8_t> table,
+                 Value indices) const override {
+    return lookupPieces(b, "llvm.x86.avx512.pshuf.b.512", 64, table, indices);
+  }
   VectorType accumulatorType(MLIRContext *context) const override {
     return VectorType::get({16}, IntegerType::get(context, 32));
   }
@@ -75,7 +91,7 @@ struct AVX512VNNIDot : TernaryDot {
 };
 
 /// AVX-VNNI (no AVX-512): two 256-bit VEX vpdpbusd per block.
-struct AVXVNNIDot : TernaryDot {
+struct AVXVNNIDot : Registers256 {
   VectorType accumulatorType(MLIRContext *context) const override {
     return VectorType::get({8}, IntegerType::get(context, 32));
   }
@@ -112,7 +128,7 @@ struct AVXVNNIDot : TernaryDot {
 /// block's unpacking serves 24 pmaddubsw. Those activations are read once
 /// per row, so they must come from L1: K goes in pieces of 21 blocks
 /// (12 x 1344 bytes).
-struct AVX2Dot : TernaryDot {
+struct AVX2Dot : Registers256 {
   std::pair<int64_t, int64_t> prefillTile() const override { return {1, 12}; }
   int64_t activationBytes() const override { return 16 * 1024; }
   int64_t inPlaceLanes() const override { return 2; }

@@ -116,7 +116,7 @@ void layouts::packed_bf16::decodeRow(ArrayRef<char> bytes, int64_t v, int64_t d,
     for (int64_t j = 0; j < kBlock; ++j) {
       uint8_t code = uint8_t(block[kBlock + j % 32]) >> (j < 32 ? 0 : 4) & 15;
       uint8_t high = escaped ? uint8_t(side[e * kBlock + j])
-                             : uint8_t((code & 8) << 4 | (base + (code & 7)));
+                             : uint8_t(highByte(code, base));
       out[blk * kBlock + j] = uint16_t(high) << 8 | uint8_t(block[j]);
     }
   }
@@ -131,9 +131,45 @@ Value layouts::packed_bf16::blockOffset(ImplicitLocOpBuilder &b, Value row,
                               b.create<arith::MulIOp>(blk, idx(kBlockBytes))));
 }
 
+int8_t layouts::packed_bf16::highByte(int64_t c, int64_t base) {
+  return int8_t((c & 8) << 4 | (base + (c & 7)));
+}
+
+SmallVector<int64_t> layouts::packed_bf16::blockOrder(int64_t registerBytes) {
+  // Register by register: the unpack of the low halves of its 16-byte
+  // lanes, then of the high halves (x86's punpcklbw / punpckhbw, NEON's
+  // zip1 / zip2 for one lane).
+  SmallVector<int64_t> order;
+  for (int64_t reg = 0; reg < kBlock; reg += registerBytes)
+    for (int64_t half = 0; half < 16; half += 8)
+      for (int64_t lane = 0; lane < registerBytes; lane += 16)
+        for (int64_t k = 0; k < 8; ++k)
+          order.push_back(reg + lane + half + k);
+  return order;
+}
+
+static Value scalarAt(ImplicitLocOpBuilder &b, Value bytes, Value at,
+                      Type type) {
+  int64_t n = type.getIntOrFloatBitWidth() / 8;
+  Value raw = b.create<vector::LoadOp>(VectorType::get({n}, b.getI8Type()),
+                                       bytes, ValueRange{at});
+  Value word = b.create<vector::BitCastOp>(VectorType::get({1}, type), raw);
+  return b.create<vector::ExtractOp>(word, ArrayRef<int64_t>{0});
+}
+
+Value layouts::packed_bf16::rowEscapes(ImplicitLocOpBuilder &b, Value bytes,
+                                       Value row, int64_t d) {
+  Value rowStart = b.create<arith::MulIOp>(
+      row, b.create<arith::ConstantIndexOp>(rowBytes(d)));
+  return b.create<arith::CmpIOp>(arith::CmpIPredicate::ne,
+                                 scalarAt(b, bytes, rowStart, b.getI64Type()),
+                                 b.create<arith::ConstantIntOp>(0, 64));
+}
+
 Value layouts::packed_bf16::loadBlock(ImplicitLocOpBuilder &b, Value bytes,
                                       Value row, Value blk, int64_t v,
-                                      int64_t d, PackedBF16Attr packed) {
+                                      int64_t d, PackedBF16Attr packed,
+                                      const BlockDecoding &how) {
   auto idx = [&](int64_t x) { return b.create<arith::ConstantIndexOp>(x); };
   auto i8s = [&](int64_t n) { return VectorType::get({n}, b.getI8Type()); };
   auto bytesSplat = [&](int64_t x) -> Value {
@@ -153,22 +189,28 @@ Value layouts::packed_bf16::loadBlock(ImplicitLocOpBuilder &b, Value bytes,
       b.create<vector::ShuffleOp>(b.create<arith::AndIOp>(codes, nibble),
                                   b.create<arith::ShRUIOp>(codes, four),
                                   llvm::to_vector(llvm::seq<int64_t>(0, 64)));
-  Value sign = b.create<arith::ShLIOp>(
-      b.create<arith::AndIOp>(c, bytesSplat(8)), bytesSplat(4));
-  Value exponent = b.create<arith::AddIOp>(
-      b.create<arith::AndIOp>(c, bytesSplat(7)), bytesSplat(packed.getBase()));
-  Value high = b.create<arith::OrIOp>(sign, exponent);
-  if (packed.getEscapes()) {
+  Value high;
+  if (how.lookup) {
+    SmallVector<int8_t> table;
+    for (int64_t code = 0; code < 16; ++code)
+      table.push_back(highByte(code, packed.getBase()));
+    high = how.lookup(table, c);
+  }
+  if (!high) {
+    Value sign = b.create<arith::ShLIOp>(
+        b.create<arith::AndIOp>(c, bytesSplat(8)), bytesSplat(4));
+    Value exponent =
+        b.create<arith::AddIOp>(b.create<arith::AndIOp>(c, bytesSplat(7)),
+                                bytesSplat(packed.getBase()));
+    high = b.create<arith::OrIOp>(sign, exponent);
+  }
+  if (packed.getEscapes() && how.mayEscape) {
     // The row's escape mask and first escaped block, from its header.
-    auto scalar = [&](Value at, int64_t n, Type type) -> Value {
-      Value raw = b.create<vector::LoadOp>(i8s(n), bytes, ValueRange{at});
-      Value word = b.create<vector::BitCastOp>(VectorType::get({1}, type), raw);
-      return b.create<vector::ExtractOp>(word, ArrayRef<int64_t>{0});
-    };
-    Value mask = scalar(rowStart, 8, b.getI64Type());
+    Value mask = scalarAt(b, bytes, rowStart, b.getI64Type());
     Value first = b.create<arith::ExtUIOp>(
         b.getI64Type(),
-        scalar(b.create<arith::AddIOp>(rowStart, idx(8)), 4, b.getI32Type()));
+        scalarAt(b, bytes, b.create<arith::AddIOp>(rowStart, idx(8)),
+                 b.getI32Type()));
     Value bit = b.create<arith::ShLIOp>(
         b.create<arith::ConstantIntOp>(1, 64),
         b.create<arith::IndexCastOp>(b.getI64Type(), blk));
@@ -192,7 +234,7 @@ Value layouts::packed_bf16::loadBlock(ImplicitLocOpBuilder &b, Value bytes,
     high = b.create<arith::SelectOp>(escaped, side, high);
   }
   SmallVector<int64_t> interleave;
-  for (int64_t j = 0; j < kBlock; ++j)
+  for (int64_t j : blockOrder(how.registerBytes))
     interleave.append({j, kBlock + j});
   return b.create<vector::BitCastOp>(
       VectorType::get({kBlock}, b.getBF16Type()),
