@@ -28,12 +28,15 @@ The GGUF must have the checkpoint's shape: bench/peer_gguf.py writes one
 from it (I2_S, TQ1_0, TQ2_0; bitnet.cpp's I2_S files must not come
 from a multi-threaded llama-quantize). Peers are built outside the
 repository (README.md, Benchmark, says how). --int8-head adds Tern with
---lm-head=int8 to the same rounds, with its ratio to each peer.
+--lm-head=int8 to the same rounds, with its ratio to each peer. Each round
+runs fresh copies of the executables and GGUFs (--no-fresh-copies: in
+place): on VMs a file's page cache may sit in slower memory for every run.
 """
 import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import struct
 import subprocess
@@ -111,7 +114,15 @@ def parse_peer(text):
     return name, (bench, gguf)
 
 
-def compare_peers(terns, peers, threads_list, prompt_lengths, reps):
+def fresh_copy(path):
+    """A new copy of `path` beside it (mode kept), for one round."""
+    copy = path + ".round"
+    shutil.copy2(path, copy)
+    return copy
+
+
+def compare_peers(terns, peers, threads_list, prompt_lengths, reps,
+                  fresh=True):
     """Tern's builds (name -> executable) and each peer, interleaved round by
     round. The ratio column is the first build's; each other build gets a
     line of its ratios to every peer."""
@@ -123,13 +134,31 @@ def compare_peers(terns, peers, threads_list, prompt_lengths, reps):
         values = {(name, test): [] for name in list(terns) + list(peers)
                   for test in tests}
         for _ in range(reps):
-            for which, n in tests:
+            # Fresh copies of every file each round: on VMs, one file's page
+            # cache can sit in slower host memory than another's, for every
+            # run (a cp of the same executable decoded 1.5x faster), so a
+            # round's files are copied together and the medians average it.
+            copies = {}
+            if fresh:
                 for name, exe in terns.items():
-                    values[name, (which, n)].append(
-                        tern_rate(exe, which, n, threads))
-                for name, spec in peers.items():
-                    values[name, (which, n)].append(
-                        peer_rate(spec, threads, which, n))
+                    copies[name] = fresh_copy(exe)
+                for name, (bench, gguf) in peers.items():
+                    copies[name] = fresh_copy(gguf)
+            round_terns = {name: copies.get(name, exe)
+                           for name, exe in terns.items()}
+            round_peers = {name: (bench, copies.get(name, gguf))
+                           for name, (bench, gguf) in peers.items()}
+            try:
+                for which, n in tests:
+                    for name, exe in round_terns.items():
+                        values[name, (which, n)].append(
+                            tern_rate(exe, which, n, threads))
+                    for name, spec in round_peers.items():
+                        values[name, (which, n)].append(
+                            peer_rate(spec, threads, which, n))
+            finally:
+                for path in copies.values():
+                    os.remove(path)
         names = ["pp" + str(n) if w == "prompt" else "tg" + str(n)
                  for w, n in tests]
         print(f"  {threads} thread(s)")
@@ -203,6 +232,9 @@ def main():
                    help="prompt lengths of the side-by-side run (e.g. 128,512)")
     p.add_argument("--peers-only", action="store_true",
                    help="only the side-by-side run")
+    p.add_argument("--no-fresh-copies", action="store_true",
+                   help="side by side: run the files in place instead of "
+                        "fresh copies made each round")
     p.add_argument("--int8-head", action="store_true",
                    help="also Tern with --lm-head=int8 in the side-by-side "
                         "run (beside peers whose head is smaller than bf16)")
@@ -226,7 +258,8 @@ def main():
             terns["Tern --lm-head=int8"] = exe + "-int8-head"
             run([a.ternc, "-q", ckpt, *target, "--lm-head=int8", "-o",
                  terns["Tern --lm-head=int8"]])
-        compare_peers(terns, peers, threads_list, lengths, a.reps)
+        compare_peers(terns, peers, threads_list, lengths, a.reps,
+                      fresh=not a.no_fresh_copies)
         if a.peers_only:
             return
     probe = os.path.join(a.dir, "bandwidth")
