@@ -486,16 +486,18 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
         packed_bf16::BlockDecoding rowHow = how;
         rowHow.mayEscape = mayEscape;
         return reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
-          Value xv = b.create<vector::LoadOp>(
-              f32x64, xs,
-              ValueRange{idx(0), b.create<arith::MulIOp>(blk, idx(64))});
           // Two lines per 96-byte block cover every line (kPrefetchBytes:
-          // only inside loops of more than one block).
+          // only inside loops of more than one block). Before x's load: a
+          // load after a prefetch folds into its FMA; one before it stays a
+          // register, and 8 of them beside 8 accumulators spill on AVX2.
           int64_t ahead = dot.headPrefetchBytes();
           for (int64_t line = 0; ahead && blocks > 1 && line < 2; ++line)
             prefetch(table, {b.create<arith::AddIOp>(
                                 packed_bf16::blockOffset(b, v, blk, d),
                                 idx(ahead + line * 64))});
+          Value xv = b.create<vector::LoadOp>(
+              f32x64, xs,
+              ValueRange{idx(0), b.create<arith::MulIOp>(blk, idx(64))});
           Value values = packed_bf16::loadBlock(b, table, v, blk, vocabRows, d,
                                                 packed, rowHow);
           return b.create<vector::FMAOp>(xv, pairsToF32(values), lanes);
