@@ -163,6 +163,8 @@ protected:
   /// memref.alloca_scope that scf-to-openmp wraps it in from being inlined,
   /// and scf-to-cf then fails on that scope.
   static constexpr int64_t kPrefetchBytes = 4096;
+  /// The module's #tern.target cpu (LLVM's name), or "" without one.
+  StringRef targetCpu();
   /// The ternary decode tiles' distance: on an Intel Xeon (AVX2, 2B4T, 1
   /// thread) 1-2 KB decoded ~1.17x faster than 4 KB; on Zen 4 the distance
   /// (even none) made no difference beyond noise.

@@ -104,10 +104,11 @@ public:
   }
 
   /// How far ahead the packed bf16 head's decode loop prefetches the table
-  /// (0: not at all, the hardware prefetcher alone). Measured per family
-  /// (docs/Rationale.md): 3 KB helps AVX2 on an Intel Xeon and did not hurt
-  /// on Zen 4; on Zen 4, prefetching hurt the AVX-512 loop.
-  virtual int64_t headPrefetchBytes() const { return 0; }
+  /// on CPU `cpu` (LLVM's name; 0: not at all, the hardware prefetcher
+  /// alone). Measured (docs/Rationale.md): on an Intel Xeon 3 KB helps AVX2
+  /// and 2 KB AVX-512; on Zen 4 prefetching was neutral for AVX2 and hurt
+  /// the AVX-512 loop.
+  virtual int64_t headPrefetchBytes(StringRef cpu) const { return 0; }
 
   /// True when the ISA multiplies 2 x 2 blocks of rows and tokens at once
   /// (mmla64): prefill tiles then keep one accumulator per block.

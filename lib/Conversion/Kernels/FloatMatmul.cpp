@@ -490,7 +490,7 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
           // only inside loops of more than one block). Before x's load: a
           // load after a prefetch folds into its FMA; one before it stays a
           // register, and 8 of them beside 8 accumulators spill on AVX2.
-          int64_t ahead = dot.headPrefetchBytes();
+          int64_t ahead = dot.headPrefetchBytes(targetCpu());
           for (int64_t line = 0; ahead && blocks > 1 && line < 2; ++line)
             prefetch(table, {b.create<arith::AddIOp>(
                                 packed_bf16::blockOffset(b, v, blk, d),

@@ -17,6 +17,13 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 
+StringRef KernelEmitter::targetCpu() {
+  auto module = forward->getParentOfType<ModuleOp>();
+  TargetAttr target =
+      TernDialect::TargetAttrHelper(module.getContext()).getAttr(module);
+  return target ? target.getCpu() : StringRef();
+}
+
 /// The layout of a ternary matmul's weights (all of them share one), or
 /// null when they are unpacked.
 static PackedAttr weightLayout(TernaryMatmulOp op) {

@@ -55,7 +55,7 @@ VectorType wordAccumulator32(MLIRContext *context) {
 /// What AVX2 and AVX-VNNI share: 256-bit registers, pshufb, the head's
 /// prefetch distance.
 struct Registers256 : TernaryDot {
-  int64_t headPrefetchBytes() const override { return 3072; }
+  int64_t headPrefetchBytes(StringRef) const override { return 3072; }
   int64_t registerBytes() const override { return 32; }
   Value lookup16(ImplicitLocOpBuilder &b, ArrayRef<int8_t> table,
                  Value indices) const override {
@@ -66,6 +66,9 @@ struct Registers256 : TernaryDot {
 /// AVX-512 VNNI: one 512-bit vpdpbusd per block.
 struct AVX512VNNIDot : TernaryDot {
   int64_t registerBytes() const override { return 64; }
+  int64_t headPrefetchBytes(StringRef cpu) const override {
+    return cpu.starts_with("znver") ? 0 : 2048;
+  }
   Value lookup16(ImplicitLocOpBuilder &b, ArrayRef<int8_t> table,
                  Value indices) const override {
     return lookupPieces(b, "llvm.x86.avx512.pshuf.b.512", 64, table, indices);
