@@ -481,17 +481,17 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
         /*withElseRegion=*/true);
     inRows.emplace(b);
     b.setInsertionPointToStart(&one.getThenRegion().front());
+    // kPrefetchBytes: only inside loops of more than one block.
+    int64_t ahead = blocks > 1 ? dot.headPrefetchBytes(targetCpu()) : 0;
     parallelFor(idx(0), vocab, idx(1), [&](Value v) {
       auto rowSum = [&](bool mayEscape) {
         packed_bf16::BlockDecoding rowHow = how;
         rowHow.mayEscape = mayEscape;
         return reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
-          // Two lines per 96-byte block cover every line (kPrefetchBytes:
-          // only inside loops of more than one block). Before x's load: a
-          // load after a prefetch folds into its FMA; one before it stays a
-          // register, and 8 of them beside 8 accumulators spill on AVX2.
-          int64_t ahead = dot.headPrefetchBytes(targetCpu());
-          for (int64_t line = 0; ahead && blocks > 1 && line < 2; ++line)
+          // Two lines per 96-byte block cover every line. Before x's load:
+          // a load after a prefetch folds into its FMA; one before it stays
+          // a register, and 8 of them beside 8 accumulators spill on AVX2.
+          for (int64_t line = 0; ahead && line < 2; ++line)
             prefetch(table, {b.create<arith::AddIOp>(
                                 packed_bf16::blockOffset(b, v, blk, d),
                                 idx(ahead + line * 64))});
