@@ -18,27 +18,33 @@ using namespace llvm;
 using namespace mlir::tern;
 
 ArrayRef<KernelFamily> mlir::tern::kernelFamilies() {
-  // Auto ranks: VNNI before AVX2 (one instruction per 4 bytes instead of
-  // two); dotprod before i8mm, because llvm-mca rates smmla's 2 x 2 blocks
-  // no faster than sdot once their operands are interleaved (bench/mca.py);
-  // vector is the CPUs' fallback.
+  // Auto ranks: AMX tiles first (prefill 2.5-3x AVX-512 VNNI on a Xeon,
+  // bit-identical; the kernels fall back to VNNI where the OS refuses the
+  // tiles), VNNI before AVX2 (one instruction per 4 bytes instead of two);
+  // dotprod before i8mm, because llvm-mca rates smmla's 2 x 2 blocks no faster
+  // than sdot once their operands are interleaved (bench/mca.py); vector is the
+  // CPUs' fallback.
   static const KernelFamily families[] = {
       {"scalar", KernelArch::Any, "", PackedLayout::I2, 0, KernelMode::CPU,
        "the reference: one multiply-add per weight, on i2 weights"},
       {"vector", KernelArch::Any, "", PackedLayout::I2K64, 100, KernelMode::CPU,
        "portable vector code, LLVM picks the instructions"},
-      {"avx2", KernelArch::X86, "+avx2", PackedLayout::I2K64, 3,
+      {"avx2", KernelArch::X86, "+avx2", PackedLayout::I2K64, 4,
        KernelMode::CPU, "pmaddubsw + pmaddwd"},
-      {"avxvnni", KernelArch::X86, "+avx2,+avxvnni", PackedLayout::I2K64, 2,
+      {"avxvnni", KernelArch::X86, "+avx2,+avxvnni", PackedLayout::I2K64, 3,
        KernelMode::CPU, "256-bit VEX vpdpbusd (AVX-VNNI without AVX-512)"},
       {"avx512vnni", KernelArch::X86, "+avx512f,+avx512bw,+avx512vnni",
-       PackedLayout::I2K64, 1, KernelMode::CPU, "512-bit vpdpbusd"},
-      {"neon", KernelArch::AArch64, "+neon", PackedLayout::I2K64, 6,
+       PackedLayout::I2K64, 2, KernelMode::CPU, "512-bit vpdpbusd"},
+      {"amx", KernelArch::X86,
+       "+avx512f,+avx512bw,+avx512vnni,+amx-tile,+amx-int8",
+       PackedLayout::I2K64, 1, KernelMode::CPU,
+       "AMX tdpbsud tiles for prefill (2+ tokens), else 512-bit vpdpbusd"},
+      {"neon", KernelArch::AArch64, "+neon", PackedLayout::I2K64, 7,
        KernelMode::CPU, "smull + sadalp"},
-      {"dotprod", KernelArch::AArch64, "+neon,+dotprod", PackedLayout::I2K64, 4,
+      {"dotprod", KernelArch::AArch64, "+neon,+dotprod", PackedLayout::I2K64, 5,
        KernelMode::CPU, "sdot"},
       {"i8mm", KernelArch::AArch64, "+neon,+dotprod,+i8mm", PackedLayout::I2K64,
-       5, KernelMode::CPU,
+       6, KernelMode::CPU,
        "smmla for 2 x 2 row/token blocks of prefill tiles, else sdot"},
       {"gpu-emulation", KernelArch::Any, "", PackedLayout::GpuW2, 0,
        KernelMode::GPUArith,

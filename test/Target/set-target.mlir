@@ -12,7 +12,7 @@
 // ARM: #tern.target<triple = "aarch64-unknown-linux-gnu", cpu = "neoverse-n1", features = "", kernels = "dotprod", ternary_layout = i2_k64>
 // GPU: #tern.target<triple = "nvptx64-nvidia-cuda", cpu = "sm_90", features = "", kernels = "gpu-host", ternary_layout = gpu_w2>
 // HOST: #tern.target<triple = "{{.+}}", cpu = "", features = "", kernels = "scalar", ternary_layout = i2>
-// UNKNOWN: error: tern-set-target: unknown kernels 'sse9' (known: scalar, vector, avx2, avxvnni, avx512vnni, neon, dotprod, i8mm, gpu-emulation, gpu-host, gpu-device-emulation)
+// UNKNOWN: error: tern-set-target: unknown kernels 'sse9' (known: scalar, vector, avx2, avxvnni, avx512vnni, amx, neon, dotprod, i8mm, gpu-emulation, gpu-host, gpu-device-emulation)
 // ARCH: error: tern-set-target: the dotprod kernels are AArch64 code; they cannot run on x86_64-unknown-linux-gnu
 // GPUARCH: error: tern-set-target: the gpu-host kernels are NVIDIA code; they cannot run on x86_64-unknown-linux-gnu
 // CPUONGPU: error: tern-set-target: the vector kernels are CPU code; they cannot run on nvptx64-nvidia-cuda

@@ -296,6 +296,18 @@ protected:
   void lowerTernaryMatmul(TernaryMatmulOp op);
   /// SIMD kernels on i2_k64 weights (TernaryMatmul.cpp).
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
+  /// Matrix tiles (TernaryMatmul.cpp): 32 rows x 16 tokens of a tile pair.
+  static constexpr int64_t kTileRows = 32, kTileTokens = 16;
+  /// The last group of 16 tokens of q ([tokens, k]) into `padded`
+  /// ([16 * k]), zeros past the last token.
+  void padTileActivations(Value q, Value padded, Value tokens, int64_t k);
+  /// Every token's sums of codes times activations over the full blocks of
+  /// rows [0, rows) of `w` (a multiple of kTileRows), 16 rows at a time:
+  /// store(token, first row, vector<16xi32>).
+  void
+  matrixTilePrefill(const MatrixTiles &tiles, Value w, Value q, Value padded,
+                    Value tokens, int64_t rows, int64_t k,
+                    function_ref<void(Value tk, Value n, Value totals)> store);
   /// gpu_w2 weights: the NVIDIA kernel's arithmetic (GpuW2.h) on the CPU.
   void lowerTernaryMatmulGpuW2(TernaryMatmulOp op);
   /// Calls the LLVM intrinsic `name`.

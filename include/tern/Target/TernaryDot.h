@@ -25,6 +25,31 @@
 
 namespace mlir::tern {
 
+/// Tile registers that multiply matrices of bytes (x86 AMX): tile c (16 x
+/// 16 i32) += a (16 rows x 64 signed bytes) times b (64 x 16 unsigned
+/// bytes, stored as 16 rows of 64 bytes: row r holds k = 4r .. 4r + 3 of
+/// each of the 16 columns in turn). Tiles are numbered 0-7, each 16 rows of
+/// 64 bytes; addresses are i64.
+class MatrixTiles {
+public:
+  virtual ~MatrixTiles() = default;
+  /// i1: whether this process may use the tiles (the OS grants them on
+  /// request, where the CPU has them).
+  virtual Value request(ImplicitLocOpBuilder &b) const = 0;
+  /// Sets the calling thread's tile shapes (`config`: 64 scratch bytes).
+  virtual void configure(ImplicitLocOpBuilder &b, Value config) const = 0;
+  /// Releases the calling thread's tiles.
+  virtual void release(ImplicitLocOpBuilder &b) const = 0;
+  virtual void zero(ImplicitLocOpBuilder &b, int tile) const = 0;
+  virtual void load(ImplicitLocOpBuilder &b, int tile, Value address,
+                    Value stride) const = 0;
+  virtual void store(ImplicitLocOpBuilder &b, int tile, Value address,
+                     Value stride) const = 0;
+  /// c += a * b.
+  virtual void multiply(ImplicitLocOpBuilder &b, int c, int a,
+                        int bTile) const = 0;
+};
+
 class TernaryDot {
 public:
   virtual ~TernaryDot() = default;
@@ -109,6 +134,9 @@ public:
   /// and 2 KB AVX-512; on Zen 4 prefetching was neutral for AVX2 and hurt
   /// the AVX-512 loop.
   virtual int64_t headPrefetchBytes(StringRef cpu) const { return 0; }
+
+  /// Matrix tiles for prefill (AMX), or null.
+  virtual const MatrixTiles *matrixTiles() const { return nullptr; }
 
   /// True when the ISA multiplies 2 x 2 blocks of rows and tokens at once
   /// (mmla64): prefill tiles then keep one accumulator per block.

@@ -129,6 +129,12 @@ LogicalResult KernelEmitter::emitCall(Operation *op) {
     PackedAttr packed = weightLayout(mm);
     if (packed && packed.getLayout() == PackedLayout::I2K64)
       scratch(MemRefType::get({ShapedType::kDynamic}, b.getI32Type()), tokens);
+    // Matrix tiles: the last 16 tokens' activations, zero-padded.
+    int64_t k = cast<RankedTensorType>(mm.getInput().getType()).getDimSize(1);
+    if (packed && packed.getLayout() == PackedLayout::I2K64 &&
+        dot.matrixTiles() && k >= 64)
+      scratch(MemRefType::get({ShapedType::kDynamic}, b.getI8Type()),
+              idx(kTileTokens * k));
   }
   if (auto att = dyn_cast<AttentionOp>(op)) {
     args.append({kvCache, idx(att.getLayer()), kvSlots, kvContext});

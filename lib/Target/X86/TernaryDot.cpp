@@ -9,6 +9,7 @@
 #include "tern/Target/TernaryDot.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 using namespace mlir;
 using namespace mlir::tern;
@@ -199,12 +200,80 @@ struct AVX2Dot : Registers256 {
   }
 };
 
+/// AMX as inline assembly on fixed tile registers: MLIR 19's amx dialect
+/// has no loop-carried tiles (its tiles are vectors, LLVM's are x86_amx), and
+/// a prefill tile keeps its sums in tiles across the whole K loop. Every
+/// statement clobbers memory, so the stores that fill a tile's bytes stay
+/// before its load.
+struct AMXTiles : MatrixTiles {
+  static void asm_(ImplicitLocOpBuilder &b, StringRef text,
+                   StringRef constraints, ValueRange operands) {
+    std::string all = constraints.str();
+    all += all.empty() ? "~{memory}" : ",~{memory}";
+    b.create<LLVM::InlineAsmOp>(Type(), operands, text, all,
+                                /*has_side_effects=*/true,
+                                /*is_align_stack=*/false,
+                                LLVM::AsmDialectAttr(), ArrayAttr());
+  }
+  static std::string tmm(int tile) { return "%tmm" + std::to_string(tile); }
+
+  Value request(ImplicitLocOpBuilder &b) const override {
+    // arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): Linux lends the
+    // tiles' state to processes that ask (5.16+); it fails where the CPU or
+    // the kernel lacks AMX. Cheap once granted.
+    auto i64 = b.getI64Type();
+    auto c = [&](int64_t v) { return b.create<arith::ConstantIntOp>(v, 64); };
+    Value result = b.create<LLVM::InlineAsmOp>(
+                        i64, ValueRange{c(158), c(0x1023), c(18)}, "syscall",
+                        "={rax},{rax},{rdi},{rsi},~{rcx},~{r11},~{memory}",
+                        /*has_side_effects=*/true, /*is_align_stack=*/false,
+                        LLVM::AsmDialectAttr(), ArrayAttr())
+                       .getResult(0);
+    return b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, result, c(0));
+  }
+  void configure(ImplicitLocOpBuilder &b, Value config) const override {
+    asm_(b, "ldtilecfg ($0)", "r", {config});
+  }
+  void release(ImplicitLocOpBuilder &b) const override {
+    asm_(b, "tilerelease", "", {});
+  }
+  void zero(ImplicitLocOpBuilder &b, int tile) const override {
+    asm_(b, "tilezero " + tmm(tile), "", {});
+  }
+  void load(ImplicitLocOpBuilder &b, int tile, Value address,
+            Value stride) const override {
+    asm_(b, "tileloadd ($0,$1,1), " + tmm(tile), "r,r", {address, stride});
+  }
+  void store(ImplicitLocOpBuilder &b, int tile, Value address,
+             Value stride) const override {
+    asm_(b, "tilestored " + tmm(tile) + ", ($0,$1,1)", "r,r",
+         {address, stride});
+  }
+  void multiply(ImplicitLocOpBuilder &b, int c, int a,
+                int bTile) const override {
+    // AT&T order: b, a, c (Intel: tdpbsud c, a, b; a signed, b unsigned).
+    asm_(b, "tdpbsud " + tmm(bTile) + ", " + tmm(a) + ", " + tmm(c), "", {});
+  }
+};
+
+/// AMX: prefill in tiles of 32 rows x 32 tokens (TernaryMatmul.cpp); one
+/// token and the rows that fill no tile take AVX-512 VNNI.
+struct AMXDot : AVX512VNNIDot {
+  const MatrixTiles *matrixTiles() const override {
+    static const AMXTiles tiles;
+    return &tiles;
+  }
+};
+
 } // namespace
 
 const TernaryDot *mlir::tern::x86::getTernaryDot(StringRef family) {
+  static const AMXDot amx;
   static const AVX512VNNIDot avx512vnni;
   static const AVXVNNIDot avxvnni;
   static const AVX2Dot avx2;
+  if (family == "amx")
+    return &amx;
   if (family == "avx512vnni")
     return &avx512vnni;
   if (family == "avxvnni")
