@@ -12,7 +12,7 @@ token and inter-token latency (the time between streamed chunks; a chunk is
 a token, except where the server holds back an incomplete UTF-8 character).
 
   bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
-                 [--lm-head exact|plain|int8]
+                 [--lm-head exact|plain|int8] [--kernels auto|amx|avx512vnni|...]
 """
 import argparse
 import os
@@ -34,7 +34,7 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-def compile_model(ckpt, ternc, out, lm_head):
+def compile_model(ckpt, ternc, out, lm_head, kernels):
     import json
     with open(os.path.join(ckpt, "config.json")) as f:
         vocab = json.load(f)["vocab_size"]
@@ -49,7 +49,8 @@ def compile_model(ckpt, ternc, out, lm_head):
     if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(ternc):
         print(f"compiling {ckpt} -> {out}", file=sys.stderr, flush=True)
         subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok,
-                        "--lm-head=" + lm_head, "-o", out], check=True)
+                        "--lm-head=" + lm_head, "--kernels=" + kernels,
+                        "-o", out], check=True)
     return vocab
 
 
@@ -95,6 +96,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--lm-head", default="exact",
                     help="ternc's --lm-head (exact, plain, int8)")
+    ap.add_argument("--kernels", default="auto", help="ternc's --kernels")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.ckpt, "config.json")):
         raise SystemExit(f"{a.ckpt}: no config.json (run bench/run.sh once "
@@ -104,7 +106,9 @@ def main():
     exe = os.path.join(ROOT, "build", "bench", "serve-model")
     if a.lm_head != "exact":
         exe += "-" + a.lm_head
-    vocab = compile_model(a.ckpt, a.ternc, exe, a.lm_head)
+    if a.kernels != "auto":
+        exe += "-" + a.kernels
+    vocab = compile_model(a.ckpt, a.ternc, exe, a.lm_head, a.kernels)
     counts = [int(c) for c in a.streams.split(",")]
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
