@@ -190,7 +190,7 @@ def cpu_line():
             elif key.strip() == "flags":
                 flags = set(value.split())
                 break
-    isa = [x for x in ("avx2", "avx512f", "avx512_vnni", "avx_vnni")
+    isa = [x for x in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
            if x in flags]
     return f"CPU: {model}, {os.cpu_count()} threads, {' '.join(isa) or 'no AVX2'}"
 
