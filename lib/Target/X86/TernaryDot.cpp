@@ -206,8 +206,8 @@ struct AVX2Dot : Registers256 {
 /// statement clobbers memory, so the stores that fill a tile's bytes stay
 /// before its load.
 struct AMXTiles : MatrixTiles {
-  static void asm_(ImplicitLocOpBuilder &b, StringRef text,
-                   StringRef constraints, ValueRange operands) {
+  static void statement(ImplicitLocOpBuilder &b, StringRef text,
+                        StringRef constraints, ValueRange operands) {
     std::string all = constraints.str();
     all += all.empty() ? "~{memory}" : ",~{memory}";
     b.create<LLVM::InlineAsmOp>(Type(), operands, text, all,
@@ -232,27 +232,28 @@ struct AMXTiles : MatrixTiles {
     return b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, result, c(0));
   }
   void configure(ImplicitLocOpBuilder &b, Value config) const override {
-    asm_(b, "ldtilecfg ($0)", "r", {config});
+    statement(b, "ldtilecfg ($0)", "r", {config});
   }
   void release(ImplicitLocOpBuilder &b) const override {
-    asm_(b, "tilerelease", "", {});
+    statement(b, "tilerelease", "", {});
   }
   void zero(ImplicitLocOpBuilder &b, int tile) const override {
-    asm_(b, "tilezero " + tmm(tile), "", {});
+    statement(b, "tilezero " + tmm(tile), "", {});
   }
   void load(ImplicitLocOpBuilder &b, int tile, Value address,
             Value stride) const override {
-    asm_(b, "tileloadd ($0,$1,1), " + tmm(tile), "r,r", {address, stride});
+    statement(b, "tileloadd ($0,$1,1), " + tmm(tile), "r,r", {address, stride});
   }
   void store(ImplicitLocOpBuilder &b, int tile, Value address,
              Value stride) const override {
-    asm_(b, "tilestored " + tmm(tile) + ", ($0,$1,1)", "r,r",
-         {address, stride});
+    statement(b, "tilestored " + tmm(tile) + ", ($0,$1,1)", "r,r",
+              {address, stride});
   }
   void multiply(ImplicitLocOpBuilder &b, int c, int a,
                 int bTile) const override {
     // AT&T order: b, a, c (Intel: tdpbsud c, a, b; a signed, b unsigned).
-    asm_(b, "tdpbsud " + tmm(bTile) + ", " + tmm(a) + ", " + tmm(c), "", {});
+    statement(b, "tdpbsud " + tmm(bTile) + ", " + tmm(a) + ", " + tmm(c), "",
+              {});
   }
 };
 
