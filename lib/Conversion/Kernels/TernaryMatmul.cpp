@@ -622,8 +622,9 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
 // 0 .. 15 in turn. In i2_k64, those 4 codes of a row are dword r' % 4 of
 // its 16-byte block at bits 2(r' / 4): a 16-row B tile is the 16 blocks'
 // dwords transposed (4 x 16), then each shifted and masked four ways. A
-// thread decodes 32 rows' codes this way once, for all of K (on its stack),
-// and multiplies them by every group of 16 tokens: tiles 4-5 hold two token
+// thread decodes 32 rows' codes this way once, for all of K (on its stack,
+// during its first pass over them), and multiplies them by every group of
+// 16 tokens: tiles 4-5 hold two token
 // groups' activations, 6-7 the two 16-row halves' codes, 0-3 the 2 x 2
 // sums. Sums are stored token-major, so the epilogue is row vectors.
 
@@ -701,7 +702,7 @@ void KernelEmitter::matrixTilePrefill(
           b, b.create<arith::AddIOp>(n0, idx(8 * i)), blocks));
     Value mask = b.create<arith::ConstantOp>(DenseElementsAttr::get(
         v16i32, b.getI32IntegerAttr(0x03030303).getValue()));
-    forEach(idx(full), [&](Value kb) {
+    auto decodeBlock = [&](Value kb) {
       Value bOff = b.create<arith::MulIOp>(kb, idx(i2_k64::kBlockStride));
       for (int64_t h = 0; h < 2; ++h) {
         // Four rows' blocks per load: z[i] = rows 4i .. 4i + 3, 4 dwords each.
@@ -744,7 +745,7 @@ void KernelEmitter::matrixTilePrefill(
           }
         }
       }
-    });
+    };
 
     // Sums token-major: token u (of 32), rows 0 .. 31.
     auto sumsTile = b.create<memref::AllocaOp>(
@@ -754,7 +755,10 @@ void KernelEmitter::matrixTilePrefill(
           stride128 = i64c(4 * kTileRows);
     Value lastGroup = b.create<arith::SubIOp>(groups, idx(1));
     // Token groups g, g + 1 (or g alone, the last of an odd count).
-    auto multiply = [&](Value g, int64_t toks) {
+    // The first pass decodes each block just before its tiles load it
+    // (from L1; the weights stream under the tile products); later passes
+    // read the decoded blocks back.
+    auto multiply = [&](Value g, int64_t toks, bool decode) {
       SmallVector<Value> aBase;
       for (int64_t j = 0; j < toks; ++j) {
         // The last group's activations come padded.
@@ -768,6 +772,8 @@ void KernelEmitter::matrixTilePrefill(
       for (int c = 0; c < 2 * toks; ++c)
         tiles.zero(b, c);
       forEach(idx(full), [&](Value kb) {
+        if (decode)
+          decodeBlock(kb);
         Value kOff = b.create<arith::IndexCastOp>(
             i64, b.create<arith::MulIOp>(kb, idx(64)));
         for (int64_t j = 0; j < toks; ++j)
@@ -790,7 +796,7 @@ void KernelEmitter::matrixTilePrefill(
                               idx(4 * (j * kTileTokens * kTileRows + h * 16))),
                       stride128);
     };
-    forRange(idx(0), groups, 2, [&](Value g) {
+    auto pass = [&](Value g, bool decode) {
       Value pair =
           b.create<arith::CmpIOp>(arith::CmpIPredicate::ult,
                                   b.create<arith::AddIOp>(g, idx(1)), groups);
@@ -798,9 +804,9 @@ void KernelEmitter::matrixTilePrefill(
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(&both.getThenRegion().front());
-        multiply(g, 2);
+        multiply(g, 2, decode);
         b.setInsertionPointToStart(&both.getElseRegion().front());
-        multiply(g, 1);
+        multiply(g, 1, decode);
       }
       Value t0 = b.create<arith::MulIOp>(g, idx(kTileTokens));
       Value count = b.create<arith::MinUIOp>(
@@ -815,7 +821,9 @@ void KernelEmitter::matrixTilePrefill(
           store(tk, b.create<arith::AddIOp>(n0, idx(16 * h)), totals);
         }
       });
-    });
+    };
+    pass(idx(0), /*decode=*/true);
+    forRange(idx(2), groups, 2, [&](Value g) { pass(g, /*decode=*/false); });
     tiles.release(b);
   });
 }
