@@ -296,7 +296,7 @@ protected:
   void lowerTernaryMatmul(TernaryMatmulOp op);
   /// SIMD kernels on i2_k64 weights (TernaryMatmul.cpp).
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
-  /// Matrix tiles (TernaryMatmul.cpp): 32 rows x 16 tokens of a tile pair.
+  /// Matrix tiles (MatrixTiles.cpp): 32 rows x 16 tokens of a tile pair.
   static constexpr int64_t kTileRows = 32, kTileTokens = 16;
   /// The last group of 16 tokens of q ([tokens, k]) into `padded`
   /// ([16 * k]), zeros past the last token.

@@ -257,7 +257,7 @@ struct AMXTiles : MatrixTiles {
   }
 };
 
-/// AMX: prefill in tiles of 32 rows x 32 tokens (TernaryMatmul.cpp); one
+/// AMX: prefill in tiles of 32 rows x 32 tokens (MatrixTiles.cpp); one
 /// token and the rows that fill no tile take AVX-512 VNNI.
 struct AMXDot : AVX512VNNIDot {
   const MatrixTiles *matrixTiles() const override {
