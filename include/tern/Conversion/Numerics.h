@@ -84,10 +84,14 @@ inline Value headQuantize(OpBuilder &b, Location loc, Value x, Value scale,
 
 /// The ternary matmul's epilogue: the i32 dot product `acc` as f32, divided
 /// by the activations' scale (`sx()`, built after the conversion, where
-/// kernels load it) and multiplied by the weights' `wScale`.
+/// kernels load it) and multiplied by the weights' `wScale`. A vector `acc`
+/// takes scales of its shape.
 inline Value dequantize(OpBuilder &b, Location loc, Value acc,
                         function_ref<Value()> sx, Value wScale) {
-  Value y = b.create<arith::SIToFPOp>(loc, b.getF32Type(), acc);
+  Type f32 = b.getF32Type();
+  if (auto vector = dyn_cast<VectorType>(acc.getType()))
+    f32 = vector.clone(f32);
+  Value y = b.create<arith::SIToFPOp>(loc, f32, acc);
   return b.create<arith::MulFOp>(loc, b.create<arith::DivFOp>(loc, y, sx()),
                                  wScale);
 }

@@ -46,8 +46,9 @@ Value KernelEmitter::withResidual(TernaryMatmulOp op, Value y, Value t,
                                   Value n) {
   if (!op.getResidual())
     return y;
-  return b.create<arith::AddFOp>(
-      y, b.create<memref::LoadOp>(in(op.getResidual()), ValueRange{t, n}));
+  auto vector = dyn_cast<VectorType>(y.getType());
+  return b.create<arith::AddFOp>(y, load(in(op.getResidual()), {t, n},
+                                         vector ? vector.getNumElements() : 1));
 }
 
 void KernelEmitter::lowerTernaryMatmul(TernaryMatmulOp op) {
@@ -371,25 +372,19 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
                               ValueRange{tk, n});
   };
 
-  // out[tk, n .. n + 15] from the sums over all of K (K % 64 = 0).
+  // out[tk, n .. n + 15] from the sums over all of K (K % 64 = 0): the
+  // same epilogue in 16 lanes.
   auto storeOutputs = [&](Value out, Value wScale, Value tk, Value n,
                           Value totals) {
-    auto v16i32 = VectorType::get({16}, i32t);
-    auto v16f32 = VectorType::get({16}, b.getF32Type());
     totals = b.create<arith::SubIOp>(
-        totals, b.create<vector::BroadcastOp>(
-                    v16i32, b.create<memref::LoadOp>(sums, ValueRange{tk})));
-    Value y = b.create<arith::MulFOp>(
-        b.create<arith::DivFOp>(
-            b.create<arith::SIToFPOp>(v16f32, totals),
-            b.create<vector::BroadcastOp>(
-                v16f32, b.create<memref::LoadOp>(s, ValueRange{tk}))),
-        b.create<vector::BroadcastOp>(v16f32, wScale));
-    if (op.getResidual())
-      y = b.create<arith::AddFOp>(
-          y, b.create<vector::LoadOp>(v16f32, in(op.getResidual()),
-                                      ValueRange{tk, n}));
-    b.create<vector::StoreOp>(y, out, ValueRange{tk, n});
+        totals, splat(b.create<memref::LoadOp>(sums, ValueRange{tk}), 16));
+    Value y = dequantize(
+        b, b.getLoc(), totals,
+        [&]() {
+          return splat(b.create<memref::LoadOp>(s, ValueRange{tk}), 16);
+        },
+        splat(wScale, 16));
+    store(withResidual(op, y, tk, n), out, {tk, n});
   };
 
   // The tile's outputs from its accumulators over all blocks.
