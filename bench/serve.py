@@ -12,6 +12,7 @@ token and inter-token latency (the time between streamed chunks; a chunk is
 a token, except where the server holds back an incomplete UTF-8 character).
 
   bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
+                 [--prefill-chunk 64]
                  [--lm-head exact|plain|int8] [--kernels auto|amx|avx512vnni|...]
 """
 import argparse
@@ -46,7 +47,11 @@ def compile_model(ckpt, ternc, out, lm_head, kernels):
     tokenizer["decoder"] = {"type": "ByteLevel"}
     with open(tok, "w") as f:
         json.dump(tokenizer, f)
-    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(ternc):
+    # ternc links the executable with the runtime library beside it.
+    lib = os.path.join(os.path.dirname(os.path.dirname(ternc)), "lib",
+                       "libTernRuntime.a")
+    newest = max(os.path.getmtime(p) for p in (ternc, lib) if os.path.exists(p))
+    if not os.path.exists(out) or os.path.getmtime(out) < newest:
         print(f"compiling {ckpt} -> {out}", file=sys.stderr, flush=True)
         subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok,
                         "--lm-head=" + lm_head, "--kernels=" + kernels,
@@ -94,6 +99,7 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--generate", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--prefill-chunk", type=int, default=64)
     ap.add_argument("--lm-head", default="exact",
                     help="ternc's --lm-head (exact, plain, int8)")
     ap.add_argument("--kernels", default="auto", help="ternc's --kernels")
@@ -113,14 +119,14 @@ def main():
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
          str(a.threads), "-c", str(a.prompt + a.generate + 8), "--batch-size",
-         str(a.batch_size)], stderr=subprocess.PIPE, text=True)
+         str(a.batch_size), "--prefill-chunk", str(a.prefill_chunk)], stderr=subprocess.PIPE, text=True)
     banner = server.stderr.readline()
     port = int(re.search(r"http://127\.0\.0\.1:(\d+),", banner).group(1))
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = re.search(r"Model name:\s*(.*)", cpu)
     print(f"# {model.group(1) if model else 'CPU'}, {a.threads} threads, "
           f"{a.prompt}-token prompts, {a.generate} generated, "
-          f"--batch-size {a.batch_size}")
+          f"--batch-size {a.batch_size}, --prefill-chunk {a.prefill_chunk}")
     print(f"# server: {banner.strip()}")
     client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1",
                            api_key="none", max_retries=0, timeout=600)

@@ -88,6 +88,11 @@ const char *tern::rt::usage() {
          "  --batch-size N      tokens per forward step: decode tokens plus "
          "prompt\n"
          "                      chunks (default 256)\n"
+         "  --prefill-chunk N   prompt tokens a step takes while sequences "
+         "decode\n"
+         "                      (default 64): a smaller chunk stretches "
+         "their time\n"
+         "                      between tokens less, prompts take longer\n"
          "  --queue N           requests that may wait for a sequence slot; "
          "more get\n"
          "                      503 (default 64)\n"
@@ -237,6 +242,7 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
             {"--port", setInt(o.port, 0, 65535)},
             {"--parallel", setInt(o.parallel, 1, 1024)},
             {"--batch-size", setInt(o.batchSize, 1, 1 << 20)},
+            {"--prefill-chunk", setInt(o.prefillChunk, 1, 1 << 20)},
             {"--queue", setInt(o.queue, 0, 1 << 20)},
             {"--alias", setString(o.alias)},
             {"--timeout", setInt(o.timeout, 1, 86400)},

@@ -459,6 +459,7 @@ int tern::rt::serve(const Options &o, const Tokenizer &tok, int64_t vocab,
   cfg.slots = o.parallel;
   cfg.context = context;
   cfg.batchTokens = o.batchSize;
+  cfg.prefillChunk = o.prefillChunk;
   cfg.queue = o.queue;
   cfg.kvF16 = o.kvF16;
   Server server(tok, vocab, context, modelName, cfg);
