@@ -7,12 +7,15 @@ and for 1, 4, 8 and 16 concurrent streams sends that many streaming
 completions at once through the openai client: each a 128-token prompt (its
 own token ids) and 128 generated tokens (ignore_eos). Per concurrency it
 prints aggregate generated tokens/s (all tokens / wall time of the round),
-its ratio to 1 stream measured in the same run, and p50/p99 time to first
+its ratio to 1 stream measured in the same run, p50/p99 time to first
 token and inter-token latency (the time between streamed chunks; a chunk is
-a token, except where the server holds back an incomplete UTF-8 character).
+a token, except where the server holds back an incomplete UTF-8 character),
+and the p99 inter-token latency's ratio to 1 stream's. --rounds N repeats
+the concurrencies N times, interleaved, and ends with the rounds' median
+rates and the percentiles of all their samples together.
 
   bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
-                 [--prefill-chunk 64]
+                 [--prefill-chunk 64] [--rounds 1]
                  [--lm-head exact|plain|int8] [--kernels auto|amx|avx512vnni|...]
 """
 import argparse
@@ -100,6 +103,8 @@ def main():
     ap.add_argument("--generate", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--prefill-chunk", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every concurrency this many times, interleaved")
     ap.add_argument("--lm-head", default="exact",
                     help="ternc's --lm-head (exact, plain, int8)")
     ap.add_argument("--kernels", default="auto", help="ternc's --kernels")
@@ -119,7 +124,8 @@ def main():
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
          str(a.threads), "-c", str(a.prompt + a.generate + 8), "--batch-size",
-         str(a.batch_size), "--prefill-chunk", str(a.prefill_chunk)], stderr=subprocess.PIPE, text=True)
+         str(a.batch_size), "--prefill-chunk", str(a.prefill_chunk)],
+        stderr=subprocess.PIPE, text=True)
     banner = server.stderr.readline()
     port = int(re.search(r"http://127\.0\.0\.1:(\d+),", banner).group(1))
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -133,21 +139,46 @@ def main():
     try:
         run_round(client, 1, 16, 4, vocab, 0)  # warm the weights
         print(f"{'streams':>7} {'tokens/s':>9} {'vs 1':>6} {'TTFT p50':>9} "
-              f"{'TTFT p99':>9} {'ITL p50':>8} {'ITL p99':>8}")
-        base = None
-        for n in counts:
-            results = run_round(client, n, a.prompt, a.generate, vocab, n)
-            start = min(r[0] for r in results)
-            end = max(r[1][-1] for r in results)
-            tokens = sum(r[2] for r in results)
-            rate = tokens / (end - start)
-            base = base or rate
-            ttft = [r[1][0] - r[0] for r in results]
-            itl = [b - a for r in results for a, b in zip(r[1], r[1][1:])]
-            print(f"{n:>7} {rate:>9.1f} {rate / base:>5.2f}x "
+              f"{'TTFT p99':>9} {'ITL p50':>8} {'ITL p99':>8} {'vs 1':>6}")
+
+        def line(label, rate, base, ttft, itl, base_p99):
+            p99 = percentile(itl, 99)
+            print(f"{label:>7} {rate:>9.1f} {rate / base:>5.2f}x "
                   f"{statistics.median(ttft):>8.2f}s {percentile(ttft, 99):>8.2f}s "
                   f"{statistics.median(itl) * 1e3:>6.0f}ms "
-                  f"{percentile(itl, 99) * 1e3:>6.0f}ms", flush=True)
+                  f"{p99 * 1e3:>6.0f}ms {p99 / (base_p99 or p99):>5.2f}x", flush=True)
+            return p99
+
+        pooled = {n: ([], [], []) for n in counts}  # rates, TTFTs, gaps
+        for r in range(a.rounds):
+            if a.rounds > 1:
+                print(f"# round {r + 1}")
+            base = base_p99 = None
+            for n in counts:
+                results = run_round(client, n, a.prompt, a.generate, vocab, n)
+                start = min(res[0] for res in results)
+                end = max(res[1][-1] for res in results)
+                rate = sum(res[2] for res in results) / (end - start)
+                base = base or rate
+                ttft = [res[1][0] - res[0] for res in results]
+                itl = [y - x for res in results for x, y in zip(res[1], res[1][1:])]
+                p99 = line(str(n), rate, base, ttft, itl, base_p99)
+                base_p99 = base_p99 or p99
+                pooled[n][0].append(rate)
+                pooled[n][1].extend(ttft)
+                pooled[n][2].extend(itl)
+        if a.rounds > 1:
+            # Medians of the rounds' rates; percentiles of every round's
+            # samples together (one stream's p99 from a single round is
+            # nearly its second-largest gap).
+            print(f"# all {a.rounds} rounds: median tokens/s, pooled latencies")
+            base = statistics.median(pooled[counts[0]][0])
+            base_p99 = None
+            for n in counts:
+                rates, ttft, itl = pooled[n]
+                p99 = line(str(n), statistics.median(rates), base, ttft, itl,
+                           base_p99)
+                base_p99 = base_p99 or p99
     finally:
         server.terminate()
         server.wait()
