@@ -342,6 +342,9 @@ protected:
   void lowerBF16Matmul(Value x, Value table, Value out, Value rows,
                        PackedBF16Attr packed);
   int64_t headTileRows() const;
+  /// Up to this many x rows stream a packed table once, each block decoded
+  /// for all of them; more take the tiles over a decoded copy.
+  int64_t streamRows() const;
   /// The int8 LM head (tern.lm_head over an i8 table): x rows quantized to
   /// i16, exact integer dot products, the integer products' epilogue.
   void lowerInt8Matmul(Value x, Value table, Value out, Value scales,

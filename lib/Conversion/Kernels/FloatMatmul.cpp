@@ -258,6 +258,12 @@ void KernelEmitter::lowerInt8Matmul(Value x, Value table, Value out,
   b.create<memref::DeallocOp>(qs);
 }
 
+int64_t KernelEmitter::streamRows() const {
+  // A row streams the packed table with 4 AVX-512 registers of sums; on
+  // AVX2 and NEON one row's 64 lanes already take half the registers.
+  return headTileRows() > 1 ? 4 : 1;
+}
+
 int64_t KernelEmitter::headTileRows() const {
   // A 64-lane f32 accumulator is 4 AVX-512 registers of 32: four table rows
   // share each load of x. AVX2 (16 registers) and NEON (16 per accumulator)
@@ -512,22 +518,23 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
   };
   std::optional<OpBuilder::InsertionGuard> inRows;
   if (packed) {
-    // One row (decode) streams the packed table from memory: a table row
-    // per parallel iteration, each block decoded for its FMA; software
-    // prefetch only where the family measured better with it
-    // (TernaryDot::headPrefetchBytes).
-    auto one = b.create<scf::IfOp>(
-        b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, n, idx(1)),
-        /*withElseRegion=*/true);
-    inRows.emplace(b);
-    b.setInsertionPointToStart(&one.getThenRegion().front());
+    // Up to streamRows() rows stream the packed table from memory: a table
+    // row per parallel iteration, each block decoded once for the FMAs of
+    // every x row (the tiles' decoded copy would cost a pass over the table
+    // for what a few rows save); software prefetch only where the family
+    // measured better with it (TernaryDot::headPrefetchBytes).
     // kPrefetchBytes: only inside loops of more than one block.
     int64_t ahead = blocks > 1 ? dot.headPrefetchBytes(targetCpu()) : 0;
-    parallelFor(idx(0), vocab, idx(1), [&](Value v) {
-      auto rowSum = [&](bool mayEscape) {
-        packed_bf16::BlockDecoding rowHow = how;
-        rowHow.mayEscape = mayEscape;
-        return reduce(idx(blocks), zero, [&](Value blk, Value lanes) {
+    auto stream = [&](int64_t xRows) {
+      parallelFor(idx(0), vocab, idx(1), [&](Value v) {
+        auto rowSums = [&](bool mayEscape) -> SmallVector<Value> {
+          packed_bf16::BlockDecoding rowHow = how;
+          rowHow.mayEscape = mayEscape;
+          auto loop = b.create<scf::ForOp>(idx(0), idx(blocks), idx(1),
+                                           SmallVector<Value>(xRows, zero));
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(loop.getBody());
+          Value blk = loop.getInductionVar();
           // Two lines per 96-byte block cover every line. Before x's load:
           // a load after a prefetch folds into its FMA; one before it stays
           // a register, and 8 of them beside 8 accumulators spill on AVX2.
@@ -535,36 +542,55 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
             prefetch(table, {b.create<arith::AddIOp>(
                                 packed_bf16::blockOffset(b, v, blk, d),
                                 idx(ahead + line * 64))});
-          Value xv = b.create<vector::LoadOp>(
-              f32x64, xs,
-              ValueRange{idx(0), b.create<arith::MulIOp>(blk, idx(64))});
-          Value values = packed_bf16::loadBlock(b, table, v, blk, vocabRows, d,
-                                                packed, rowHow);
-          return b.create<vector::FMAOp>(xv, pairsToF32(values), lanes);
-        });
-      };
-      // Most rows escape nowhere: their loop skips the header's bookkeeping.
-      // (Not for one block: its loop folds away, and an intrinsic directly
-      // in the scf.if keeps SCFToOpenMP's alloca_scope from being inlined.)
-      Value lanes;
-      if (packed.getEscapes() && blocks > 1) {
-        auto escapes = b.create<scf::IfOp>(
-            TypeRange{f32x64}, packed_bf16::rowEscapes(b, table, v, d),
-            /*withElseRegion=*/true);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(&escapes.getThenRegion().front());
-        b.create<scf::YieldOp>(rowSum(true));
-        b.setInsertionPointToStart(&escapes.getElseRegion().front());
-        b.create<scf::YieldOp>(rowSum(false));
-        lanes = escapes.getResult(0);
-      } else {
-        lanes = rowSum(true);
-      }
-      b.create<memref::StoreOp>(
-          sumF32(b.create<vector::ShuffleOp>(lanes, lanes, merge)), out,
-          ValueRange{idx(0), v});
-    });
-    b.setInsertionPointToStart(&one.getElseRegion().front());
+          SmallVector<Value> xv;
+          for (int64_t u = 0; u < xRows; ++u)
+            xv.push_back(b.create<vector::LoadOp>(
+                f32x64, xs,
+                ValueRange{idx(u), b.create<arith::MulIOp>(blk, idx(64))}));
+          Value values = pairsToF32(packed_bf16::loadBlock(
+              b, table, v, blk, vocabRows, d, packed, rowHow));
+          SmallVector<Value> next;
+          for (int64_t u = 0; u < xRows; ++u)
+            next.push_back(b.create<vector::FMAOp>(xv[u], values,
+                                                   loop.getRegionIterArg(u)));
+          b.create<scf::YieldOp>(next);
+          return llvm::to_vector(ValueRange(loop.getResults()));
+        };
+        // Most rows escape nowhere: their loop skips the header's
+        // bookkeeping. (Not for one block: its loop folds away, and an
+        // intrinsic directly in the scf.if keeps SCFToOpenMP's alloca_scope
+        // from being inlined.)
+        SmallVector<Value> sums;
+        if (packed.getEscapes() && blocks > 1) {
+          auto escapes =
+              b.create<scf::IfOp>(SmallVector<Type>(xRows, f32x64),
+                                  packed_bf16::rowEscapes(b, table, v, d),
+                                  /*withElseRegion=*/true);
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&escapes.getThenRegion().front());
+          b.create<scf::YieldOp>(rowSums(true));
+          b.setInsertionPointToStart(&escapes.getElseRegion().front());
+          b.create<scf::YieldOp>(rowSums(false));
+          sums = llvm::to_vector(ValueRange(escapes.getResults()));
+        } else {
+          sums = rowSums(true);
+        }
+        for (int64_t u = 0; u < xRows; ++u)
+          b.create<memref::StoreOp>(
+              sumF32(b.create<vector::ShuffleOp>(sums[u], sums[u], merge)), out,
+              ValueRange{idx(u), v});
+      });
+    };
+    for (int64_t xRows = 1; xRows <= streamRows(); ++xRows) {
+      auto these = b.create<scf::IfOp>(
+          b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, n, idx(xRows)),
+          /*withElseRegion=*/true);
+      if (!inRows)
+        inRows.emplace(b);
+      b.setInsertionPointToStart(&these.getThenRegion().front());
+      stream(xRows);
+      b.setInsertionPointToStart(&these.getElseRegion().front());
+    }
   }
   Value mainRows = b.create<arith::MulIOp>(
       b.create<arith::DivUIOp>(vocab, idx(count)), idx(count));
