@@ -264,7 +264,9 @@ bool Engine::step() {
   if (ids.empty())
     return false;
 
-  std::vector<float> logits(rows.size() * size_t(vocab));
+  // Kept between steps: the kernels write every row asked for, and a fresh
+  // 8 MB (16 rows of 128K) would be zeroed and faulted in every step.
+  logits.resize(rows.size() * size_t(vocab));
   auto n = int64_t(ids.size()), r = int64_t(rows.size());
   tern_i32_vector idv = {ids.data(), ids.data(), 0, {n}, {1}};
   tern_i32_vector posv = {positions.data(), positions.data(), 0, {n}, {1}};

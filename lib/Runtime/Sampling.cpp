@@ -11,20 +11,26 @@ using namespace tern::rt;
 int32_t tern::rt::sampleToken(const float *logits, int64_t vocab,
                               const std::vector<int32_t> &history,
                               const SamplingParams &p, std::mt19937_64 &rng) {
-  std::vector<float> l(logits, logits + vocab);
+  // Read in place; a copy only for the penalty (a server step samples a
+  // row of 128K logits per sequence on the model's thread).
+  const float *l = logits;
+  std::vector<float> penalized;
   // Repetition penalty (CTRL-style, as llama.cpp): recent tokens' positive
   // logits are divided by it, negative ones multiplied, once per token.
   if (p.repeatPenalty != 1.0f && p.repeatLastN != 0) {
+    penalized.assign(logits, logits + vocab);
     size_t n = p.repeatLastN < 0
                    ? history.size()
                    : std::min(history.size(), size_t(p.repeatLastN));
     std::unordered_set<int32_t> seen(history.end() - n, history.end());
     for (int32_t id : seen)
       if (id >= 0 && id < vocab)
-        l[id] = l[id] > 0 ? l[id] / p.repeatPenalty : l[id] * p.repeatPenalty;
+        penalized[id] = penalized[id] > 0 ? penalized[id] / p.repeatPenalty
+                                          : penalized[id] * p.repeatPenalty;
+    l = penalized.data();
   }
   if (p.temperature <= 0)
-    return int32_t(std::max_element(l.begin(), l.end()) - l.begin());
+    return int32_t(std::max_element(l, l + vocab) - l);
 
   // Candidates by logit, the top k of them.
   std::vector<int32_t> order(vocab);

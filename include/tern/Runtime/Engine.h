@@ -136,7 +136,8 @@ private:
   size_t poolSize;
   std::unique_ptr<void, void (*)(void *)> pool;
   std::vector<Slot> slots;
-  std::mutex mutex; ///< guards waiting, and wakes the model thread
+  std::vector<float> logits; ///< the last step's rows (model thread only)
+  std::mutex mutex;          ///< guards waiting, and wakes the model thread
   std::condition_variable wake, idle;
   std::deque<std::shared_ptr<Request>> waiting;
   std::atomic<bool> draining{false}, stopping{false};
