@@ -19,6 +19,7 @@ rates and the percentiles of all their samples together.
                  [--lm-head exact|plain|int8] [--kernels auto|amx|avx512vnni|...]
 """
 import argparse
+import json
 import os
 import re
 import statistics
@@ -39,7 +40,6 @@ def percentile(values, p):
 
 
 def compile_model(ckpt, ternc, out, lm_head, kernels):
-    import json
     with open(os.path.join(ckpt, "config.json")) as f:
         vocab = json.load(f)["vocab_size"]
     tok = out + "-tokenizer.json"
@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--lm-head", default="exact",
                     help="ternc's --lm-head (exact, plain, int8)")
     ap.add_argument("--kernels", default="auto", help="ternc's --kernels")
+    ap.add_argument("--exe", help="serve this executable (compiled with "
+                    "the tokenizer this script writes) instead of compiling")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.ckpt, "config.json")):
         raise SystemExit(f"{a.ckpt}: no config.json (run bench/run.sh once "
@@ -119,7 +121,12 @@ def main():
         exe += "-" + a.lm_head
     if a.kernels != "auto":
         exe += "-" + a.kernels
-    vocab = compile_model(a.ckpt, a.ternc, exe, a.lm_head, a.kernels)
+    if a.exe:
+        exe = a.exe
+        with open(os.path.join(a.ckpt, "config.json")) as f:
+            vocab = json.load(f)["vocab_size"]
+    else:
+        vocab = compile_model(a.ckpt, a.ternc, exe, a.lm_head, a.kernels)
     counts = [int(c) for c in a.streams.split(",")]
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
