@@ -202,7 +202,8 @@ def option_seeds(out):
             ("chat", ["--chat", "--system", "Be brief.", "-c", "512"]),
             ("serve", ["--serve", "--host", "127.0.0.1", "--port", "8080",
                        "--parallel", "4", "--batch-size", "64",
-                       "--kv-type", "f16", "--timeout", "5"]),
+                       "--prefill-chunk", "32", "--kv-type", "f16",
+                       "--timeout", "5"]),
             ("bench", ["--bench", "--bench-prompt", "128", "--bench-gen", "32"]),
             ("graph", ["--input", "x=a.npy", "--output", "y=b.npy", "-q"])]:
         write(out, name, b"\0".join(a.encode() for a in args))
