@@ -264,6 +264,7 @@ bool Engine::step() {
   if (ids.empty())
     return false;
 
+  auto started = Request::Clock::now();
   // Kept between steps: the kernels write every row asked for, and a fresh
   // 8 MB (16 rows of 128K) would be zeroed and faulted in every step.
   logits.resize(rows.size() * size_t(vocab));
@@ -287,6 +288,8 @@ bool Engine::step() {
   }
   ++metrics.steps;
   metrics.stepTokens += n;
+  metrics.stepDuration.add(
+      std::chrono::duration<double>(Request::Clock::now() - started).count());
   for (size_t i = 0; i < owners.size(); ++i) {
     Slot &slot = *owners[i];
     int32_t id = sampleToken(logits.data() + i * size_t(vocab), vocab,

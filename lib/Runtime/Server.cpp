@@ -358,6 +358,10 @@ struct Server {
               "From arrival to the first generated token.", m.timeToFirstToken);
     histogram("inter_token_latency_seconds",
               "Between consecutive tokens of a request.", m.interToken);
+    histogram("step_seconds",
+              "Each batched forward step (every running sequence waits for "
+              "it).",
+              m.stepDuration);
     return os.str();
   }
 };

@@ -86,6 +86,8 @@ struct EngineMetrics {
     void add(double seconds);
   };
   Histogram timeToFirstToken, interToken;
+  /// Each forward step: what running streams wait for (--prefill-chunk).
+  Histogram stepDuration;
 };
 
 class Engine {

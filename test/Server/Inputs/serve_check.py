@@ -147,6 +147,9 @@ def completions(exe):
           same == 16)
     check("steps batched several sequences",
           s.metric("step_tokens_total") > s.metric("steps_total") * 1.5)
+    check("every step's duration in the step histogram",
+          s.metric("step_seconds_count") == s.metric("steps_total") and
+          s.metric("step_seconds_sum") > 0)
 
     # Seeded sampling repeats itself.
     a, b = (s.client.completions.create(model="m", prompt=prompt, max_tokens=12,
