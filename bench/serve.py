@@ -39,9 +39,7 @@ def percentile(values, p):
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
 
 
-def compile_model(ckpt, ternc, out, lm_head, kernels):
-    with open(os.path.join(ckpt, "config.json")) as f:
-        vocab = json.load(f)["vocab_size"]
+def compile_model(ckpt, ternc, out, lm_head, kernels, vocab):
     tok = out + "-tokenizer.json"
     tokenizer = byte_level_vocab(vocab)
     tokenizer["model"]["type"] = "BPE"
@@ -59,7 +57,6 @@ def compile_model(ckpt, ternc, out, lm_head, kernels):
         subprocess.run([ternc, "-q", ckpt, "--tokenizer=" + tok,
                         "--lm-head=" + lm_head, "--kernels=" + kernels,
                         "-o", out], check=True)
-    return vocab
 
 
 def run_round(client, streams, prompt_len, gen, vocab, seed):
@@ -122,12 +119,12 @@ def main():
         exe += "-" + a.lm_head
     if a.kernels != "auto":
         exe += "-" + a.kernels
+    with open(os.path.join(a.ckpt, "config.json")) as f:
+        vocab = json.load(f)["vocab_size"]
     if a.exe:
         exe = a.exe
-        with open(os.path.join(a.ckpt, "config.json")) as f:
-            vocab = json.load(f)["vocab_size"]
     else:
-        vocab = compile_model(a.ckpt, a.ternc, exe, a.lm_head, a.kernels)
+        compile_model(a.ckpt, a.ternc, exe, a.lm_head, a.kernels, vocab)
     counts = [int(c) for c in a.streams.split(",")]
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
@@ -151,9 +148,9 @@ def main():
         print(f"{'streams':>7} {'tokens/s':>9} {'vs 1':>6} {'TTFT p50':>9} "
               f"{'TTFT p99':>9} {'ITL p50':>8} {'ITL p99':>8} {'vs 1':>6}")
 
-        def line(label, rate, base, ttft, itl, base_p99):
+        def line(n, rate, base, ttft, itl, base_p99):
             p99 = percentile(itl, 99)
-            print(f"{label:>7} {rate:>9.1f} {rate / base:>5.2f}x "
+            print(f"{n:>7} {rate:>9.1f} {rate / base:>5.2f}x "
                   f"{statistics.median(ttft):>8.2f}s {percentile(ttft, 99):>8.2f}s "
                   f"{statistics.median(itl) * 1e3:>6.0f}ms "
                   f"{p99 * 1e3:>6.0f}ms {p99 / (base_p99 or p99):>5.2f}x", flush=True)
@@ -172,7 +169,7 @@ def main():
                 base = base or rate
                 ttft = [res[1][0] - res[0] for res in results]
                 itl = [y - x for res in results for x, y in zip(res[1], res[1][1:])]
-                p99 = line(str(n), rate, base, ttft, itl, base_p99)
+                p99 = line(n, rate, base, ttft, itl, base_p99)
                 base_p99 = base_p99 or p99
                 pooled[n][0].append(rate)
                 pooled[n][1].extend(ttft)
@@ -186,7 +183,7 @@ def main():
             base_p99 = None
             for n in counts:
                 rates, ttft, itl = pooled[n]
-                p99 = line(str(n), statistics.median(rates), base, ttft, itl,
+                p99 = line(n, statistics.median(rates), base, ttft, itl,
                            base_p99)
                 base_p99 = base_p99 or p99
     finally:
