@@ -64,7 +64,7 @@ if {"avx2", "avx_vnni"} <= set(flags):
     config.available_features.add("host-avxvnni")
 if {"avx512f", "avx512bw", "avx512_vnni"} <= set(flags):
     config.available_features.add("host-avx512vnni")
-if {"avx512f", "avx512bw", "avx512_vnni", "amx_tile", "amx_int8"} <= set(flags):
+if {"avx512f", "avx512bw", "avx512_vnni", "amx_tile", "amx_int8", "amx_bf16"} <= set(flags):
     config.available_features.add("host-amx")
 
 # AArch64 executables run under qemu-user where the cross toolchain and the

@@ -17,6 +17,7 @@
 #include "tern/Runtime/Weights.h"
 #include "tern/Runtime/tern_model.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -334,6 +335,11 @@ int chat(Session &s, const Tokenizer &tok, double loadSeconds) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // The kernels allocate their scratch (decoded head rows, x copies: a few
+  // hundred KB each) on every call; keep freed memory in the heap rather
+  // than unmapping it and faulting in fresh zeroed pages at the next step.
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   std::string mapError;
   if (!mapWeights(argv[0], mapError))
     return fail(mapError);

@@ -36,9 +36,10 @@ ArrayRef<KernelFamily> mlir::tern::kernelFamilies() {
       {"avx512vnni", KernelArch::X86, "+avx512f,+avx512bw,+avx512vnni",
        PackedLayout::I2K64, 2, KernelMode::CPU, "512-bit vpdpbusd"},
       {"amx", KernelArch::X86,
-       "+avx512f,+avx512bw,+avx512vnni,+amx-tile,+amx-int8",
+       "+avx512f,+avx512bw,+avx512vnni,+amx-tile,+amx-int8,+amx-bf16",
        PackedLayout::I2K64, 1, KernelMode::CPU,
-       "AMX tdpbsud tiles for prefill (2+ tokens), else 512-bit vpdpbusd"},
+       "AMX tdpbsud tiles for prefill (2+ tokens), else 512-bit vpdpbusd; "
+       "the bf16 LM head in tdpbf16ps tiles"},
       {"neon", KernelArch::AArch64, "+neon", PackedLayout::I2K64, 7,
        KernelMode::CPU, "smull + sadalp"},
       {"dotprod", KernelArch::AArch64, "+neon,+dotprod", PackedLayout::I2K64, 5,

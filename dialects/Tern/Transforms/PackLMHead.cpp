@@ -5,7 +5,8 @@
 // bytes (sign and exponent) take few values, so #tern.packed_bf16 stores
 // them as 4-bit codes: the same values in 3/4 of the bytes, and the same
 // logits bit for bit. Embedding tables are packed too (a row per token is
-// decoded): a quarter off the executable where they are not the head's.
+// decoded): a quarter off the executable where they are not the head's. An
+// f32 table of bf16 values is packed as the bf16 table it is.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,18 +48,33 @@ struct PackLMHeadPass : mlir::tern::impl::TernPackLMHeadBase<PackLMHeadPass> {
       bool readable = llvm::all_of(table->getUsers(), [](Operation *user) {
         return isa<LMHeadOp, EmbeddingOp>(user);
       });
-      if (!type.getElementType().isBF16() || type.getEncoding() ||
+      Type element = type.getElementType();
+      if (!(element.isBF16() || element.isF32()) || type.getEncoding() ||
           !packed_bf16::fits(d) || !readable)
         continue;
       FailureOr<ArrayRef<char>> bytes = getWeightBytes(table);
       if (failed(bytes))
         return signalPassFailure();
       auto values = reinterpret_cast<const uint16_t *>(bytes->data());
+      // An f32 table whose values are all bf16 (a bf16 checkpoint's table
+      // exported as f32: ONNX, GGUF) is that bf16 table, packed: the same
+      // values in 3/8 of the bytes, and the bf16 kernels' logits.
+      std::vector<uint16_t> narrowed;
+      if (element.isF32()) {
+        ArrayRef<uint32_t> words(
+            reinterpret_cast<const uint32_t *>(bytes->data()), v * d);
+        if (!llvm::all_of(words, [](uint32_t w) { return !(w & 0xffff); }))
+          continue;
+        narrowed.reserve(words.size());
+        for (uint32_t w : words)
+          narrowed.push_back(uint16_t(w >> 16));
+        values = narrowed.data();
+      }
       packed_bf16::Window window = packed_bf16::chooseWindow(values, v, d);
       auto attr =
           PackedBF16Attr::get(&getContext(), window.base, window.escapes);
-      auto result =
-          RankedTensorType::get(type.getShape(), type.getElementType(), attr);
+      auto result = RankedTensorType::get(
+          type.getShape(), BFloat16Type::get(&getContext()), attr);
       auto storage = RankedTensorType::get({attr.getNumBytes(v, d)},
                                            IntegerType::get(&getContext(), 8));
       OpBuilder builder(table);

@@ -308,6 +308,10 @@ protected:
   matrixTilePrefill(const MatrixTiles &tiles, Value w, Value q, Value padded,
                     Value tokens, int64_t rows, int64_t k,
                     function_ref<void(Value tk, Value n, Value totals)> store);
+  /// The LM head on a bf16 table (plain or #tern.packed_bf16, d a multiple
+  /// of 64) in matrix tiles (tdpbf16ps), for any row count.
+  void bf16TileHead(const MatrixTiles &tiles, Value x, Value table, Value out,
+                    Value rows, PackedBF16Attr packed);
   /// gpu_w2 weights: the NVIDIA kernel's arithmetic (GpuW2.h) on the CPU.
   void lowerTernaryMatmulGpuW2(TernaryMatmulOp op);
   /// Calls the LLVM intrinsic `name`.

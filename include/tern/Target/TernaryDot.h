@@ -48,6 +48,10 @@ public:
   /// c += a * b.
   virtual void multiply(ImplicitLocOpBuilder &b, int c, int a,
                         int bTile) const = 0;
+  /// c (16 x 16 f32) += a (16 rows x 32 bf16) times b (32 x 16 bf16, row r
+  /// holding k = 2r, 2r + 1 of each column in turn), in f32.
+  virtual void multiplyBF16(ImplicitLocOpBuilder &b, int c, int a,
+                            int bTile) const = 0;
 };
 
 class TernaryDot {

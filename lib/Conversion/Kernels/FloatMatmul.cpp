@@ -90,10 +90,42 @@ Value KernelEmitter::elementToF32(Value v) {
 }
 
 void KernelEmitter::lowerLMHead(LMHeadOp op) {
-  lowerFloatMatmul(in(op.getInput()), in(op.getTable()), output(op.getResult()),
-                   op.getScales() ? in(op.getScales()) : Value(),
-                   extras.empty() ? Value() : extra(0),
-                   getPackedBF16Encoding(op.getTable().getType()));
+  Value x = in(op.getInput()), table = in(op.getTable());
+  Value out = output(op.getResult());
+  Value rows = extras.empty() ? Value() : extra(0);
+  PackedBF16Attr packed = getPackedBF16Encoding(op.getTable().getType());
+  // More rows than streamRows() on a bf16 table take the family's matrix
+  // tiles where the OS lends them (bf16TileHead); fewer, and other
+  // families, the FMA loops below. A few rows stream the table from memory
+  // with FMAs at the speed of its bytes, which the tiles cannot match (the
+  // decoded copy they load costs a write and a read per value); more rows
+  // make the FMAs the bound, which the tiles are not. The two sum in
+  // different orders: docs/Rationale.md, "The LM head in AMX tiles".
+  std::optional<OpBuilder::InsertionGuard> inFallback;
+  const MatrixTiles *tiles = dot.matrixTiles();
+  auto tableType = cast<RankedTensorType>(op.getTable().getType());
+  if (tiles && !op.getScales() && tableType.getElementType().isBF16() &&
+      tableType.getDimSize(1) % 64 == 0) {
+    auto many = b.create<scf::IfOp>(
+        TypeRange{b.getI1Type()},
+        b.create<arith::CmpIOp>(arith::CmpIPredicate::ugt, dim(out, 0),
+                                idx(streamRows())),
+        /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&many.getThenRegion().front());
+      b.create<scf::YieldOp>(tiles->request(b));
+      b.setInsertionPointToStart(&many.getElseRegion().front());
+      b.create<scf::YieldOp>(ValueRange{b.create<arith::ConstantIntOp>(0, 1)});
+    }
+    auto amx = b.create<scf::IfOp>(many.getResult(0), /*withElse=*/true);
+    inFallback.emplace(b);
+    b.setInsertionPointToStart(&amx.getThenRegion().front());
+    bf16TileHead(*tiles, x, table, out, rows, packed);
+    b.setInsertionPointToStart(&amx.getElseRegion().front());
+  }
+  lowerFloatMatmul(x, table, out, op.getScales() ? in(op.getScales()) : Value(),
+                   rows, packed);
 }
 
 void KernelEmitter::lowerLinear(LinearOp op) {

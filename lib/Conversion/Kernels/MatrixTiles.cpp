@@ -1,4 +1,4 @@
-//===- MatrixTiles.cpp - ternary matmuls in matrix tiles (AMX) -----------===//
+//===- MatrixTiles.cpp - ternary matmuls and the bf16 head in AMX tiles ---===//
 //
 // The `amx` family's prefill (lowerTernaryMatmulK64 calls it where the
 // TernaryDot has MatrixTiles): C[tokens x rows] += A[tokens x 64 k]
@@ -13,6 +13,9 @@
 // groups' activations, 6-7 the two 16-row halves' codes, 0-3 the 2 x 2
 // sums. Sums are stored token-major, so the epilogue is row vectors.
 //
+// The family's bf16 LM head (bf16TileHead) multiplies 16 table rows by 16 x
+// rows per tile with tdpbf16ps.
+//
 //===----------------------------------------------------------------------===//
 
 #include "tern/Conversion/KernelEmitter.h"
@@ -25,6 +28,42 @@ using namespace mlir;
 using namespace mlir::tern;
 using namespace mlir::tern::kernels;
 namespace i2_k64 = mlir::tern::layouts::i2_k64;
+namespace packed_bf16 = mlir::tern::layouts::packed_bf16;
+
+namespace {
+/// The i64 address of byte `offset` of memref `m`'s (aligned) buffer.
+Value byteAddress(ImplicitLocOpBuilder &b, Value m, Value offset) {
+  Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(m);
+  return b.create<arith::IndexCastOp>(b.getI64Type(),
+                                      b.create<arith::AddIOp>(base, offset));
+}
+
+/// Palette 1, tiles 0-7 of 16 rows x 64 bytes, for the calling thread;
+/// `narrow` tiles have `narrowBytes` (i8) of each row instead.
+void configureTiles(ImplicitLocOpBuilder &b, const MatrixTiles &tiles,
+                    ArrayRef<int> narrow = {}, Value narrowBytes = {}) {
+  auto i8 = b.getI8Type();
+  SmallVector<int8_t> bytes(64, 0);
+  bytes[0] = 1;
+  for (int tile = 0; tile < 8; ++tile) {
+    bytes[16 + 2 * tile] = 64;
+    bytes[48 + tile] = 16;
+  }
+  auto config = b.create<memref::AllocaOp>(MemRefType::get({64}, i8),
+                                           b.getI64IntegerAttr(64));
+  auto v64i8 = VectorType::get({64}, i8);
+  b.create<vector::StoreOp>(b.create<arith::ConstantOp>(DenseElementsAttr::get(
+                                v64i8, ArrayRef<int8_t>(bytes))),
+                            config,
+                            ValueRange{b.create<arith::ConstantIndexOp>(0)});
+  for (int tile : narrow)
+    b.create<memref::StoreOp>(
+        narrowBytes, config,
+        ValueRange{b.create<arith::ConstantIndexOp>(16 + 2 * tile)});
+  tiles.configure(b,
+                  byteAddress(b, config, b.create<arith::ConstantIndexOp>(0)));
+}
+} // namespace
 
 void KernelEmitter::padTileActivations(Value q, Value padded, Value tokens,
                                        int64_t k) {
@@ -68,28 +107,13 @@ void KernelEmitter::matrixTilePrefill(
   auto i8 = b.getI8Type(), i32t = b.getI32Type(), i64 = b.getI64Type();
   auto v64i8 = VectorType::get({64}, i8), v16i32 = VectorType::get({16}, i32t);
   auto address = [&](Value memref, Value byteOffset) -> Value {
-    Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(memref);
-    return b.create<arith::IndexCastOp>(
-        i64, b.create<arith::AddIOp>(base, byteOffset));
+    return byteAddress(b, memref, byteOffset);
   };
   auto i64c = [&](int64_t v) { return b.create<arith::ConstantIntOp>(v, 64); };
   Value groups = b.create<arith::DivUIOp>(
       b.create<arith::AddIOp>(tokens, idx(kTileTokens - 1)), idx(kTileTokens));
   parallelFor(idx(0), idx(rows), idx(kTileRows), [&](Value n0) {
-    // Palette 1; tiles 0-7 of 16 rows x 64 bytes.
-    SmallVector<int8_t> bytes(64, 0);
-    bytes[0] = 1;
-    for (int tile = 0; tile < 8; ++tile) {
-      bytes[16 + 2 * tile] = 64;
-      bytes[48 + tile] = 16;
-    }
-    auto config = b.create<memref::AllocaOp>(MemRefType::get({64}, i8),
-                                             b.getI64IntegerAttr(64));
-    b.create<vector::StoreOp>(
-        b.create<arith::ConstantOp>(
-            DenseElementsAttr::get(v64i8, ArrayRef<int8_t>(bytes))),
-        config, ValueRange{idx(0)});
-    tiles.configure(b, address(config, idx(0)));
+    configureTiles(b, tiles);
 
     // The B tiles: block kb's half h (rows 16h ..) at (2kb + h) KB.
     auto codes = b.create<memref::AllocaOp>(
@@ -223,5 +247,245 @@ void KernelEmitter::matrixTilePrefill(
     pass(idx(0), /*decode=*/true);
     forRange(idx(2), groups, 2, [&](Value g) { pass(g, /*decode=*/false); });
     tiles.release(b);
+  });
+}
+
+void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
+                                 Value out, Value rows, PackedBF16Attr packed) {
+  // out[r, v] = x[t, :] . table[v, :] with the table's bf16 values as A
+  // tiles (16 table rows x 32 k) and x as B tiles (32 k x 16 x rows). Each
+  // f32 of x is the exact sum of three bf16 (hi = its top 16 bits, mid and
+  // lo those of the remainders), each multiplied into its own sums tile:
+  // the products are exact, and the sums' rounding is the tiles' (f32
+  // accumulation, ~1e-8 of the sum of |products| measured, like the FMA
+  // loop's). The logits are hi + (mid + lo). Each (r, v) is the same tile
+  // sums whatever the row count (the narrower tiles of fewer than 16 rows
+  // included); they differ from the FMA loops' 64-lane sums by f32
+  // rounding.
+  int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
+  int64_t blocks = d / 64, kTiles = d / 32;
+  int64_t vocabRows = cast<MemRefType>(out.getType()).getDimSize(1);
+  Type i32t = b.getI32Type(), f32t = b.getF32Type();
+  auto f32x64 = VectorType::get({64}, f32t);
+  auto i32x64 = VectorType::get({64}, i32t);
+  auto i32x16 = VectorType::get({16}, i32t);
+  auto bf16x64 = VectorType::get({64}, b.getBF16Type());
+  Value n = dim(out, 0), vocab = dim(out, 1);
+  // A block's values in the order the decoded copy holds them, packed
+  // loadBlock's blockOrder (a plain table's copy is shuffled to match, so
+  // that both sum in the same order: --lm-head=plain gives the same bits);
+  // x follows it.
+  packed_bf16::BlockDecoding how;
+  how.registerBytes = dot.registerBytes();
+  how.lookup = [&](ArrayRef<int8_t> lut, Value codes) {
+    return dot.lookup16(b, lut, codes);
+  };
+  SmallVector<int64_t> order = packed_bf16::blockOrder(how.registerBytes);
+  auto splatI32 = [&](VectorType type, uint32_t v) -> Value {
+    return b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(type, APInt(32, v)));
+  };
+
+  forRange(idx(0), b.create<arith::MinUIOp>(n, idx(1)), 1, [&](Value) {
+    // x's B tiles: [group of 16 rows][piece][k tile][pair row][column], a
+    // pair of bf16 per i32; columns past the last row stay zero.
+    Value groups =
+        b.create<arith::DivUIOp>(b.create<arith::AddIOp>(n, idx(15)), idx(16));
+    int64_t groupInts = 3 * kTiles * 256;
+    Value xp = b.create<memref::AllocOp>(
+        MemRefType::get({ShapedType::kDynamic}, i32t),
+        ValueRange{b.create<arith::MulIOp>(groups, idx(groupInts))},
+        b.getI64IntegerAttr(64));
+    Value zeros16 = splatI32(i32x16, 0);
+    forEach(b.create<arith::MulIOp>(groups, idx(groupInts / 16)), [&](Value i) {
+      b.create<vector::StoreOp>(
+          zeros16, xp, ValueRange{b.create<arith::MulIOp>(i, idx(16))});
+    });
+    Value high = splatI32(i32x64, 0xffff0000u);
+    Value shift = splatI32(VectorType::get({32}, i32t), 16);
+    Value oddHigh = splatI32(VectorType::get({32}, i32t), 0xffff0000u);
+    SmallVector<int64_t> evens, odds;
+    for (int64_t k = 0; k < 32; ++k) {
+      evens.push_back(2 * k);
+      odds.push_back(2 * k + 1);
+    }
+    forEach(n, [&](Value r) {
+      Value t = inputRow(rows, r);
+      Value base = b.create<arith::AddIOp>(
+          b.create<arith::MulIOp>(b.create<arith::DivUIOp>(r, idx(16)),
+                                  idx(groupInts)),
+          b.create<arith::RemUIOp>(r, idx(16)));
+      forEach(idx(blocks), [&](Value blk) {
+        Value v = b.create<vector::LoadOp>(
+            f32x64, x, ValueRange{t, b.create<arith::MulIOp>(blk, idx(64))});
+        v = b.create<vector::ShuffleOp>(v, v, order);
+        auto top = [&](Value f) -> Value { // the top 16 bits, as f32
+          return b.create<vector::BitCastOp>(
+              f32x64, b.create<arith::AndIOp>(
+                          b.create<vector::BitCastOp>(i32x64, f), high));
+        };
+        Value hi = top(v);
+        Value rest = b.create<arith::SubFOp>(v, hi);
+        Value mid = top(rest);
+        Value lo = b.create<arith::SubFOp>(rest, mid);
+        Value pieces[] = {hi, mid, lo};
+        for (auto [p, piece] : llvm::enumerate(pieces)) {
+          Value bits = b.create<vector::BitCastOp>(i32x64, piece);
+          Value pairs = b.create<arith::OrIOp>(
+              b.create<arith::ShRUIOp>(
+                  b.create<vector::ShuffleOp>(bits, bits, evens), shift),
+              b.create<arith::AndIOp>(
+                  b.create<vector::ShuffleOp>(bits, bits, odds), oddHigh));
+          for (int64_t h = 0; h < 2; ++h) {
+            Value tileStart = b.create<arith::MulIOp>(
+                b.create<arith::AddIOp>(b.create<arith::MulIOp>(blk, idx(2)),
+                                        idx(int64_t(p) * kTiles + h)),
+                idx(256));
+            for (int64_t i = 0; i < 16; ++i)
+              b.create<memref::StoreOp>(
+                  b.create<vector::ExtractOp>(pairs, 16 * h + i), xp,
+                  ValueRange{b.create<arith::AddIOp>(
+                      base, b.create<arith::AddIOp>(tileStart, idx(16 * i)))});
+          }
+        }
+      });
+    });
+
+    // Chunks of 64 table rows per parallel iteration, 16 rows (a tile) at a
+    // time: a tile's rows are decoded (or copied) into bf16 rows in L2 while
+    // the tiles multiply the rows before (the decoding waits on memory, the
+    // products run beside it), then multiplied by every group of x rows.
+    constexpr int64_t chunk = 64;
+    Value rowBytes = b.create<arith::ConstantIntOp>(2 * d, 64);
+    Value stride64 = b.create<arith::ConstantIntOp>(64, 64);
+    Value zeroBf16 = b.create<arith::ConstantOp>(
+        DenseElementsAttr::get(bf16x64, b.getZeroAttr(b.getBF16Type())));
+    // Fewer than 16 x rows: the sums and x tiles are as many columns wide
+    // (a tile reads and multiplies only those; each sum is the same).
+    Value colBytes = b.create<arith::IndexCastOp>(
+        b.getI8Type(),
+        b.create<arith::MulIOp>(b.create<arith::MinUIOp>(n, idx(16)), idx(4)));
+    parallelFor(idx(0), vocab, idx(chunk), [&](Value c0) {
+      Value end = b.create<arith::MinUIOp>(
+          b.create<arith::AddIOp>(c0, idx(chunk)), vocab);
+      Value count = b.create<arith::SubIOp>(end, c0);
+      configureTiles(b, tiles, {0, 1, 2, 4, 5, 6}, colBytes);
+      Value copy = b.create<memref::AllocOp>(
+          MemRefType::get({chunk, d}, b.getBF16Type()),
+          b.getI64IntegerAttr(64));
+      Value sums = b.create<memref::AllocOp>(MemRefType::get({3 * 256}, f32t),
+                                             b.getI64IntegerAttr(64));
+      // Block f % blocks of the chunk's row s0 + f / blocks into the copy;
+      // rows past the table's end are zeros (their sums are not stored).
+      auto decode = [&](Value s0, Value f) {
+        Value s = b.create<arith::AddIOp>(
+            s0, b.create<arith::DivUIOp>(f, idx(blocks)));
+        Value blk = b.create<arith::RemUIOp>(f, idx(blocks));
+        Value v = b.create<arith::AddIOp>(c0, s);
+        Value j = b.create<arith::MulIOp>(blk, idx(64));
+        auto inside = b.create<scf::IfOp>(
+            TypeRange{bf16x64},
+            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, v, end),
+            /*withElse=*/true);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&inside.getThenRegion().front());
+          Value values;
+          if (packed) {
+            for (int64_t line = 0; line < 2; ++line)
+              prefetch(table, {b.create<arith::AddIOp>(
+                                  packed_bf16::blockOffset(b, v, blk, d),
+                                  idx(kPrefetchBytes + line * 64))});
+            values = packed_bf16::loadBlock(b, table, v, blk, vocabRows, d,
+                                            packed, how);
+          } else {
+            values = b.create<vector::LoadOp>(bf16x64, table, ValueRange{v, j});
+            values = b.create<vector::ShuffleOp>(values, values, order);
+          }
+          b.create<scf::YieldOp>(values);
+          b.setInsertionPointToStart(&inside.getElseRegion().front());
+          b.create<scf::YieldOp>(zeroBf16);
+        }
+        b.create<vector::StoreOp>(inside.getResult(0), copy, ValueRange{s, j});
+      };
+      // 16 rows' blocks are 8 per k tile (kTiles = 2 blocks).
+      forEach(idx(16 * blocks), [&](Value f) { decode(idx(0), f); });
+      Value subTiles = b.create<arith::DivUIOp>(
+          b.create<arith::AddIOp>(count, idx(15)), idx(16));
+      forEach(subTiles, [&](Value sub) {
+        Value nextRows = b.create<arith::MulIOp>(
+            b.create<arith::AddIOp>(sub, idx(1)), idx(16));
+        Value decodeNext =
+            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, nextRows, count);
+        forEach(groups, [&](Value g) {
+          Value xGroup = b.create<arith::MulIOp>(g, idx(groupInts * 4));
+          Value cols = b.create<arith::MinUIOp>(
+              b.create<arith::SubIOp>(n, b.create<arith::MulIOp>(g, idx(16))),
+              idx(16));
+          for (int c = 0; c < 3; ++c)
+            tiles.zero(b, c);
+          Value aStart = b.create<arith::MulIOp>(sub, idx(16 * d * 2));
+          Value overlap = b.create<arith::AndIOp>(
+              decodeNext,
+              b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, g, idx(0)));
+          forEach(idx(kTiles), [&](Value kt) {
+            auto next = b.create<scf::IfOp>(overlap, /*withElse=*/false);
+            {
+              OpBuilder::InsertionGuard guard(b);
+              b.setInsertionPointToStart(&next.getThenRegion().front());
+              for (int64_t e = 0; e < 8; ++e)
+                decode(nextRows,
+                       b.create<arith::AddIOp>(
+                           b.create<arith::MulIOp>(kt, idx(8)), idx(e)));
+            }
+            tiles.load(
+                b, 3,
+                byteAddress(b, copy,
+                            b.create<arith::AddIOp>(
+                                aStart, b.create<arith::MulIOp>(kt, idx(64)))),
+                rowBytes);
+            for (int p = 0; p < 3; ++p)
+              tiles.load(
+                  b, 4 + p,
+                  byteAddress(b, xp,
+                              b.create<arith::AddIOp>(
+                                  xGroup, b.create<arith::MulIOp>(
+                                              b.create<arith::AddIOp>(
+                                                  kt, idx(int64_t(p) * kTiles)),
+                                              idx(1024)))),
+                  stride64);
+            for (int p = 0; p < 3; ++p)
+              tiles.multiplyBF16(b, p, 3, 4 + p);
+          });
+          for (int p = 0; p < 3; ++p)
+            tiles.store(b, p, byteAddress(b, sums, idx(p * 1024)), stride64);
+          Value v0 = b.create<arith::AddIOp>(
+              c0, b.create<arith::MulIOp>(sub, idx(16)));
+          Value valid = b.create<arith::MinUIOp>(
+              b.create<arith::SubIOp>(end, v0), idx(16));
+          forEach(cols, [&](Value c) {
+            Value r =
+                b.create<arith::AddIOp>(b.create<arith::MulIOp>(g, idx(16)), c);
+            forEach(valid, [&](Value m) {
+              Value at = b.create<arith::AddIOp>(
+                  b.create<arith::MulIOp>(m, idx(16)), c);
+              auto sum = [&](int p) -> Value {
+                return b.create<memref::LoadOp>(
+                    sums,
+                    ValueRange{b.create<arith::AddIOp>(at, idx(p * 256))});
+              };
+              Value logit = b.create<arith::AddFOp>(
+                  sum(0), b.create<arith::AddFOp>(sum(1), sum(2)));
+              b.create<memref::StoreOp>(
+                  logit, out, ValueRange{r, b.create<arith::AddIOp>(v0, m)});
+            });
+          });
+        });
+      });
+      tiles.release(b);
+      b.create<memref::DeallocOp>(copy);
+      b.create<memref::DeallocOp>(sums);
+    });
+    b.create<memref::DeallocOp>(xp);
   });
 }

@@ -255,6 +255,11 @@ struct AMXTiles : MatrixTiles {
     statement(b, "tdpbsud " + tmm(bTile) + ", " + tmm(a) + ", " + tmm(c), "",
               {});
   }
+  void multiplyBF16(ImplicitLocOpBuilder &b, int c, int a,
+                    int bTile) const override {
+    statement(b, "tdpbf16ps " + tmm(bTile) + ", " + tmm(a) + ", " + tmm(c), "",
+              {});
+  }
 };
 
 /// AMX: prefill in tiles of 32 rows x 32 tokens (MatrixTiles.cpp); one
