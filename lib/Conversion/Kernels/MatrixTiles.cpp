@@ -255,10 +255,11 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
   // out[r, v] = x[t, :] . table[v, :] with the table's bf16 values as A
   // tiles (16 table rows x 32 k) and x as B tiles (32 k x 16 x rows). Each
   // f32 of x is the exact sum of three bf16 (hi = its top 16 bits, mid and
-  // lo those of the remainders), each multiplied into its own sums tile:
-  // the products are exact, and the sums' rounding is the tiles' (f32
-  // accumulation, ~1e-8 of the sum of |products| measured, like the FMA
-  // loop's). The logits are hi + (mid + lo). Each (r, v) is the same tile
+  // lo those of the remainders), hi's products summed in one tile, mid's
+  // and then lo's (per k tile) in another: the products are exact, and the
+  // sums' rounding is the tiles' (f32 accumulation, ~4e-9 of the sum of
+  // |products| on average, as the FMA loop's). The logit is the two sums'
+  // sum. Each (r, v) is the same tile
   // sums whatever the row count (the narrower tiles of fewer than 16 rows
   // included); they differ from the FMA loops' 64-lane sums by f32
   // rounding.
@@ -351,12 +352,12 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
       });
     });
 
-    // Chunks of 64 table rows per parallel iteration, 16 rows (a tile) at a
-    // time: a tile's rows are decoded (or copied) into bf16 rows in L2 while
-    // the tiles multiply the rows before (the decoding waits on memory, the
-    // products run beside it), then multiplied by every group of x rows.
-    constexpr int64_t chunk = 64;
-    Value rowBytes = b.create<arith::ConstantIntOp>(2 * d, 64);
+    // Chunks of 256 table rows per parallel iteration, a set of 32 rows
+    // (two A tiles, which share each load of x's tiles) at a time: the next
+    // set is decoded (or copied) into bf16 in L2, then the current one is
+    // multiplied by every group of x rows while the set after next streams
+    // into L2. The copy holds two sets in turn.
+    constexpr int64_t chunk = 256, pairRows = 32;
     Value stride64 = b.create<arith::ConstantIntOp>(64, 64);
     Value zeroBf16 = b.create<arith::ConstantOp>(
         DenseElementsAttr::get(bf16x64, b.getZeroAttr(b.getBF16Type())));
@@ -369,11 +370,14 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
       Value end = b.create<arith::MinUIOp>(
           b.create<arith::AddIOp>(c0, idx(chunk)), vocab);
       Value count = b.create<arith::SubIOp>(end, c0);
-      configureTiles(b, tiles, {0, 1, 2, 4, 5, 6}, colBytes);
+      // Tiles 0-1: hi's sums of the two 16-row halves, 2-3: mid's and lo's;
+      // 4-5 the halves' table rows; 6-7 x's parts in turn.
+      configureTiles(b, tiles, {0, 1, 2, 3, 6, 7}, colBytes);
+      // In A tiles' order: [16-row tile of the two sets][k tile][row][32].
       Value copy = b.create<memref::AllocOp>(
-          MemRefType::get({chunk, d}, b.getBF16Type()),
+          MemRefType::get({2 * pairRows * d}, b.getBF16Type()),
           b.getI64IntegerAttr(64));
-      Value sums = b.create<memref::AllocOp>(MemRefType::get({3 * 256}, f32t),
+      Value sums = b.create<memref::AllocOp>(MemRefType::get({4 * 256}, f32t),
                                              b.getI64IntegerAttr(64));
       // Block f % blocks of the chunk's row s0 + f / blocks into the copy;
       // rows past the table's end are zeros (their sums are not stored).
@@ -406,47 +410,113 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
           b.setInsertionPointToStart(&inside.getElseRegion().front());
           b.create<scf::YieldOp>(zeroBf16);
         }
-        b.create<vector::StoreOp>(inside.getResult(0), copy, ValueRange{s, j});
+        Value slotRow = b.create<arith::RemUIOp>(s, idx(2 * pairRows));
+        Value tileStart = b.create<arith::AddIOp>(
+            b.create<arith::MulIOp>(b.create<arith::DivUIOp>(slotRow, idx(16)),
+                                    idx(16 * d)),
+            b.create<arith::MulIOp>(b.create<arith::RemUIOp>(slotRow, idx(16)),
+                                    idx(32)));
+        for (int64_t half = 0; half < 2; ++half) {
+          SmallVector<int64_t> lanes =
+              llvm::to_vector(llvm::seq<int64_t>(32 * half, 32 * half + 32));
+          Value part = b.create<vector::ShuffleOp>(inside.getResult(0),
+                                                   inside.getResult(0), lanes);
+          // k tile 2 blk + half: 16 rows x 32 values further per k tile.
+          b.create<vector::StoreOp>(
+              part, copy,
+              ValueRange{b.create<arith::AddIOp>(
+                  tileStart,
+                  b.create<arith::MulIOp>(
+                      b.create<arith::AddIOp>(
+                          b.create<arith::MulIOp>(blk, idx(2)), idx(half)),
+                      idx(512)))});
+        }
       };
-      // 16 rows' blocks are 8 per k tile (kTiles = 2 blocks).
-      forEach(idx(16 * blocks), [&](Value f) { decode(idx(0), f); });
-      Value subTiles = b.create<arith::DivUIOp>(
-          b.create<arith::AddIOp>(count, idx(15)), idx(16));
-      forEach(subTiles, [&](Value sub) {
+      // The set after next streams into L2 under the tile products: its
+      // rows' bytes, a share per k tile (prefetches, not stores: the tiles'
+      // loads wait for the stores before them, so the decoding goes
+      // between sets, not inside the k loop).
+      int64_t setBytes = pairRows * (packed ? packed_bf16::rowBytes(d) : 2 * d);
+      int64_t linesPerTile = llvm::divideCeil(setBytes / 64, kTiles);
+      auto prefetchSet = [&](Value s0, Value kt) {
+        Value v0 = b.create<arith::AddIOp>(c0, s0);
+        for (int64_t i = 0; i < linesPerTile; ++i) {
+          Value line = b.create<arith::AddIOp>(
+              b.create<arith::MulIOp>(kt, idx(linesPerTile)), idx(i));
+          if (packed) {
+            prefetch(table,
+                     {b.create<arith::AddIOp>(
+                         packed_bf16::blockOffset(b, v0, idx(0), d),
+                         b.create<arith::MulIOp>(line, idx(64)))},
+                     /*locality=*/2);
+            continue;
+          }
+          Value rowLines = idx(2 * d / 64);
+          prefetch(table,
+                   {b.create<arith::AddIOp>(
+                        v0, b.create<arith::DivUIOp>(line, rowLines)),
+                    b.create<arith::MulIOp>(
+                        b.create<arith::RemUIOp>(line, rowLines), idx(32))},
+                   /*locality=*/2);
+        }
+      };
+      auto decodeSet = [&](Value s0) {
+        forEach(idx(pairRows * blocks), [&](Value f) { decode(s0, f); });
+      };
+      decodeSet(idx(0));
+      Value pairs = b.create<arith::DivUIOp>(
+          b.create<arith::AddIOp>(count, idx(pairRows - 1)), idx(pairRows));
+      forEach(pairs, [&](Value pair) {
         Value nextRows = b.create<arith::MulIOp>(
-            b.create<arith::AddIOp>(sub, idx(1)), idx(16));
-        Value decodeNext =
-            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, nextRows, count);
+            b.create<arith::AddIOp>(pair, idx(1)), idx(pairRows));
+        auto next = b.create<scf::IfOp>(
+            b.create<arith::CmpIOp>(arith::CmpIPredicate::ult, nextRows, count),
+            /*withElse=*/false);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(&next.getThenRegion().front());
+          decodeSet(nextRows);
+        }
+        Value afterRows = b.create<arith::AddIOp>(nextRows, idx(pairRows));
+        // Only where the set after next is in the table (its last row).
+        Value prefetchAfter = b.create<arith::CmpIOp>(
+            arith::CmpIPredicate::ult,
+            b.create<arith::AddIOp>(c0, idx(pairRows - 1)),
+            b.create<arith::SubIOp>(vocab, afterRows));
+        // This set's two A tiles, [k tile][16 rows x 32 values] each.
+        Value aStart = b.create<arith::MulIOp>(
+            b.create<arith::RemUIOp>(pair, idx(2)), idx(pairRows * d * 2));
         forEach(groups, [&](Value g) {
           Value xGroup = b.create<arith::MulIOp>(g, idx(groupInts * 4));
           Value cols = b.create<arith::MinUIOp>(
               b.create<arith::SubIOp>(n, b.create<arith::MulIOp>(g, idx(16))),
               idx(16));
-          for (int c = 0; c < 3; ++c)
+          for (int c = 0; c < 4; ++c)
             tiles.zero(b, c);
-          Value aStart = b.create<arith::MulIOp>(sub, idx(16 * d * 2));
-          Value overlap = b.create<arith::AndIOp>(
-              decodeNext,
+          Value streams = b.create<arith::AndIOp>(
+              prefetchAfter,
               b.create<arith::CmpIOp>(arith::CmpIPredicate::eq, g, idx(0)));
           forEach(idx(kTiles), [&](Value kt) {
-            auto next = b.create<scf::IfOp>(overlap, /*withElse=*/false);
+            auto ahead = b.create<scf::IfOp>(streams, /*withElse=*/false);
             {
               OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPointToStart(&next.getThenRegion().front());
-              for (int64_t e = 0; e < 8; ++e)
-                decode(nextRows,
-                       b.create<arith::AddIOp>(
-                           b.create<arith::MulIOp>(kt, idx(8)), idx(e)));
+              b.setInsertionPointToStart(&ahead.getThenRegion().front());
+              prefetchSet(afterRows, kt);
             }
-            tiles.load(
-                b, 3,
-                byteAddress(b, copy,
-                            b.create<arith::AddIOp>(
-                                aStart, b.create<arith::MulIOp>(kt, idx(64)))),
-                rowBytes);
-            for (int p = 0; p < 3; ++p)
+            Value kOff = b.create<arith::MulIOp>(kt, idx(1024));
+            for (int h = 0; h < 2; ++h)
               tiles.load(
-                  b, 4 + p,
+                  b, 4 + h,
+                  byteAddress(b, copy,
+                              b.create<arith::AddIOp>(
+                                  aStart, b.create<arith::AddIOp>(
+                                              kOff, idx(h * 16 * d * 2)))),
+                  stride64);
+            // hi into tiles 0-1; mid, then lo, into 2-3.
+            for (int p = 0; p < 3; ++p) {
+              int bTile = 6 + p % 2;
+              tiles.load(
+                  b, bTile,
                   byteAddress(b, xp,
                               b.create<arith::AddIOp>(
                                   xGroup, b.create<arith::MulIOp>(
@@ -454,32 +524,38 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
                                                   kt, idx(int64_t(p) * kTiles)),
                                               idx(1024)))),
                   stride64);
-            for (int p = 0; p < 3; ++p)
-              tiles.multiplyBF16(b, p, 3, 4 + p);
+              for (int h = 0; h < 2; ++h)
+                tiles.multiplyBF16(b, (p ? 2 : 0) + h, 4 + h, bTile);
+            }
           });
-          for (int p = 0; p < 3; ++p)
-            tiles.store(b, p, byteAddress(b, sums, idx(p * 1024)), stride64);
-          Value v0 = b.create<arith::AddIOp>(
-              c0, b.create<arith::MulIOp>(sub, idx(16)));
-          Value valid = b.create<arith::MinUIOp>(
-              b.create<arith::SubIOp>(end, v0), idx(16));
-          forEach(cols, [&](Value c) {
-            Value r =
-                b.create<arith::AddIOp>(b.create<arith::MulIOp>(g, idx(16)), c);
-            forEach(valid, [&](Value m) {
-              Value at = b.create<arith::AddIOp>(
-                  b.create<arith::MulIOp>(m, idx(16)), c);
-              auto sum = [&](int p) -> Value {
-                return b.create<memref::LoadOp>(
-                    sums,
-                    ValueRange{b.create<arith::AddIOp>(at, idx(p * 256))});
-              };
-              Value logit = b.create<arith::AddFOp>(
-                  sum(0), b.create<arith::AddFOp>(sum(1), sum(2)));
-              b.create<memref::StoreOp>(
-                  logit, out, ValueRange{r, b.create<arith::AddIOp>(v0, m)});
+          for (int c = 0; c < 4; ++c)
+            tiles.store(b, c, byteAddress(b, sums, idx(c * 1024)), stride64);
+          for (int64_t h = 0; h < 2; ++h) {
+            Value v0 = b.create<arith::AddIOp>(
+                c0,
+                b.create<arith::AddIOp>(
+                    b.create<arith::MulIOp>(pair, idx(pairRows)), idx(16 * h)));
+            Value valid = b.create<arith::MinUIOp>(
+                b.create<arith::MaxSIOp>(b.create<arith::SubIOp>(end, v0),
+                                         idx(0)),
+                idx(16));
+            forEach(cols, [&](Value c) {
+              Value r = b.create<arith::AddIOp>(
+                  b.create<arith::MulIOp>(g, idx(16)), c);
+              forEach(valid, [&](Value m) {
+                Value at = b.create<arith::AddIOp>(
+                    b.create<arith::MulIOp>(m, idx(16)), c);
+                auto sum = [&](int64_t tile) -> Value {
+                  return b.create<memref::LoadOp>(
+                      sums,
+                      ValueRange{b.create<arith::AddIOp>(at, idx(tile * 256))});
+                };
+                b.create<memref::StoreOp>(
+                    b.create<arith::AddFOp>(sum(h), sum(2 + h)), out,
+                    ValueRange{r, b.create<arith::AddIOp>(v0, m)});
+              });
             });
-          });
+          }
         });
       });
       tiles.release(b);
