@@ -15,7 +15,7 @@ the concurrencies N times, interleaved, and ends with the rounds' median
 rates and the percentiles of all their samples together.
 
   bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
-                 [--prefill-chunk 64] [--kv-type f32|f16] [--rounds 1]
+                 [--prefill-chunk 32] [--kv-type f32|f16] [--rounds 1]
                  [--lm-head exact|plain|int8] [--kernels auto|amx|avx512vnni|...]
 """
 import argparse
@@ -99,7 +99,7 @@ def main():
     ap.add_argument("--prompt", type=int, default=128)
     ap.add_argument("--generate", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=256)
-    ap.add_argument("--prefill-chunk", type=int, default=64)
+    ap.add_argument("--prefill-chunk", type=int, default=32)
     ap.add_argument("--kv-type", default="f32", help="the server's --kv-type")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run every concurrency this many times, interleaved")

@@ -30,6 +30,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
@@ -392,6 +393,8 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
   // interrupted link never leaves a half-written executable.
   std::string staging = output + ".tern-partial";
   llvm::FileRemover removeStaging(staging);
+  // ... nor, killed by a signal (Ctrl-C, SIGTERM), the partial file.
+  llvm::sys::RemoveFileOnSignal(staging);
   SmallString<128> header(output);
   llvm::sys::path::replace_extension(header, "h");
   llvm::Error linked = progress.run(last, [&]() -> llvm::Error {
@@ -412,5 +415,6 @@ LogicalResult mlir::tern::compileFile(MLIRContext &context,
                  << "\n";
     return failure();
   }
+  llvm::sys::DontRemoveFileOnSignal(staging);
   return success();
 }

@@ -90,7 +90,7 @@ const char *tern::rt::usage() {
          "                      chunks (default 256)\n"
          "  --prefill-chunk N   prompt tokens a step takes while sequences "
          "decode\n"
-         "                      (default 64): a smaller chunk stretches "
+         "                      (default 32): a smaller chunk stretches "
          "their time\n"
          "                      between tokens less, prompts take longer\n"
          "  --queue N           requests that may wait for a sequence slot; "

@@ -98,7 +98,7 @@ public:
     int slots = 4;             ///< sequences in flight (--parallel)
     int64_t context = 4096;    ///< positions per sequence (-c)
     int64_t batchTokens = 256; ///< tokens per step (--batch-size)
-    int64_t prefillChunk = 64; ///< prompt tokens beside decoding ones
+    int64_t prefillChunk = 32; ///< prompt tokens beside decoding ones
     int queue = 64;            ///< requests waiting beyond the slots
     bool kvF16 = false;        ///< an f16 KV pool (--kv-type f16)
   };

@@ -44,7 +44,7 @@ struct Options {
   int port = 8080;                ///< --port
   int parallel = 4;               ///< --parallel: sequences in flight
   int64_t batchSize = 256;        ///< --batch-size: tokens per step
-  int64_t prefillChunk = 64;      ///< --prefill-chunk: beside decoding ones
+  int64_t prefillChunk = 32;      ///< --prefill-chunk: beside decoding ones
   int queue = 64;                 ///< --queue: requests waiting for a slot
   std::string alias;              ///< --alias: the model's name in the API
   bool kvF16 = false;             ///< --kv-type f16 (default f32)
