@@ -259,10 +259,9 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
   // and then lo's (per k tile) in another: the products are exact, and the
   // sums' rounding is the tiles' (f32 accumulation, ~4e-9 of the sum of
   // |products| on average, as the FMA loop's). The logit is the two sums'
-  // sum. Each (r, v) is the same tile
-  // sums whatever the row count (the narrower tiles of fewer than 16 rows
-  // included); they differ from the FMA loops' 64-lane sums by f32
-  // rounding.
+  // sum. Each (r, v) is the same tile sums whatever the row count (the
+  // narrower tiles of fewer than 16 rows included); they differ from the
+  // FMA loops' 64-lane sums by f32 rounding.
   int64_t d = cast<MemRefType>(x.getType()).getDimSize(1);
   int64_t blocks = d / 64, kTiles = d / 32;
   int64_t vocabRows = cast<MemRefType>(out.getType()).getDimSize(1);
@@ -278,9 +277,11 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
   // x follows it.
   packed_bf16::BlockDecoding how;
   how.registerBytes = dot.registerBytes();
-  how.lookup = [&](ArrayRef<int8_t> lut, Value codes) {
+  // how.lookup is a function_ref: the lambda must outlive it.
+  auto lookup = [&](ArrayRef<int8_t> lut, Value codes) {
     return dot.lookup16(b, lut, codes);
   };
+  how.lookup = lookup;
   SmallVector<int64_t> order = packed_bf16::blockOrder(how.registerBytes);
   auto splatI32 = [&](VectorType type, uint32_t v) -> Value {
     return b.create<arith::ConstantOp>(
