@@ -13,6 +13,7 @@
 #ifndef TERN_CONVERSION_KERNELEMITTER_H
 #define TERN_CONVERSION_KERNELEMITTER_H
 
+#include "Tern/IR/PackedLayouts.h"
 #include "Tern/IR/TernOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -26,6 +27,8 @@
 #include "tern/Target/KernelFamilies.h"
 #include "tern/Target/TernaryDot.h"
 #include "llvm/ADT/StringMap.h"
+
+#include <functional>
 
 namespace mlir::tern::kernels {
 
@@ -296,6 +299,8 @@ protected:
   void lowerTernaryMatmul(TernaryMatmulOp op);
   /// SIMD kernels on i2_k64 weights (TernaryMatmul.cpp).
   void lowerTernaryMatmulK64(TernaryMatmulOp op);
+  /// i1: more than `above` rows and the OS lends `tiles` (asked only then).
+  Value tilesFor(const MatrixTiles &tiles, Value rows, int64_t above);
   /// Matrix tiles (MatrixTiles.cpp): 32 rows x 16 tokens of a tile pair.
   static constexpr int64_t kTileRows = 32, kTileTokens = 16;
   /// The last group of 16 tokens of q ([tokens, k]) into `padded`
@@ -346,6 +351,9 @@ protected:
   void lowerBF16Matmul(Value x, Value table, Value out, Value rows,
                        PackedBF16Attr packed);
   int64_t headTileRows() const;
+  /// How the head kernels decode a #tern.packed_bf16 block: the family's
+  /// register width and byte lookup.
+  layouts::packed_bf16::BlockDecoding headDecoding();
   /// Up to this many x rows stream a packed table once, each block decoded
   /// for all of them; more take the tiles over a decoded copy.
   int64_t streamRows() const;
@@ -366,6 +374,11 @@ protected:
   const KernelFamily &family;
   /// The ternary matmul tiles' dot product (i2_k64 weights).
   const TernaryDot &dot;
+  /// headDecoding's lookup, kept here: BlockDecoding holds a function_ref.
+  std::function<Value(ArrayRef<int8_t>, Value)> byteLookup =
+      [this](ArrayRef<int8_t> table, Value codes) {
+        return dot.lookup16(b, table, codes);
+      };
   /// SIMD row kernels (attention heads, the LM head): all but scalar.
   bool simd() const { return family.name != "scalar"; }
 

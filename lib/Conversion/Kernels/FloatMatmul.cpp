@@ -106,19 +106,8 @@ void KernelEmitter::lowerLMHead(LMHeadOp op) {
   auto tableType = cast<RankedTensorType>(op.getTable().getType());
   if (tiles && !op.getScales() && tableType.getElementType().isBF16() &&
       tableType.getDimSize(1) % 64 == 0) {
-    auto many = b.create<scf::IfOp>(
-        TypeRange{b.getI1Type()},
-        b.create<arith::CmpIOp>(arith::CmpIPredicate::ugt, dim(out, 0),
-                                idx(streamRows())),
-        /*withElse=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&many.getThenRegion().front());
-      b.create<scf::YieldOp>(tiles->request(b));
-      b.setInsertionPointToStart(&many.getElseRegion().front());
-      b.create<scf::YieldOp>(ValueRange{b.create<arith::ConstantIntOp>(0, 1)});
-    }
-    auto amx = b.create<scf::IfOp>(many.getResult(0), /*withElse=*/true);
+    auto amx = b.create<scf::IfOp>(tilesFor(*tiles, dim(out, 0), streamRows()),
+                                   /*withElse=*/true);
     inFallback.emplace(b);
     b.setInsertionPointToStart(&amx.getThenRegion().front());
     bf16TileHead(*tiles, x, table, out, rows, packed);
@@ -296,6 +285,13 @@ int64_t KernelEmitter::streamRows() const {
   return headTileRows() > 1 ? 4 : 1;
 }
 
+packed_bf16::BlockDecoding KernelEmitter::headDecoding() {
+  packed_bf16::BlockDecoding how;
+  how.registerBytes = dot.registerBytes();
+  how.lookup = byteLookup;
+  return how;
+}
+
 int64_t KernelEmitter::headTileRows() const {
   // A 64-lane f32 accumulator is 4 AVX-512 registers of 32: four table rows
   // share each load of x. AVX2 (16 registers) and NEON (16 per accumulator)
@@ -326,12 +322,7 @@ void KernelEmitter::lowerBF16Matmul(Value x, Value table, Value out, Value rows,
   // low and high bytes within each register's 16-byte lanes): lane k of a
   // block's f32 holds element order[2k] (k < 32) or order[2(k - 32) + 1].
   // x is copied in the same order; merge puts the lanes back.
-  packed_bf16::BlockDecoding how;
-  how.registerBytes = dot.registerBytes();
-  auto lookup = [&](ArrayRef<int8_t> lut, Value codes) {
-    return dot.lookup16(b, lut, codes);
-  };
-  how.lookup = lookup;
+  packed_bf16::BlockDecoding how = headDecoding();
   SmallVector<int64_t> order = packed
                                    ? packed_bf16::blockOrder(how.registerBytes)
                                    : llvm::to_vector(llvm::seq<int64_t>(0, 64));

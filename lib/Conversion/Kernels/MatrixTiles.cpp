@@ -65,6 +65,20 @@ void configureTiles(ImplicitLocOpBuilder &b, const MatrixTiles &tiles,
 }
 } // namespace
 
+Value KernelEmitter::tilesFor(const MatrixTiles &tiles, Value rows,
+                              int64_t above) {
+  auto many = b.create<scf::IfOp>(
+      TypeRange{b.getI1Type()},
+      b.create<arith::CmpIOp>(arith::CmpIPredicate::ugt, rows, idx(above)),
+      /*withElse=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&many.getThenRegion().front());
+  b.create<scf::YieldOp>(tiles.request(b));
+  b.setInsertionPointToStart(&many.getElseRegion().front());
+  b.create<scf::YieldOp>(ValueRange{b.create<arith::ConstantIntOp>(0, 1)});
+  return many.getResult(0);
+}
+
 void KernelEmitter::padTileActivations(Value q, Value padded, Value tokens,
                                        int64_t k) {
   // The last group of 16 tokens' full blocks, zero-padded (tile loads read
@@ -275,13 +289,7 @@ void KernelEmitter::bf16TileHead(const MatrixTiles &tiles, Value x, Value table,
   // loadBlock's blockOrder (a plain table's copy is shuffled to match, so
   // that both sum in the same order: --lm-head=plain gives the same bits);
   // x follows it.
-  packed_bf16::BlockDecoding how;
-  how.registerBytes = dot.registerBytes();
-  // how.lookup is a function_ref: the lambda must outlive it.
-  auto lookup = [&](ArrayRef<int8_t> lut, Value codes) {
-    return dot.lookup16(b, lut, codes);
-  };
-  how.lookup = lookup;
+  packed_bf16::BlockDecoding how = headDecoding();
   SmallVector<int64_t> order = packed_bf16::blockOrder(how.registerBytes);
   auto splatI32 = [&](VectorType type, uint32_t v) -> Value {
     return b.create<arith::ConstantOp>(

@@ -517,18 +517,7 @@ void KernelEmitter::lowerTernaryMatmulK64(TernaryMatmulOp op) {
   const MatrixTiles *tiles = full ? dot.matrixTiles() : nullptr;
   Value useTiles, padded;
   if (tiles) {
-    auto prefill = b.create<scf::IfOp>(
-        TypeRange{b.getI1Type()},
-        b.create<arith::CmpIOp>(arith::CmpIPredicate::ugt, tokens, idx(1)),
-        /*withElse=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(&prefill.getThenRegion().front());
-      b.create<scf::YieldOp>(tiles->request(b));
-      b.setInsertionPointToStart(&prefill.getElseRegion().front());
-      b.create<scf::YieldOp>(ValueRange{b.create<arith::ConstantIntOp>(0, 1)});
-    }
-    useTiles = prefill.getResult(0);
+    useTiles = tilesFor(*tiles, tokens, 1);
     padded = extra(op.getWeights().size() + 1);
     auto pad = b.create<scf::IfOp>(useTiles, /*withElse=*/false);
     OpBuilder::InsertionGuard guard(b);
