@@ -118,31 +118,38 @@ func.func @forward(%ids: tensor<?xi32>) -> tensor<?x16xf32> {
 
 // Attention: the kernel takes the KV pool, the layer, each token's slot and
 // the positions a slot holds; a token's rows start at slot x context x
-// (2 layers x K,V x 8 floats). It appends this call's rows, then runs
-// softmax(q.K * 4^-0.5) . V per head, with query heads 0,1 reading KV head 0
-// and 2,3 reading KV head 1. Its scratch (a row of scores per head) is the
-// caller's: kernels allocate nothing.
+// (2 layers x K,V x 8 floats), a kv head's rows of a layer together
+// ([layer][k, v][kv head][position][4]). It appends this call's rows, then
+// runs softmax(q.K * 4^-0.5) . V with query heads 0,1 reading KV head 0 and
+// 2,3 reading KV head 1: in parallel over (kv head, token), both heads of
+// the group per item, for 4 tokens or more; over (head, token) for fewer.
+// An item's scores (a row per head) are its own.
 // CHECK-LABEL: func.func private @tern_kernel_attention
-// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>, %[[LAYER:[a-z0-9]+]]: index, %[[SLOTS:[a-z0-9]+]]: memref<?xi32>, %[[CTX:[a-z0-9]+]]: index, %[[SCORES:[a-z0-9]+]]: memref<4x?xf32>)
+// CHECK-SAME: %[[KV:[a-z0-9]+]]: memref<?xf32>, %[[LAYER:[a-z0-9]+]]: index, %[[SLOTS:[a-z0-9]+]]: memref<?xi32>, %[[CTX:[a-z0-9]+]]: index)
 // CHECK: memref.load %[[SLOTS]]
 // CHECK: arith.muli %[[CTX]], %c32
 // CHECK: arith.muli %[[LAYER]], %c2
 // CHECK: memref.store %{{.*}}, %[[KV]]
-// One row of scores per head; heads run in parallel.
-// CHECK-NOT: memref.alloc
 // CHECK: arith.constant 5.000000e-01 : f32
-// CHECK: scf.parallel (%[[H:.*]]) =
-// CHECK: arith.divui %[[H]], %c2
+// CHECK: %[[GROUPED:.*]] = arith.cmpi uge, %{{.*}}, %c4
+// CHECK: scf.if %[[GROUPED]]
+// CHECK: scf.parallel (%[[I:.*]]) =
+// CHECK: %[[T:.*]] = arith.remui %[[I]], %[[N:.*]] : index
+// CHECK: arith.divui %[[I]], %[[N]]
+// CHECK: memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<2x?xf32>
 // CHECK: arith.constant 0xFF800000 : f32
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: arith.divf
-// CHECK-NOT: memref.dealloc
+// CHECK: memref.dealloc %{{.*}} : memref<2x?xf32>
+// CHECK: } else {
+// CHECK: scf.parallel
+// CHECK: memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<1x?xf32>
+// CHECK: memref.dealloc %{{.*}} : memref<1x?xf32>
 // CHECK-LABEL: func.func @tern_forward_batch
 // CHECK-SAME: %[[SLOTS:[a-z0-9]+]]: memref<?xi32>, %[[CACHE:[a-z0-9]+]]: memref<?xf32>, %[[CTX:[a-z0-9]+]]: index
 // CHECK: %[[ONE:.*]] = arith.constant 1 : index
-// CHECK: %[[ROWS:.*]] = memref.alloc(%[[CTX]]) {alignment = 64 : i64} : memref<4x?xf32>
-// CHECK: call @tern_kernel_attention({{.*}}, %[[CACHE]], %[[ONE]], %[[SLOTS]], %[[CTX]], %[[ROWS]])
+// CHECK: call @tern_kernel_attention({{.*}}, %[[CACHE]], %[[ONE]], %[[SLOTS]], %[[CTX]])
 // A sequence's cache holds size / 32 positions.
 // CHECK-LABEL: func.func @tern_forward
 // CHECK-SAME: %[[CACHE1:[a-z0-9]+]]: memref<?xf32>, %{{.*}}: memref<?x16xf32>)

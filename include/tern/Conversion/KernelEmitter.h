@@ -331,6 +331,13 @@ protected:
   /// VNNI accumulators with their lanes' 4^l scale undone.
   Value unscaleLanes(Value acc);
   void lowerRope(RopeOp op);
+  /// Pool index of position p's row of kv head `kvh` in layer `layer`'s K
+  /// (kv = 0) or V (kv = 1), in the slot that starts at `base`.
+  Value kvRowIndex(Value base, Value layer, int64_t kv, Value kvh, Value p,
+                   Value context, int64_t kvHeads, int64_t headDim);
+  /// Steps of at least this many tokens attend a whole GQA group per
+  /// parallel item (fewer: one head per item, to share out more items).
+  static constexpr int64_t kGroupedTokens = 4;
   void lowerAttention(AttentionOp op);
   void lowerGlu(GluOp op);
   void lowerAdd(AddOp op);

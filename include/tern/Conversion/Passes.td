@@ -20,7 +20,7 @@ def TernLowerToKernels : Pass<"tern-lower-to-kernels", "ModuleOp"> {
     per distinct op signature: layers of the same shape share one kernel and
     pass what differs (weight scales, the attention layer) as arguments.
     `tern.attention` appends to and reads the `kv_cache` buffer, laid out
-    `[layer][k, v][position][kv_heads * head_dim]` for as many positions as
+    `[layer][k, v][kv_head][position][head_dim]` for as many positions as
     the runtime allocated. Intermediates are allocated in `@tern_forward`
     (see `tern-plan-memory`). Also emits `@tern_vocab_size()`,
     `@tern_kv_floats_per_position()` and `@tern_context_length()` (from the

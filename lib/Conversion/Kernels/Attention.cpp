@@ -3,7 +3,9 @@
 // Per token and head: softmax(q . K[0..p] / sqrt(D)) . V[0..p] in f32, with
 // the scores of one head in a row of a scratch buffer: pass 1 computes the
 // scores and their max, pass 2 their exponentials and sum, pass 3 the
-// weighted sum of V rows. Heads run in parallel.
+// weighted sum of V rows. (Token, kv head) pairs run in parallel, each for
+// the query heads of its GQA group: a kv head's K and V rows are contiguous
+// in the pool and read from memory once per group, not once per head.
 //
 // The SIMD path (head_dim a multiple of 16) takes positions 16 at a time:
 // 16 head-wide products q * K[p] are summed across their lanes together, by
@@ -117,6 +119,23 @@ Value KernelEmitter::expF32(Value x) {
                                  b.create<arith::BitcastOp>(x.getType(), bits));
 }
 
+Value KernelEmitter::kvRowIndex(Value base, Value layer, int64_t kv, Value kvh,
+                                Value p, Value context, int64_t kvHeads,
+                                int64_t headDim) {
+  // [slot][layer][k, v][kv head][position][head_dim]: a kv head's rows of
+  // one layer are contiguous, so reading them streams.
+  Value plane = b.create<arith::AddIOp>(
+      b.create<arith::MulIOp>(
+          b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
+                                  idx(kv)),
+          idx(kvHeads)),
+      kvh);
+  Value row =
+      b.create<arith::AddIOp>(b.create<arith::MulIOp>(plane, context), p);
+  return b.create<arith::AddIOp>(base,
+                                 b.create<arith::MulIOp>(row, idx(headDim)));
+}
+
 void KernelEmitter::lowerAttention(AttentionOp op) {
   Value q = in(op.getQuery()), k = in(op.getKey()), v = in(op.getValue()),
         pos = in(op.getPositions());
@@ -125,25 +144,18 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   // a slot holds.
   Value kvCache = extra(0), layer = extra(1), slots = extra(2),
         kvContext = extra(3);
-  int64_t headDim = op.getHeadDim(), width = kvWidth;
-  int64_t group = op.getNumHeads() / op.getNumKvHeads();
+  int64_t headDim = op.getHeadDim(), kvHeads = op.getNumKvHeads();
+  int64_t group = op.getNumHeads() / kvHeads;
   Value tokens = dim(q, 0);
   // Where token t's sequence starts in the pool: slot * floats per slot.
   auto slotStart = [&](Value t) -> Value {
     Value slot = b.create<arith::IndexCastOp>(
         b.getIndexType(), b.create<memref::LoadOp>(slots, ValueRange{t}));
     return b.create<arith::MulIOp>(
-        slot, b.create<arith::MulIOp>(kvContext, idx(2 * kvLayers * width)));
+        slot, b.create<arith::MulIOp>(kvContext, idx(2 * kvLayers * kvWidth)));
   };
-  // Pool index of [slot][layer][kv][p].
-  auto rowStart = [&](Value base, int64_t kv, Value p) {
-    Value plane = b.create<arith::MulIOp>(
-        b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
-                                idx(kv)),
-        b.create<arith::MulIOp>(kvContext, idx(width)));
-    return b.create<arith::AddIOp>(
-        base,
-        b.create<arith::AddIOp>(plane, b.create<arith::MulIOp>(p, idx(width))));
+  auto rowStart = [&](Value base, int64_t kv, Value kvh, Value p) {
+    return kvRowIndex(base, layer, kv, kvh, p, kvContext, kvHeads, headDim);
   };
   auto position = [&](Value t) {
     return b.create<arith::IndexCastOp>(
@@ -170,63 +182,98 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   // other (and only to their own sequence's positions, in its slot).
   forEach(tokens, [&](Value t) {
     Value p = position(t), base = slotStart(t);
-    Value kRow = rowStart(base, 0, p), vRow = rowStart(base, 1, p);
-    forEach(idx(width), [&](Value j) {
-      cacheStore(b.create<memref::LoadOp>(k, ValueRange{t, j}),
-                 b.create<arith::AddIOp>(kRow, j));
-      cacheStore(b.create<memref::LoadOp>(v, ValueRange{t, j}),
-                 b.create<arith::AddIOp>(vRow, j));
+    forEach(idx(kvHeads), [&](Value kvh) {
+      Value kRow = rowStart(base, 0, kvh, p), vRow = rowStart(base, 1, kvh, p);
+      Value col = b.create<arith::MulIOp>(kvh, idx(headDim));
+      forEach(idx(headDim), [&](Value d) {
+        Value j = b.create<arith::AddIOp>(col, d);
+        cacheStore(b.create<memref::LoadOp>(k, ValueRange{t, j}),
+                   b.create<arith::AddIOp>(kRow, d));
+        cacheStore(b.create<memref::LoadOp>(v, ValueRange{t, j}),
+                   b.create<arith::AddIOp>(vRow, d));
+      });
     });
   });
 
-  // [heads, kvContext], from the caller.
-  Value scores = extra(4);
   Value scale = f32(float(1.0 / std::sqrt(double(headDim))));
   // SIMD kernels work on whole heads (head_dim a multiple of 16 lanes).
   bool vectorHead = simd() && headDim % 16 == 0;
   auto headVec = VectorType::get({headDim}, b.getF32Type());
   auto f32x16 = VectorType::get({16}, b.getF32Type());
-  forEach(tokens, [&](Value t) {
+  // Pass 3 sums V rows for all heads of a group at once, in slices of the
+  // head that keep their accumulators in about half the registers: each V
+  // row is loaded once per group, not once per head.
+  auto sliceFor = [&](int64_t count) {
+    int64_t lanes = dot.registerBytes() / 4;
+    int64_t registers = dot.registerBytes() == 32 ? 8 : 16;
+    int64_t slice = headDim;
+    while (slice > 16 && (slice / 2) % 16 == 0 && headDim % (slice / 2) == 0 &&
+           count * slice > registers * lanes)
+      slice /= 2;
+    return slice;
+  };
+
+  // Token t's attention for heads [h0, h0 + count) of kv head kvh. Every
+  // head's arithmetic is the one-head loop's, whatever `count`: grouping
+  // changes which rows are loaded together, not a bit of the results.
+  auto attend = [&](Value t, Value kvh, Value h0, int64_t count) {
     Value visible = b.create<arith::AddIOp>(position(t), idx(1));
     Value base = slotStart(t);
+    Value kPlane = rowStart(base, 0, kvh, idx(0));
+    Value vPlane = rowStart(base, 1, kvh, idx(0));
+    auto kRow = [&](Value i) -> Value {
+      return b.create<arith::AddIOp>(kPlane,
+                                     b.create<arith::MulIOp>(i, idx(headDim)));
+    };
+    // A row of scores per head, on the heap (an alloca's scope would
+    // outlive this parallel loop body, see Phases.cpp).
+    Value scores = b.create<memref::AllocOp>(
+        MemRefType::get({count, ShapedType::kDynamic}, b.getF32Type()),
+        ValueRange{visible}, b.getI64IntegerAttr(64));
+    SmallVector<Value> qOff, gIdx;
+    for (int64_t g = 0; g < count; ++g) {
+      qOff.push_back(b.create<arith::MulIOp>(
+          b.create<arith::AddIOp>(h0, idx(g)), idx(headDim)));
+      gIdx.push_back(idx(g));
+    }
     // Positions [0, blocked) go 16 at a time on the SIMD path.
     Value blocked =
         vectorHead ? b.create<arith::MulIOp>(
                          b.create<arith::DivUIOp>(visible, idx(16)), idx(16))
                    : idx(0);
-    parallelFor(idx(0), idx(op.getNumHeads()), idx(1), [&](Value h) {
-      Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
-      Value kvOff = b.create<arith::MulIOp>(
-          b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
-      Value qVec =
-          vectorHead ? b.create<vector::LoadOp>(headVec, q, ValueRange{t, qOff})
-                     : Value();
-      auto kRow = [&](Value i) -> Value {
-        return b.create<arith::AddIOp>(rowStart(base, 0, i), kvOff);
-      };
-      auto scoreAt = [&](Value i) { // one position
-        Value dot;
-        if (vectorHead) {
-          Value kv = cacheLoad(headVec, kRow(i));
-          dot = sumF32(b.create<arith::MulFOp>(qVec, kv));
-        } else {
-          dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
-            Value qv = b.create<memref::LoadOp>(
-                q, ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
-            Value kv =
-                cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(kRow(i), d));
-            return b.create<arith::AddFOp>(acc,
-                                           b.create<arith::MulFOp>(qv, kv));
-          });
-        }
-        return b.create<arith::MulFOp>(dot, scale);
-      };
-
-      // Pass 1: scores and their max.
-      Value max = f32(-INFINITY);
+    auto scoreAt = [&](int64_t g, Value i) { // one position
+      Value dot;
       if (vectorHead) {
-        Value lanes = splat(max, 16);
-        lanes = reduceRange(idx(0), blocked, 16, lanes, [&](Value i0, Value m) {
+        Value qVec =
+            b.create<vector::LoadOp>(headVec, q, ValueRange{t, qOff[g]});
+        Value kv = cacheLoad(headVec, kRow(i));
+        dot = sumF32(b.create<arith::MulFOp>(qVec, kv));
+      } else {
+        dot = reduce(idx(headDim), f32(0), [&](Value d, Value acc) {
+          Value qv = b.create<memref::LoadOp>(
+              q, ValueRange{t, b.create<arith::AddIOp>(qOff[g], d)});
+          Value kv =
+              cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(kRow(i), d));
+          return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(qv, kv));
+        });
+      }
+      return b.create<arith::MulFOp>(dot, scale);
+    };
+
+    // Pass 1: scores and their max. A block of 16 key rows serves every
+    // head of the group while it is in L1.
+    SmallVector<Value> maxes(count, f32(-INFINITY));
+    if (vectorHead) {
+      SmallVector<Value> init(count, splat(f32(-INFINITY), 16));
+      auto loop = b.create<scf::ForOp>(idx(0), blocked, idx(16), init);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value i0 = loop.getInductionVar();
+        SmallVector<Value> next;
+        for (int64_t g = 0; g < count; ++g) {
+          Value qVec =
+              b.create<vector::LoadOp>(headVec, q, ValueRange{t, qOff[g]});
           SmallVector<Value> products;
           for (int64_t p = 0; p < 16; ++p) {
             Value i = b.create<arith::AddIOp>(i0, idx(p));
@@ -238,67 +285,124 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
             prod = foldTo16(prod);
           Value s =
               b.create<arith::MulFOp>(transposeSum(products), splat(scale, 16));
-          b.create<vector::StoreOp>(s, scores, ValueRange{h, i0});
-          return b.create<arith::MaximumFOp>(m, s);
-        });
-        max = b.create<vector::ReductionOp>(vector::CombiningKind::MAXIMUMF,
-                                            lanes);
+          b.create<vector::StoreOp>(s, scores, ValueRange{gIdx[g], i0});
+          next.push_back(
+              b.create<arith::MaximumFOp>(loop.getRegionIterArg(g), s));
+        }
+        b.create<scf::YieldOp>(next);
       }
-      max = reduceRange(blocked, visible, 1, max, [&](Value i, Value m) {
-        Value score = scoreAt(i);
-        b.create<memref::StoreOp>(score, scores, ValueRange{h, i});
-        return b.create<arith::MaximumFOp>(m, score);
-      });
+      for (int64_t g = 0; g < count; ++g)
+        maxes[g] = b.create<vector::ReductionOp>(
+            vector::CombiningKind::MAXIMUMF, loop.getResult(g));
+    }
+    SmallVector<Value> sums;
+    for (int64_t g = 0; g < count; ++g) {
+      Value max =
+          reduceRange(blocked, visible, 1, maxes[g], [&](Value i, Value m) {
+            Value score = scoreAt(g, i);
+            b.create<memref::StoreOp>(score, scores, ValueRange{gIdx[g], i});
+            return b.create<arith::MaximumFOp>(m, score);
+          });
 
       // Pass 2: exponentials and their sum.
       Value sum = f32(0);
       if (vectorHead) {
-        Value lanes = splat(f32(0), 16);
-        lanes =
-            reduceRange(idx(0), blocked, 16, lanes, [&](Value i0, Value acc) {
-              Value e = expF32(b.create<arith::SubFOp>(
-                  b.create<vector::LoadOp>(f32x16, scores, ValueRange{h, i0}),
-                  splat(max, 16)));
-              b.create<vector::StoreOp>(e, scores, ValueRange{h, i0});
-              return b.create<arith::AddFOp>(acc, e);
-            });
-        sum = sumF32(lanes);
-      }
-      sum = reduceRange(blocked, visible, 1, sum, [&](Value i, Value acc) {
-        Value e = b.create<math::ExpOp>(b.create<arith::SubFOp>(
-            b.create<memref::LoadOp>(scores, ValueRange{h, i}), max));
-        b.create<memref::StoreOp>(e, scores, ValueRange{h, i});
-        return b.create<arith::AddFOp>(acc, e);
-      });
-
-      // Pass 3: o = sum_i a_i V_i (head-wide FMAs), then / sum.
-      if (vectorHead) {
-        Value zero = b.create<arith::ConstantOp>(
-            DenseElementsAttr::get(headVec, b.getF32FloatAttr(0).getValue()));
-        Value acc = reduce(visible, zero, [&](Value i, Value acc) {
-          Value vRow = b.create<arith::AddIOp>(rowStart(base, 1, i), kvOff);
-          Value vv = cacheLoad(headVec, vRow);
-          Value a = b.create<vector::BroadcastOp>(
-              headVec, b.create<memref::LoadOp>(scores, ValueRange{h, i}));
-          return b.create<vector::FMAOp>(a, vv, acc);
+        Value acc0 = splat(f32(0), 16);
+        acc0 = reduceRange(idx(0), blocked, 16, acc0, [&](Value i0, Value acc) {
+          Value e = expF32(b.create<arith::SubFOp>(
+              b.create<vector::LoadOp>(f32x16, scores, ValueRange{gIdx[g], i0}),
+              splat(max, 16)));
+          b.create<vector::StoreOp>(e, scores, ValueRange{gIdx[g], i0});
+          return b.create<arith::AddFOp>(acc, e);
         });
-        Value o = b.create<arith::DivFOp>(
-            acc, b.create<vector::BroadcastOp>(headVec, sum));
-        b.create<vector::StoreOp>(o, out, ValueRange{t, qOff});
-      } else {
+        sum = sumF32(acc0);
+      }
+      sums.push_back(
+          reduceRange(blocked, visible, 1, sum, [&](Value i, Value acc) {
+            Value e = b.create<math::ExpOp>(b.create<arith::SubFOp>(
+                b.create<memref::LoadOp>(scores, ValueRange{gIdx[g], i}), max));
+            b.create<memref::StoreOp>(e, scores, ValueRange{gIdx[g], i});
+            return b.create<arith::AddFOp>(acc, e);
+          }));
+    }
+
+    // Pass 3: o = sum_i a_i V_i (FMAs in position order), then / sum.
+    if (vectorHead) {
+      int64_t slice = sliceFor(count);
+      auto sliceVec = VectorType::get({slice}, b.getF32Type());
+      Value zero = b.create<arith::ConstantOp>(
+          DenseElementsAttr::get(sliceVec, b.getF32FloatAttr(0).getValue()));
+      forRange(idx(0), idx(headDim), slice, [&](Value d0) {
+        SmallVector<Value> init(count, zero);
+        auto loop = b.create<scf::ForOp>(idx(0), visible, idx(1), init);
+        {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToStart(loop.getBody());
+          Value i = loop.getInductionVar();
+          Value vRow = b.create<arith::AddIOp>(
+              vPlane, b.create<arith::AddIOp>(
+                          b.create<arith::MulIOp>(i, idx(headDim)), d0));
+          Value vv = cacheLoad(sliceVec, vRow);
+          SmallVector<Value> next;
+          for (int64_t g = 0; g < count; ++g) {
+            Value a = b.create<vector::BroadcastOp>(
+                sliceVec,
+                b.create<memref::LoadOp>(scores, ValueRange{gIdx[g], i}));
+            next.push_back(
+                b.create<vector::FMAOp>(a, vv, loop.getRegionIterArg(g)));
+          }
+          b.create<scf::YieldOp>(next);
+        }
+        for (int64_t g = 0; g < count; ++g) {
+          Value o = b.create<arith::DivFOp>(
+              loop.getResult(g),
+              b.create<vector::BroadcastOp>(sliceVec, sums[g]));
+          b.create<vector::StoreOp>(
+              o, out, ValueRange{t, b.create<arith::AddIOp>(qOff[g], d0)});
+        }
+      });
+    } else {
+      for (int64_t g = 0; g < count; ++g)
         forEach(idx(headDim), [&](Value d) {
           Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
-            Value vRow = b.create<arith::AddIOp>(rowStart(base, 1, i), kvOff);
+            Value vRow = b.create<arith::AddIOp>(
+                vPlane, b.create<arith::MulIOp>(i, idx(headDim)));
             Value vv =
                 cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(vRow, d));
-            Value a = b.create<memref::LoadOp>(scores, ValueRange{h, i});
+            Value a = b.create<memref::LoadOp>(scores, ValueRange{gIdx[g], i});
             return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
           });
           b.create<memref::StoreOp>(
-              b.create<arith::DivFOp>(acc, sum), out,
-              ValueRange{t, b.create<arith::AddIOp>(qOff, d)});
+              b.create<arith::DivFOp>(acc, sums[g]), out,
+              ValueRange{t, b.create<arith::AddIOp>(qOff[g], d)});
         });
-      }
+    }
+    b.create<memref::DeallocOp>(scores);
+  };
+
+  // One parallel loop over (kv head, token) items, tokens fastest: a static
+  // share of it holds every token (prompt tokens late in a chunk attend to
+  // more positions). A step of few tokens has few items to share out (one
+  // token's 5 kv heads on 2 threads: one thread waits a third of the time),
+  // so it takes one head per item.
+  auto items = [&](int64_t count) {
+    Value n = b.create<arith::MulIOp>(idx(op.getNumHeads() / count), tokens);
+    parallelFor(idx(0), n, idx(1), [&](Value item) {
+      Value t = b.create<arith::RemUIOp>(item, tokens);
+      Value part = b.create<arith::DivUIOp>(item, tokens);
+      Value h0 = b.create<arith::MulIOp>(part, idx(count));
+      attend(t, b.create<arith::DivUIOp>(h0, idx(group)), h0, count);
     });
-  });
+  };
+  if (group == 1)
+    return items(1);
+  auto grouped =
+      b.create<scf::IfOp>(b.create<arith::CmpIOp>(arith::CmpIPredicate::uge,
+                                                  tokens, idx(kGroupedTokens)),
+                          /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&grouped.getThenRegion().front());
+  items(group);
+  b.setInsertionPointToStart(&grouped.getElseRegion().front());
+  items(1);
 }

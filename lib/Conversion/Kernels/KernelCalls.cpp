@@ -139,10 +139,6 @@ LogicalResult KernelEmitter::emitCall(Operation *op) {
   if (auto att = dyn_cast<AttentionOp>(op)) {
     args.append({kvCache, idx(att.getLayer()), kvSlots, kvContext});
     attrs.erase(att.getLayerAttrName());
-    // A row of scores per head over the positions a slot holds.
-    scratch(MemRefType::get({int64_t(att.getNumHeads()), ShapedType::kDynamic},
-                            b.getF32Type()),
-            kvContext);
   }
   // The LM head that writes the caller's logits computes only the rows
   // asked for.

@@ -38,16 +38,13 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
     return b.create<arith::MulIOp>(
         slot, b.create<arith::MulIOp>(context, idx(2 * layers * width)));
   };
-  // Pool index of [slot][layer][kv][p] (kernel-side values).
-  auto rowStart = [&](ValueRange a, Value base, int64_t kv, Value p) {
-    Value context = a[a.size() - 2], layer = a.back();
-    Value plane = b.create<arith::MulIOp>(
-        b.create<arith::AddIOp>(b.create<arith::MulIOp>(layer, idx(2)),
-                                idx(kv)),
-        b.create<arith::MulIOp>(context, idx(width)));
-    return b.create<arith::AddIOp>(
-        base,
-        b.create<arith::AddIOp>(plane, b.create<arith::MulIOp>(p, idx(width))));
+  // Pool index of position p's row of kv head kvh (kernel-side values; the
+  // layout is the CPU kernels', KernelEmitter::kvRowIndex).
+  int64_t kvHeads = op.getNumKvHeads();
+  auto rowStart = [&](ValueRange a, Value base, int64_t kv, Value kvh,
+                      Value p) {
+    return kvRowIndex(base, a.back(), kv, kvh, p, a[a.size() - 2], kvHeads,
+                      headDim);
   };
   auto position = [&](Value positions, Value t) -> Value {
     return b.create<arith::IndexCastOp>(
@@ -62,15 +59,20 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
       {k, v, pos, kvCache, kvSlots, kvContext, layer}, idx(1), tokens,
       kRowThreads, [&](BlockThreads &th, Value, Value t, ValueRange a) {
         Value p = position(a[2], t), base = slotStart(a, t);
-        Value kRow = rowStart(a, base, 0, p), vRow = rowStart(a, base, 1, p);
         th.each([&](Value tid) {
           th.strided(tid, idx(width), [&](Value j) {
+            Value kvh = b.create<arith::DivUIOp>(j, idx(headDim));
+            Value d = b.create<arith::RemUIOp>(j, idx(headDim));
+            Value kAt =
+                b.create<arith::AddIOp>(rowStart(a, base, 0, kvh, p), d);
+            Value vAt =
+                b.create<arith::AddIOp>(rowStart(a, base, 1, kvh, p), d);
             b.create<memref::StoreOp>(
                 b.create<memref::LoadOp>(a[0], ValueRange{t, j}), a[3],
-                ValueRange{b.create<arith::AddIOp>(kRow, j)});
+                ValueRange{kAt});
             b.create<memref::StoreOp>(
                 b.create<memref::LoadOp>(a[1], ValueRange{t, j}), a[3],
-                ValueRange{b.create<arith::AddIOp>(vRow, j)});
+                ValueRange{vAt});
           });
         });
       });
@@ -97,8 +99,7 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
     Value row =
         b.create<arith::AddIOp>(b.create<arith::MulIOp>(t, idx(heads)), h);
     Value qOff = b.create<arith::MulIOp>(h, idx(headDim));
-    Value kvOff = b.create<arith::MulIOp>(
-        b.create<arith::DivUIOp>(h, idx(group)), idx(headDim));
+    Value kvh = b.create<arith::DivUIOp>(h, idx(group));
     Value scale = f32(scaleValue);
     // Pass 1: scores and their max. Thread tid takes positions lo + tid,
     // lo + tid + 128, ...: 128 positions at a time, whose key rows the
@@ -130,9 +131,9 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
             auto load = b.create<scf::IfOp>(inside, /*else=*/false);
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(&load.getThenRegion().front());
-            Value at = b.create<arith::AddIOp>(
-                b.create<arith::AddIOp>(rowStart(a, base, 0, i), kvOff),
-                b.create<arith::AddIOp>(c, idx(d0)));
+            Value at =
+                b.create<arith::AddIOp>(rowStart(a, base, 0, kvh, i),
+                                        b.create<arith::AddIOp>(c, idx(d0)));
             b.create<memref::StoreOp>(
                 b.create<memref::LoadOp>(cache, ValueRange{at}), keys,
                 ValueRange{b.create<arith::AddIOp>(
@@ -188,8 +189,7 @@ void GpuKernelEmitter::launchAttention(AttentionOp op) {
     th.each([&](Value tid) {
       th.strided(tid, idx(headDim), [&](Value d) {
         Value acc = reduceRange(lo, hi, 1, f32(0), [&](Value i, Value acc) {
-          Value vAt = b.create<arith::AddIOp>(
-              b.create<arith::AddIOp>(rowStart(a, base, 1, i), kvOff), d);
+          Value vAt = b.create<arith::AddIOp>(rowStart(a, base, 1, kvh, i), d);
           Value e = b.create<memref::LoadOp>(sc, ValueRange{row, i});
           Value vv = b.create<memref::LoadOp>(cache, ValueRange{vAt});
           return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(e, vv));
