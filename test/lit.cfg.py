@@ -67,6 +67,16 @@ if {"avx512f", "avx512bw", "avx512_vnni"} <= set(flags):
 if {"avx512f", "avx512bw", "avx512_vnni", "amx_tile", "amx_int8", "amx_bf16"} <= set(flags):
     config.available_features.add("host-amx")
 
+# Linux lends transparent huge pages to memory that asks (the runtime copies
+# large weight images into them).
+try:
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        thp = f.read()
+except OSError:
+    thp = ""
+if "[always]" in thp or "[madvise]" in thp:
+    config.available_features.add("thp")
+
 # AArch64 executables run under qemu-user where the cross toolchain and the
 # AArch64 runtime are there (scripts/setup.sh installs them).
 import shutil

@@ -105,6 +105,15 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
 extern "C" const char tern_tokenizer[] __attribute__((weak));
 // NVIDIA executables only (lib/Runtime/GpuRuntime.cpp).
 extern "C" void tern_gpu_use_graphs(int on) __attribute__((weak));
+
+namespace {
+/// The weights as the kernels will read them: CPU kernels stream them from
+/// a copy in huge pages (unless --mmap); NVIDIA ones read them once, into
+/// device memory.
+bool loadModelWeights(const Options &o) {
+  return loadWeights(!o.mmapWeights && !tern_gpu_use_graphs);
+}
+} // namespace
 extern "C" int64_t tern_tokenizer_size(void) __attribute__((weak));
 
 /// The embedded tokenizer, or nullptr (with `error` set if it is broken).
@@ -130,7 +139,7 @@ int bench(const Options &o, int64_t vocab, int64_t context) {
   if (need > context)
     return fail("--bench needs a context of " + std::to_string(need) +
                 " positions; -c is " + std::to_string(context));
-  prefaultWeights();
+  loadModelWeights(o);
   setNumThreads(o.threads ? o.threads : defaultThreads());
   KVCache cache(need, o.kvF16);
   if (!cache)
@@ -215,7 +224,8 @@ public:
   }
 
   void printTimings(double loadSeconds) const {
-    std::fprintf(stderr, "load: weights mapped in %.3f s\n", loadSeconds);
+    std::fprintf(stderr, "load: weights %s in %.3f s\n",
+                 hugePages ? "copied into huge pages" : "mapped", loadSeconds);
     std::fprintf(stderr,
                  "prompt: %lld tokens in %.3f s (%.1f tokens/s)\n"
                  "generation: %lld tokens in %.3f s (%.1f tokens/s)\n",
@@ -236,6 +246,7 @@ public:
   std::vector<float> logits;
   const float *last = nullptr;
   int64_t promptTokens = 0, generated = 0;
+  bool hugePages = false; ///< the weights were copied into huge pages
   double promptSeconds = 0, generateSeconds = 0;
 };
 
@@ -382,7 +393,7 @@ int main(int argc, char **argv) {
     if (!tok)
       return fail("--serve needs a tokenizer, and this model was compiled "
                   "without one (ternc --tokenizer)");
-    prefaultWeights();
+    loadModelWeights(o);
     setNumThreads(o.threads ? o.threads : defaultThreads());
     // The API's model name: --alias, else the executable's file name.
     std::string name = o.alias.empty() ? argv[0] : o.alias;
@@ -441,7 +452,7 @@ int main(int argc, char **argv) {
     printIds("prompt", o.prompt);
 
   auto loadStart = std::chrono::steady_clock::now();
-  prefaultWeights();
+  bool huge = loadModelWeights(o);
   double loadSeconds = seconds(loadStart, std::chrono::steady_clock::now());
   setNumThreads(o.threads ? o.threads : defaultThreads());
 
@@ -455,6 +466,7 @@ int main(int argc, char **argv) {
           ? o.seed
           : uint64_t(
                 std::chrono::steady_clock::now().time_since_epoch().count()));
+  s.hugePages = huge;
   if (o.chat)
     return chat(s, *tok, loadSeconds);
 

@@ -44,6 +44,12 @@ const char *tern::rt::usage() {
          "  -c N                context size (default: the model's, at most "
          "4096)\n"
          "  -t N                threads (default: all hardware threads)\n"
+         "  --mmap              use the weights mapped from the executable "
+         "file, not\n"
+         "                      a copy in huge pages: starts sooner and "
+         "shares their\n"
+         "                      memory with other processes of the file, "
+         "runs slower\n"
          "  --kv-type T         KV cache element type: f32 (default, exact) "
          "or f16\n"
          "                      (half the memory and bytes read per token at "
@@ -154,6 +160,10 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
     }
     if (flag == "--ignore-eos") {
       o.ignoreEos = true;
+      continue;
+    }
+    if (flag == "--mmap") {
+      o.mmapWeights = true;
       continue;
     }
     if (flag == "--no-gpu-graphs") {

@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <thread>
+#include <vector>
 
 // The region the code addresses, and its size (absent in other programs).
 extern "C" char tern_weights_region[] __attribute__((weak));
@@ -15,6 +19,8 @@ extern "C" const uint64_t tern_weights_region_size __attribute__((weak));
 // Weights the linker placed (objects and libraries keep them in a section).
 extern "C" char __start_tern_weights[] __attribute__((weak));
 extern "C" char __stop_tern_weights[] __attribute__((weak));
+
+using tern::kHugePage;
 
 namespace {
 
@@ -36,6 +42,59 @@ void prefault(const char *begin, const char *end) {
   volatile char sink = 0; // older kernels: touch one byte per page
   for (uintptr_t p = first; p < uintptr_t(end); p += page)
     sink = sink + *reinterpret_cast<const char *>(p);
+}
+
+/// Whether Linux backs anonymous memory with huge pages where asked
+/// (transparent_hugepage "always" or "madvise"): without them a copy would
+/// only double the memory.
+bool hugePagesLent() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(in, mode);
+  return mode.find("[always]") != std::string::npos ||
+         mode.find("[madvise]") != std::string::npos;
+}
+
+/// Replaces the mapping at `region` (huge-page aligned) by a copy of its
+/// bytes in huge pages. False, the mapping unchanged, where that fails.
+bool copyToHugePages(char *region, uint64_t size) {
+  if (uintptr_t(region) % kHugePage || size < kHugePage || !hugePagesLent())
+    return false;
+  // A huge-page aligned block of fresh memory: over-allocate, trim.
+  uint64_t span = size + kHugePage;
+  void *raw = mmap(nullptr, span, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED)
+    return false;
+  uintptr_t start = uintptr_t(raw),
+            aligned = (start + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
+  if (aligned > start)
+    munmap(raw, aligned - start);
+  if (start + span > aligned + size)
+    munmap(reinterpret_cast<void *>(aligned + size),
+           start + span - (aligned + size));
+  char *copy = reinterpret_cast<char *>(aligned);
+  madvise(copy, size, MADV_HUGEPAGE);
+  // The copy runs at memory speed on several threads (the source pages
+  // fault in from the page cache or the disk as they are read).
+  unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+  uint64_t share = (size / threads + kHugePage - 1) & ~(kHugePage - 1);
+  std::vector<std::thread> team;
+  for (uint64_t from = 0; from < size; from += share)
+    team.emplace_back([=] {
+      std::memcpy(copy + from, region + from, std::min(share, size - from));
+    });
+  for (std::thread &t : team)
+    t.join();
+  // Over the mapped image, atomically; then the file's pages are only
+  // page cache, which the system may reclaim.
+  if (mprotect(copy, size, PROT_READ) != 0 ||
+      mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, region) ==
+          MAP_FAILED) {
+    munmap(copy, size);
+    return false;
+  }
+  return true;
 }
 
 } // namespace
@@ -89,9 +148,15 @@ bool tern::rt::mapWeights(const char *argv0, std::string &error) {
   return true;
 }
 
-void tern::rt::prefaultWeights() {
-  if (tern_weights_region && &tern_weights_region_size)
-    prefault(tern_weights_region,
-             tern_weights_region + tern_weights_region_size);
+bool tern::rt::loadWeights(bool copy) {
   prefault(__start_tern_weights, __stop_tern_weights);
+  if (!tern_weights_region || !&tern_weights_region_size)
+    return false;
+  char *begin = tern_weights_region;
+  uint64_t size = tern_weights_region_size;
+  if (!copy || !copyToHugePages(begin, size)) {
+    prefault(begin, begin + size);
+    return false;
+  }
+  return true;
 }

@@ -33,6 +33,7 @@ struct Options {
   /// --no-gpu-graphs: NVIDIA executables launch each kernel when the host
   /// code reaches it instead of replaying decode steps as CUDA graphs.
   bool gpuGraphs = true;
+  bool mmapWeights = false; ///< --mmap: no copy in huge pages
   /// --bench: prompt processing and generation speed on synthetic tokens.
   bool bench = false;
   int64_t benchPrompt = 128; ///< --bench-pp

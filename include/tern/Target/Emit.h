@@ -20,6 +20,7 @@ namespace mlir::tern {
 inline constexpr const char *kWeightsSection = "tern_weights";
 
 using ::tern::kRegionAlign;
+using ::tern::regionAlignFor;
 using ::tern::kWeightsMagic;
 using ::tern::kWeightsRegion;
 using ::tern::kWeightsRegionSize;

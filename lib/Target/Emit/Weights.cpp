@@ -77,7 +77,7 @@ WeightImage WeightImage::detach(ModuleOp module) {
   auto regionType = LLVM::LLVMArrayType::get(i8, image.regionSize);
   auto region = b.create<LLVM::GlobalOp>(
       loc, regionType, /*isConstant=*/false, LLVM::Linkage::External,
-      kWeightsRegion, Attribute(), kRegionAlign);
+      kWeightsRegion, Attribute(), regionAlignFor(image.regionSize));
   {
     // Zero-filled, so that it is .bss: the linker writes no bytes for it.
     OpBuilder::InsertionGuard guard(b);
@@ -123,8 +123,9 @@ llvm::Error WeightImage::appendTo(StringRef path) const {
   if (ec)
     return fail("cannot write " + path + ": " + ec.message());
   // The region is mapped straight from the file: its offset must be a
-  // multiple of the page size.
-  uint64_t base = llvm::alignTo(fileSize, kRegionAlign);
+  // multiple of the page size (and congruent with its address modulo a huge
+  // page, where the page cache may hold huge pages).
+  uint64_t base = llvm::alignTo(fileSize, regionAlignFor(regionSize));
   os.write_zeros(base - fileSize);
   uint64_t at = 0;
   for (const Piece &piece : pieces) {
