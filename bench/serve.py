@@ -15,7 +15,7 @@ the concurrencies N times, interleaved, and ends with the rounds' median
 rates and the percentiles of all their samples together.
 
   bench/serve.py [--threads 2] [--streams 1,4,8,16] [--batch-size 256]
-                 [--prefill-chunk 32] [--kv-type f32|f16] [--rounds 1]
+                 [--prefill-chunk 32] [--kv-type f16|f32] [--rounds 1]
                  [--lm-head exact|plain|int8] [--kernels auto|amx|avx512vnni|...]
 """
 import argparse
@@ -100,7 +100,8 @@ def main():
     ap.add_argument("--generate", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--prefill-chunk", type=int, default=32)
-    ap.add_argument("--kv-type", default="f32", help="the server's --kv-type")
+    ap.add_argument("--kv-type", help="the server's --kv-type (default: its "
+                    "default, f16)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run every concurrency this many times, interleaved")
     ap.add_argument("--lm-head", default="exact",
@@ -129,8 +130,8 @@ def main():
     server = subprocess.Popen(
         [exe, "--serve", "--port", "0", "--parallel", str(max(counts)), "-t",
          str(a.threads), "-c", str(a.prompt + a.generate + 8), "--batch-size",
-         str(a.batch_size), "--prefill-chunk", str(a.prefill_chunk),
-         "--kv-type", a.kv_type],
+         str(a.batch_size), "--prefill-chunk", str(a.prefill_chunk)] +
+        (["--kv-type", a.kv_type] if a.kv_type else []),
         stderr=subprocess.PIPE, text=True)
     banner = server.stderr.readline()
     port = int(re.search(r"http://127\.0\.0\.1:(\d+),", banner).group(1))
@@ -139,7 +140,7 @@ def main():
     print(f"# {model.group(1) if model else 'CPU'}, {a.threads} threads, "
           f"{a.prompt}-token prompts, {a.generate} generated, "
           f"--batch-size {a.batch_size}, --prefill-chunk {a.prefill_chunk}, "
-          f"--kv-type {a.kv_type}")
+          f"--kv-type {a.kv_type or 'default'}")
     print(f"# server: {banner.strip()}")
     client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1",
                            api_key="none", max_retries=0, timeout=600)

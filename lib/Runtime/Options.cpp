@@ -52,9 +52,11 @@ const char *tern::rt::usage() {
          "runs slower\n"
          "  --kv-type T         KV cache element type: f32 (default, exact) "
          "or f16\n"
-         "                      (half the memory and bytes read per token at "
-         "long\n"
-         "                      context; logits move by rounding)\n"
+         "                      (half the memory and bytes read per token: "
+         "faster at\n"
+         "                      long context and many sequences; logits move "
+         "by\n"
+         "                      rounding); --serve defaults to f16\n"
          "  --temp T            sampling temperature, 0 = greedy (default "
          "0.8)\n"
          "  --greedy            same as --temp 0\n"
@@ -259,6 +261,7 @@ bool tern::rt::parseOptions(int argc, char **argv, Options &o, bool &help,
             {"--kv-type",
              [&](const std::string &v) {
                o.kvF16 = v == "f16";
+               o.kvTypeSet = true;
                return v == "f16" || v == "f32";
              }},
         };

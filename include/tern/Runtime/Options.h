@@ -49,6 +49,7 @@ struct Options {
   int queue = 64;                 ///< --queue: requests waiting for a slot
   std::string alias;              ///< --alias: the model's name in the API
   bool kvF16 = false;             ///< --kv-type f16 (default f32)
+  bool kvTypeSet = false;         ///< --kv-type given (the server's is f16)
   int timeout = 30; ///< --timeout: seconds a client may stall a read or write
 };
 

@@ -26,7 +26,13 @@ import openai
 
 failures = 0
 runner = []  # a command the executable runs under (qemu)
-extra = []  # flags for both the server and the CLI (--kv-type f16)
+extra = []  # flags for both the server and the CLI (--kv-type f32)
+
+
+def cli_flags():
+    """extra, and the server's default KV type where extra names none (the
+    CLI's default is f32, the server's f16)."""
+    return extra if "--kv-type" in extra else [*extra, "--kv-type", "f16"]
 
 
 def check(name, ok, detail=""):
@@ -82,14 +88,15 @@ class Server:
 
 def greedy_cli(exe, prompt, n, *flags):
     out = subprocess.run([*runner, exe, "-p", prompt, "-n", str(n), "--greedy", "-q",
-                          "--no-display-prompt", *extra, *flags],
+                          "--no-display-prompt", *cli_flags(), *flags],
                          capture_output=True,
                          text=True, check=True).stdout
     return out[:-1] if out.endswith("\n") else out
 
 
 def chat_cli(exe, message, n):
-    out = subprocess.run([*runner, exe, "--chat", "-n", str(n), "--greedy", "-q"],
+    out = subprocess.run([*runner, exe, "--chat", "-n", str(n), "--greedy", "-q",
+                          *cli_flags()],
                          input=message + "\n", capture_output=True, text=True,
                          check=True).stdout
     return out[len("> "):out.index("\n> ")]
@@ -127,6 +134,7 @@ def completions(exe):
           chunks[-1].usage.completion_tokens == r.usage.completion_tokens)
     check("models lists the model", [m.id for m in s.client.models.list()] ==
           [re.search(r"server: (\S+) on", s.banner).group(1)])
+    check("the KV pool is f16 by default", "(f16," in s.banner, s.banner)
 
     # 16 clients at once, 8 slots: each answer is its prompt's alone.
     prompts = [f"Story number {i}: the" + " very" * i for i in range(16)]
