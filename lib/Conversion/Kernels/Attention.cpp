@@ -270,6 +270,17 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(loop.getBody());
         Value i0 = loop.getInductionVar();
+        // The block's V rows, for pass 3: it reads them in position order
+        // too, but its first loads found them in memory, not in cache.
+        int64_t elementBytes = cacheElement.getIntOrFloatBitWidth() / 8;
+        for (int64_t p = 0; p < 16; ++p) {
+          Value row = b.create<arith::AddIOp>(
+              vPlane, b.create<arith::MulIOp>(
+                          b.create<arith::AddIOp>(i0, idx(p)), idx(headDim)));
+          for (int64_t at = 0; at < headDim * elementBytes; at += 64)
+            prefetch(kvCache,
+                     {b.create<arith::AddIOp>(row, idx(at / elementBytes))});
+        }
         SmallVector<Value> next;
         for (int64_t g = 0; g < count; ++g) {
           Value qVec =
