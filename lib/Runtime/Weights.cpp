@@ -60,10 +60,12 @@ bool hugePagesLent() {
 bool copyToHugePages(char *region, uint64_t size) {
   if (uintptr_t(region) % kHugePage || size < kHugePage || !hugePagesLent())
     return false;
-  // A huge-page aligned block of fresh memory: over-allocate, trim.
+  // A huge-page aligned block of fresh memory: over-allocate, trim. Memory
+  // the system will not commit is refused here (the mapping stays), not
+  // when the copy touches it.
   uint64_t span = size + kHugePage;
   void *raw = mmap(nullptr, span, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED)
     return false;
   uintptr_t start = uintptr_t(raw),
