@@ -225,8 +225,9 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       return b.create<arith::AddIOp>(kPlane,
                                      b.create<arith::MulIOp>(i, idx(headDim)));
     };
-    // A row of scores per head, on the heap (an alloca's scope would
-    // outlive this parallel loop body, see Phases.cpp).
+    // A row of scores per head, on the heap: an alloca would keep the
+    // alloca_scope scf-to-openmp wraps this loop body in, which scf-to-cf
+    // then cannot lower (Phases.cpp).
     Value scores = b.create<memref::AllocOp>(
         MemRefType::get({count, ShapedType::kDynamic}, b.getF32Type()),
         ValueRange{visible}, b.getI64IntegerAttr(64));
