@@ -105,6 +105,7 @@ std::vector<float> forward(std::vector<int32_t> &ids, int64_t start,
 extern "C" const char tern_tokenizer[] __attribute__((weak));
 // NVIDIA executables only (lib/Runtime/GpuRuntime.cpp).
 extern "C" void tern_gpu_use_graphs(int on) __attribute__((weak));
+extern "C" int64_t tern_tokenizer_size(void) __attribute__((weak));
 
 namespace {
 /// The weights as the kernels will read them: CPU kernels stream them from
@@ -114,7 +115,6 @@ bool loadModelWeights(const Options &o) {
   return loadWeights(!o.mmapWeights && !tern_gpu_use_graphs);
 }
 } // namespace
-extern "C" int64_t tern_tokenizer_size(void) __attribute__((weak));
 
 /// The embedded tokenizer, or nullptr (with `error` set if it is broken).
 std::unique_ptr<Tokenizer> loadTokenizer(std::string &error) {

@@ -20,11 +20,11 @@ namespace mlir::tern {
 inline constexpr const char *kWeightsSection = "tern_weights";
 
 using ::tern::kRegionAlign;
-using ::tern::regionAlignFor;
 using ::tern::kWeightsMagic;
 using ::tern::kWeightsRegion;
 using ::tern::kWeightsRegionSize;
 using ::tern::kWeightsTrailerSize;
+using ::tern::regionAlignFor;
 
 /// Each weight's alignment, in kWeightsSection and in kWeightsRegion.
 inline constexpr uint64_t kWeightAlign = 64;

@@ -219,12 +219,15 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
   auto attend = [&](Value t, Value kvh, Value h0, int64_t count) {
     Value visible = b.create<arith::AddIOp>(position(t), idx(1));
     Value base = slotStart(t);
+    // Position i's key and value rows: planes hoisted out of the loops.
     Value kPlane = rowStart(base, 0, kvh, idx(0));
     Value vPlane = rowStart(base, 1, kvh, idx(0));
-    auto kRow = [&](Value i) -> Value {
-      return b.create<arith::AddIOp>(kPlane,
+    auto rowOf = [&](Value plane, Value i) -> Value {
+      return b.create<arith::AddIOp>(plane,
                                      b.create<arith::MulIOp>(i, idx(headDim)));
     };
+    auto kRow = [&](Value i) { return rowOf(kPlane, i); };
+    auto vRow = [&](Value i) { return rowOf(vPlane, i); };
     // A row of scores per head, on the heap: an alloca would keep the
     // alloca_scope scf-to-openmp wraps this loop body in, which scf-to-cf
     // then cannot lower (Phases.cpp).
@@ -275,9 +278,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
         // too, but its first loads found them in memory, not in cache.
         int64_t elementBytes = cacheElement.getIntOrFloatBitWidth() / 8;
         for (int64_t p = 0; p < 16; ++p) {
-          Value row = b.create<arith::AddIOp>(
-              vPlane, b.create<arith::MulIOp>(
-                          b.create<arith::AddIOp>(i0, idx(p)), idx(headDim)));
+          Value row = vRow(b.create<arith::AddIOp>(i0, idx(p)));
           for (int64_t at = 0; at < headDim * elementBytes; at += 64)
             prefetch(kvCache,
                      {b.create<arith::AddIOp>(row, idx(at / elementBytes))});
@@ -351,10 +352,7 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(loop.getBody());
           Value i = loop.getInductionVar();
-          Value vRow = b.create<arith::AddIOp>(
-              vPlane, b.create<arith::AddIOp>(
-                          b.create<arith::MulIOp>(i, idx(headDim)), d0));
-          Value vv = cacheLoad(sliceVec, vRow);
+          Value vv = cacheLoad(sliceVec, b.create<arith::AddIOp>(vRow(i), d0));
           SmallVector<Value> next;
           for (int64_t g = 0; g < count; ++g) {
             Value a = b.create<vector::BroadcastOp>(
@@ -377,10 +375,8 @@ void KernelEmitter::lowerAttention(AttentionOp op) {
       for (int64_t g = 0; g < count; ++g)
         forEach(idx(headDim), [&](Value d) {
           Value acc = reduce(visible, f32(0), [&](Value i, Value acc) {
-            Value vRow = b.create<arith::AddIOp>(
-                vPlane, b.create<arith::MulIOp>(i, idx(headDim)));
             Value vv =
-                cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(vRow, d));
+                cacheLoad(b.getF32Type(), b.create<arith::AddIOp>(vRow(i), d));
             Value a = b.create<memref::LoadOp>(scores, ValueRange{gIdx[g], i});
             return b.create<arith::AddFOp>(acc, b.create<arith::MulFOp>(a, vv));
           });
